@@ -1,0 +1,190 @@
+"""The one way evote turns values into bytes and back.
+
+* JSON documents are serialised with RFC 8785 (JSON Canonicalization Scheme), so
+  that a hash or signature over a document is the same in every implementation.
+* Binary values (points, scalars, keys, hashes, signatures) travel inside JSON as
+  unpadded base64url strings.  Decoding is strict: the string must re-encode to
+  itself, so every value has exactly one accepted spelling and a flipped padding
+  bit cannot produce a second, different-looking copy of the same ballot.
+* :class:`Fields` reads a decoded JSON object with exact key sets, so that
+  unknown or missing keys are rejected at the boundary with a message naming the
+  field (the "parse, don't validate" habit).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import rfc8785
+
+from evote.errors import EncodingError, SchemaError
+
+T = TypeVar("T")
+
+# Integers in documents must survive a round trip through IEEE doubles (RFC 8785
+# and every JavaScript parser); larger ones are rejected rather than rounded.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def canonical_json(value: Any) -> bytes:
+    """Serialise ``value`` with RFC 8785; the bytes every hash and signature covers."""
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise EncodingError(f"value cannot be canonicalised: {exc}") from None
+
+
+def parse_json(data: bytes | str) -> Any:
+    """Parse JSON strictly: no NaN/Infinity, no duplicate keys, UTF-8 only.
+
+    Duplicate keys are rejected because two parsers may keep different copies,
+    letting a server and a verifier see different documents under one hash.
+    """
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise EncodingError("document is not valid UTF-8") from None
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+        obj: dict = {}
+        for key, val in pairs:
+            if key in obj:
+                raise EncodingError(f"duplicate key {key!r} in JSON object")
+            obj[key] = val
+        return obj
+
+    def no_constants(name: str) -> Any:
+        raise EncodingError(f"JSON constant {name} is not allowed")
+
+    try:
+        return json.loads(
+            data, object_pairs_hook=no_duplicates, parse_constant=no_constants
+        )
+    except json.JSONDecodeError as exc:
+        raise EncodingError(f"malformed JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise EncodingError("JSON nested too deeply") from None
+
+
+def b64encode(data: bytes) -> str:
+    """Unpadded base64url, the spelling of every binary value in a document."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64decode(text: Any, *, length: int | None = None, what: str = "value") -> bytes:
+    """Decode unpadded base64url strictly; ``length`` pins the decoded size.
+
+    Raises :class:`EncodingError` naming ``what`` for: a non-string, characters
+    outside the base64url alphabet, padding, a wrong length, or non-zero spare
+    bits (which would give the same bytes a second spelling).
+    """
+    if not isinstance(text, str):
+        raise EncodingError(f"{what}: expected a base64url string")
+    if length is not None and len(text) != math.ceil(length * 4 / 3):
+        raise EncodingError(f"{what}: expected {length} bytes of base64url")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise EncodingError(f"{what}: not base64url") from None
+    if b64encode(raw) != text:
+        raise EncodingError(f"{what}: non-canonical base64url")
+    if length is not None and len(raw) != length:
+        raise EncodingError(f"{what}: expected {length} bytes, got {len(raw)}")
+    return raw
+
+
+class Fields:
+    """A strict reader over one decoded JSON object.
+
+    ``Fields(obj, "ballot", required={...}, optional={...})`` rejects a non-object,
+    a missing required key or any key not named; the getters reject wrong types.
+    Every message names the path, e.g. ``ballot.answers[1].choices: expected a list``.
+    """
+
+    def __init__(
+        self,
+        obj: Any,
+        path: str,
+        *,
+        required: Iterable[str],
+        optional: Iterable[str] = (),
+    ) -> None:
+        if not isinstance(obj, dict):
+            raise SchemaError(f"{path}: expected an object")
+        req = set(required)
+        allowed = req | set(optional)
+        missing = sorted(req - obj.keys())
+        if missing:
+            raise SchemaError(f"{path}: missing field {missing[0]!r}")
+        extra = sorted(obj.keys() - allowed)
+        if extra:
+            raise SchemaError(f"{path}: unknown field {extra[0]!r}")
+        self.obj = obj
+        self.path = path
+
+    def has(self, key: str) -> bool:
+        return key in self.obj
+
+    def sub(self, key: str) -> str:
+        return f"{self.path}.{key}"
+
+    def raw(self, key: str, default: Any = None) -> Any:
+        return self.obj.get(key, default)
+
+    def str(self, key: str, *, max_len: int = 10_000, allow_empty: bool = False) -> str:
+        val = self.obj.get(key)
+        if not isinstance(val, str):
+            raise SchemaError(f"{self.sub(key)}: expected a string")
+        if not allow_empty and not val:
+            raise SchemaError(f"{self.sub(key)}: must not be empty")
+        if len(val) > max_len:
+            raise SchemaError(f"{self.sub(key)}: longer than {max_len} characters")
+        return val
+
+    def int(self, key: str, *, lo: int = 0, hi: int = MAX_SAFE_INTEGER) -> int:
+        val = self.obj.get(key)
+        # bool is a subclass of int in Python; JSON true is not a number.
+        if not isinstance(val, int) or isinstance(val, bool):
+            raise SchemaError(f"{self.sub(key)}: expected an integer")
+        if not lo <= val <= hi:
+            raise SchemaError(f"{self.sub(key)}: must be between {lo} and {hi}")
+        return val
+
+    def bool(self, key: str) -> bool:
+        val = self.obj.get(key)
+        if not isinstance(val, bool):
+            raise SchemaError(f"{self.sub(key)}: expected true or false")
+        return val
+
+    def bytes(self, key: str, *, length: int | None = None) -> bytes:
+        return b64decode(self.obj.get(key), length=length, what=self.sub(key))
+
+    def list(
+        self, key: str, item: Callable[[Any, str], T], *, min_len: int = 0, max_len: int = 100_000
+    ) -> list[T]:
+        val = self.obj.get(key)
+        if not isinstance(val, list):
+            raise SchemaError(f"{self.sub(key)}: expected a list")
+        if not min_len <= len(val) <= max_len:
+            raise SchemaError(
+                f"{self.sub(key)}: expected between {min_len} and {max_len} items"
+            )
+        return [item(v, f"{self.sub(key)}[{i}]") for i, v in enumerate(val)]
+
+    def obj_of(self, key: str) -> Any:
+        return self.obj.get(key)
+
+
+def expect_list(value: Any, path: str, *, length: int | None = None) -> list:
+    """A JSON value that must be a list (of a given length, when pinned)."""
+    if not isinstance(value, list):
+        raise SchemaError(f"{path}: expected a list")
+    if length is not None and len(value) != length:
+        raise SchemaError(f"{path}: expected {length} items, got {len(value)}")
+    return value

@@ -1,0 +1,158 @@
+"""Every exception evote raises on purpose.
+
+One module so that the server and the CLI can map each class to a stable error
+``code`` and a human message, and so that callers never have to catch anything
+broader than :class:`EvoteError`.  Any other exception escaping ``evote`` is a
+bug, not a verdict on the input.
+
+Each class carries ``code`` (a stable machine-readable string used in HTTP error
+bodies and verifier reports) and ``http_status`` (the status the server answers
+with when the error comes from client input).
+"""
+
+from __future__ import annotations
+
+
+class EvoteError(Exception):
+    """Base class: something about the input or the protocol state is wrong."""
+
+    code = "invalid"
+    http_status = 400
+
+    def __init__(self, message: str, *, detail: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail or {}
+
+    def to_json(self) -> dict:
+        """The JSON error body the server returns and the CLI prints."""
+        body: dict = {"code": self.code, "message": self.message}
+        if self.detail:
+            body["detail"] = self.detail
+        return body
+
+
+class EncodingError(EvoteError):
+    """Bytes, base64 or JSON that are not in the one canonical form we accept."""
+
+    code = "bad_encoding"
+
+
+class InvalidScalar(EncodingError):
+    """A scalar that is not canonical (>= L) or has the wrong length."""
+
+    code = "invalid_scalar"
+
+
+class InvalidPoint(EncodingError):
+    """A point that is non-canonical, off the curve, of small order, has a
+    torsion component, or is the identity."""
+
+    code = "invalid_point"
+
+
+class SchemaError(EvoteError):
+    """A JSON document with missing, extra or mistyped fields."""
+
+    code = "bad_schema"
+    http_status = 422
+
+
+class ManifestError(SchemaError):
+    """An election manifest that is inconsistent (e.g. min > max)."""
+
+    code = "bad_manifest"
+
+
+class InvalidProof(EvoteError):
+    """A zero-knowledge proof that does not verify."""
+
+    code = "invalid_proof"
+    http_status = 422
+
+
+class InvalidSignature(EvoteError):
+    """An Ed25519 signature that does not verify for the claimed key."""
+
+    code = "invalid_signature"
+    http_status = 422
+
+
+class InvalidBallot(EvoteError):
+    """A ballot that is well formed but breaks a rule of the election."""
+
+    code = "invalid_ballot"
+    http_status = 422
+
+
+class AuditMismatch(EvoteError):
+    """An audited ballot whose revealed randomness does not re-encrypt to the
+    published ciphertexts: the device that made it lied."""
+
+    code = "audit_mismatch"
+    http_status = 422
+
+
+class CredentialError(EvoteError):
+    """A credential that is malformed, mistyped (checksum) or not on the list."""
+
+    code = "bad_credential"
+    http_status = 403
+
+
+class KeyCeremonyError(EvoteError):
+    """A trustee message that breaks the key-generation protocol."""
+
+    code = "key_ceremony"
+    http_status = 422
+
+
+class DecryptionError(EvoteError):
+    """Threshold decryption cannot complete: missing, duplicate or wrong shares."""
+
+    code = "decryption"
+    http_status = 422
+
+
+class TallyError(EvoteError):
+    """A tally or result that does not match the counted ballots."""
+
+    code = "tally"
+    http_status = 422
+
+
+class LifecycleError(EvoteError):
+    """A step taken in the wrong phase of the election (e.g. a cast after close)."""
+
+    code = "wrong_phase"
+    http_status = 409
+
+
+class BoardError(EvoteError):
+    """A bulletin-board entry or chain that is malformed or inconsistent."""
+
+    code = "board"
+    http_status = 409
+
+
+class MerkleError(EvoteError):
+    """A Merkle proof request or proof that is malformed (bad index, size or
+    length)."""
+
+    code = "merkle"
+
+
+class RootMismatchError(MerkleError):
+    """A proof that is well formed but leads to a different root.
+
+    Carries both roots so that evidence of a forked or rewritten board can be
+    shown to a third party."""
+
+    code = "root_mismatch"
+
+    def __init__(self, message: str, *, expected: bytes, computed: bytes) -> None:
+        super().__init__(
+            message, detail={"expected": expected.hex(), "computed": computed.hex()}
+        )
+        self.expected = expected
+        self.computed = computed

@@ -1,0 +1,92 @@
+"""The one way evote hashes, and every domain-separation tag it uses.
+
+Every hash input is the concatenation of length-prefixed items
+
+    lp(x) = len(x) as 8-byte big-endian || x
+
+starting with the protocol name and version, then a tag naming the purpose, then
+the fields in the order the protocol document gives.  Because every item carries
+its length, two different field lists can never produce the same input bytes
+(the transcript encoding is injective), which is what keeps a Fiat–Shamir
+challenge bound to exactly the statement it was computed for.
+
+``hash_to_scalar`` (SHA-512, 64 bytes reduced mod L by libsodium) is used for all
+Fiat–Shamir challenges; ``tagged_hash`` (SHA-256) for fingerprints, tracking codes
+and commitments.  The tags below are quoted verbatim in ``docs/protocol.md``.
+"""
+
+from __future__ import annotations
+
+from nacl import bindings
+
+from evote.group import Scalar
+
+PROTOCOL = b"evote/v1/edwards25519"
+
+# Fiat–Shamir tags (hash_to_scalar).
+TAG_SCHNORR = b"schnorr"
+TAG_DLEQ = b"dleq"
+TAG_RANGE = b"range"
+
+# Hash tags (tagged_hash).
+TAG_FINGERPRINT = b"fingerprint"
+TAG_BALLOT_SIGNATURE = b"ballot-signature"
+TAG_TRACKING = b"tracking"
+TAG_DKG_COMMIT = b"dkg-commit"
+TAG_SHARE_BOX = b"dkg-share"
+TAG_ENTRY_SIGNATURE = b"entry-signature"
+TAG_TREE_HEAD = b"tree-head"
+TAG_RECEIPT = b"receipt"
+TAG_CREDENTIAL_CODE = b"credential-code"
+TAG_COMMAND = b"command"
+
+
+def lp(item: bytes) -> bytes:
+    """Length-prefix one item: 8-byte big-endian length, then the bytes."""
+    return len(item).to_bytes(8, "big") + item
+
+
+def transcript(tag: bytes, fields: tuple[bytes, ...] | list[bytes]) -> bytes:
+    """The exact bytes that get hashed: protocol, tag, then each field, all length-prefixed."""
+    parts = [lp(PROTOCOL), lp(tag)]
+    for field in fields:
+        if not isinstance(field, bytes):
+            raise TypeError("transcript fields must be bytes")
+        parts.append(lp(field))
+    return b"".join(parts)
+
+
+def enc_int(n: int) -> bytes:
+    """An unsigned integer field (8-byte big-endian), e.g. an index or a count."""
+    if n < 0 or n >= 2**64:
+        raise ValueError("integer field out of range")
+    return n.to_bytes(8, "big")
+
+
+def enc_str(s: str) -> bytes:
+    """A text field, UTF-8."""
+    return s.encode("utf-8")
+
+
+def sha256(data: bytes) -> bytes:
+    """Plain SHA-256 (libsodium); only for formats whose RFC fixes the prefix (RFC 9162)."""
+    return bindings.crypto_hash_sha256(data)
+
+
+def sha512(data: bytes) -> bytes:
+    """Plain SHA-512 (libsodium)."""
+    return bindings.crypto_hash_sha512(data)
+
+
+def tagged_hash(tag: bytes, *fields: bytes) -> bytes:
+    """SHA-256 over the length-prefixed transcript: a 32-byte domain-separated digest."""
+    return bindings.crypto_hash_sha256(transcript(tag, fields))
+
+
+def hash_to_scalar(tag: bytes, *fields: bytes) -> Scalar:
+    """Fiat–Shamir challenge: SHA-512 of the transcript reduced mod L.
+
+    Reducing 512 uniform bits mod a 253-bit L leaves a bias below 2^-250.
+    """
+    digest = bindings.crypto_hash_sha512(transcript(tag, fields))
+    return Scalar.from_bytes(bindings.crypto_core_ed25519_scalar_reduce(digest))

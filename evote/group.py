@@ -37,7 +37,8 @@ from typing import Any
 from nacl import bindings
 from nacl.exceptions import RuntimeError as SodiumRuntimeError
 
-from evote.errors import InvalidPoint, InvalidScalar
+from evote.encoding import b64decode, b64encode
+from evote.errors import EncodingError, InvalidPoint, InvalidScalar
 
 #: Order of the prime-order subgroup (and of the base point G).
 L = 2**252 + 27742317777372353535851937790883648493
@@ -138,18 +139,13 @@ class Scalar:
 
     @classmethod
     def from_json(cls, value: Any) -> Scalar:
-        from evote.encoding import b64decode
-
         try:
-            return cls.from_bytes(b64decode(value, length=SCALAR_BYTES, what="scalar"))
-        except InvalidScalar:
-            raise
-        except Exception as exc:  # EncodingError from b64decode
-            raise InvalidScalar(str(exc)) from None
+            raw = b64decode(value, length=SCALAR_BYTES, what="scalar")
+        except EncodingError as exc:
+            raise InvalidScalar(exc.message) from None
+        return cls.from_bytes(raw)
 
     def to_json(self) -> str:
-        from evote.encoding import b64encode
-
         return b64encode(self.raw)
 
     # -- arithmetic (libsodium) ---------------------------------------------
@@ -241,17 +237,13 @@ class Point:
 
     @classmethod
     def from_json(cls, value: Any, *, allow_identity: bool = False) -> Point:
-        from evote.encoding import b64decode
-
         try:
             raw = b64decode(value, length=POINT_BYTES, what="point")
-        except Exception as exc:  # EncodingError
-            raise InvalidPoint(str(exc)) from None
+        except EncodingError as exc:
+            raise InvalidPoint(exc.message) from None
         return cls.from_bytes(raw, allow_identity=allow_identity)
 
     def to_json(self) -> str:
-        from evote.encoding import b64encode
-
         return b64encode(self.raw)
 
     @classmethod

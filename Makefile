@@ -25,6 +25,7 @@ test: install lint
 
 vectors: install
 	$(BIN)/python tools/make_vectors.py
+	$(BIN)/python tools/make_merkle_vectors.py
 
 bench: install
 	$(BIN)/python bench/crypto.py

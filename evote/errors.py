@@ -156,3 +156,92 @@ class RootMismatchError(MerkleError):
         )
         self.expected = expected
         self.computed = computed
+
+
+# --- Raised by the ballot server's rules (casting, commands, access). ---------
+# Kept here so that every stable ``code`` a client can see lives in one module.
+
+
+class AuthenticationError(EvoteError):
+    """No voter login, or one the server does not know for this election."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class BindingError(EvoteError):
+    """A cast that breaks the credential–login binding: the credential is bound
+    to another login, or this login already cast with another credential."""
+
+    code = "binding"
+    http_status = 403
+
+
+class UnauthorisedSigner(EvoteError):
+    """A signed command whose signer is not the key allowed to issue that kind."""
+
+    code = "wrong_signer"
+    http_status = 403
+
+
+class DuplicateCiphertext(BoardError):
+    """A ballot reusing a ciphertext already on this board (cast or audited)."""
+
+    code = "duplicate_ciphertext"
+    http_status = 409
+
+
+class NotFound(EvoteError):
+    """An election, entry or tracking code that does not exist."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class AlreadyExists(EvoteError):
+    """Creating something whose id is taken (an election, a voter id)."""
+
+    code = "already_exists"
+    http_status = 409
+
+
+class RateLimited(EvoteError):
+    """Too many requests from one client; ``retry_after`` is in whole seconds."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, detail={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class Equivocation(BoardError):
+    """Two tree heads, both validly signed by the board key, for the same size
+    but different roots: the board showed different histories to different
+    people.
+
+    Carries both heads' JSON so the pair can be published as proof."""
+
+    code = "equivocation"
+
+    def __init__(self, message: str, *, first: dict, second: dict) -> None:
+        super().__init__(message, detail={"first": first, "second": second})
+        self.first = first
+        self.second = second
+
+
+class ServiceUnavailable(EvoteError):
+    """The board is busy (its append lock could not be taken in time) or its
+    database is unreachable; nothing was written, so the client may retry."""
+
+    code = "unavailable"
+    http_status = 503
+
+
+class FingerprintMismatch(EvoteError):
+    """A claimed election fingerprint that differs from the one recomputed from
+    the manifest, joint key, trustee commitments and credential list."""
+
+    code = "fingerprint_mismatch"
+    http_status = 422

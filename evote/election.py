@@ -1,0 +1,151 @@
+"""The election lifecycle as one pure transition table over board entry kinds.
+
+All lifecycle rules live in this file (h11's "Rule 1"): :data:`ALLOWED` says
+which entry kinds may be appended in which phase and which phase follows, and
+:data:`REQUIRES` / :data:`ONCE` add the few rules a table of phases cannot
+express.  The server consults :meth:`ElectionState.apply` before appending an
+entry, and the verifier replays the whole board through it, so both refuse the
+same histories (a ballot after close, a tally before close, opening an
+election whose key or credential list was never published).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from evote.errors import LifecycleError
+
+
+class Phase(enum.Enum):
+    """Where an election stands; each board entry may move it forward, never back."""
+
+    SETUP = "setup"  # created; trustee key ceremony and credential list
+    OPEN = "open"  # accepting ballots
+    CLOSED = "closed"  # no more ballots; tally and partial decryptions
+    TALLIED = "tallied"  # result published; the board is final
+
+
+KINDS: tuple[str, ...] = (
+    "election_created",
+    "trustee_announced",
+    "trustee_committed",
+    "trustee_shares",
+    "trustee_complaint",
+    "trustee_complaint_answer",
+    "key_published",
+    "credentials_published",
+    "election_opened",
+    "ballot_cast",
+    "ballot_audited",
+    "election_closed",
+    "tally_posted",
+    "partial_decryption",
+    "result_published",
+)
+"""Every entry kind a board may hold, in lifecycle order."""
+
+ALLOWED: dict[Phase | None, dict[str, Phase]] = {
+    None: {"election_created": Phase.SETUP},
+    Phase.SETUP: {
+        "trustee_announced": Phase.SETUP,
+        "trustee_committed": Phase.SETUP,
+        "trustee_shares": Phase.SETUP,
+        "trustee_complaint": Phase.SETUP,
+        "trustee_complaint_answer": Phase.SETUP,
+        "key_published": Phase.SETUP,
+        "credentials_published": Phase.SETUP,
+        "election_opened": Phase.OPEN,
+    },
+    Phase.OPEN: {
+        "ballot_cast": Phase.OPEN,
+        "ballot_audited": Phase.OPEN,
+        "election_closed": Phase.CLOSED,
+    },
+    Phase.CLOSED: {
+        "tally_posted": Phase.CLOSED,
+        "partial_decryption": Phase.CLOSED,
+        "result_published": Phase.TALLIED,
+    },
+    Phase.TALLIED: {},
+}
+"""``ALLOWED[phase][kind]`` is the phase after appending ``kind``; a kind missing
+from ``ALLOWED[phase]`` may not be appended in that phase.  ``None`` is the
+empty board, so ``election_created`` can only be entry 0."""
+
+REQUIRES: dict[str, frozenset[str]] = {
+    "election_opened": frozenset({"key_published", "credentials_published"}),
+    "partial_decryption": frozenset({"tally_posted"}),
+    "result_published": frozenset({"tally_posted"}),
+}
+"""Kinds that must already be on the board before ``kind`` may be appended."""
+
+ONCE: frozenset[str] = frozenset({"key_published", "tally_posted"})
+"""Kinds that may appear at most once: a second election key or a second tally
+would leave the record ambiguous about which one counts."""
+
+
+def _phase_name(phase: Phase | None) -> str:
+    return "none (empty board)" if phase is None else phase.value
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionState:
+    """The lifecycle position after some prefix of the board.
+
+    ``phase`` is ``None`` before entry 0; ``seen`` holds every kind appended so
+    far (only the flags :data:`REQUIRES` and :data:`ONCE` consult matter).
+    """
+
+    phase: Phase | None = None
+    seen: frozenset[str] = field(default_factory=frozenset)
+
+    def apply(self, kind: str) -> ElectionState:
+        """The state after appending an entry of ``kind``.
+
+        Raises :class:`LifecycleError` naming the kind and the phase when the
+        table does not allow it.
+        """
+        where = _phase_name(self.phase)
+        if kind not in KINDS:
+            raise LifecycleError(f"unknown entry kind {kind!r} in phase {where}")
+        nxt = ALLOWED[self.phase].get(kind)
+        if nxt is None:
+            raise LifecycleError(f"{kind} is not allowed in phase {where}")
+        missing = sorted(REQUIRES.get(kind, frozenset()) - self.seen)
+        if missing:
+            raise LifecycleError(
+                f"{kind} is not allowed in phase {where} before {' and '.join(missing)}"
+            )
+        if kind in ONCE and kind in self.seen:
+            raise LifecycleError(f"{kind} is not allowed twice (phase {where})")
+        return ElectionState(nxt, self.seen | {kind})
+
+    @classmethod
+    def replay(cls, kinds: Iterable[str]) -> ElectionState:
+        """The state after a whole sequence of kinds, from the empty board."""
+        state = cls()
+        for kind in kinds:
+            state = state.apply(kind)
+        return state
+
+    def allowed_kinds(self) -> frozenset[str]:
+        """The kinds that :meth:`apply` would accept now (for the server's UI and errors)."""
+        out = set()
+        for kind in ALLOWED[self.phase]:
+            if REQUIRES.get(kind, frozenset()) <= self.seen and not (
+                kind in ONCE and kind in self.seen
+            ):
+                out.add(kind)
+        return frozenset(out)
+
+
+def _self_check() -> None:
+    """Every kind is reachable in exactly one phase: the table and KINDS agree."""
+    listed = [kind for moves in ALLOWED.values() for kind in moves]
+    if sorted(listed) != sorted(KINDS):
+        raise AssertionError("ALLOWED and KINDS disagree")
+
+
+_self_check()

@@ -39,6 +39,18 @@ TAG_TREE_HEAD = b"tree-head"
 TAG_RECEIPT = b"receipt"
 TAG_CREDENTIAL_CODE = b"credential-code"
 TAG_COMMAND = b"command"
+TAG_TRUSTEE_MESSAGE = b"trustee-message"
+TAG_MANIFEST = b"manifest"
+TAG_CREDENTIAL_LIST = b"credential-list"
+TAG_BALLOT = b"ballot"
+TAG_LOGIN_CODE = b"login-code"
+
+
+# Context labels: the first ctx field of a proof, naming the protocol step it belongs to.
+CTX_DKG_COEFFICIENT = b"dkg-coefficient"
+CTX_DECRYPTION = b"decryption"
+CTX_BALLOT_OPTION = b"ballot-option"
+CTX_BALLOT_SUM = b"ballot-sum"
 
 
 def lp(item: bytes) -> bytes:

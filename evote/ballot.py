@@ -1,0 +1,639 @@
+"""Ballots: encrypt, prove, sign, verify, and audit (the recipe layer).
+
+A ballot answers every question of the manifest.  For each option it carries
+an exponential ElGamal ciphertext under the joint election key and a
+disjunctive proof that it encrypts a value in ``question.option_range``; for
+each question whose rules are not already implied by the per-option ranges it
+carries one more proof that the homomorphic sum of the question's ciphertexts
+lies in ``question.sum_range``.  The voter's credential signs the whole.
+
+Every proof is strong Fiat–Shamir and bound to where it sits (see
+``docs/protocol-ballots.md``)::
+
+    option proof ctx = [b"ballot-option", fingerprint, credential, election_id, enc_int(q), enc_int(o)]
+    sum proof ctx    = [b"ballot-sum",    fingerprint, credential, election_id, enc_int(q)]
+
+so a ballot copied to another credential, another election, another question
+or option fails its proofs even when re-signed.
+
+Shape of the API (after pyca/cryptography's Fernet): inputs are type-checked
+first; :func:`encrypt_ballot_deterministic` takes the encryption randomness
+explicitly (test vectors, audits), :func:`encrypt_ballot` draws it from an
+``rng``; :func:`verify_ballot` and :func:`verify_audit` return a value or
+``None`` and raise a class from :mod:`evote.errors` otherwise.
+
+Cast or audit: after encrypting, a voter may *audit* the ballot instead of
+casting it; the device then reveals the randomness and the choices
+(:class:`AuditedBallot`) and anyone can re-encrypt them (:func:`verify_audit`).
+A ballot whose randomness was revealed is no longer secret, so the server
+refuses to cast any ballot containing a ciphertext that appeared in an audited
+ballot (it records :meth:`Ballot.ciphertext_alphas` of every audited ballot);
+the voter re-encrypts, with fresh randomness, to cast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from evote.credentials import crockford_encode, group_code
+from evote.elgamal import Ciphertext, encrypt, sum_ciphertexts
+from evote.encoding import Fields, b64decode, b64encode, canonical_json, expect_list
+from evote.errors import (
+    AuditMismatch,
+    EncodingError,
+    InvalidBallot,
+    InvalidPoint,
+    InvalidProof,
+    InvalidScalar,
+    SchemaError,
+)
+from evote.fingerprint import ElectionContext
+from evote.group import POINT_BYTES, SCALAR_BYTES, ZERO, Point, Rng, Scalar
+from evote.hashing import (
+    CTX_BALLOT_OPTION,
+    CTX_BALLOT_SUM,
+    TAG_BALLOT,
+    TAG_BALLOT_SIGNATURE,
+    enc_int,
+    enc_str,
+    tagged_hash,
+)
+from evote.manifest import Manifest, Question
+from evote.proofs import RangeProof, prove_range, verify_range
+from evote.signing import PUBLIC_KEY_BYTES, SIGNATURE_BYTES, SigningKey, VerifyKey
+
+OPTION_PROOF_LABEL = CTX_BALLOT_OPTION
+SUM_PROOF_LABEL = CTX_BALLOT_SUM
+#: Bytes of the ballot hash shown to voters as the tracking code (80 bits, 16 characters).
+TRACKING_BYTES = 10
+
+Selections = tuple[tuple[int, ...], ...]
+
+
+# --------------------------------------------------------------------------
+# Proof contexts
+# --------------------------------------------------------------------------
+
+
+def option_proof_context(
+    fingerprint: bytes, credential: VerifyKey, election_id: str, q: int, o: int
+) -> list[bytes]:
+    """The Fiat–Shamir context of the range proof for option ``o`` of question ``q``."""
+    return [
+        OPTION_PROOF_LABEL,
+        fingerprint,
+        credential.raw,
+        enc_str(election_id),
+        enc_int(q),
+        enc_int(o),
+    ]
+
+
+def sum_proof_context(
+    fingerprint: bytes, credential: VerifyKey, election_id: str, q: int
+) -> list[bytes]:
+    """The Fiat–Shamir context of the range proof on question ``q``'s total."""
+    return [SUM_PROOF_LABEL, fingerprint, credential.raw, enc_str(election_id), enc_int(q)]
+
+
+# --------------------------------------------------------------------------
+# Strict decoding helpers (every error names its path)
+# --------------------------------------------------------------------------
+
+
+def _b64(value: Any, path: str, length: int, error: type[EncodingError]) -> bytes:
+    if not isinstance(value, str):
+        raise SchemaError(f"{path}: expected a base64url string")
+    try:
+        return b64decode(value, length=length, what=path)
+    except EncodingError as exc:
+        raise error(exc.message) from None
+
+
+def _point(value: Any, path: str) -> Point:
+    raw = _b64(value, path, POINT_BYTES, InvalidPoint)
+    try:
+        return Point.from_bytes(raw)
+    except InvalidPoint as exc:
+        raise InvalidPoint(f"{path}: {exc.message}") from None
+
+
+def _scalar(value: Any, path: str) -> Scalar:
+    raw = _b64(value, path, SCALAR_BYTES, InvalidScalar)
+    try:
+        return Scalar.from_bytes(raw)
+    except InvalidScalar as exc:
+        raise InvalidScalar(f"{path}: {exc.message}") from None
+
+
+def _ciphertext(value: Any, path: str) -> Ciphertext:
+    f = Fields(value, path, required=("alpha", "beta"))
+    return Ciphertext(_point(f.raw("alpha"), f.sub("alpha")), _point(f.raw("beta"), f.sub("beta")))
+
+
+def _range_proof(value: Any, path: str, width: int) -> RangeProof:
+    branches = []
+    for i, pair in enumerate(expect_list(value, path, length=width)):
+        where = f"{path}[{i}]"
+        c, s = expect_list(pair, where, length=2)
+        branches.append((_scalar(c, f"{where}[0]"), _scalar(s, f"{where}[1]")))
+    return RangeProof(tuple(branches))
+
+
+def _selection_label(q: int, question: Question) -> str:
+    return f"selections[{q}] (question {question.id!r})"
+
+
+# --------------------------------------------------------------------------
+# Selections and randomness
+# --------------------------------------------------------------------------
+
+
+def check_selections(manifest: Manifest, selections: Sequence[Sequence[int]]) -> Selections:
+    """Reject selections the manifest does not allow, before anything is encrypted.
+
+    ``selections[q][o]`` is the value for option ``o`` of question ``q``: 0/1
+    for a choice question, 0..max_score points for a score question.
+    Raises :class:`InvalidBallot` saying what is wrong in the voter's terms.
+    """
+    n = len(manifest.questions)
+    if isinstance(selections, str | bytes) or not isinstance(selections, Sequence):
+        raise InvalidBallot("selections: expected one list of values per question")
+    if len(selections) != n:
+        raise InvalidBallot(f"selections: expected {n} questions, got {len(selections)}")
+    out = []
+    for q, (question, values) in enumerate(zip(manifest.questions, selections, strict=True)):
+        label = _selection_label(q, question)
+        k = len(question.options)
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+            raise InvalidBallot(f"{label}: expected a list of {k} values, one per option")
+        if len(values) != k:
+            raise InvalidBallot(f"{label}: expected {k} values, one per option, got {len(values)}")
+        for o, v in enumerate(values):
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise InvalidBallot(f"selections[{q}][{o}]: expected an integer")
+            if not 0 <= v <= question.max_score:
+                rule = (
+                    "0 or 1" if question.kind == "choice" else f"between 0 and {question.max_score}"
+                )
+                raise InvalidBallot(f"selections[{q}][{o}]: must be {rule}, got {v}")
+        total = sum(values)
+        what = "options marked" if question.kind == "choice" else "points given"
+        if total > question.max:
+            raise InvalidBallot(f"{label}: {total} {what}, at most {question.max} allowed")
+        if total < question.min:
+            raise InvalidBallot(f"{label}: {total} {what}, at least {question.min} required")
+        out.append(tuple(values))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class BallotRandomness:
+    """The encryption randomness, one non-zero scalar per option (``values[q][o]``).
+
+    Secret while the ballot is cast; revealed only when the voter audits it.
+    """
+
+    values: tuple[tuple[Scalar, ...], ...]
+
+    @classmethod
+    def random(cls, manifest: Manifest, rng: Rng) -> BallotRandomness:
+        return cls(tuple(tuple(Scalar.random(rng) for _ in q.options) for q in manifest.questions))
+
+    def check_shape(self, manifest: Manifest) -> None:
+        """ValueError unless there is one non-zero scalar per option of the manifest."""
+        if len(self.values) != len(manifest.questions):
+            raise ValueError("randomness: one list per question is needed")
+        for q, (question, row) in enumerate(zip(manifest.questions, self.values, strict=True)):
+            if len(row) != len(question.options):
+                raise ValueError(f"randomness[{q}]: one scalar per option is needed")
+            for o, r in enumerate(row):
+                if not isinstance(r, Scalar) or r.is_zero():
+                    raise ValueError(f"randomness[{q}][{o}]: must be a non-zero Scalar")
+
+    @classmethod
+    def from_json(cls, obj: Any, manifest: Manifest, path: str = "randomness") -> BallotRandomness:
+        rows = expect_list(obj, path, length=len(manifest.questions))
+        return cls(
+            tuple(
+                tuple(
+                    _scalar(v, f"{path}[{q}][{o}]")
+                    for o, v in enumerate(
+                        expect_list(row, f"{path}[{q}]", length=len(question.options))
+                    )
+                )
+                for q, (question, row) in enumerate(zip(manifest.questions, rows, strict=True))
+            )
+        )
+
+    def to_json(self) -> list[list[str]]:
+        return [[r.to_json() for r in row] for row in self.values]
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class BallotSecrets:
+    """What only the voter's device knows about a ballot: needed to audit it."""
+
+    selections: Selections
+    randomness: BallotRandomness
+
+    def __repr__(self) -> str:  # never log a voter's choices
+        return "BallotSecrets(<secret>)"
+
+
+# --------------------------------------------------------------------------
+# The ballot
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedAnswer:
+    """One question's part of a ballot: per-option ciphertexts and proofs, and the
+    proof on the total when the question needs one."""
+
+    choices: tuple[Ciphertext, ...]
+    proofs: tuple[RangeProof, ...]
+    sum_proof: RangeProof | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "choices", tuple(self.choices))
+        object.__setattr__(self, "proofs", tuple(self.proofs))
+
+    @classmethod
+    def from_json(cls, obj: Any, question: Question, path: str = "answer") -> EncryptedAnswer:
+        """Parse against ``question``: exact counts, proof widths, sum proof iff needed."""
+        keys = (
+            ("choices", "proofs", "sum_proof")
+            if question.needs_sum_proof
+            else ("choices", "proofs")
+        )
+        f = Fields(obj, path, required=keys)
+        n = len(question.options)
+        choices = tuple(
+            _ciphertext(v, f"{f.sub('choices')}[{o}]")
+            for o, v in enumerate(expect_list(f.raw("choices"), f.sub("choices"), length=n))
+        )
+        width = question.max_score + 1
+        proofs = tuple(
+            _range_proof(v, f"{f.sub('proofs')}[{o}]", width)
+            for o, v in enumerate(expect_list(f.raw("proofs"), f.sub("proofs"), length=n))
+        )
+        sum_proof = None
+        if question.needs_sum_proof:
+            lo, hi = question.sum_range
+            sum_proof = _range_proof(f.raw("sum_proof"), f.sub("sum_proof"), hi - lo + 1)
+        return cls(choices, proofs, sum_proof)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "choices": [ct.to_json() for ct in self.choices],
+            "proofs": [p.to_json() for p in self.proofs],
+        }
+        if self.sum_proof is not None:
+            out["sum_proof"] = self.sum_proof.to_json()
+        return out
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """A signed encrypted ballot, as cast to the board.
+
+    JSON: ``{"election_id", "credential", "answers": [EncryptedAnswer...], "signature"}``.
+    Every binary field is fixed-length base64url and the shape is fixed by the
+    manifest, so all ballots of one election canonicalise to the same length
+    (their size tells a network observer nothing).
+    """
+
+    election_id: str
+    credential: VerifyKey
+    answers: tuple[EncryptedAnswer, ...]
+    signature: bytes
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.election_id, str):
+            raise TypeError("election_id must be a str")
+        if not isinstance(self.credential, VerifyKey):
+            raise TypeError("credential must be a VerifyKey")
+        answers = tuple(self.answers)
+        if not all(isinstance(a, EncryptedAnswer) for a in answers):
+            raise TypeError("answers must be EncryptedAnswer values")
+        object.__setattr__(self, "answers", answers)
+        if not isinstance(self.signature, bytes) or len(self.signature) != SIGNATURE_BYTES:
+            raise TypeError(f"signature must be {SIGNATURE_BYTES} bytes")
+
+    @classmethod
+    def from_json(cls, obj: Any, manifest: Manifest, path: str = "ballot") -> Ballot:
+        """Parse strictly against ``manifest``: exact key sets and counts, every
+        point and scalar validated (SchemaError / InvalidPoint / InvalidScalar /
+        EncodingError, each naming the field)."""
+        f = Fields(obj, path, required=("election_id", "credential", "answers", "signature"))
+        election_id = f.str("election_id", max_len=64)
+        raw_key = _b64(f.raw("credential"), f.sub("credential"), PUBLIC_KEY_BYTES, EncodingError)
+        try:
+            credential = VerifyKey.from_bytes(raw_key)
+        except EncodingError as exc:
+            raise EncodingError(f"{f.sub('credential')}: {exc.message}") from None
+        rows = expect_list(f.raw("answers"), f.sub("answers"), length=len(manifest.questions))
+        answers = tuple(
+            EncryptedAnswer.from_json(row, question, f"{f.sub('answers')}[{q}]")
+            for q, (question, row) in enumerate(zip(manifest.questions, rows, strict=True))
+        )
+        signature = _b64(f.raw("signature"), f.sub("signature"), SIGNATURE_BYTES, EncodingError)
+        return cls(election_id, credential, answers, signature)
+
+    def _unsigned_json(self) -> dict[str, Any]:
+        return {
+            "election_id": self.election_id,
+            "credential": self.credential.to_json(),
+            "answers": [a.to_json() for a in self.answers],
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        out = self._unsigned_json()
+        out["signature"] = b64encode(self.signature)
+        return out
+
+    @cached_property
+    def _content(self) -> bytes:
+        return canonical_json(self._unsigned_json())
+
+    @cached_property
+    def _canonical(self) -> bytes:
+        # RFC 8785 orders keys by UTF-16 code units, and "signature" sorts after
+        # "answers", "credential" and "election_id": the full canonical form is
+        # the unsigned one with the signature member appended (no second pass
+        # over the proofs; tests check equality with canonical_json(to_json())).
+        sig = canonical_json(b64encode(self.signature))
+        return self._content[:-1] + b',"signature":' + sig + b"}"
+
+    def content_for_signature(self) -> bytes:
+        """RFC 8785 bytes of the ballot without its ``signature`` member."""
+        return self._content
+
+    def canonical(self) -> bytes:
+        """RFC 8785 bytes of :meth:`to_json`: what the board stores."""
+        return self._canonical
+
+    def ballot_hash(self) -> bytes:
+        """``tagged_hash(TAG_BALLOT, canonical())``: the ballot's 32-byte name on the board."""
+        return tagged_hash(TAG_BALLOT, self._canonical)
+
+    @property
+    def tracking_code(self) -> str:
+        """First 10 bytes of the ballot hash in Crockford base32, ``XXXX-XXXX-XXXX-XXXX``."""
+        return group_code(crockford_encode(self.ballot_hash()[:TRACKING_BYTES]))
+
+    def ciphertext_alphas(self) -> frozenset[bytes]:
+        """The alpha (r·G) of every ciphertext: identifies the randomness used.
+
+        The server stores these for every audited ballot and refuses to cast a
+        ballot sharing any of them (its randomness is public)."""
+        return frozenset(ct.alpha.raw for a in self.answers for ct in a.choices)
+
+
+# --------------------------------------------------------------------------
+# Making a ballot
+# --------------------------------------------------------------------------
+
+
+def _signature_fields(ctx: ElectionContext, content: bytes) -> list[bytes]:
+    return [ctx.fingerprint, content]
+
+
+def sign_ballot(
+    ctx: ElectionContext, credential: SigningKey, answers: Sequence[EncryptedAnswer]
+) -> Ballot:
+    """Sign ``answers`` with ``credential`` for this election.
+
+    The signature covers ``transcript(TAG_BALLOT_SIGNATURE, [fingerprint,
+    content_for_signature()])``.  No check of the answers happens here.
+    """
+    if not isinstance(credential, SigningKey):
+        raise TypeError("credential must be a SigningKey")
+    key = credential.verify_key
+    unsigned = Ballot(ctx.election_id, key, tuple(answers), bytes(SIGNATURE_BYTES))
+    signature = credential.sign(
+        TAG_BALLOT_SIGNATURE, _signature_fields(ctx, unsigned.content_for_signature())
+    )
+    return Ballot(ctx.election_id, key, unsigned.answers, signature)
+
+
+def encrypt_ballot_deterministic(
+    ctx: ElectionContext,
+    credential: SigningKey,
+    selections: Sequence[Sequence[int]],
+    randomness: BallotRandomness,
+    proof_rng: Rng,
+) -> Ballot:
+    """Encrypt, prove and sign with explicit encryption randomness.
+
+    ``proof_rng`` supplies the proof nonces (pass a seeded generator to
+    reproduce a vector byte for byte).  Raises :class:`InvalidBallot` for
+    selections the manifest does not allow and :class:`CredentialError` for
+    a credential that is not on the list, both before any work.
+    """
+    if not isinstance(ctx, ElectionContext):
+        raise TypeError("ctx must be an ElectionContext")
+    if not isinstance(credential, SigningKey):
+        raise TypeError("credential must be a SigningKey")
+    if not isinstance(randomness, BallotRandomness):
+        raise TypeError("randomness must be a BallotRandomness")
+    manifest = ctx.manifest
+    chosen = check_selections(manifest, selections)
+    randomness.check_shape(manifest)
+    key = ctx.joint_key
+    public = credential.verify_key
+    ctx.credentials.weight_of(public)
+    answers = []
+    for q, question in enumerate(manifest.questions):
+        lo, hi = question.option_range
+        choices, proofs = [], []
+        for o, (m, r) in enumerate(zip(chosen[q], randomness.values[q], strict=True)):
+            ct = encrypt(key, m, r)
+            pctx = option_proof_context(ctx.fingerprint, public, ctx.election_id, q, o)
+            choices.append(ct)
+            proofs.append(prove_range(pctx, key, ct, m, r, lo, hi, proof_rng))
+        sum_proof = None
+        if question.needs_sum_proof:
+            total_r = ZERO
+            for r in randomness.values[q]:
+                total_r = total_r + r
+            smin, smax = question.sum_range
+            sctx = sum_proof_context(ctx.fingerprint, public, ctx.election_id, q)
+            sum_proof = prove_range(
+                sctx, key, sum_ciphertexts(choices), sum(chosen[q]), total_r, smin, smax, proof_rng
+            )
+        answers.append(EncryptedAnswer(tuple(choices), tuple(proofs), sum_proof))
+    return sign_ballot(ctx, credential, answers)
+
+
+def encrypt_ballot(
+    ctx: ElectionContext,
+    credential: SigningKey,
+    selections: Sequence[Sequence[int]],
+    rng: Rng,
+) -> tuple[Ballot, BallotSecrets]:
+    """Encrypt with fresh randomness; keep the secrets to audit the ballot if asked."""
+    if not isinstance(ctx, ElectionContext):
+        raise TypeError("ctx must be an ElectionContext")
+    chosen = check_selections(ctx.manifest, selections)
+    randomness = BallotRandomness.random(ctx.manifest, rng)
+    ballot = encrypt_ballot_deterministic(ctx, credential, chosen, randomness, rng)
+    return ballot, BallotSecrets(chosen, randomness)
+
+
+# --------------------------------------------------------------------------
+# Verifying a ballot
+# --------------------------------------------------------------------------
+
+
+def _check_shape(manifest: Manifest, ballot: Ballot) -> None:
+    """Counts only (from_json already did this; a Ballot built in code may not have)."""
+    if len(ballot.answers) != len(manifest.questions):
+        raise SchemaError(f"ballot.answers: expected {len(manifest.questions)} items")
+    for q, (question, answer) in enumerate(zip(manifest.questions, ballot.answers, strict=True)):
+        n = len(question.options)
+        if len(answer.choices) != n or len(answer.proofs) != n:
+            raise SchemaError(f"ballot.answers[{q}]: expected {n} choices and proofs")
+        if (answer.sum_proof is not None) != question.needs_sum_proof:
+            state = "required" if question.needs_sum_proof else "not allowed"
+            raise SchemaError(f"ballot.answers[{q}].sum_proof: {state} for this question")
+
+
+def verify_ballot(ctx: ElectionContext, ballot: Ballot) -> int:
+    """Check a ballot completely and return its credential's weight.
+
+    Steps, cheapest first (numbered as in docs/protocol-ballots.md):
+
+    1. the election id is this election's (:class:`InvalidBallot`);
+    2. the shape matches the manifest (:class:`SchemaError`);
+    3. the credential is on the published list (:class:`CredentialError`);
+    4. the credential's signature (:class:`InvalidSignature`);
+    5. every option's range proof, then the question's sum proof
+       (:class:`InvalidProof`, naming question and option).
+
+    Points and scalars are not re-validated: :meth:`Ballot.from_json` did that.
+    """
+    manifest = ctx.manifest
+    if ballot.election_id != manifest.election_id:
+        raise InvalidBallot(
+            f"ballot is for election {ballot.election_id!r}, not {manifest.election_id!r}"
+        )
+    _check_shape(manifest, ballot)
+    weight = ctx.credentials.weight_of(ballot.credential)
+    ballot.credential.verify(
+        TAG_BALLOT_SIGNATURE,
+        _signature_fields(ctx, ballot.content_for_signature()),
+        ballot.signature,
+    )
+    key = ctx.joint_key
+    for q, (question, answer) in enumerate(zip(manifest.questions, ballot.answers, strict=True)):
+        lo, hi = question.option_range
+        for o, (ct, proof) in enumerate(zip(answer.choices, answer.proofs, strict=True)):
+            pctx = option_proof_context(
+                ctx.fingerprint, ballot.credential, ballot.election_id, q, o
+            )
+            try:
+                verify_range(pctx, key, ct, lo, hi, proof)
+            except InvalidProof:
+                raise InvalidProof(
+                    f"question {q} ({question.id!r}) option {o}: range proof does not verify",
+                    detail={"question": q, "option": o},
+                ) from None
+        if answer.sum_proof is not None:
+            smin, smax = question.sum_range
+            sctx = sum_proof_context(ctx.fingerprint, ballot.credential, ballot.election_id, q)
+            try:
+                verify_range(
+                    sctx, key, sum_ciphertexts(list(answer.choices)), smin, smax, answer.sum_proof
+                )
+            except InvalidProof:
+                raise InvalidProof(
+                    f"question {q} ({question.id!r}): the proof that the total is in "
+                    f"[{smin}, {smax}] does not verify",
+                    detail={"question": q},
+                ) from None
+    return weight
+
+
+# --------------------------------------------------------------------------
+# Cast or audit
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AuditedBallot:
+    """A ballot the voter chose to audit, with its choices and randomness revealed.
+
+    Posted to the board so that anyone (a second device, the voter's helper)
+    can check the encrypting device did not lie.  It is never counted, and no
+    ballot reusing its ciphertexts may be cast.
+    """
+
+    ballot: Ballot
+    selections: Selections
+    randomness: BallotRandomness
+
+    @classmethod
+    def from_secrets(cls, ballot: Ballot, secrets: BallotSecrets) -> AuditedBallot:
+        return cls(ballot, secrets.selections, secrets.randomness)
+
+    @classmethod
+    def from_json(cls, obj: Any, manifest: Manifest, path: str = "audited") -> AuditedBallot:
+        f = Fields(obj, path, required=("ballot", "selections", "randomness"))
+        ballot = Ballot.from_json(f.raw("ballot"), manifest, f.sub("ballot"))
+        rows = expect_list(f.raw("selections"), f.sub("selections"), length=len(manifest.questions))
+        selections = []
+        for q, (question, row) in enumerate(zip(manifest.questions, rows, strict=True)):
+            values = expect_list(row, f"{f.sub('selections')}[{q}]", length=len(question.options))
+            for o, v in enumerate(values):
+                if (
+                    not isinstance(v, int)
+                    or isinstance(v, bool)
+                    or not 0 <= v <= question.max_score
+                ):
+                    raise SchemaError(
+                        f"{f.sub('selections')}[{q}][{o}]: expected an integer in "
+                        f"[0, {question.max_score}]"
+                    )
+            selections.append(tuple(values))
+        randomness = BallotRandomness.from_json(f.raw("randomness"), manifest, f.sub("randomness"))
+        return cls(ballot, tuple(selections), randomness)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ballot": self.ballot.to_json(),
+            "selections": [list(row) for row in self.selections],
+            "randomness": self.randomness.to_json(),
+        }
+
+
+def verify_audit(ctx: ElectionContext, audited: AuditedBallot) -> None:
+    """Check an audited ballot: the revealed choices re-encrypt to its ciphertexts.
+
+    1. the revealed selections are allowed by the manifest (:class:`InvalidBallot`);
+    2. every option re-encrypts, with its revealed randomness, to the published
+       ciphertext (:class:`AuditMismatch` naming question and option: the
+       device that made the ballot encrypted something else);
+    3. the ballot itself verifies (:func:`verify_ballot`).
+    """
+    manifest = ctx.manifest
+    chosen = check_selections(manifest, audited.selections)
+    ballot = audited.ballot
+    _check_shape(manifest, ballot)
+    randomness = audited.randomness.values
+    if [len(row) for row in randomness] != [len(q.options) for q in manifest.questions]:
+        raise SchemaError("audited.randomness: expected one scalar per option")
+    for q, question in enumerate(manifest.questions):
+        for o, ct in enumerate(ballot.answers[q].choices):
+            m, r = chosen[q][o], randomness[q][o]
+            if encrypt(ctx.joint_key, m, r) != ct:
+                raise AuditMismatch(
+                    f"question {q} ({question.id!r}) option {o}: the ciphertext does not "
+                    f"encrypt the revealed value {m}",
+                    detail={"question": q, "option": o},
+                )
+    verify_ballot(ctx, ballot)

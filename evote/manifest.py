@@ -1,0 +1,445 @@
+"""The election manifest: what is asked, and which answers are allowed.
+
+The manifest is the one document every other artefact points back to: its
+digest is the first field of the election fingerprint, so a ballot, a proof or
+a tally made for one manifest can never be presented as belonging to another.
+The rules it states (how many options a voter may mark, how many points they
+may give) are exactly the ranges the ballot proofs prove, so they are checked
+here once, strictly, with a message naming the offending field
+(``manifest.questions[1].max: must be <= 3 (number of options)``).
+
+Two kinds of question:
+
+* ``"choice"``: every option is marked (1) or not (0); the number of marks lies
+  in [min, max]; ``max_score`` is 1.
+* ``"score"``: every option gets 0..max_score points; the total lies in
+  [min, max].
+
+Voter weights are not here: they belong to the credential list
+(:mod:`evote.credentials`), which is published separately and bound into the
+fingerprint on its own.
+
+Titles, option labels and the description may be a plain string or a mapping
+from two-letter language tag to text (``{"en": "Yes", "ru": "Да"}``); they are
+stored as given and read with ``label(lang)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from evote.commands import check_election_id
+from evote.encoding import MAX_SAFE_INTEGER, Fields, canonical_json
+from evote.errors import ManifestError, SchemaError
+from evote.hashing import TAG_MANIFEST, tagged_hash
+from evote.proofs import MAX_RANGE_WIDTH
+
+MANIFEST_VERSION = 1
+KINDS = ("choice", "score")
+MIN_OPTIONS = 2
+MAX_OPTIONS = 64
+MAX_QUESTIONS = 50
+MAX_SCORE = 100
+#: Upper bound on the disjunctive-proof branches one ballot carries (each branch
+#: is two scalars).  Keeps a hostile or careless manifest from making every
+#: ballot megabytes long and every verification seconds long.
+MAX_BALLOT_BRANCHES = 10_000
+
+MAX_TITLE = 500
+MAX_QUESTION_TITLE = 1000
+MAX_OPTION = 500
+MAX_DESCRIPTION = 20_000
+
+_QUESTION_ID = re.compile(r"[a-z0-9_-]{1,64}")
+_LANG = re.compile(r"[a-z]{2}")
+
+
+class Translations(Mapping[str, str]):
+    """An immutable, hashable ``{language tag: text}`` mapping, kept in the order given."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, str]) -> None:
+        self._items = dict(items)
+
+    def __getitem__(self, lang: str) -> str:
+        return self._items[lang]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._items.items())))
+
+    def __repr__(self) -> str:
+        return f"Translations({self._items!r})"
+
+    def to_json(self) -> dict[str, str]:
+        return dict(self._items)
+
+
+Text = str | Translations
+
+
+def text_in(text: Text, lang: str | None = None) -> str:
+    """The text in ``lang``; falls back to English, then to the first tag in sorted order.
+
+    The fallback is deterministic (it does not depend on the order the document
+    listed the languages in), so every booth shows the same label.
+    """
+    if isinstance(text, str):
+        return text
+    if lang is not None and lang in text:
+        return text[lang]
+    if "en" in text:
+        return text["en"]
+    return text[min(text)]
+
+
+def _text(value: Any, path: str, *, max_len: int, allow_empty: bool = False) -> Text:
+    """Validate a string or a translations object; dicts become :class:`Translations`."""
+
+    def one(s: Any, where: str) -> str:
+        if not isinstance(s, str):
+            raise ManifestError(f"{where}: expected a string")
+        if not allow_empty and not s.strip():
+            raise ManifestError(f"{where}: must not be empty")
+        if len(s) > max_len:
+            raise ManifestError(f"{where}: longer than {max_len} characters")
+        return s
+
+    if isinstance(value, str):
+        return one(value, path)
+    if not isinstance(value, Mapping):
+        raise ManifestError(f"{path}: expected a string or an object of translations")
+    if not value:
+        raise ManifestError(f"{path}: translations must name at least one language")
+    for lang, s in value.items():
+        if not isinstance(lang, str) or not _LANG.fullmatch(lang):
+            raise ManifestError(f"{path}: language tag {lang!r} is not two lowercase letters")
+        one(s, f"{path}.{lang}")
+    return value if isinstance(value, Translations) else Translations(value)
+
+
+def _text_json(text: Text) -> str | dict[str, str]:
+    return text if isinstance(text, str) else text.to_json()
+
+
+def _int(value: Any, path: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ManifestError(f"{path}: expected an integer")
+    if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        raise ManifestError(f"{path}: out of range")
+    return value
+
+
+def _same_label(s: str) -> str:
+    """Labels that differ only in case or spacing would confuse a voter."""
+    return " ".join(s.split()).casefold()
+
+
+def _options(value: Any, path: str) -> tuple[Text, ...]:
+    if not isinstance(value, list | tuple):
+        raise ManifestError(f"{path}: expected a list")
+    if not MIN_OPTIONS <= len(value) <= MAX_OPTIONS:
+        raise ManifestError(
+            f"{path}: expected between {MIN_OPTIONS} and {MAX_OPTIONS} options, got {len(value)}"
+        )
+    options = tuple(_text(v, f"{path}[{i}]", max_len=MAX_OPTION) for i, v in enumerate(value))
+    langs = sorted({lang for o in options if not isinstance(o, str) for lang in o}) or [None]
+    for lang in langs:
+        seen: dict[str, int] = {}
+        for i, o in enumerate(options):
+            key = _same_label(text_in(o, lang))
+            if key in seen:
+                raise ManifestError(
+                    f"{path}[{i}]: duplicate option {text_in(o, lang)!r} "
+                    f"(same as {path}[{seen[key]}])"
+                )
+            seen[key] = i
+    return options
+
+
+def _check_question(
+    path: str, id: Any, title: Any, options: Any, kind: Any, min: Any, max: Any, max_score: Any
+) -> dict[str, Any]:
+    """Every rule for one question, in field order; returns the normalised fields."""
+    if not isinstance(id, str) or not _QUESTION_ID.fullmatch(id):
+        raise ManifestError(f"{path}.id: must be 1 to 64 characters of a-z, 0-9, '_' and '-'")
+    title = _text(title, f"{path}.title", max_len=MAX_QUESTION_TITLE)
+    options = _options(options, f"{path}.options")
+    if kind not in KINDS:
+        raise ManifestError(f'{path}.kind: must be "choice" or "score"')
+    n = len(options)
+    max_score = _int(max_score, f"{path}.max_score")
+    if kind == "choice":
+        if max_score != 1:
+            raise ManifestError(f"{path}.max_score: must be 1 for a choice question")
+        top, top_why = n, "number of options"
+    else:
+        if not 1 <= max_score <= MAX_SCORE:
+            raise ManifestError(f"{path}.max_score: must be between 1 and {MAX_SCORE}")
+        top, top_why = max_score * n, "max_score × number of options"
+    max = _int(max, f"{path}.max")
+    if max < 1:
+        raise ManifestError(f"{path}.max: must be >= 1")
+    if max > top:
+        raise ManifestError(f"{path}.max: must be <= {top} ({top_why})")
+    min = _int(min, f"{path}.min")
+    if min < 0:
+        raise ManifestError(f"{path}.min: must be >= 0")
+    if min > max:
+        raise ManifestError(f"{path}.min: must be <= {max} (max)")
+    if not (min == 0 and max == top) and max - min + 1 > MAX_RANGE_WIDTH:
+        raise ManifestError(
+            f"{path}.min: the allowed total [{min}, {max}] spans {max - min + 1} values; "
+            f"a bounded total may span at most {MAX_RANGE_WIDTH}"
+        )
+    return {
+        "id": id,
+        "title": title,
+        "options": options,
+        "kind": kind,
+        "min": min,
+        "max": max,
+        "max_score": max_score,
+    }
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question of the manifest.  Validated at construction (:class:`ManifestError`)."""
+
+    id: str
+    title: Text
+    options: tuple[Text, ...]
+    kind: str
+    min: int
+    max: int
+    max_score: int = 1
+
+    def __post_init__(self) -> None:
+        fields = _check_question(
+            "question",
+            self.id,
+            self.title,
+            self.options,
+            self.kind,
+            self.min,
+            self.max,
+            self.max_score,
+        )
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def option_range(self) -> tuple[int, int]:
+        """The values each option's ciphertext is proved to lie in."""
+        return (0, self.max_score)
+
+    @property
+    def sum_range(self) -> tuple[int, int]:
+        """The values the question's total is proved to lie in."""
+        return (self.min, self.max)
+
+    @property
+    def needs_sum_proof(self) -> bool:
+        """False when the per-option ranges already imply the total's range, so a
+        sum proof would prove nothing (and cost up to 64·100 branches)."""
+        return not (self.min == 0 and self.max == self.max_score * len(self.options))
+
+    @property
+    def proof_branches(self) -> int:
+        """How many (challenge, response) pairs a ballot carries for this question."""
+        per_option = len(self.options) * (self.max_score + 1)
+        return per_option + (self.max - self.min + 1 if self.needs_sum_proof else 0)
+
+    def label(self, lang: str | None = None) -> str:
+        """The question title in ``lang`` (see :func:`text_in` for the fallback)."""
+        return text_in(self.title, lang)
+
+    def option_label(self, index: int, lang: str | None = None) -> str:
+        return text_in(self.options[index], lang)
+
+    @classmethod
+    def from_json(cls, obj: Any, path: str = "question") -> Question:
+        """Parse one question; ``max_score`` may be omitted for a choice question."""
+        try:
+            f = Fields(
+                obj,
+                path,
+                required=("id", "title", "options", "kind", "min", "max"),
+                optional=("max_score",),
+            )
+        except SchemaError as exc:
+            raise ManifestError(exc.message) from None
+        kind = f.raw("kind")
+        if kind == "score" and not f.has("max_score"):
+            raise ManifestError(f"{path}: missing field 'max_score'")
+        fields = _check_question(
+            path,
+            f.raw("id"),
+            f.raw("title"),
+            f.raw("options"),
+            kind,
+            f.raw("min"),
+            f.raw("max"),
+            f.raw("max_score", 1),
+        )
+        return cls(**fields)
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field, always (one spelling of each question)."""
+        return {
+            "id": self.id,
+            "title": _text_json(self.title),
+            "options": [_text_json(o) for o in self.options],
+            "kind": self.kind,
+            "min": self.min,
+            "max": self.max,
+            "max_score": self.max_score,
+        }
+
+
+def _check_manifest(
+    path: str, election_id: Any, title: Any, questions: Any, description: Any, version: Any
+) -> dict[str, Any]:
+    try:
+        check_election_id(election_id, f"{path}.election_id")
+    except SchemaError as exc:
+        raise ManifestError(exc.message) from None
+    title = _text(title, f"{path}.title", max_len=MAX_TITLE)
+    description = _text(
+        description, f"{path}.description", max_len=MAX_DESCRIPTION, allow_empty=True
+    )
+    if _int(version, f"{path}.version") != MANIFEST_VERSION:
+        raise ManifestError(f"{path}.version: must be {MANIFEST_VERSION}")
+    if not isinstance(questions, list | tuple):
+        raise ManifestError(f"{path}.questions: expected a list")
+    if not 1 <= len(questions) <= MAX_QUESTIONS:
+        raise ManifestError(
+            f"{path}.questions: expected between 1 and {MAX_QUESTIONS} questions, "
+            f"got {len(questions)}"
+        )
+    seen: dict[str, int] = {}
+    for i, q in enumerate(questions):
+        if not isinstance(q, Question):
+            raise TypeError(f"{path}.questions[{i}] must be a Question")
+        if q.id in seen:
+            raise ManifestError(
+                f"{path}.questions[{i}].id: duplicate question id {q.id!r} "
+                f"(same as {path}.questions[{seen[q.id]}])"
+            )
+        seen[q.id] = i
+    branches = sum(q.proof_branches for q in questions)
+    if branches > MAX_BALLOT_BRANCHES:
+        raise ManifestError(
+            f"{path}.questions: a ballot would carry {branches} proof branches; "
+            f"at most {MAX_BALLOT_BRANCHES} are allowed"
+        )
+    return {
+        "election_id": election_id,
+        "title": title,
+        "questions": tuple(questions),
+        "description": description,
+        "version": version,
+    }
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the election asks.  Validated at construction (:class:`ManifestError`)."""
+
+    election_id: str
+    title: Text
+    questions: tuple[Question, ...]
+    description: Text = ""
+    version: int = MANIFEST_VERSION
+
+    def __post_init__(self) -> None:
+        fields = _check_manifest(
+            "manifest",
+            self.election_id,
+            self.title,
+            self.questions,
+            self.description,
+            self.version,
+        )
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Manifest:
+        """Parse strictly: exact key set, every rule checked, errors name the field.
+
+        ``description`` (default ``""``) and ``version`` (default 1) may be
+        omitted; :meth:`to_json` always writes them, and the digest is taken
+        over :meth:`to_json`, so both spellings have the same digest.
+        """
+        path = "manifest"
+        try:
+            f = Fields(
+                obj,
+                path,
+                required=("election_id", "title", "questions"),
+                optional=("description", "version"),
+            )
+        except SchemaError as exc:
+            raise ManifestError(exc.message) from None
+        raw_questions = f.raw("questions")
+        if not isinstance(raw_questions, list):
+            raise ManifestError(f"{path}.questions: expected a list")
+        if len(raw_questions) > MAX_QUESTIONS:
+            raise ManifestError(
+                f"{path}.questions: expected between 1 and {MAX_QUESTIONS} questions, "
+                f"got {len(raw_questions)}"
+            )
+        questions = [
+            Question.from_json(q, f"{path}.questions[{i}]") for i, q in enumerate(raw_questions)
+        ]
+        fields = _check_manifest(
+            path,
+            f.raw("election_id"),
+            f.raw("title"),
+            questions,
+            f.raw("description", ""),
+            f.raw("version", MANIFEST_VERSION),
+        )
+        return cls(**fields)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "election_id": self.election_id,
+            "title": _text_json(self.title),
+            "description": _text_json(self.description),
+            "questions": [q.to_json() for q in self.questions],
+        }
+
+    def canonical(self) -> bytes:
+        """RFC 8785 bytes of :meth:`to_json`: what is published and hashed."""
+        return canonical_json(self.to_json())
+
+    def digest(self) -> bytes:
+        """``tagged_hash(TAG_MANIFEST, canonical())``: the manifest's 32-byte name."""
+        return tagged_hash(TAG_MANIFEST, self.canonical())
+
+    def label(self, lang: str | None = None) -> str:
+        """The election title in ``lang``."""
+        return text_in(self.title, lang)
+
+    def description_in(self, lang: str | None = None) -> str:
+        return text_in(self.description, lang)
+
+    def question(self, question_id: str) -> Question:
+        """The question with this id (KeyError if none)."""
+        for q in self.questions:
+            if q.id == question_id:
+                return q
+        raise KeyError(question_id)

@@ -1,0 +1,523 @@
+"""Trustee key generation: honest ceremonies, cheating dealers, commit-then-reveal,
+share boxes, and the secrecy of t−1 shares.  Real crypto throughout."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evote import dkg
+from evote.drbg import SeededRng
+from evote.elgamal import encrypt_random
+from evote.encoding import b64encode, canonical_json, parse_json
+from evote.errors import InvalidPoint, KeyCeremonyError, SchemaError
+from evote.group import IDENTITY, SMALL_ORDER_POINTS, Point, Scalar
+from evote.proofs import SchnorrProof, prove_schnorr
+from evote.signing import SigningKey
+from evote.tally import aggregate, combine, lagrange_at_zero, partial_decrypt
+
+EID = "dkg-test-election"
+P25519 = 2**255 - 19
+# Montgomery u-coordinates of small order (and non-canonical spellings of them).
+X25519_SMALL_ORDER = [u.to_bytes(32, "little") for u in (0, 1, P25519 - 1, P25519, P25519 + 1)] + [
+    bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+    bytes.fromhex("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"),
+]
+FP = b"\x07" * 32
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def evaluate(coefficients, x: int) -> Scalar:
+    """f(x) by Horner, written independently of evote.dkg."""
+    acc = Scalar.from_int(0)
+    for a in reversed(coefficients):
+        acc = acc * Scalar.from_int(x) + a
+    return acc
+
+
+def interpolate(points: list[tuple[int, Scalar]]) -> list[Scalar]:
+    """Coefficients of the unique polynomial of degree < len(points) through ``points``."""
+    zero = Scalar.from_int(0)
+    out = [zero] * len(points)
+    for i, (xi, yi) in enumerate(points):
+        basis = [Scalar.from_int(1)]
+        denom = Scalar.from_int(1)
+        for m, (xm, _) in enumerate(points):
+            if m == i:
+                continue
+            # basis *= (x − xm)
+            shifted = [zero, *basis]
+            scaled = [c * Scalar.from_int(xm) for c in basis] + [zero]
+            basis = [a - b for a, b in zip(shifted, scaled, strict=True)]
+            denom = denom * (Scalar.from_int(xi) - Scalar.from_int(xm))
+        factor = yi * denom.inverse()
+        out = [o + b * factor for o, b in zip(out, basis, strict=True)]
+    return out
+
+
+def roundtrip(msg):
+    return type(msg).from_json(parse_json(canonical_json(msg.to_json())))
+
+
+class Ceremony:
+    """Steps 1–3 done honestly; tests then cheat where they need to."""
+
+    def __init__(self, n: int, t: int, seed: bytes) -> None:
+        self.n, self.t = n, t
+        self.rng = SeededRng(seed)
+        started = [dkg.step1_announce(EID, i, n, t, self.rng) for i in range(1, n + 1)]
+        self.states = {s.trustee: s for s, _ in started}
+        self.anns = [a for _, a in started]
+        self.comms = [dkg.step2_reveal(s) for s in self.states.values()]
+        self.shares = [dkg.step3_shares(s, self.anns, self.rng) for s in self.states.values()]
+
+    def ann(self, i: int) -> dkg.Announcement:
+        return self.anns[i - 1]
+
+    def replace_box(self, dealer: int, recipient: int, box: bytes) -> None:
+        """The dealer (who holds its own signing key) re-signs a changed shares message."""
+        msg = self.shares[dealer - 1]
+        boxes = [(j, box if j == recipient else b) for j, b in msg.boxes]
+        self.shares[dealer - 1] = dkg.EncryptedShares.create(
+            EID, self.states[dealer].signing_key, dealer=dealer, boxes=boxes
+        )
+
+    def deal_bad_share(self, dealer: int, recipient: int) -> Scalar:
+        s = self.states[dealer]
+        bad = evaluate(s.polynomial, recipient) + Scalar.from_int(1)
+        box = dkg.seal_share(
+            EID, dealer, recipient, s.box_secret, self.ann(recipient).box_key, bad, self.rng(24)
+        )
+        self.replace_box(dealer, recipient, box)
+        return bad
+
+    def receive_all(self) -> dict[int, object]:
+        return {
+            i: dkg.step4_receive(s, self.anns, self.comms, self.shares)
+            for i, s in self.states.items()
+        }
+
+    def finalize(self, trustees, complaints, answers):
+        return {
+            i: dkg.finalize(self.states[i], self.anns, self.comms, self.shares, complaints, answers)
+            for i in trustees
+        }
+
+
+def decrypts_correctly(joint: dkg.JointKey, states: dict[int, dkg.TrusteeState], who, rng) -> None:
+    """Encrypt votes under the joint key and decrypt them with the trustees in ``who``."""
+    votes = [[1, 0, 2], [0, 3, 1]]
+    ballot = [[encrypt_random(joint.joint_key, m, rng)[0] for m in q] for q in votes]
+    tally = aggregate([3, 3], [(1, ballot)])
+    partials = [partial_decrypt(FP, j, states[j].share, tally, rng) for j in who]
+    result = combine(FP, tally, partials, joint, [[3] * 3, [3] * 3])
+    assert result.counts == ((1, 0, 2), (0, 3, 1))
+
+
+# -- honest ceremonies ------------------------------------------------------------
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.data())
+def test_honest_ceremony_is_verifiable_and_any_t_trustees_decrypt(data) -> None:
+    n = data.draw(st.integers(1, 7), label="n")
+    t = data.draw(st.integers(1, n), label="t")
+    rng = SeededRng(data.draw(st.binary(min_size=1, max_size=8), label="seed"))
+    joint, states, msgs = dkg.run_ceremony(EID, n, t, rng)
+    assert joint.qualified == tuple(range(1, n + 1))
+    assert msgs.complaints == () and msgs.answers == ()
+    again = dkg.verify_ceremony(EID, n, t, reversed(msgs.announcements), msgs.commitments, (), ())
+    assert again == joint
+    assert joint.joint_key == sum(
+        (c.coefficients[0] for c in msgs.commitments[1:]), msgs.commitments[0].coefficients[0]
+    )
+    by_index = {s.trustee: s for s in states}
+    for j, s in by_index.items():
+        assert Point.base_mul(s.share) == joint.verification_keys[j]
+        assert s.polynomial == ()
+    who = data.draw(st.lists(st.sampled_from(range(1, n + 1)), min_size=t, max_size=t, unique=True))
+    decrypts_correctly(joint, by_index, who, rng)
+
+
+def test_t_minus_1_shares_are_consistent_with_every_secret() -> None:
+    """Information-theoretic secrecy: for any candidate secret s there is a
+    polynomial of degree t−1 through the t−1 known shares and (0, s); only t
+    shares pin the secret down."""
+    rng = SeededRng(b"it-secrecy")
+    n, t = 5, 3
+    joint, states, _ = dkg.run_ceremony(EID, n, t, rng)
+    shares = {s.trustee: s.share for s in states}
+    known = [(1, shares[1]), (4, shares[4])]  # t − 1 = 2 trustees
+    for candidate in (Scalar.random(rng), Scalar.random(rng)):
+        g = interpolate([(0, candidate), *known])
+        assert len(g) == t  # degree <= t − 1
+        assert evaluate(g, 0) == candidate
+        for x, y in known:
+            assert evaluate(g, x) == y
+    # Whereas t shares fix it: the interpolated secret is log_G of the joint key.
+    chosen = [1, 4, 5]
+    secret = Scalar.from_int(0)
+    for j in chosen:
+        secret = secret + lagrange_at_zero(chosen, j) * shares[j]
+    assert Point.base_mul(secret) == joint.joint_key
+    g = interpolate([(0, secret), *known])
+    assert evaluate(g, 5) == shares[5]
+
+
+# -- cheating dealer and complaints ----------------------------------------------
+
+
+def test_bad_share_complaint_bad_answer_disqualifies_dealer() -> None:
+    c = Ceremony(4, 2, b"bad-dealer")
+    bad = c.deal_bad_share(dealer=2, recipient=3)
+    outcome = c.receive_all()
+    complaints = outcome[3]
+    assert isinstance(complaints, list) and len(complaints) == 1
+    (complaint,) = complaints
+    assert (complaint.accuser, complaint.accused, complaint.reason) == (3, 2, "bad-share")
+    assert all(isinstance(outcome[i], dkg.ReceivedShares) for i in (1, 2, 4))
+    dkg.check_complaint(EID, c.anns, complaint)
+
+    # The dealer stands by the bad share it sent: anyone sees it is wrong.
+    answer = dkg.ComplaintAnswer.create(
+        EID, c.states[2].signing_key, dealer=2, accuser=3, share=bad
+    )
+    with pytest.raises(KeyCeremonyError, match=r"trustee 2, step 5 .*does not match"):
+        dkg.check_complaint_answer(EID, c.ann(2), c.comms[1], answer)
+    assert dkg.qualified_set(EID, 4, 2, c.anns, c.comms, complaints, [answer]) == {1, 3, 4}
+    # Not answering at all is the same verdict.
+    assert dkg.qualified_set(EID, 4, 2, c.anns, c.comms, complaints, []) == {1, 3, 4}
+
+    done = c.finalize((1, 3, 4), complaints, [answer])
+    joint = done[1][0]
+    assert joint.qualified == (1, 3, 4)
+    assert set(joint.verification_keys) == {1, 3, 4}
+    assert (
+        joint.joint_key
+        == c.comms[0].coefficients[0] + c.comms[2].coefficients[0] + c.comms[3].coefficients[0]
+    )
+    assert all(j == joint for j, _ in done.values())
+    assert dkg.verify_ceremony(EID, 4, 2, c.anns, c.comms, complaints, [answer]) == joint
+    with pytest.raises(KeyCeremonyError, match="trustee 2, step 6 .*disqualified") as exc:
+        c.finalize((2,), complaints, [answer])
+    assert exc.value.detail == {"trustee": 2, "step": "finalize"}
+    states = {i: s for i, (_, s) in done.items()}
+    decrypts_correctly(joint, states, [3, 4], c.rng)
+    decrypts_correctly(joint, states, [1, 3], c.rng)
+
+
+def test_bad_share_answered_correctly_clears_the_complaint() -> None:
+    c = Ceremony(4, 3, b"answered")
+    c.deal_bad_share(dealer=1, recipient=4)
+    complaints = c.receive_all()[4]
+    assert [(x.accuser, x.accused) for x in complaints] == [(4, 1)]
+    answers = dkg.step5_answer(c.states[1], c.anns, complaints)
+    assert [(a.dealer, a.accuser) for a in answers] == [(1, 4)]
+    dkg.check_complaint_answer(EID, c.ann(1), c.comms[0], answers[0])
+    assert dkg.qualified_set(EID, 4, 3, c.anns, c.comms, complaints, answers) == {1, 2, 3, 4}
+    # Other dealers have nothing to answer.
+    assert dkg.step5_answer(c.states[2], c.anns, complaints) == []
+    done = c.finalize((1, 2, 3, 4), complaints, answers)
+    joint = done[4][0]
+    states = {i: s for i, (_, s) in done.items()}
+    # Trustee 4 uses the publicly revealed share in place of the bad box.
+    decrypts_correctly(joint, states, [2, 3, 4], c.rng)
+
+
+def test_false_complaint_against_honest_dealer_is_cleared() -> None:
+    c = Ceremony(3, 2, b"false-complaint")
+    assert all(isinstance(x, dkg.ReceivedShares) for x in c.receive_all().values())
+    lie = dkg.Complaint.create(
+        EID, c.states[3].signing_key, accuser=3, accused=1, reason="bad-share"
+    )
+    answers = dkg.step5_answer(c.states[1], c.anns, [lie])
+    dkg.check_complaint_answer(EID, c.ann(1), c.comms[0], answers[0])
+    joint = dkg.verify_ceremony(EID, 3, 2, c.anns, c.comms, [lie], answers)
+    assert joint.qualified == (1, 2, 3)
+    done = c.finalize((1, 2, 3), [lie], answers)
+    decrypts_correctly(joint, {i: s for i, (_, s) in done.items()}, [1, 3], c.rng)
+
+
+def test_bad_share_without_complaint_stops_the_recipient_at_finalize() -> None:
+    c = Ceremony(3, 2, b"silent")
+    c.deal_bad_share(dealer=1, recipient=2)
+    with pytest.raises(KeyCeremonyError, match=r"trustee 2, step 6 .*dealer 1 is bad-share"):
+        c.finalize((2,), [], [])
+    assert set(c.finalize((1, 3), [], [])) == {1, 3}
+
+
+def test_dealer_that_never_reveals_is_disqualified_and_too_few_fails() -> None:
+    c = Ceremony(3, 2, b"no-reveal")
+    present = c.comms[:2]  # trustee 3 announced but never revealed
+    joint = dkg.verify_ceremony(EID, 3, 2, c.anns, present, [], [])
+    assert joint.qualified == (1, 2)
+    with pytest.raises(
+        KeyCeremonyError, match=r"only 1 trustees qualified \(\[1\]\), threshold is 2"
+    ):
+        dkg.verify_ceremony(EID, 3, 2, c.anns, c.comms[:1], [], [])
+
+
+def test_complaints_must_be_signed_by_the_accuser_and_name_another_trustee() -> None:
+    c = Ceremony(3, 2, b"complaints")
+    forged = dkg.Complaint.create(
+        EID, c.states[1].signing_key, accuser=3, accused=2, reason="missing"
+    )
+    with pytest.raises(KeyCeremonyError, match=r"trustee 3, step 4 .*signature"):
+        dkg.check_complaint(EID, c.anns, forged)
+    with pytest.raises(KeyCeremonyError, match=r"trustee 3, step 4"):
+        dkg.verify_ceremony(EID, 3, 2, c.anns, c.comms, [forged], [])
+    selfish = dkg.Complaint.create(
+        EID, c.states[2].signing_key, accuser=2, accused=2, reason="missing"
+    )
+    with pytest.raises(KeyCeremonyError, match="itself"):
+        dkg.check_complaint(EID, c.anns, selfish)
+
+
+def test_missing_shares_message_yields_a_complaint() -> None:
+    c = Ceremony(3, 2, b"missing")
+    del c.shares[1]  # dealer 2 never posts step 3
+    out = c.receive_all()
+    assert [(x.accused, x.reason) for x in out[1]] == [(2, "missing")]
+    assert [(x.accused, x.reason) for x in out[3]] == [(2, "missing")]
+    assert isinstance(out[2], dkg.ReceivedShares)
+
+
+# -- commit-then-reveal ---------------------------------------------------------
+
+
+def test_commitments_not_matching_the_announced_hash_are_rejected() -> None:
+    c = Ceremony(3, 2, b"commit")
+    for i in (1, 2, 3):
+        dkg.check_commitments(EID, c.ann(i), c.comms[i - 1])
+    # Trustee 3 tries to change its polynomial after seeing the others' reveals.
+    rng = SeededRng(b"late")
+    s3 = c.states[3]
+    poly = [Scalar.random(rng) for _ in range(2)]
+    changed = dkg.Commitments.create(
+        EID,
+        s3.signing_key,
+        trustee=3,
+        coefficients=[Point.base_mul(a) for a in poly],
+        proofs=[
+            prove_schnorr(dkg._coefficient_context(EID, 3, k), a, rng) for k, a in enumerate(poly)
+        ],
+    )
+    with pytest.raises(KeyCeremonyError, match=r"trustee 3, step 2 .*do not match the hash"):
+        dkg.check_commitments(EID, c.ann(3), changed)
+    with pytest.raises(KeyCeremonyError, match="do not match the hash"):
+        dkg.verify_ceremony(EID, 3, 2, c.anns, [*c.comms[:2], changed], [], [])
+    # Commitments offered against another trustee's announcement.
+    with pytest.raises(KeyCeremonyError, match="trustee 1, step 2"):
+        dkg.check_commitments(EID, c.ann(2), c.comms[0])
+
+
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_bad_schnorr_proof_on_any_coefficient_is_rejected(k: int) -> None:
+    """Even a trustee that announces the hash of its bad commitments is caught."""
+    c = Ceremony(3, 3, b"schnorr")
+    s = c.states[2]
+    good = c.comms[1]
+    proofs = list(good.proofs)
+    proofs[k] = SchnorrProof(proofs[k].challenge, proofs[k].response + Scalar.from_int(1))
+    bad = dkg.Commitments.create(
+        EID, s.signing_key, trustee=2, coefficients=good.coefficients, proofs=proofs
+    )
+    ann = dkg.Announcement.create(
+        EID,
+        s.signing_key,
+        trustee=2,
+        trustees=3,
+        threshold=3,
+        box_key=s.box_public_key,
+        commitment_hash=dkg.hash_commitments(EID, 2, bad.coefficients, bad.proofs),
+    )
+    dkg.check_announcement(EID, 3, 3, ann)
+    with pytest.raises(
+        KeyCeremonyError, match=rf"trustee 2, step 2 .*coefficient {k} does not verify"
+    ):
+        dkg.check_commitments(EID, ann, bad)
+
+
+def test_rogue_key_without_knowledge_of_its_logarithm_is_rejected() -> None:
+    """The classic attack: the last trustee sets C_0 = target − Σ others' C_0."""
+    c = Ceremony(3, 1, b"rogue")
+    s3 = c.states[3]
+    target = Point.base_mul(Scalar.from_int(42))
+    rogue = target - c.comms[0].coefficients[0] - c.comms[1].coefficients[0]
+    # It can only attach a proof for some logarithm it knows.
+    proof = prove_schnorr(dkg._coefficient_context(EID, 3, 0), Scalar.from_int(42), c.rng)
+    bad = dkg.Commitments.create(
+        EID, s3.signing_key, trustee=3, coefficients=[rogue], proofs=[proof]
+    )
+    ann = dkg.Announcement.create(
+        EID,
+        s3.signing_key,
+        trustee=3,
+        trustees=3,
+        threshold=1,
+        box_key=s3.box_public_key,
+        commitment_hash=dkg.hash_commitments(EID, 3, bad.coefficients, bad.proofs),
+    )
+    with pytest.raises(KeyCeremonyError, match="coefficient 0 does not verify"):
+        dkg.check_commitments(EID, ann, bad)
+
+
+def test_identity_and_invalid_commitment_points_are_rejected() -> None:
+    c = Ceremony(2, 2, b"points")
+    doc = c.comms[0].to_json()
+    doc["coefficients"][1] = b64encode(IDENTITY.raw)
+    with pytest.raises(InvalidPoint, match=r"commitments.coefficients\[1\]: point is the identity"):
+        dkg.Commitments.from_json(doc)
+    doc["coefficients"][1] = b64encode(SMALL_ORDER_POINTS[4])
+    with pytest.raises(InvalidPoint) as exc:
+        dkg.Commitments.from_json(doc)
+    assert exc.value.code == "invalid_point"
+    built = dkg.Commitments(1, (c.comms[0].coefficients[0], IDENTITY), c.comms[0].proofs, b"")
+    with pytest.raises(KeyCeremonyError, match="coefficient 1 is the identity"):
+        dkg.check_commitments(EID, c.ann(1), built)
+
+
+# -- share boxes ----------------------------------------------------------------
+
+
+def test_box_moved_to_another_recipient_fails() -> None:
+    c = Ceremony(3, 2, b"boxes")
+    s1 = c.states[1]
+    for_2 = c.shares[0].box_for(2)
+    # Recipient 2 opens its own box.
+    s2 = c.states[2]
+    dkg.open_share(EID, 1, 2, s2.box_secret, c.ann(1).box_key, for_2)
+    # Trustee 3 cannot open a box made for 2.
+    with pytest.raises(KeyCeremonyError, match=r"trustee 1, step 3 .*does not open"):
+        dkg.open_share(EID, 1, 3, c.states[3].box_secret, c.ann(1).box_key, for_2)
+    # Box(sk1, pk2) also opens with (sk1, pk2) from the dealer's side: the
+    # plaintext's dealer/recipient binding stops it being passed off as 2 -> 1.
+    with pytest.raises(KeyCeremonyError, match="not bound"):
+        dkg.open_share(EID, 2, 1, s1.box_secret, c.ann(2).box_key, for_2)
+    # Nor can it be replayed in another election.
+    with pytest.raises(KeyCeremonyError, match="not bound"):
+        dkg.open_share("another-election", 1, 2, s2.box_secret, c.ann(1).box_key, for_2)
+    # Moved by someone without the dealer's key: the message signature breaks.
+    moved = dkg.EncryptedShares(1, ((2, for_2), (3, for_2)), c.shares[0].signature)
+    with pytest.raises(KeyCeremonyError, match=r"trustee 1, step 3 .*signature"):
+        dkg.check_shares(EID, c.ann(1), moved)
+    # Moved by the dealer itself, re-signed: the recipient complains.
+    c.replace_box(1, 3, for_2)
+    dkg.check_shares(EID, c.ann(1), c.shares[0])
+    out = c.receive_all()
+    assert [(x.accused, x.reason) for x in out[3]] == [(1, "undecryptable")]
+
+
+def test_tampered_box_does_not_open() -> None:
+    c = Ceremony(2, 1, b"tamper")
+    box = bytearray(c.shares[0].box_for(2))
+    box[-1] ^= 1
+    with pytest.raises(KeyCeremonyError, match="does not open"):
+        dkg.open_share(EID, 1, 2, c.states[2].box_secret, c.ann(1).box_key, bytes(box))
+    with pytest.raises(KeyCeremonyError, match="does not open"):
+        dkg.open_share(EID, 1, 2, c.states[2].box_secret, c.ann(1).box_key, b"short")
+
+
+# -- announcements --------------------------------------------------------------
+
+
+def test_announcement_checks() -> None:
+    c = Ceremony(3, 2, b"announce")
+    a = c.ann(2)
+    dkg.check_announcement(EID, 3, 2, a)
+    with pytest.raises(
+        KeyCeremonyError, match=r"trustee 2, step 1 .*announces 2 of 3, the election has 3 of 3"
+    ):
+        dkg.check_announcement(EID, 3, 3, a)
+    with pytest.raises(KeyCeremonyError, match=r"trustee 2, step 1 .*signature"):
+        dkg.check_announcement("other-election", 3, 2, a)
+    for small in X25519_SMALL_ORDER:
+        weak = dkg.Announcement.create(
+            EID,
+            c.states[2].signing_key,
+            trustee=2,
+            trustees=3,
+            threshold=2,
+            box_key=small,
+            commitment_hash=a.commitment_hash,
+        )
+        with pytest.raises(KeyCeremonyError, match="small order"):
+            dkg.check_announcement(EID, 3, 2, weak)
+    registered = {i: c.states[i].signing_key.verify_key for i in (1, 2, 3)}
+    dkg.verify_ceremony(EID, 3, 2, c.anns, c.comms, [], [], signing_keys=registered)
+    impostor = {**registered, 1: SigningKey.generate(SeededRng(b"imp")).verify_key}
+    with pytest.raises(KeyCeremonyError, match=r"trustee 1, step 1 .*not the one registered"):
+        dkg.verify_ceremony(EID, 3, 2, c.anns, c.comms, [], [], signing_keys=impostor)
+    with pytest.raises(
+        KeyCeremonyError, match=r"trustee 3, step 1 \(announcement\): no announcement"
+    ):
+        dkg.verify_ceremony(EID, 3, 2, c.anns[:2], c.comms, [], [])
+    with pytest.raises(KeyCeremonyError, match="more than one announcement"):
+        dkg.verify_ceremony(EID, 3, 2, [*c.anns, c.anns[0]], c.comms, [], [])
+    with pytest.raises(KeyCeremonyError, match="threshold"):
+        dkg.step1_announce(EID, 1, 3, 4, c.rng)
+    with pytest.raises(KeyCeremonyError):
+        dkg.step1_announce(EID, 1, 33, 2, c.rng)
+
+
+def test_a_trustee_refuses_a_board_that_replaced_its_announcement() -> None:
+    c = Ceremony(2, 1, b"replaced")
+    other, fake = dkg.step1_announce(EID, 1, 2, 1, SeededRng(b"someone else"))
+    with pytest.raises(KeyCeremonyError, match=r"trustee 1, step 1 .*not this trustee's"):
+        dkg.step3_shares(c.states[1], [fake, c.ann(2)], c.rng)
+
+
+# -- serialisation --------------------------------------------------------------
+
+
+def test_messages_round_trip_and_are_strict() -> None:
+    c = Ceremony(3, 2, b"json")
+    c.deal_bad_share(dealer=1, recipient=2)
+    complaints = c.receive_all()[2]
+    answers = dkg.step5_answer(c.states[1], c.anns, complaints)
+    for msg in [*c.anns, *c.comms, *c.shares, *complaints, *answers]:
+        assert roundtrip(msg) == msg
+        doc = msg.to_json()
+        with pytest.raises(SchemaError, match="unknown field 'extra'"):
+            type(msg).from_json({**doc, "extra": 1})
+        key = next(iter(doc))
+        with pytest.raises(SchemaError, match=f"missing field '{key}'"):
+            type(msg).from_json({k: v for k, v in doc.items() if k != key})
+    doc = complaints[0].to_json()
+    with pytest.raises(SchemaError, match="complaint.reason: must be one of"):
+        dkg.Complaint.from_json({**doc, "reason": "grudge"})
+    joint = dkg.verify_ceremony(EID, 3, 2, c.anns, c.comms, complaints, answers)
+    assert roundtrip(joint) == joint
+    doc = joint.to_json()
+    with pytest.raises(SchemaError, match="keys must be exactly the qualified trustees"):
+        dkg.JointKey.from_json({**doc, "qualified": [1, 2]})
+    with pytest.raises(SchemaError, match="threshold: must be between 1 and 3"):
+        dkg.JointKey.from_json({**doc, "threshold": 4})
+
+
+def test_trustee_state_round_trips_hides_secrets_and_checks_itself() -> None:
+    c = Ceremony(2, 2, b"state")
+    s = c.states[1]
+    assert roundtrip(s) == s
+    assert "box_secret" not in repr(s) and s.box_secret.hex()[:8] not in repr(s)
+    doc = s.to_json()
+    doc["polynomial"] = list(reversed(doc["polynomial"]))
+    with pytest.raises(KeyCeremonyError, match="does not match its commitments"):
+        dkg.TrusteeState.from_json(doc)
+    joint, done = dkg.finalize(s, c.anns, c.comms, c.shares, [], [])
+    assert done.share is not None and done.polynomial == ()
+    assert roundtrip(done) == done
+    assert "share" in done.to_json() and "share" not in s.to_json()
+    with pytest.raises(KeyCeremonyError, match="already been finalized"):
+        dkg.finalize(done, c.anns, c.comms, c.shares, [], [])
+
+
+def test_trustee_commitments_in_index_order() -> None:
+    c = Ceremony(3, 2, b"fingerprint")
+    by = {m.trustee: m for m in reversed(c.comms)}
+    assert dkg.trustee_commitments(by) == [list(m.coefficients) for m in c.comms]
+    with pytest.raises(KeyCeremonyError):
+        dkg.trustee_commitments({2: c.comms[0]})

@@ -245,3 +245,33 @@ class FingerprintMismatch(EvoteError):
 
     code = "fingerprint_mismatch"
     http_status = 422
+
+
+# --- Witnesses and C2SP checkpoints (evote/checkpoint.py, evote/witness.py). ---
+
+
+class WitnessPolicyError(EvoteError):
+    """A checkpoint without enough valid cosignatures from the election's
+    witnesses (the manifest's k-of-n policy), or a policy that cannot be used.
+
+    ``detail["signed"]`` lists the witnesses whose cosignatures did verify."""
+
+    code = "witness_policy"
+    http_status = 422
+
+
+class BoardMisbehaviour(BoardError):
+    """A witness refused a board-signed checkpoint: it is smaller than, a
+    different root at the same size as, or not provably an extension of the
+    checkpoint the witness cosigned last.
+
+    ``reason`` is ``"rollback"``, ``"equivocation"`` or ``"inconsistent"``;
+    ``evidence`` is the JSON evidence record (both checkpoints, the proof that
+    failed) that :func:`evote.witness.verify_evidence` re-checks."""
+
+    code = "board_misbehaviour"
+
+    def __init__(self, message: str, *, reason: str, evidence: dict) -> None:
+        super().__init__(message, detail={"reason": reason, "evidence": evidence})
+        self.reason = reason
+        self.evidence = evidence

@@ -1,0 +1,969 @@
+"""The bulletin board's storage: serialised appends and lock-free reads.
+
+:class:`Store` is the only code that touches the board tables
+(:mod:`ballot_server.models`); the API layer calls it and holds no SQL.
+
+Writing.  ``with store.locked(election_id) as board:`` opens one transaction
+that holds the election's append lock -- ``BEGIN IMMEDIATE`` on SQLite (the
+database's single write lock), ``pg_advisory_xact_lock`` on PostgreSQL (so
+several workers or hosts on one database queue up per election).  Inside it
+``board.head()`` and ``board.state`` are the current last entry and
+lifecycle phase, and ``board.append(...)`` builds the next entry with
+:func:`evote.board.next_entry` and writes it together with the Merkle
+subtrees it completes.  The transaction commits when the block ends and rolls
+back, writing nothing, if anything inside raises.  Because the head is read
+only after the lock is taken, two appends can never build on the same
+previous entry; the ``(election_id, idx)`` primary key would refuse a fork
+even if the lock were bypassed.  A ballot is acknowledged only after the
+block has exited, i.e. after the commit (fsynced: see
+:func:`ballot_server.db.make_engine`).
+
+Reading needs no lock: rows are never changed once committed, so any read
+sees a prefix of the board.  Proofs and historical roots come from the stored
+perfect subtrees in ``O(log n)`` lookups, fetched in one query each
+(:func:`evote.merkle.inclusion_nodes` names them).
+
+The lifecycle state is cached per process (:class:`ElectionStates`), keyed by
+the head's index and hash, and brought up to date from the kinds appended
+since -- by this or any other process -- so an append never replays the
+board.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, TextClause, func, insert, select, text, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from ballot_server import models as m
+from evote import merkle
+from evote.board import Entry, SignedTreeHead, TreeHead, next_entry
+from evote.election import ElectionState
+from evote.encoding import canonical_json, parse_json
+from evote.errors import (
+    AlreadyExists,
+    AuthenticationError,
+    BindingError,
+    BoardError,
+    DuplicateCiphertext,
+    MerkleError,
+    NotFound,
+    SchemaError,
+    ServiceUnavailable,
+)
+from evote.hashing import TAG_LOGIN_CODE, tagged_hash
+from evote.signing import SigningKey
+
+WRITE_OPTION = "evote_write"
+"""Execution option: on SQLite, open the transaction with ``BEGIN IMMEDIATE``.
+
+A deferred SQLite transaction that reads first and writes later can fail at
+its first write without waiting (its snapshot is stale), so every transaction
+that will write takes the database write lock up front, waiting up to the busy
+timeout for it (:func:`ballot_server.db.make_engine` installs the hook)."""
+
+MAX_PAGE = 1000
+"""Most entries one :meth:`Store.entries` call returns."""
+
+LOGIN_HASH_BYTES = 32
+CREDENTIAL_BYTES = 32
+
+# PostgreSQL advisory lock namespace (first key) of the per-election append lock;
+# the second key is hashtext(election id).  A hash collision only makes two
+# elections queue behind each other.
+_PG_LOCK_NAMESPACE = 0x65766F74  # "evot"
+
+
+def login_code_hash(login_code: bytes) -> bytes:
+    """What the server stores instead of a voter's login code.
+
+    Login codes are 32 random bytes, so a plain domain-separated SHA-256 is
+    enough: there is nothing to brute-force that a slow KDF would protect.
+    """
+    if not isinstance(login_code, bytes) or not login_code:
+        raise TypeError("login_code must be non-empty bytes")
+    return tagged_hash(TAG_LOGIN_CODE, login_code)
+
+
+@dataclass(frozen=True, slots=True)
+class Voter:
+    """One login of one election, and the credential it is bound to (if any)."""
+
+    election_id: str
+    voter_id: str
+    login_hash: bytes
+    credential: bytes | None
+
+
+# --- the per-process lifecycle cache ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    size: int
+    head: Entry
+    leaf: bytes
+    state: ElectionState
+
+
+class ElectionStates:
+    """Per-process cache of each election's head entry and lifecycle state.
+
+    Shared by the stores of one app (thread-safe).  An entry is valid only
+    while the board's last row has the cached index and leaf hash; otherwise
+    the locked transaction catches up by applying the kinds appended since.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_election: dict[str, _Cached] = {}
+
+    def get(self, election_id: str) -> _Cached | None:
+        with self._lock:
+            return self._by_election.get(election_id)
+
+    def put(self, election_id: str, cached: _Cached) -> None:
+        with self._lock:
+            old = self._by_election.get(election_id)
+            if old is None or old.size <= cached.size:
+                self._by_election[election_id] = cached
+
+
+# --- error mapping ----------------------------------------------------------------
+
+
+def _unavailable(exc: DBAPIError) -> ServiceUnavailable:
+    """A lock timeout, busy database or lost connection: nothing was written."""
+    return ServiceUnavailable(
+        "the board database is busy or unreachable; nothing was written, retry later",
+        detail={"reason": type(exc.orig).__name__ if exc.orig is not None else "database"},
+    )
+
+
+# --- the locked append handle -----------------------------------------------------
+
+
+class BoardHandle:
+    """One election's board inside a locked transaction (see :meth:`Store.locked`).
+
+    Each write method is atomic on its own (a savepoint): if it raises,
+    nothing it started is kept, and the block may go on or re-raise.  ``conn``
+    is the transaction's connection, for the API layer's own statements.
+    """
+
+    def __init__(self, conn: Connection, election_id: str, cached: _Cached | None) -> None:
+        self.conn = conn
+        self.election_id = election_id
+        self._cached = cached
+        self._open = True
+
+    @property
+    def state(self) -> ElectionState:
+        """The lifecycle state after the last entry (the empty board's before entry 0)."""
+        return self._cached.state if self._cached else ElectionState()
+
+    @property
+    def size(self) -> int:
+        """Number of entries on the board, including those appended in this block."""
+        return self._cached.size if self._cached else 0
+
+    def head(self) -> Entry | None:
+        """The last entry, or None for an election with no board yet."""
+        return self._cached.head if self._cached else None
+
+    def append(self, kind: str, payload: dict[str, Any], time_ms: int) -> Entry:
+        """Append the next entry; return it (committed only when the block exits).
+
+        Raises :class:`~evote.errors.LifecycleError` if ``kind`` is not
+        allowed now, and the errors of :class:`~evote.board.Entry` for a bad
+        payload, before writing anything.  ``time_ms`` is raised to the
+        previous entry's time if it is earlier (clocks of several hosts may
+        disagree slightly; entry times must not go backwards).
+        """
+        self._check_open()
+        state = self.state.apply(kind)
+        prev = self.head()
+        if prev is not None and isinstance(time_ms, int):
+            time_ms = max(time_ms, prev.time)
+        entry = next_entry(
+            prev, election=self.election_id, kind=kind, time=time_ms, payload=payload
+        )
+        leaf = entry.leaf_hash()
+        done = merkle.completed_subtrees(entry.index, leaf, self._siblings(entry.index))
+        try:
+            self._write_entry(entry, leaf, done)
+        except IntegrityError as exc:
+            # The primary key refused a second entry at this index: some
+            # writer bypassed the lock.  Nothing of this append is kept.
+            raise ServiceUnavailable(
+                f"entry {entry.index} of {self.election_id!r} already exists; retry"
+            ) from exc
+        self._cached = _Cached(entry.index + 1, entry, leaf, state)
+        return entry
+
+    def _write_entry(self, entry: Entry, leaf: bytes, done: list[tuple[int, int, bytes]]) -> None:
+        """The entry row, its election row (entry 0) and its completed subtrees."""
+        with self._atomic():
+            if entry.index == 0:
+                self.conn.execute(
+                    insert(m.elections), {"id": self.election_id, "created_ms": entry.time}
+                )
+            self.conn.execute(
+                insert(m.board_entries),
+                {
+                    "election_id": self.election_id,
+                    "idx": entry.index,
+                    "kind": entry.kind,
+                    "time_ms": entry.time,
+                    "leaf_hash": leaf,
+                    "entry": entry.canonical(),
+                },
+            )
+            self.conn.execute(
+                insert(m.merkle_nodes),
+                [
+                    {"election_id": self.election_id, "level": lvl, "idx": i, "hash": h}
+                    for lvl, i, h in done
+                ],
+            )
+
+    def index_ballot(
+        self,
+        index: int,
+        tracking_code: str,
+        credential: bytes | None,
+        ciphertext_hashes: Sequence[bytes],
+    ) -> None:
+        """Record a cast or audited ballot: its tracking code and ciphertext keys.
+
+        ``ciphertext_hashes`` are 32-byte identifiers, one per ciphertext (a
+        hash of it, or its ElGamal alpha, which fresh randomness makes unique).
+        ``index`` is the ballot's entry (appended in this block).  Raises
+        :class:`~evote.errors.DuplicateCiphertext` if any ciphertext hash (or
+        the tracking code) is already on this election's board -- the UNIQUE
+        index makes the database refuse it as well.
+        """
+        self._check_open()
+        if not isinstance(tracking_code, str) or not 1 <= len(tracking_code) <= 200:
+            raise SchemaError("tracking code: expected 1 to 200 characters")
+        if not isinstance(index, int) or not 0 <= index < self.size:
+            raise BoardError(f"ballot index {index!r} is not an entry of this board")
+        if credential is not None and (
+            not isinstance(credential, bytes) or len(credential) != CREDENTIAL_BYTES
+        ):
+            raise SchemaError(f"credential: expected {CREDENTIAL_BYTES} bytes")
+        hashes = list(ciphertext_hashes)
+        for h in hashes:
+            if not isinstance(h, bytes) or len(h) != merkle.HASH_SIZE:
+                raise SchemaError(f"ciphertext hash: expected {merkle.HASH_SIZE} bytes")
+        if len(set(hashes)) != len(hashes):
+            raise DuplicateCiphertext("the ballot repeats one of its own ciphertexts")
+        try:
+            with self._atomic():
+                self.conn.execute(
+                    insert(m.ballots),
+                    {
+                        "election_id": self.election_id,
+                        "tracking_code": tracking_code,
+                        "idx": index,
+                        "credential": credential,
+                    },
+                )
+                if hashes:
+                    self.conn.execute(
+                        insert(m.ballot_ciphertexts),
+                        [
+                            {"election_id": self.election_id, "ciphertext_hash": h, "idx": index}
+                            for h in hashes
+                        ],
+                    )
+        except IntegrityError:
+            raise DuplicateCiphertext(
+                "a ciphertext of this ballot is already on the board", detail={"index": index}
+            ) from None
+
+    def bind_credential(self, voter_id: str, credential: bytes) -> None:
+        """Bind ``credential`` to the login ``voter_id`` on its first cast.
+
+        A login keeps the first credential it cast with, and a credential
+        belongs to the first login that used it (the Belenios split: neither
+        the credential authority nor the server alone can vote for someone).
+        Casting again with the same pair is fine (re-voting).  Raises
+        :class:`~evote.errors.AuthenticationError` for an unknown login and
+        :class:`~evote.errors.BindingError` when either binding disagrees.
+        """
+        self._check_open()
+        if not isinstance(credential, bytes) or len(credential) != CREDENTIAL_BYTES:
+            raise SchemaError(f"credential: expected {CREDENTIAL_BYTES} bytes")
+        v = m.voters.c
+        bound = self.conn.execute(
+            select(v.credential).where(v.election_id == self.election_id, v.voter_id == voter_id)
+        ).first()
+        if bound is None:
+            raise AuthenticationError("unknown voter login for this election")
+        if bound.credential == credential:
+            return
+        if bound.credential is not None:
+            raise BindingError("this login has already cast with another credential")
+        other = self.conn.execute(
+            select(v.voter_id).where(v.election_id == self.election_id, v.credential == credential)
+        ).first()
+        if other is not None:
+            raise BindingError("this credential is bound to another login")
+        try:
+            with self._atomic():
+                self.conn.execute(
+                    update(m.voters)
+                    .where(
+                        v.election_id == self.election_id,
+                        v.voter_id == voter_id,
+                        v.credential.is_(None),
+                    )
+                    .values(credential=credential)
+                )
+        except IntegrityError:
+            raise BindingError("this credential is bound to another login") from None
+
+    # -- internals --
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise BoardError("the locked block has ended; open a new one to append")
+
+    @contextmanager
+    def _atomic(self) -> Iterator[None]:
+        with self.conn.begin_nested():
+            yield
+
+    def _siblings(self, index: int) -> merkle.NodeGetter:
+        """The stored left siblings the new leaf ``index`` completes subtrees with."""
+        wanted = merkle.completion_siblings(index)
+        found: dict[tuple[int, int], bytes] = {}
+        if wanted and self._cached is not None:
+            found[(0, index - 1)] = self._cached.leaf  # the head is the level-0 sibling
+        rest = [node for node in wanted if node not in found]
+        if rest:
+            found.update(_fetch_nodes(self.conn, self.election_id, rest))
+        return _getter(found)
+
+
+# --- the store --------------------------------------------------------------------
+
+
+class Store:
+    """The board database of one app context (one connection, opened lazily).
+
+    Not shared between threads: the Flask side makes one per app context
+    (:func:`ballot_server.db.get_store`); scripts use ``with Store(engine)``.
+    ``states`` is the process-wide lifecycle cache; pass the app's so that
+    appends from different requests share it.
+    """
+
+    def __init__(self, engine: Engine, *, states: ElectionStates | None = None) -> None:
+        self.engine = engine
+        self.states = states if states is not None else ElectionStates()
+        self._conn: Connection | None = None
+        self._postgres = engine.dialect.name == "postgresql"
+
+    def close(self) -> None:
+        """Return the read connection to the pool."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing --
+
+    @contextmanager
+    def locked(self, election_id: str) -> Iterator[BoardHandle]:
+        """One transaction holding ``election_id``'s append lock; commits on exit.
+
+        Raises :class:`~evote.errors.ServiceUnavailable` if the lock is not
+        free within the engine's lock timeout, or the database fails.  Any
+        exception raised in the block rolls the whole transaction back.
+        """
+        try:
+            conn = self.engine.connect()
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+        handle: BoardHandle | None = None
+        try:
+            conn.execution_options(**{WRITE_OPTION: True})
+            try:
+                trans = conn.begin()  # SQLite: BEGIN IMMEDIATE, waits for the write lock
+                if self._postgres:
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:ns, hashtext(:id))"),
+                        {"ns": _PG_LOCK_NAMESPACE, "id": election_id},
+                    )
+                cached = self._current(conn, election_id)
+            except OperationalError as exc:
+                raise _unavailable(exc) from exc
+            handle = BoardHandle(conn, election_id, cached)
+            try:
+                yield handle
+            except BaseException as exc:
+                handle._open = False
+                trans.rollback()
+                if isinstance(exc, OperationalError):
+                    raise _unavailable(exc) from exc
+                raise
+            handle._open = False
+            try:
+                trans.commit()
+            except OperationalError as exc:
+                raise _unavailable(exc) from exc
+            except IntegrityError as exc:
+                raise ServiceUnavailable(
+                    "a concurrent write was refused by the database; retry"
+                ) from exc
+            if handle._cached is not None:
+                self.states.put(election_id, handle._cached)
+        finally:
+            conn.close()
+
+    def _current(self, conn: Connection, election_id: str) -> _Cached | None:
+        """The head and state of the board as committed now (under the lock)."""
+        e = m.board_entries.c
+        last = conn.execute(
+            select(e.idx, e.leaf_hash)
+            .where(e.election_id == election_id)
+            .order_by(e.idx.desc())
+            .limit(1)
+        ).first()
+        if last is None:
+            return None
+        cached = self.states.get(election_id)
+        if cached is not None and cached.size == last.idx + 1 and cached.leaf == last.leaf_hash:
+            return cached
+        # Catch up from the cached prefix (if it is still a prefix), else replay kinds.
+        state, start = ElectionState(), 0
+        if cached is not None and cached.size <= last.idx:
+            at = conn.execute(
+                select(e.leaf_hash).where(e.election_id == election_id, e.idx == cached.size - 1)
+            ).scalar()
+            if at == cached.leaf:
+                state, start = cached.state, cached.size
+        kinds = conn.execute(
+            select(e.kind).where(e.election_id == election_id, e.idx >= start).order_by(e.idx)
+        ).scalars()
+        for kind in kinds:
+            state = state.apply(kind)
+        data = conn.execute(
+            select(e.entry).where(e.election_id == election_id, e.idx == last.idx)
+        ).scalar_one()
+        head = Entry.from_bytes(bytes(data))
+        fresh = _Cached(last.idx + 1, head, bytes(last.leaf_hash), state)
+        self.states.put(election_id, fresh)
+        return fresh
+
+    def add_voters(self, election_id: str, voters: Iterable[tuple[str, bytes]]) -> int:
+        """Register logins ``(voter id, login_code_hash(code))``; returns how many.
+
+        All or nothing.  Raises :class:`~evote.errors.NotFound` for an unknown
+        election and :class:`~evote.errors.AlreadyExists` if a voter id is
+        already registered (or repeated).
+        """
+        rows = []
+        for voter_id, login_hash in voters:
+            if not isinstance(voter_id, str) or not 1 <= len(voter_id) <= 200:
+                raise SchemaError("voter id: expected 1 to 200 characters")
+            if not isinstance(login_hash, bytes) or len(login_hash) != LOGIN_HASH_BYTES:
+                raise SchemaError(f"login hash: expected {LOGIN_HASH_BYTES} bytes")
+            rows.append(
+                {"election_id": election_id, "voter_id": voter_id, "login_hash": login_hash}
+            )
+        if not rows:
+            return 0
+        with self._write() as conn:
+            if (
+                conn.execute(
+                    select(m.elections.c.id).where(m.elections.c.id == election_id)
+                ).first()
+                is None
+            ):
+                raise NotFound(f"no election {election_id!r}")
+            try:
+                conn.execute(insert(m.voters), rows)
+            except IntegrityError:
+                raise AlreadyExists("a voter id is already registered for this election") from None
+        return len(rows)
+
+    def sign_head(self, election_id: str, board_key: SigningKey, now_ms: int) -> SignedTreeHead:
+        """Sign and store a tree head for the board as it is now.
+
+        Every issued head is kept (:meth:`signed_heads`), so that whatever a
+        voter or monitor was once shown can later be proven consistent.
+        Raises :class:`~evote.errors.NotFound` for an empty board.
+        """
+        with self._read() as conn:
+            size = _count(conn, election_id)
+            if size == 0:
+                raise NotFound(f"no board for election {election_id!r}")
+            root = _root(conn, election_id, size)
+        sth = TreeHead(election_id, size, root, now_ms).sign(board_key)
+        row = {
+            "election_id": election_id,
+            "size": size,
+            "time_ms": now_ms,
+            "root": root,
+            "signed": canonical_json(sth.to_json()),
+        }
+        try:
+            with self._write() as conn:
+                conn.execute(insert(m.tree_heads), row)
+        except IntegrityError:
+            # The same size at the same millisecond was signed already: the same statement.
+            t = m.tree_heads.c
+            with self._read() as conn:
+                signed = conn.execute(
+                    select(t.signed).where(
+                        t.election_id == election_id, t.size == size, t.time_ms == now_ms
+                    )
+                ).scalar_one()
+            return _signed_head(signed)
+        return sth
+
+    # -- reading --
+
+    def elections(self) -> list[str]:
+        """Ids of every election with a board, sorted."""
+        with self._read() as conn:
+            return list(conn.execute(select(m.elections.c.id).order_by(m.elections.c.id)).scalars())
+
+    def entry_count(self, election_id: str) -> int:
+        """Number of committed entries (0 for an unknown election)."""
+        with self._read() as conn:
+            return _count(conn, election_id)
+
+    def entry(self, election_id: str, index: int) -> Entry:
+        """Entry ``index``; :class:`~evote.errors.NotFound` if there is none."""
+        e = m.board_entries.c
+        with self._read() as conn:
+            data = conn.execute(
+                select(e.entry).where(e.election_id == election_id, e.idx == index)
+            ).scalar()
+        if data is None:
+            raise NotFound(f"no entry {index} on the board of {election_id!r}")
+        return Entry.from_bytes(bytes(data))
+
+    def entries(self, election_id: str, start: int = 0, limit: int = 100) -> list[Entry]:
+        """Up to ``limit`` (at most :data:`MAX_PAGE`) entries from index ``start``."""
+        _check_page(start, limit)
+        return [Entry.from_bytes(b) for b in self._canonical_page(election_id, start, limit)]
+
+    def iter_entries(
+        self, election_id: str, *, start: int = 0, stop: int | None = None, batch: int = 500
+    ) -> Iterator[Entry]:
+        """Stream entries ``[start, stop)`` (default: up to the size when called)."""
+        for data in self.iter_canonical(election_id, start=start, stop=stop, batch=batch):
+            yield Entry.from_bytes(data)
+
+    def iter_canonical(
+        self, election_id: str, *, start: int = 0, stop: int | None = None, batch: int = 500
+    ) -> Iterator[bytes]:
+        """Stream the stored RFC 8785 bytes of entries ``[start, stop)``, for record export.
+
+        ``stop`` defaults to the size at the time of the call, so the export
+        matches a tree head of that size even while ballots keep arriving.
+        Each batch is its own short read, so no transaction stays open.
+        """
+        if stop is None:
+            stop = self.entry_count(election_id)
+        pos = start
+        while pos < stop:
+            page = self._canonical_page(election_id, pos, min(batch, stop - pos))
+            if not page:
+                return
+            yield from page
+            pos += len(page)
+
+    def entry_by_tracking_code(self, election_id: str, tracking_code: str) -> Entry | None:
+        """The ballot entry with this tracking code, or None."""
+        e, b = m.board_entries.c, m.ballots.c
+        with self._read() as conn:
+            data = conn.execute(
+                select(e.entry)
+                .join_from(
+                    m.ballots,
+                    m.board_entries,
+                    (e.election_id == b.election_id) & (e.idx == b.idx),
+                )
+                .where(b.election_id == election_id, b.tracking_code == tracking_code)
+            ).scalar()
+        return None if data is None else Entry.from_bytes(bytes(data))
+
+    def last_ballot_index(self, election_id: str, credential: bytes) -> int | None:
+        """Index of the last ``ballot_cast`` entry of ``credential`` (the one that counts)."""
+        e, b = m.board_entries.c, m.ballots.c
+        with self._read() as conn:
+            return conn.execute(
+                select(func.max(b.idx))
+                .join_from(
+                    m.ballots,
+                    m.board_entries,
+                    (e.election_id == b.election_id) & (e.idx == b.idx),
+                )
+                .where(
+                    b.election_id == election_id,
+                    b.credential == credential,
+                    e.kind == "ballot_cast",
+                )
+            ).scalar()
+
+    def counted_ballot_indices(self, election_id: str) -> list[int]:
+        """The counted set: each credential's last ``ballot_cast`` entry, ascending."""
+        e, b = m.board_entries.c, m.ballots.c
+        with self._read() as conn:
+            rows = conn.execute(
+                select(func.max(b.idx))
+                .join_from(
+                    m.ballots,
+                    m.board_entries,
+                    (e.election_id == b.election_id) & (e.idx == b.idx),
+                )
+                .where(
+                    b.election_id == election_id,
+                    b.credential.is_not(None),
+                    e.kind == "ballot_cast",
+                )
+                .group_by(b.credential)
+            ).scalars()
+            return sorted(rows)
+
+    def voter(self, election_id: str, voter_id: str) -> Voter | None:
+        """The registered login ``voter_id``, or None."""
+        v = m.voters.c
+        with self._read() as conn:
+            row = conn.execute(
+                select(v.login_hash, v.credential).where(
+                    v.election_id == election_id, v.voter_id == voter_id
+                )
+            ).first()
+        if row is None:
+            return None
+        cred = None if row.credential is None else bytes(row.credential)
+        return Voter(election_id, voter_id, bytes(row.login_hash), cred)
+
+    def authenticate(self, election_id: str, voter_id: str, login_code: bytes) -> Voter:
+        """The voter whose login code this is; :class:`~evote.errors.AuthenticationError` otherwise.
+
+        The hashes are compared in constant time, and an unknown voter id costs
+        the same comparison, so timing tells nothing about either.
+        """
+        voter = self.voter(election_id, voter_id)
+        presented = login_code_hash(login_code)
+        expected = voter.login_hash if voter is not None else bytes(LOGIN_HASH_BYTES)
+        if not hmac.compare_digest(presented, expected) or voter is None:
+            raise AuthenticationError("unknown voter id or wrong login code")
+        return voter
+
+    def root(self, election_id: str, size: int) -> bytes:
+        """RFC 9162 root of the first ``size`` entries (``size`` <= the board's size)."""
+        with self._read() as conn:
+            _check_within(conn, election_id, size)
+            return _root(conn, election_id, size)
+
+    def inclusion_proof(self, election_id: str, index: int, size: int) -> list[bytes]:
+        """RFC 9162 audit path of entry ``index`` in the tree of ``size`` entries.
+
+        Requires ``0 <= index < size <= entry_count``; raises
+        :class:`~evote.errors.MerkleError` otherwise.
+        """
+        wanted = [node for element in merkle.inclusion_nodes(index, size) for node in element]
+        with self._read() as conn:
+            _check_within(conn, election_id, size)
+            nodes = _fetch_nodes(conn, election_id, wanted)
+        return merkle.inclusion_proof(index, size, _getter(nodes))
+
+    def consistency_proof(self, election_id: str, old_size: int, new_size: int) -> list[bytes]:
+        """RFC 9162 proof that tree ``old_size`` is a prefix of tree ``new_size``.
+
+        Requires ``0 <= old_size <= new_size <= entry_count``; raises
+        :class:`~evote.errors.MerkleError` otherwise.
+        """
+        wanted = [
+            node for element in merkle.consistency_nodes(old_size, new_size) for node in element
+        ]
+        with self._read() as conn:
+            _check_within(conn, election_id, new_size)
+            nodes = _fetch_nodes(conn, election_id, wanted)
+        return merkle.consistency_proof(old_size, new_size, _getter(nodes))
+
+    def latest_signed_head(self, election_id: str) -> SignedTreeHead | None:
+        """The most recent tree head issued (largest size, then latest time)."""
+        t = m.tree_heads.c
+        with self._read() as conn:
+            signed = conn.execute(
+                select(t.signed)
+                .where(t.election_id == election_id)
+                .order_by(t.size.desc(), t.time_ms.desc())
+                .limit(1)
+            ).scalar()
+        return None if signed is None else _signed_head(signed)
+
+    def signed_heads(self, election_id: str) -> list[SignedTreeHead]:
+        """Every tree head issued for the election, ascending by size then time."""
+        t = m.tree_heads.c
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.signed).where(t.election_id == election_id).order_by(t.size, t.time_ms)
+            ).scalars()
+            return [_signed_head(s) for s in rows]
+
+    # -- connections --
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A short read transaction on this store's connection."""
+        try:
+            if self._conn is None:
+                self._conn = self.engine.connect()
+            with self._conn.begin():
+                yield self._conn
+        except OperationalError as exc:
+            self.close()
+            raise _unavailable(exc) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction on its own connection (SQLite: BEGIN IMMEDIATE)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(**{WRITE_OPTION: True})
+                with conn.begin():
+                    yield conn
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+
+    def _canonical_page(self, election_id: str, start: int, limit: int) -> list[bytes]:
+        e = m.board_entries.c
+        with self._read() as conn:
+            return [
+                bytes(data)
+                for data in conn.execute(
+                    select(e.entry)
+                    .where(e.election_id == election_id, e.idx >= start)
+                    .order_by(e.idx)
+                    .limit(limit)
+                ).scalars()
+            ]
+
+
+# --- queries shared by the store and the handle -----------------------------------
+
+
+def _count(conn: Connection, election_id: str) -> int:
+    e = m.board_entries.c
+    last = conn.execute(
+        select(e.idx).where(e.election_id == election_id).order_by(e.idx.desc()).limit(1)
+    ).scalar()
+    return 0 if last is None else last + 1
+
+
+def _check_within(conn: Connection, election_id: str, size: int) -> None:
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise MerkleError(f"tree size {size!r} is not a non-negative integer")
+    count = _count(conn, election_id)
+    if size > count:
+        raise MerkleError(f"tree size {size} is beyond the board's {count} entries")
+
+
+def _root(conn: Connection, election_id: str, size: int) -> bytes:
+    if size == 0:
+        return merkle.EMPTY_ROOT
+    nodes = _fetch_nodes(conn, election_id, merkle.subtree_nodes(0, size))
+    return merkle.tree_root(size, _getter(nodes))
+
+
+def _fetch_nodes(
+    conn: Connection, election_id: str, wanted: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """The stored perfect subtrees ``wanted``, in one query."""
+    nodes = sorted(set(wanted))
+    found: dict[tuple[int, int], bytes] = {}
+    if nodes:
+        params: dict[str, Any] = {"e": election_id}
+        for k, (level, idx) in enumerate(nodes):
+            params[f"l{k}"], params[f"i{k}"] = level, idx
+        for level, idx, h in conn.execute(_nodes_query(len(nodes)), params):
+            found[(level, idx)] = bytes(h)
+    return found
+
+
+@functools.lru_cache(maxsize=256)
+def _nodes_query(count: int) -> TextClause:
+    """``count`` primary-key lookups in ``merkle_nodes``, as one statement.
+
+    An OR of full-key equalities: SQLite plans it as a union of index
+    searches (a row-value ``IN`` list would scan the whole election), and
+    PostgreSQL as a bitmap OR.  Plain text, built once per count, because
+    building the equivalent expression tree costs more than the query.
+    """
+    terms = " OR ".join(
+        f"(election_id = :e AND level = :l{k} AND idx = :i{k})" for k in range(count)
+    )
+    return text(f"SELECT level, idx, hash FROM merkle_nodes WHERE {terms}")  # noqa: S608
+
+
+def _getter(nodes: dict[tuple[int, int], bytes]) -> merkle.NodeGetter:
+    def get(level: int, index: int) -> bytes:
+        try:
+            return nodes[(level, index)]
+        except KeyError:
+            raise MerkleError(f"subtree ({level}, {index}) is not stored") from None
+
+    return get
+
+
+def _signed_head(data: bytes) -> SignedTreeHead:
+    return SignedTreeHead.from_json(parse_json(bytes(data)))
+
+
+def _check_page(start: int, limit: int) -> None:
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        raise SchemaError("start: expected a non-negative integer")
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE:
+        raise SchemaError(f"limit: expected an integer from 1 to {MAX_PAGE}")
+
+
+# --- queries added for the API layer (ballot_server/service.py) ---------------------
+# Kept apart so the storage engineer can fold them into Store; each is one short
+# read like the methods above, over a range of indices (a primary-key range scan),
+# so a caller that remembers how far it has read never rescans the ballots.
+
+_BALLOT_KINDS = ("ballot_cast", "ballot_audited")
+
+
+def command_entries(store: Store, election_id: str, start: int, stop: int) -> list[Entry]:
+    """The entries in ``[start, stop)`` that are not ballots, in index order: the
+    election's setup, lifecycle and tally messages."""
+    e = m.board_entries.c
+    with store._read() as conn:
+        rows = conn.execute(
+            select(e.entry)
+            .where(
+                e.election_id == election_id,
+                e.idx >= start,
+                e.idx < stop,
+                e.kind.not_in(_BALLOT_KINDS),
+            )
+            .order_by(e.idx)
+        ).scalars()
+        return [Entry.from_bytes(bytes(data)) for data in rows]
+
+
+def kind_counts(store: Store, election_id: str, start: int, stop: int) -> dict[str, int]:
+    """How many entries of each kind lie in ``[start, stop)``."""
+    e = m.board_entries.c
+    with store._read() as conn:
+        rows = conn.execute(
+            select(e.kind, func.count())
+            .where(e.election_id == election_id, e.idx >= start, e.idx < stop)
+            .group_by(e.kind)
+        )
+        return {kind: int(n) for kind, n in rows}
+
+
+def entries_at(
+    store: Store, election_id: str, indices: Sequence[int], *, batch: int = 500
+) -> Iterator[Entry]:
+    """The entries at ``indices`` (ascending), streamed in batches of short reads."""
+    e = m.board_entries.c
+    wanted = sorted(indices)
+    for pos in range(0, len(wanted), batch):
+        chunk = wanted[pos : pos + batch]
+        with store._read() as conn:
+            rows = conn.execute(
+                select(e.entry)
+                .where(e.election_id == election_id, e.idx.in_(chunk))
+                .order_by(e.idx)
+            ).scalars()
+            page = [bytes(data) for data in rows]
+        if len(page) != len(chunk):
+            raise NotFound(f"{len(chunk) - len(page)} requested entries are not on the board")
+        yield from (Entry.from_bytes(data) for data in page)
+
+
+# --- witness cosignatures (ballot_server/witness_api.py, docs/witness.md) -----------
+# Added by the witness work; kept apart like the section above.  The caller
+# (the witness blueprint) has verified each cosignature against the election's
+# witness policy and the board's own root before it gets here.
+
+
+def add_cosignature(
+    store: Store,
+    election_id: str,
+    *,
+    size: int,
+    root: bytes,
+    witness: str,
+    key_id: bytes,
+    cosigned_at: int,
+    line: str,
+) -> bool:
+    """Keep one witness's cosignature of the checkpoint of ``size``; True if new.
+
+    A witness's first cosignature of a size is kept and later ones (a fresh
+    timestamp over the same tree) are dropped: one line per witness is all a
+    cosigned checkpoint needs, and rows are never updated.
+    """
+    w = m.witness_cosignatures.c
+    key = (w.election_id == election_id, w.size == size, w.witness == witness, w.key_id == key_id)
+    row = {
+        "election_id": election_id,
+        "size": size,
+        "witness": witness,
+        "key_id": key_id,
+        "root": root,
+        "cosigned_at": cosigned_at,
+        "line": line,
+    }
+    try:
+        with store._write() as conn:
+            if conn.execute(select(w.size).where(*key)).first() is not None:
+                return False
+            conn.execute(insert(m.witness_cosignatures), row)
+    except IntegrityError:  # a concurrent post of the same cosignature won
+        return False
+    return True
+
+
+def cosignature_lines(store: Store, election_id: str, size: int, root: bytes) -> list[str]:
+    """The stored cosignature lines of the checkpoint (``size``, ``root``), oldest witness name first."""
+    w = m.witness_cosignatures.c
+    with store._read() as conn:
+        return list(
+            conn.execute(
+                select(w.line)
+                .where(w.election_id == election_id, w.size == size, w.root == root)
+                .order_by(w.witness, w.key_id)
+            ).scalars()
+        )
+
+
+def largest_cosigned_size(store: Store, election_id: str, threshold: int) -> int | None:
+    """The largest checkpoint size at least ``threshold`` witnesses cosigned, or None."""
+    w = m.witness_cosignatures.c
+    with store._read() as conn:
+        return conn.execute(
+            select(w.size)
+            .where(w.election_id == election_id)
+            .group_by(w.size)
+            .having(func.count() >= threshold)
+            .order_by(w.size.desc())
+            .limit(1)
+        ).scalar()

@@ -163,6 +163,10 @@ class Scalar:
         return Scalar(_S.scalar_sub(self.raw, other.raw))
 
     def __mul__(self, other: Scalar) -> Scalar:
+        if not isinstance(other, Scalar):
+            # scalar·Point must reach Point.__rmul__, not multiply the point's
+            # encoding as if it were a scalar.
+            return NotImplemented
         return Scalar(_S.scalar_mul(self.raw, other.raw))
 
     def __neg__(self) -> Scalar:

@@ -36,6 +36,7 @@ from evote.encoding import MAX_SAFE_INTEGER, Fields, canonical_json
 from evote.errors import ManifestError, SchemaError
 from evote.hashing import TAG_MANIFEST, tagged_hash
 from evote.proofs import MAX_RANGE_WIDTH
+from evote.witness import WitnessPolicy
 
 MANIFEST_VERSION = 1
 KINDS = ("choice", "score")
@@ -361,6 +362,10 @@ class Manifest:
     questions: tuple[Question, ...]
     description: Text = ""
     version: int = MANIFEST_VERSION
+    #: Optional k-of-n witness policy (docs/witness.md); None = no witnesses
+    #: required.  Omitted from the JSON when None, so manifests without it keep
+    #: their digest.
+    witnesses: WitnessPolicy | None = None
 
     def __post_init__(self) -> None:
         fields = _check_manifest(
@@ -373,6 +378,8 @@ class Manifest:
         )
         for name, value in fields.items():
             object.__setattr__(self, name, value)
+        if self.witnesses is not None and not isinstance(self.witnesses, WitnessPolicy):
+            raise ManifestError("manifest.witnesses: expected a WitnessPolicy")
 
     @classmethod
     def from_json(cls, obj: Any) -> Manifest:
@@ -388,7 +395,7 @@ class Manifest:
                 obj,
                 path,
                 required=("election_id", "title", "questions"),
-                optional=("description", "version"),
+                optional=("description", "version", "witnesses"),
             )
         except SchemaError as exc:
             raise ManifestError(exc.message) from None
@@ -411,7 +418,13 @@ class Manifest:
             f.raw("description", ""),
             f.raw("version", MANIFEST_VERSION),
         )
-        return cls(**fields)
+        witnesses = None
+        if f.has("witnesses"):
+            try:
+                witnesses = WitnessPolicy.from_json(f.raw("witnesses"), f"{path}.witnesses")
+            except SchemaError as exc:
+                raise ManifestError(exc.message) from None
+        return cls(**fields, witnesses=witnesses)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -420,7 +433,7 @@ class Manifest:
             "title": _text_json(self.title),
             "description": _text_json(self.description),
             "questions": [q.to_json() for q in self.questions],
-        }
+        } | ({} if self.witnesses is None else {"witnesses": self.witnesses.to_json()})
 
     def canonical(self) -> bytes:
         """RFC 8785 bytes of :meth:`to_json`: what is published and hashed."""

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint vectors bench clean
+.PHONY: install booth demo test lint vectors bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -12,7 +12,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[server,test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The web booth's bundle, built reproducibly from ballot_server/booth (npm ci, then esbuild).
+BOOTH := ballot_server/booth
+BOOTH_JS := ballot_server/static/booth.js
+
+$(BOOTH)/node_modules/.package-lock.json: $(BOOTH)/package-lock.json
+	cd $(BOOTH) && npm ci --no-audit --no-fund
+
+$(BOOTH_JS): $(BOOTH)/node_modules/.package-lock.json $(BOOTH)/build.mjs $(wildcard $(BOOTH)/src/*.js) $(wildcard ballot_server/static/i18n/*.json)
+	cd $(BOOTH) && node build.mjs
+
+booth: $(BOOTH_JS)
+
+install: $(STAMP) booth
 
 demo: install
 	$(BIN)/python -m cli.main demo --voters 50 --out demo-out
@@ -29,6 +41,7 @@ vectors: install
 
 bench: install
 	$(BIN)/python bench/crypto.py
+	$(BIN)/python bench/booth.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,84 @@
+"""The ballot server: the bulletin board and the casting rules behind a JSON API.
+
+The app exists only through :func:`create_app` (as in Flask's tutorial): no
+module-level app, so every test and every gunicorn worker builds its own.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ballot_server import api, booth, db, witness_api
+from ballot_server.auth import Authenticator, LoginCodeAuthenticator
+from ballot_server.config import Settings, load_or_create_board_key, load_settings
+from ballot_server.errors import register_error_handlers
+from ballot_server.security import TokenBucketLimiter, security_headers
+from ballot_server.service import BoardCache, now_ms
+from evote.group import Rng
+from evote.signing import SigningKey
+
+EXTENSION = "evote"
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """What one app shares between its requests (``app.extensions["evote"]``)."""
+
+    settings: Settings
+    board_key: SigningKey
+    cache: BoardCache
+    authenticator: Authenticator
+    cast_limiter: TokenBucketLimiter
+    clock: Callable[[], int]
+    rng: Rng
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the server app: settings, board key, database, routes, error handlers.
+
+    ``config`` overrides the environment (``EVOTE_*`` names, see
+    :mod:`ballot_server.config`) and may also set Flask keys (``TESTING``) and,
+    for tests, ``EVOTE_CLOCK`` (milliseconds), ``EVOTE_RNG``,
+    ``EVOTE_AUTHENTICATOR`` and ``EVOTE_INSTANCE_PATH``.
+    """
+    config = dict(config or {})
+    instance = config.get("EVOTE_INSTANCE_PATH") or os.environ.get("EVOTE_INSTANCE_PATH")
+    app = Flask(__name__, instance_path=instance or None, instance_relative_config=True)
+    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
+
+    settings = load_settings(app.instance_path, config, os.environ)
+    app.config.from_mapping(
+        EVOTE_DATABASE_URL=settings.database_url,
+        MAX_CONTENT_LENGTH=settings.max_body,
+    )
+    app.config.from_mapping(
+        {k: v for k, v in config.items() if not k.startswith("EVOTE_")}
+    )
+
+    app.extensions[EXTENSION] = ServerState(
+        settings=settings,
+        board_key=load_or_create_board_key(settings.board_key_path),
+        cache=BoardCache(),
+        authenticator=config.get("EVOTE_AUTHENTICATOR") or LoginCodeAuthenticator(),
+        cast_limiter=TokenBucketLimiter(settings.cast_rate_per_minute / 60.0, settings.cast_burst),
+        clock=config.get("EVOTE_CLOCK") or now_ms,
+        rng=config.get("EVOTE_RNG") or secrets.token_bytes,
+    )
+    db.init_app(app)
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+        )
+    register_error_handlers(app)
+    app.after_request(security_headers(settings.hsts_max_age))
+    app.register_blueprint(api.bp)
+    app.register_blueprint(witness_api.bp)  # docs/witness.md
+    app.register_blueprint(booth.bp)  # the web voting booth (issue 6)
+    return app

@@ -898,6 +898,64 @@ def entries_at(
         yield from (Entry.from_bytes(data) for data in page)
 
 
+def sign_head_locked(board: BoardHandle, key: SigningKey, now_ms: int) -> SignedTreeHead:
+    """Sign and store the head of the board as it stands inside the locked block.
+
+    Committed together with the entries just appended, so an acknowledged
+    entry and the head that includes it land in one transaction (one fsync).
+    """
+    size = board.size
+    if size == 0:
+        raise NotFound(f"no board for election {board.election_id!r}")
+    root = _root(board.conn, board.election_id, size)
+    sth = TreeHead(board.election_id, size, root, now_ms).sign(key)
+    board.conn.execute(
+        insert(m.tree_heads),
+        {
+            "election_id": board.election_id,
+            "size": size,
+            "time_ms": now_ms,
+            "root": root,
+            "signed": canonical_json(sth.to_json()),
+        },
+    )
+    return sth
+
+
+def inclusion_proof_locked(board: BoardHandle, index: int, size: int) -> list[bytes]:
+    """:meth:`Store.inclusion_proof`, read inside the locked block (sees its own appends)."""
+    wanted = [node for element in merkle.inclusion_nodes(index, size) for node in element]
+    nodes = _fetch_nodes(board.conn, board.election_id, wanted)
+    return merkle.inclusion_proof(index, size, _getter(nodes))
+
+
+def iter_signed_head_bytes(
+    store: Store, election_id: str, *, max_size: int, batch: int = 1000
+) -> Iterator[bytes]:
+    """The stored canonical JSON of every head up to ``max_size``, ascending by
+    (size, time), in batches of short reads: a record export never holds all
+    heads (one per appended entry) in memory."""
+    t = m.tree_heads.c
+    after: tuple[int, int] = (-1, -1)
+    while True:
+        with store._read() as conn:
+            rows = conn.execute(
+                select(t.size, t.time_ms, t.signed)
+                .where(
+                    t.election_id == election_id,
+                    t.size <= max_size,
+                    (t.size > after[0]) | ((t.size == after[0]) & (t.time_ms > after[1])),
+                )
+                .order_by(t.size, t.time_ms)
+                .limit(batch)
+            ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield bytes(row.signed)
+        after = (rows[-1].size, rows[-1].time_ms)
+
+
 # --- witness cosignatures (ballot_server/witness_api.py, docs/witness.md) -----------
 # Added by the witness work; kept apart like the section above.  The caller
 # (the witness blueprint) has verified each cosignature against the election's
@@ -967,3 +1025,4 @@ def largest_cosigned_size(store: Store, election_id: str, threshold: int) -> int
             .order_by(w.size.desc())
             .limit(1)
         ).scalar()
+

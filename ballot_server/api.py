@@ -1,0 +1,298 @@
+"""The JSON API under ``/api/v1`` (docs/api.md; machine-readable: ``/api/v1/openapi.json``).
+
+Views are thin: they read the request (body, query, ``Authorization``), call
+one :class:`~ballot_server.service.ElectionService` method, and turn its answer
+into JSON.  They hold no SQL and no election rules.  Errors are exceptions,
+turned into ``{"code", "message"}`` bodies by :mod:`ballot_server.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+
+from ballot_server.db import get_store
+from ballot_server.openapi import openapi_document
+from ballot_server.service import ElectionService
+from evote.commands import check_election_id
+from evote.encoding import MAX_SAFE_INTEGER, parse_json
+from evote.errors import NotFound, SchemaError
+from evote.record import MEDIA_TYPE
+
+if TYPE_CHECKING:
+    from ballot_server import ServerState
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_TRACKING_CODE = 200
+
+
+def server_state() -> ServerState:
+    """What :func:`ballot_server.create_app` set up for this app (settings, keys, caches)."""
+    return current_app.extensions["evote"]
+
+
+def get_service() -> ElectionService:
+    """The election service of this request, over the request's store."""
+    if "evote_service" not in g:
+        state = server_state()
+        g.evote_service = ElectionService(
+            get_store(),
+            board_key=state.board_key,
+            officials=state.settings.officials,
+            cache=state.cache,
+            authenticator=state.authenticator,
+            clock=state.clock,
+            rng=state.rng,
+        )
+    return g.evote_service
+
+
+# --- request helpers --------------------------------------------------------------
+
+
+def json_body(*, large: bool = False) -> Any:
+    """The request body as strict JSON.
+
+    415 unless ``Content-Type: application/json``; 413 above the body cap
+    (``large``: the higher cap for official commands, which carry credential
+    lists); 400 for an empty or malformed body (duplicate keys, NaN and
+    invalid UTF-8 included).
+    """
+    if large:
+        request.max_content_length = server_state().settings.max_command_body
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("the request body must be JSON (Content-Type: application/json)")
+    data = request.get_data(cache=False)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        # A streamed (chunked) body is cut at the cap without an error; one more
+        # read past the cap raises 413 instead of parsing a truncated document.
+        request.stream.read(1)
+    if not data:
+        raise BadRequest("the request body is empty; expected a JSON document")
+    return parse_json(data)
+
+
+def int_arg(name: str, *, required: bool = False, lo: int = 0, hi: int = MAX_SAFE_INTEGER) -> int | None:
+    """A non-negative decimal query parameter (400 for anything else)."""
+    raw = request.args.get(name)
+    if raw is None:
+        if required:
+            raise BadRequest(f"query parameter {name!r} is required")
+        return None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 16:
+        raise BadRequest(f"query parameter {name!r} must be a non-negative integer")
+    value = int(raw)
+    if not lo <= value <= hi:
+        raise BadRequest(f"query parameter {name!r} must be between {lo} and {hi}")
+    return value
+
+
+def plausible_tracking_code(code: str) -> bool:
+    """1–200 printable ASCII characters: anything else cannot be a tracking code (and a
+    NUL byte must never reach PostgreSQL, which refuses it in text)."""
+    return 1 <= len(code) <= MAX_TRACKING_CODE and code.isascii() and code.isprintable()
+
+
+def rate_limited(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Spend one token of the client address's casting bucket (429 when empty)."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        server_state().cast_limiter.take(request.remote_addr or "unknown")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def created(body: Any, location: str | None = None) -> Response:
+    response = jsonify(body)
+    response.status_code = 201
+    if location:
+        response.headers["Location"] = location
+    return response
+
+
+@bp.url_value_preprocessor
+def check_ids(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """An election id that could never exist is a 404, like any unknown path."""
+    if values and "election_id" in values:
+        try:
+            check_election_id(values["election_id"])
+        except SchemaError:
+            raise NotFound(f"no election {values['election_id']!r}") from None
+    if values and "index" in values and values["index"] > MAX_SAFE_INTEGER:
+        raise NotFound(f"no entry {values['index']}")
+
+
+# --- server -----------------------------------------------------------------------
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3 description of this API."""
+    return jsonify(openapi_document())
+
+
+@bp.get("/board-key")
+def board_key() -> Response:
+    """The Ed25519 key this server signs tree heads and receipts with."""
+    return jsonify({"board_key": server_state().board_key.verify_key.to_json()})
+
+
+# --- elections --------------------------------------------------------------------
+
+
+@bp.get("/elections")
+def list_elections() -> Response:
+    service = get_service()
+    items = []
+    for election_id in service.elections():
+        facts = service.facts(election_id)
+        items.append(
+            {
+                "id": election_id,
+                "title": facts.created.manifest.to_json()["title"],
+                "phase": facts.phase.value,
+                "size": facts.size,
+            }
+        )
+    return jsonify({"elections": items})
+
+
+@bp.post("/elections")
+def create_election() -> Response:
+    appended = get_service().create_election(json_body(large=True))
+    return created(appended.to_json(), f"/api/v1/elections/{appended.entry.election}")
+
+
+@bp.get("/elections/<election_id>")
+def election(election_id: str) -> Response:
+    return jsonify(get_service().summary(election_id))
+
+
+@bp.get("/elections/<election_id>/manifest")
+def manifest(election_id: str) -> Response:
+    return jsonify(get_service().facts(election_id).created.manifest.to_json())
+
+
+@bp.get("/elections/<election_id>/trustees")
+def trustees(election_id: str) -> Response:
+    return jsonify(get_service().trustees(election_id))
+
+
+@bp.get("/elections/<election_id>/key")
+def joint_key(election_id: str) -> Response:
+    facts = get_service().facts(election_id)
+    if facts.joint_key is None:
+        raise NotFound("the joint key is not published yet")
+    return jsonify({"joint_key": facts.joint_key.to_json()})
+
+
+@bp.get("/elections/<election_id>/credentials")
+def credentials(election_id: str) -> Response:
+    return jsonify({"credentials": get_service().credentials(election_id).to_json()})
+
+
+@bp.get("/elections/<election_id>/fingerprint")
+def fingerprint(election_id: str) -> Response:
+    return jsonify(get_service().fingerprint(election_id))
+
+
+@bp.post("/elections/<election_id>/commands/<kind>")
+def command(election_id: str, kind: str) -> Response:
+    appended = get_service().command(election_id, kind, json_body(large=True))
+    return created(appended.to_json())
+
+
+@bp.post("/elections/<election_id>/voters")
+def register_voters(election_id: str) -> Response:
+    logins = get_service().register_voters(election_id, json_body(large=True))
+    return created({"logins": dict(logins)})
+
+
+# --- ballots ----------------------------------------------------------------------
+
+
+@bp.post("/elections/<election_id>/ballots")
+@rate_limited
+def cast(election_id: str) -> Response:
+    receipt = get_service().cast(
+        election_id, request.headers.get("Authorization"), json_body()
+    )
+    return created(receipt.to_json())
+
+
+@bp.post("/elections/<election_id>/audits")
+@rate_limited
+def audit(election_id: str) -> Response:
+    receipt = get_service().audit(
+        election_id, request.headers.get("Authorization"), json_body()
+    )
+    return created(receipt.to_json())
+
+
+@bp.get("/elections/<election_id>/ballots/<tracking_code>")
+def ballot(election_id: str, tracking_code: str) -> Response:
+    """The board entry of the ballot (cast or audited) with this tracking code."""
+    if not plausible_tracking_code(tracking_code):
+        raise NotFound("no ballot with such a tracking code")
+    return jsonify(get_service().ballot(election_id, tracking_code).to_json())
+
+
+# --- the board --------------------------------------------------------------------
+
+
+@bp.get("/elections/<election_id>/entries")
+def entries(election_id: str) -> Response:
+    start = int_arg("start") or 0
+    limit = int_arg("limit", lo=1, hi=1000) or 100
+    return jsonify(get_service().board(election_id, start, limit))
+
+
+@bp.get("/elections/<election_id>/entries/<int:index>")
+def entry(election_id: str, index: int) -> Response:
+    return jsonify(get_service().entry(election_id, index).to_json())
+
+
+@bp.get("/elections/<election_id>/tree-head")
+def tree_head(election_id: str) -> Response:
+    return jsonify(get_service().tree_head(election_id).to_json())
+
+
+@bp.get("/elections/<election_id>/inclusion")
+def inclusion(election_id: str) -> Response:
+    tracking_code = request.args.get("tracking_code")
+    index = int_arg("index")
+    if (index is None) == (tracking_code is None):
+        raise BadRequest("give exactly one of the query parameters index and tracking_code")
+    if tracking_code is not None and not plausible_tracking_code(tracking_code):
+        raise BadRequest(
+            f"tracking_code must be 1 to {MAX_TRACKING_CODE} printable ASCII characters"
+        )
+    body = get_service().inclusion(
+        election_id, index=index, tracking_code=tracking_code, size=int_arg("size", lo=1)
+    )
+    return jsonify(body)
+
+
+@bp.get("/elections/<election_id>/consistency")
+def consistency(election_id: str) -> Response:
+    body = get_service().consistency(
+        election_id, int_arg("first", required=True, lo=1), int_arg("second", lo=1)
+    )
+    return jsonify(body)
+
+
+@bp.get("/elections/<election_id>/record")
+def record(election_id: str) -> Response:
+    """The election record as one zip archive, streamed while it is read from the board."""
+    chunks = get_service().record(election_id)
+    response = Response(stream_with_context(chunks), mimetype=MEDIA_TYPE)
+    response.headers["Content-Disposition"] = f'attachment; filename="{election_id}.zip"'
+    return response

@@ -1,0 +1,913 @@
+"""The election service: every rule of casting and of the election lifecycle.
+
+No Flask here: the views in :mod:`ballot_server.api` parse HTTP and call one
+method; this module decides, and :mod:`ballot_server.store` stores.  Every
+write happens inside one ``store.locked(election)`` block, so a rule that
+fails anywhere leaves nothing behind, and every entry is checked against the
+board *as it is under the lock* (two racing requests cannot both pass a
+"not yet posted" check).
+
+Rules for a command (``POST .../commands/<kind>``), in order:
+
+1. the JSON is a :class:`~evote.commands.SignedCommand` whose body parses as
+   ``kind``'s payload (:mod:`evote.payloads`);
+2. its signature verifies for this election and kind (422 invalid_signature);
+3. the signer is the key ``election_created`` names for the kind's role -- for
+   ``election_created`` itself, a key on the server's allow-list that is also
+   the body's ``official`` (403 wrong_signer);
+4. the lifecycle table allows the kind now (:mod:`evote.election`, 409 wrong_phase);
+5. the payload means what it claims, recomputed from the board by the core's
+   check functions (422 with the core's code): a trustee message passes its
+   ``evote.dkg.check_*``; ``key_published`` equals
+   :func:`evote.dkg.verify_ceremony`; ``election_opened``'s fingerprint equals
+   the recomputed one; ``tally_posted`` equals :func:`evote.tally.aggregate`
+   over the counted set; a partial decryption passes
+   :func:`evote.tally.verify_partial`; the result passes
+   :func:`evote.tally.verify_result`.  A second message of a kind that may
+   appear once per trustee (or once at all) is 409 already_exists.
+
+Rules for a cast (``POST .../ballots``), each with its own code:
+
+* the election is open (409 wrong_phase);
+* the login is valid (401 unauthenticated);
+* the ballot parses against the manifest (422 bad_schema, 400 bad_encoding, ...);
+* its credential is on the list (403 bad_credential), its signature and every
+  proof verify (422 invalid_signature / invalid_proof);
+* the credential binding holds: the first login to use a credential binds it,
+  a credential never serves two logins, a login never casts with two
+  credentials (403 binding);
+* none of its ciphertexts is on this board already, cast or audited, under any
+  credential (409 duplicate_ciphertext).  A ciphertext is identified by its
+  alpha (r·G), i.e. by its randomness: an audited ballot makes its randomness
+  public, so any ciphertext reusing it could be decrypted by anyone.
+
+Re-voting is allowed: each cast is a new entry and the credential's last one
+counts.  Nothing about the login or the connection is written on the board;
+the ``voters`` binding row is the only link, and it is never exported.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ballot_server import store as store_queries
+from ballot_server.auth import Authenticator, VoterLogin, check_voter_id, issue_login_codes
+from ballot_server.store import BoardHandle, Store
+from evote.ballot import AuditedBallot, Ballot, verify_audit, verify_ballot
+from evote.board import Entry, Receipt, SignedTreeHead
+from evote.commands import SignedCommand, check_election_id
+from evote.credentials import CredentialList
+from evote.dkg import (
+    Announcement,
+    Commitments,
+    Complaint,
+    ComplaintAnswer,
+    EncryptedShares,
+    JointKey,
+    check_announcement,
+    check_commitments,
+    check_complaint,
+    check_complaint_answer,
+    check_shares,
+    trustee_commitments,
+    verify_ceremony,
+)
+from evote.election import ElectionState, Phase
+from evote.encoding import Fields, b64encode, canonical_json
+from evote.errors import (
+    AlreadyExists,
+    CredentialError,
+    DecryptionError,
+    DuplicateCiphertext,
+    FingerprintMismatch,
+    KeyCeremonyError,
+    LifecycleError,
+    NotFound,
+    SchemaError,
+    TallyError,
+    UnauthorisedSigner,
+)
+from evote.fingerprint import ElectionContext
+from evote.group import Rng
+from evote.payloads import (
+    COMMAND_KINDS,
+    Command,
+    CredentialsPublished,
+    ElectionCreated,
+    ElectionOpened,
+    KeyPublished,
+    ResultPublished,
+    TallyPosted,
+    ballot_audited_payload,
+    ballot_cast_payload,
+    parse_ballot_cast,
+)
+from evote.record import (
+    BOARD_FILE,
+    RECORD_FILE,
+    TREE_HEADS_FILE,
+    RecordHeader,
+    record_json,
+)
+from evote.signing import SigningKey, VerifyKey
+from evote.tally import PartialDecryption, Result, aggregate, verify_partial, verify_result
+
+REGISTER_VOTERS = "register_voters"
+"""Kind of the official's signed command registering voter logins (not a board entry)."""
+
+MAX_VOTERS_PER_REQUEST = 100_000
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+# --- what the board says about an election (everything but the ballots) ----------------
+
+
+@dataclass
+class ElectionFacts:
+    """The election's non-ballot entries, parsed, up to board size ``size``.
+
+    Built incrementally: :meth:`extended` reads only entries appended since,
+    so keeping one per process costs one short range read per request.
+    Instances are never changed once built (copies are extended).
+    """
+
+    created: ElectionCreated
+    size: int = 0
+    state: ElectionState = field(default_factory=ElectionState)
+    counts: dict[str, int] = field(default_factory=dict)
+    announcements: dict[int, Announcement] = field(default_factory=dict)
+    commitments: dict[int, Commitments] = field(default_factory=dict)
+    shares: dict[int, EncryptedShares] = field(default_factory=dict)
+    complaints: dict[tuple[int, int], Complaint] = field(default_factory=dict)  # accuser, accused
+    answers: dict[tuple[int, int], ComplaintAnswer] = field(default_factory=dict)  # dealer, accuser
+    joint_key: JointKey | None = None
+    credentials: CredentialList | None = None
+    fingerprint: bytes | None = None
+    tally: TallyPosted | None = None
+    partials: dict[int, PartialDecryption] = field(default_factory=dict)
+    result: Result | None = None
+
+    @property
+    def election_id(self) -> str:
+        return self.created.election_id
+
+    @classmethod
+    def from_entries(
+        cls, entries: Iterable[Entry], counts: Mapping[str, int], size: int
+    ) -> ElectionFacts:
+        it = iter(entries)
+        first = next(it, None)
+        if first is None or first.kind != "election_created":
+            raise NotFound("no election_created entry on this board")
+        created = Command.from_entry(first).body
+        facts = cls(created=created, state=ElectionState().apply("election_created"))
+        return facts.extended(it, counts, size)
+
+    def extended(
+        self, entries: Iterable[Entry], counts: Mapping[str, int], size: int
+    ) -> ElectionFacts:
+        """A copy that also covers ``entries`` (the command entries up to ``size``)."""
+        out = copy.copy(self)
+        for name in ("counts", "announcements", "commitments", "shares", "complaints",
+                     "answers", "partials"):
+            setattr(out, name, dict(getattr(self, name)))
+        for kind, n in counts.items():
+            out.counts[kind] = out.counts.get(kind, 0) + n
+        for entry in entries:
+            out._apply(Command.from_entry(entry))
+        out.size = size
+        return out
+
+    def _apply(self, command: Command) -> None:
+        body = command.body
+        self.state = self.state.apply(command.kind)
+        match command.kind:
+            case "trustee_announced":
+                self.announcements[body.trustee] = body
+            case "trustee_committed":
+                self.commitments[body.trustee] = body
+            case "trustee_shares":
+                self.shares[body.dealer] = body
+            case "trustee_complaint":
+                self.complaints[(body.accuser, body.accused)] = body
+            case "trustee_complaint_answer":
+                self.answers[(body.dealer, body.accuser)] = body
+            case "key_published":
+                self.joint_key = body.joint_key
+            case "credentials_published":
+                self.credentials = merged_credentials(self.credentials, body.credentials)
+            case "election_opened":
+                self.fingerprint = body.fingerprint
+            case "tally_posted":
+                self.tally = body
+            case "partial_decryption":
+                self.partials[body.trustee] = body
+            case "result_published":
+                self.result = body.result
+
+    @property
+    def phase(self) -> Phase:
+        assert self.state.phase is not None  # entry 0 is always applied
+        return self.state.phase
+
+    def recomputed_joint_key(self) -> JointKey:
+        """The joint key the public ceremony messages give (KeyCeremonyError if none)."""
+        c = self.created
+        return verify_ceremony(
+            self.election_id,
+            len(c.trustees),
+            c.threshold,
+            self.announcements.values(),
+            self.commitments.values(),
+            self.complaints.values(),
+            self.answers.values(),
+            signing_keys={i + 1: key for i, key in enumerate(c.trustees)},
+        )
+
+    def context(self) -> ElectionContext:
+        """What ballots are checked against; needs the joint key and the credential list."""
+        if self.joint_key is None or self.credentials is None:
+            raise LifecycleError("the joint key and the credential list are not both published")
+        qualified = {i: self.commitments[i] for i in self.joint_key.qualified}
+        return ElectionContext.build(
+            self.created.manifest,
+            self.joint_key.joint_key,
+            trustee_commitments(qualified),
+            self.credentials,
+        )
+
+
+class BoardCache:
+    """Per-process cache of :class:`ElectionFacts` and of open elections' contexts.
+
+    Safe to share between threads; everything cached is derived from entries,
+    which never change, so a stale copy is only ever *behind*, never wrong.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._facts: dict[str, ElectionFacts] = {}
+        self._contexts: dict[str, ElectionContext] = {}
+
+    def facts(self, election_id: str) -> ElectionFacts | None:
+        with self._lock:
+            return self._facts.get(election_id)
+
+    def put_facts(self, facts: ElectionFacts) -> None:
+        with self._lock:
+            old = self._facts.get(facts.election_id)
+            if old is None or old.size <= facts.size:
+                self._facts[facts.election_id] = facts
+
+    def context(self, election_id: str) -> ElectionContext | None:
+        with self._lock:
+            return self._contexts.get(election_id)
+
+    def put_context(self, election_id: str, ctx: ElectionContext) -> None:
+        with self._lock:
+            self._contexts[election_id] = ctx
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """A command's outcome: its entry and a signed tree head that includes it."""
+
+    entry: Entry
+    tree_head: SignedTreeHead
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.entry.index,
+            "entry_hash": b64encode(self.entry.leaf_hash()),
+            "entry": self.entry.to_json(),
+            "tree_head": self.tree_head.to_json(),
+        }
+
+
+# --- the service ---------------------------------------------------------------------
+
+
+class ElectionService:
+    """The rules, over one request's :class:`Store`.
+
+    ``officials`` is the allow-list for ``election_created``; ``clock`` returns
+    milliseconds and ``rng`` is ``rng(n) -> n bytes`` (login codes).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        board_key: SigningKey,
+        officials: Iterable[VerifyKey],
+        cache: BoardCache,
+        authenticator: Authenticator,
+        clock: Callable[[], int] = now_ms,
+        rng: Rng = secrets.token_bytes,
+    ) -> None:
+        self.store = store
+        self.board_key = board_key
+        self.officials = frozenset(k.raw for k in officials)
+        self.cache = cache
+        self.authenticator = authenticator
+        self.clock = clock
+        self.rng = rng
+
+    # -- reading ---------------------------------------------------------------
+
+    def elections(self) -> list[str]:
+        return self.store.elections()
+
+    def facts(self, election_id: str) -> ElectionFacts:
+        """The election's facts as of now; :class:`NotFound` for an unknown election."""
+        size = self.store.entry_count(election_id)
+        if size == 0:
+            raise NotFound(f"no election {election_id!r}")
+        cached = self.cache.facts(election_id)
+        if cached is not None and cached.size == size:
+            return cached
+        start = cached.size if cached is not None and cached.size < size else 0
+        entries = store_queries.command_entries(self.store, election_id, start, size)
+        counts = store_queries.kind_counts(self.store, election_id, start, size)
+        if start == 0:
+            facts = ElectionFacts.from_entries(entries, counts, size)
+        else:
+            assert cached is not None
+            facts = cached.extended(entries, counts, size)
+        self.cache.put_facts(facts)
+        return facts
+
+    def context(self, election_id: str) -> ElectionContext:
+        """The ballot context of an election that has been opened (409 before)."""
+        ctx = self.cache.context(election_id)
+        if ctx is not None:
+            return ctx
+        facts = self.facts(election_id)
+        if facts.fingerprint is None:
+            raise LifecycleError(
+                f"election {election_id!r} is not open (phase {facts.phase.value})"
+            )
+        ctx = facts.context()
+        if ctx.fingerprint != facts.fingerprint:
+            raise FingerprintMismatch("the board's fingerprint differs from its recomputation")
+        self.cache.put_context(election_id, ctx)
+        return ctx
+
+    def summary(self, election_id: str) -> dict[str, Any]:
+        facts = self.facts(election_id)
+        c = facts.created
+        head = self.store.latest_signed_head(election_id)
+        return {
+            "id": election_id,
+            "phase": facts.phase.value,
+            "size": facts.size,
+            "manifest": c.manifest.to_json(),
+            "official": c.official.to_json(),
+            "credential_authority": c.credential_authority.to_json(),
+            "trustees": [k.to_json() for k in c.trustees],
+            "threshold": c.threshold,
+            "allowed_commands": sorted(facts.state.allowed_kinds() & COMMAND_KINDS),
+            "counts": {
+                "ballots_cast": facts.counts.get("ballot_cast", 0),
+                "ballots_audited": facts.counts.get("ballot_audited", 0),
+                "credentials": None if facts.credentials is None else len(facts.credentials),
+                "trustees_announced": len(facts.announcements),
+                "trustees_committed": len(facts.commitments),
+                "trustees_dealt": len(facts.shares),
+                "complaints": len(facts.complaints),
+                "partial_decryptions": len(facts.partials),
+            },
+            "fingerprint": None if facts.fingerprint is None else b64encode(facts.fingerprint),
+            "result": None if facts.result is None else facts.result.to_json(),
+            "tree_head": None if head is None else head.to_json(),
+        }
+
+    def trustees(self, election_id: str) -> dict[str, Any]:
+        """Public key-ceremony material: every trustee message so far and the joint key."""
+        facts = self.facts(election_id)
+        return {
+            "trustees": [k.to_json() for k in facts.created.trustees],
+            "threshold": facts.created.threshold,
+            "announcements": [m.to_json() for _, m in sorted(facts.announcements.items())],
+            "commitments": [m.to_json() for _, m in sorted(facts.commitments.items())],
+            "shares": [m.to_json() for _, m in sorted(facts.shares.items())],
+            "complaints": [m.to_json() for _, m in sorted(facts.complaints.items())],
+            "answers": [m.to_json() for _, m in sorted(facts.answers.items())],
+            "joint_key": None if facts.joint_key is None else facts.joint_key.to_json(),
+        }
+
+    def credentials(self, election_id: str) -> CredentialList:
+        facts = self.facts(election_id)
+        if facts.credentials is None:
+            raise NotFound("the credential list is not published yet")
+        return facts.credentials
+
+    def fingerprint(self, election_id: str) -> dict[str, Any]:
+        """The fingerprint on the board (``opened``), or the one the board now implies."""
+        facts = self.facts(election_id)
+        if facts.fingerprint is not None:
+            return {"fingerprint": b64encode(facts.fingerprint), "opened": True}
+        if facts.joint_key is None or facts.credentials is None:
+            raise NotFound("the fingerprint needs the joint key and the credential list")
+        return {"fingerprint": b64encode(facts.context().fingerprint), "opened": False}
+
+    def board(self, election_id: str, start: int, limit: int) -> dict[str, Any]:
+        size = self._size(election_id)
+        entries = self.store.entries(election_id, start, limit) if start < size else []
+        end = start + len(entries)
+        return {
+            "start": start,
+            "size": size,
+            "entries": [e.to_json() for e in entries],
+            "next": end if end < size else None,
+        }
+
+    def entry(self, election_id: str, index: int) -> Entry:
+        self._size(election_id)
+        return self.store.entry(election_id, index)
+
+    def ballot(self, election_id: str, tracking_code: str) -> Entry:
+        """The cast or audited ballot entry with this tracking code (404 if none)."""
+        self._size(election_id)
+        entry = self.store.entry_by_tracking_code(election_id, tracking_code)
+        if entry is None:
+            raise NotFound(f"no ballot with tracking code {tracking_code!r}")
+        return entry
+
+    def tree_head(self, election_id: str) -> SignedTreeHead:
+        """The latest signed head; a fresh one if the board has grown since (or none exists)."""
+        size = self._size(election_id)
+        head = self.store.latest_signed_head(election_id)
+        if head is None or head.size < size:
+            head = self.store.sign_head(election_id, self.board_key, self.clock())
+        return head
+
+    def inclusion(
+        self,
+        election_id: str,
+        *,
+        index: int | None,
+        tracking_code: str | None,
+        size: int | None,
+    ) -> dict[str, Any]:
+        """Audit path of one entry (by index or ballot tracking code).
+
+        Without ``size`` the proof is to the latest signed head, which is
+        included; with it, to the tree of that size (the client holds its head).
+        """
+        if (index is None) == (tracking_code is None):
+            raise SchemaError("give exactly one of index and tracking_code")
+        self._size(election_id)
+        if tracking_code is not None:
+            entry = self.ballot(election_id, tracking_code)
+        else:
+            assert index is not None
+            entry = self.store.entry(election_id, index)
+        head = None
+        if size is None:
+            head = self.tree_head(election_id)
+            size = head.size
+        proof = self.store.inclusion_proof(election_id, entry.index, size)
+        return {
+            "index": entry.index,
+            "size": size,
+            "entry_hash": b64encode(entry.leaf_hash()),
+            "proof": [b64encode(h) for h in proof],
+            "tree_head": None if head is None else head.to_json(),
+        }
+
+    def consistency(self, election_id: str, first: int, second: int | None) -> dict[str, Any]:
+        """RFC 9162 proof that tree ``first`` is a prefix of tree ``second``
+        (default: the latest signed head, which is included)."""
+        self._size(election_id)
+        head = None
+        if second is None:
+            head = self.tree_head(election_id)
+            second = head.size
+        proof = self.store.consistency_proof(election_id, first, second)
+        return {
+            "first": first,
+            "second": second,
+            "proof": [b64encode(h) for h in proof],
+            "tree_head": None if head is None else head.to_json(),
+        }
+
+    def record(self, election_id: str) -> Iterator[bytes]:
+        """The election record as a zip archive, streamed (docs/record-format.md).
+
+        The board is cut at the size of a head signed now, so the archive is
+        consistent with its last tree head even while ballots keep arriving.
+        """
+        head = self.tree_head(election_id)
+        header = RecordHeader(election_id, self.board_key.verify_key)
+        heads = (
+            data + b"\n"
+            for data in store_queries.iter_signed_head_bytes(
+                self.store, election_id, max_size=head.size
+            )
+        )
+        board = (
+            data + b"\n"
+            for data in self.store.iter_canonical(election_id, stop=head.size)
+        )
+        return zip_stream(
+            [
+                (RECORD_FILE, [record_json(header)]),
+                (TREE_HEADS_FILE, heads),
+                (BOARD_FILE, board),
+            ]
+        )
+
+    def _size(self, election_id: str) -> int:
+        size = self.store.entry_count(election_id)
+        if size == 0:
+            raise NotFound(f"no election {election_id!r}")
+        return size
+
+    # -- commands --------------------------------------------------------------
+
+    def create_election(self, command_json: Any) -> Appended:
+        """Entry 0.  The signer must be on the allow-list and be the body's official."""
+        command = Command.parse("election_created", command_json)
+        created: ElectionCreated = command.body
+        election_id = created.election_id
+        command.signed.verify(election_id, "election_created")
+        signer = command.signed.signer.raw
+        if signer not in self.officials:
+            raise UnauthorisedSigner("election_created must be signed by an allowed official")
+        if signer != created.official.raw:
+            raise UnauthorisedSigner("election_created must be signed by the official it names")
+        with self.store.locked(election_id) as board:
+            if board.head() is not None:
+                raise AlreadyExists(f"election {election_id!r} already exists")
+            entry = board.append("election_created", command.signed.to_json(), self.clock())
+            head = store_queries.sign_head_locked(board, self.board_key, entry.time)
+        return Appended(entry, head)
+
+    def command(self, election_id: str, kind: str, command_json: Any) -> Appended:
+        """Append a lifecycle or trustee command after every rule in the module docstring."""
+        check_election_id(election_id)
+        if kind == "election_created":
+            raise LifecycleError("create elections with POST /elections")
+        if kind not in COMMAND_KINDS:
+            raise NotFound(f"{kind!r} is not a command kind")
+        command = Command.parse(kind, command_json)
+        facts = self.facts(election_id)
+        command.check(election_id, facts.created)
+        expected_tally = self._expected_tally(facts) if kind == "tally_posted" else None
+        with self.store.locked(election_id) as board:
+            board.state.apply(kind)  # 409 before any (costly) check
+            facts = self.facts(election_id)  # as of the lock
+            CHECKS[kind](facts, command.body)
+            if expected_tally is not None:
+                _check_tally(expected_tally, command.body)
+            entry = board.append(kind, command.signed.to_json(), self.clock())
+            head = store_queries.sign_head_locked(board, self.board_key, entry.time)
+        return Appended(entry, head)
+
+    def _expected_tally(self, facts: ElectionFacts) -> TallyPosted:
+        """The tally of the counted set, computed before taking the lock.
+
+        Safe because the counted set is final once the election is closed: no
+        ballot may follow ``election_closed`` (re-checked under the lock).
+        """
+        facts.state.apply("tally_posted")
+        ctx = self.context(facts.election_id)
+        indices = self.store.counted_ballot_indices(facts.election_id)
+        manifest = ctx.manifest
+        weights: list[int] = []
+
+        def counted() -> Iterator[tuple[int, list[list[Any]]]]:
+            for entry in store_queries.entries_at(self.store, facts.election_id, indices):
+                ballot = parse_ballot_cast(entry, manifest)
+                weight = ctx.credentials.weight_of(ballot.credential)
+                weights.append(weight)
+                yield weight, [list(a.choices) for a in ballot.answers]
+
+        shape = [len(q.options) for q in manifest.questions]
+        tally = aggregate(shape, counted())
+        return TallyPosted(tally, len(indices), sum(weights))
+
+    def register_voters(self, election_id: str, command_json: Any) -> list[tuple[str, str]]:
+        """Create a login for each listed voter id; return ``(voter id, login code)``.
+
+        The command is signed by the election's official (kind
+        ``register_voters``, body ``{"voters": [id, ...]}``).  Only hashes of
+        the codes are stored, so this is the one time they can be seen.
+        Allowed until the election closes; a voter id already registered
+        refuses the whole request (409), which also makes a replayed command
+        harmless.
+        """
+        signed = SignedCommand.from_json(command_json, REGISTER_VOTERS)
+        f = Fields(signed.body, f"{REGISTER_VOTERS}.body", required={"voters"})
+        voters = f.list("voters", check_voter_id, min_len=1, max_len=MAX_VOTERS_PER_REQUEST)
+        if len(set(voters)) != len(voters):
+            raise AlreadyExists("a voter id is listed twice")
+        facts = self.facts(election_id)
+        signed.verify(election_id, REGISTER_VOTERS)
+        if signed.signer.raw != facts.created.official.raw:
+            raise UnauthorisedSigner("voters are registered by the election's official")
+        if facts.phase not in (Phase.SETUP, Phase.OPEN):
+            raise LifecycleError(f"voters cannot be registered in phase {facts.phase.value}")
+        issued = issue_login_codes(voters, self.rng)
+        self.store.add_voters(election_id, [(v, h) for v, _, h in issued])
+        return [(v, code) for v, code, _ in issued]
+
+    # -- ballots ---------------------------------------------------------------
+
+    def authenticate(self, election_id: str, authorization: str | None) -> VoterLogin:
+        return self.authenticator.authenticate(self.store, election_id, authorization)
+
+    def cast(self, election_id: str, authorization: str | None, ballot_json: Any) -> Receipt:
+        """Cast a ballot for the voter logged in by ``authorization``; return the receipt."""
+        ctx = self._open_context(election_id)
+        login = self.authenticate(election_id, authorization)
+        ballot = Ballot.from_json(ballot_json, ctx.manifest)
+        verify_ballot(ctx, ballot)
+        alphas = _alphas(ballot)
+        with self.store.locked(election_id) as board:
+            board.state.apply("ballot_cast")
+            board.bind_credential(login.voter_id, ballot.credential.raw)
+            entry = board.append("ballot_cast", ballot_cast_payload(ballot), self.clock())
+            board.index_ballot(entry.index, ballot.tracking_code, ballot.credential.raw, alphas)
+            head, proof = self._head_and_proof(board, entry)
+        # Committed (and fsynced): only now is the ballot acknowledged.
+        return self._receipt(entry, ballot.tracking_code, head, proof)
+
+    def audit(self, election_id: str, authorization: str | None, audited_json: Any) -> Receipt:
+        """Post an audited ballot; its ciphertexts can never be cast afterwards."""
+        ctx = self._open_context(election_id)
+        self.authenticate(election_id, authorization)
+        audited = AuditedBallot.from_json(audited_json, ctx.manifest)
+        verify_audit(ctx, audited)
+        ballot = audited.ballot
+        alphas = _alphas(ballot)
+        with self.store.locked(election_id) as board:
+            board.state.apply("ballot_audited")
+            entry = board.append("ballot_audited", ballot_audited_payload(audited), self.clock())
+            board.index_ballot(entry.index, ballot.tracking_code, None, alphas)
+            head, proof = self._head_and_proof(board, entry)
+        return self._receipt(entry, ballot.tracking_code, head, proof)
+
+    def _open_context(self, election_id: str) -> ElectionContext:
+        """The context, after a cheap early refusal when the election is known to be past open."""
+        check_election_id(election_id)
+        ctx = self.context(election_id)
+        cached = self.cache.facts(election_id)
+        if cached is not None and cached.phase is not Phase.OPEN:
+            raise LifecycleError(
+                f"ballots are accepted only while the election is open "
+                f"(phase {cached.phase.value})"
+            )
+        return ctx
+
+    # -- signed answers --------------------------------------------------------
+
+    def _head_and_proof(
+        self, board: BoardHandle, entry: Entry
+    ) -> tuple[SignedTreeHead, list[bytes]]:
+        """Inside the lock: a head of the board ending with ``entry``, and its audit path.
+
+        Stored in the same transaction as the entry, so the receipt's head is
+        on record whenever the entry is."""
+        head = store_queries.sign_head_locked(board, self.board_key, entry.time)
+        return head, store_queries.inclusion_proof_locked(board, entry.index, head.size)
+
+    def _receipt(
+        self, entry: Entry, tracking_code: str, head: SignedTreeHead, proof: list[bytes]
+    ) -> Receipt:
+        return Receipt.issue(
+            entry=entry,
+            tracking_code=tracking_code,
+            tree_head=head,
+            inclusion_proof=proof,
+            key=self.board_key,
+        )
+
+
+def _alphas(ballot: Ballot) -> list[bytes]:
+    """The ballot's ciphertext alphas; repeated randomness inside one ballot is refused."""
+    alphas = [ct.alpha.raw for answer in ballot.answers for ct in answer.choices]
+    if len(set(alphas)) != len(alphas):
+        raise DuplicateCiphertext("the ballot reuses the randomness of one of its ciphertexts")
+    return alphas
+
+
+# --- payload semantics, one function per command kind ----------------------------------
+
+
+def _announcement(facts: ElectionFacts, i: int) -> Announcement:
+    a = facts.announcements.get(i)
+    if a is None:
+        raise LifecycleError(f"trustee {i} has not announced yet")
+    return a
+
+
+def _commitments(facts: ElectionFacts, i: int) -> Commitments:
+    c = facts.commitments.get(i)
+    if c is None:
+        raise LifecycleError(f"trustee {i} has not revealed its commitments yet")
+    return c
+
+
+def _check_announced(facts: ElectionFacts, a: Announcement) -> None:
+    if a.trustee in facts.announcements:
+        raise AlreadyExists(f"trustee {a.trustee} has already announced")
+    c = facts.created
+    check_announcement(
+        facts.election_id,
+        len(c.trustees),
+        c.threshold,
+        a,
+        signing_key=c.key_of("trustee", a.trustee),
+    )
+
+
+def _check_committed(facts: ElectionFacts, c: Commitments) -> None:
+    if c.trustee in facts.commitments:
+        raise AlreadyExists(f"trustee {c.trustee} has already revealed its commitments")
+    missing = [i for i in range(1, len(facts.created.trustees) + 1) if i not in facts.announcements]
+    if missing:
+        raise LifecycleError(
+            f"commitments are revealed only after every trustee announced (missing {missing})"
+        )
+    check_commitments(facts.election_id, _announcement(facts, c.trustee), c)
+
+
+def _check_shares(facts: ElectionFacts, s: EncryptedShares) -> None:
+    if s.dealer in facts.shares:
+        raise AlreadyExists(f"trustee {s.dealer} has already dealt its shares")
+    _commitments(facts, s.dealer)
+    check_shares(facts.election_id, _announcement(facts, s.dealer), s)
+
+
+def _check_complaint(facts: ElectionFacts, c: Complaint) -> None:
+    if (c.accuser, c.accused) in facts.complaints:
+        raise AlreadyExists(f"trustee {c.accuser} has already complained about {c.accused}")
+    check_complaint(facts.election_id, facts.announcements.values(), c)
+
+
+def _check_answer(facts: ElectionFacts, a: ComplaintAnswer) -> None:
+    if (a.dealer, a.accuser) in facts.answers:
+        raise AlreadyExists(f"trustee {a.dealer} has already answered trustee {a.accuser}")
+    if (a.accuser, a.dealer) not in facts.complaints:
+        raise KeyCeremonyError(
+            f"trustee {a.accuser} has no complaint against trustee {a.dealer} to answer"
+        )
+    check_complaint_answer(
+        facts.election_id,
+        _announcement(facts, a.dealer),
+        _commitments(facts, a.dealer),
+        a,
+    )
+
+
+def _check_key(facts: ElectionFacts, body: KeyPublished) -> None:
+    expected = facts.recomputed_joint_key()
+    if canonical_json(expected.to_json()) != canonical_json(body.joint_key.to_json()):
+        raise KeyCeremonyError("the published joint key is not the one the ceremony gives")
+
+
+def merged_credentials(
+    published: CredentialList | None, batch: CredentialList
+) -> CredentialList:
+    """The election's list after one more ``credentials_published`` batch (docs/board.md §7):
+    the union of the batches, which must not repeat a credential."""
+    if published is None:
+        return batch
+    try:
+        return CredentialList(published.entries + batch.entries)
+    except CredentialError:
+        raise AlreadyExists("this batch repeats a credential that is already published") from None
+
+
+def _check_credentials(facts: ElectionFacts, body: CredentialsPublished) -> None:
+    merged_credentials(facts.credentials, body.credentials)
+
+
+def _check_opened(facts: ElectionFacts, body: ElectionOpened) -> None:
+    if facts.context().fingerprint != body.fingerprint:
+        raise FingerprintMismatch(
+            "the fingerprint is not the one recomputed from the manifest, joint key, "
+            "trustee commitments and credential list"
+        )
+
+
+def _check_nothing(_facts: ElectionFacts, _body: Any) -> None:
+    """election_closed: the lifecycle table is the only rule."""
+
+
+def _check_tally(expected: TallyPosted, posted: TallyPosted) -> None:
+    if posted.counted != expected.counted:
+        raise TallyError(f"counted is {posted.counted}, the board has {expected.counted}")
+    if posted.total_weight != expected.total_weight:
+        raise TallyError(
+            f"total_weight is {posted.total_weight}, the counted ballots weigh "
+            f"{expected.total_weight}"
+        )
+    if canonical_json(posted.tally.to_json()) != canonical_json(expected.tally.to_json()):
+        raise TallyError("the tally is not the aggregate of the counted ballots")
+
+
+def _check_tally_posted(_facts: ElectionFacts, _body: TallyPosted) -> None:
+    """Checked against the aggregate computed before the lock (see ElectionService.command)."""
+
+
+def _decryption_inputs(facts: ElectionFacts) -> tuple[bytes, JointKey, TallyPosted]:
+    if facts.fingerprint is None or facts.joint_key is None or facts.tally is None:
+        raise LifecycleError("there is no tally to decrypt yet")
+    return facts.fingerprint, facts.joint_key, facts.tally
+
+
+def _check_partial(facts: ElectionFacts, p: PartialDecryption) -> None:
+    if p.trustee in facts.partials:
+        raise AlreadyExists(f"trustee {p.trustee} has already posted its partial decryption")
+    fingerprint, joint, tally = _decryption_inputs(facts)
+    key = joint.verification_keys.get(p.trustee)
+    if key is None:
+        raise DecryptionError(
+            f"trustee {p.trustee} is not a qualified trustee", detail={"trustee": p.trustee}
+        )
+    verify_partial(fingerprint, key, tally.tally, p)
+
+
+def _check_result(facts: ElectionFacts, body: ResultPublished) -> None:
+    fingerprint, joint, tally = _decryption_inputs(facts)
+    verify_result(fingerprint, tally.tally, facts.partials.values(), joint, body.result)
+
+
+CHECKS: dict[str, Callable[[ElectionFacts, Any], None]] = {
+    "trustee_announced": _check_announced,
+    "trustee_committed": _check_committed,
+    "trustee_shares": _check_shares,
+    "trustee_complaint": _check_complaint,
+    "trustee_complaint_answer": _check_answer,
+    "key_published": _check_key,
+    "credentials_published": _check_credentials,
+    "election_opened": _check_opened,
+    "election_closed": _check_nothing,
+    "tally_posted": _check_tally_posted,
+    "partial_decryption": _check_partial,
+    "result_published": _check_result,
+}
+"""The payload rule of every command kind but election_created (checked on its own)."""
+
+
+# --- the record archive --------------------------------------------------------------
+
+
+class _Sink:
+    """A write-only, unseekable byte sink: zipfile then writes a streamable archive
+    (local headers with data descriptors), which is what lets us send it as it is made."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self.pending = 0
+
+    def write(self, data: bytes) -> int:
+        self._chunks.append(bytes(data))
+        self.pending += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing to flush: :meth:`take` hands the bytes out."""
+
+    def take(self) -> bytes:
+        out = b"".join(self._chunks)
+        self._chunks.clear()
+        self.pending = 0
+        return out
+
+
+def zip_stream(
+    members: Iterable[tuple[str, Iterable[bytes]]], *, chunk: int = 1 << 16
+) -> Iterator[bytes]:
+    """A zip archive of ``(name, byte pieces)`` members, yielded in pieces of about ``chunk``.
+
+    Members are deflated and stamped 1980-01-01 (zip's epoch), so the same
+    record always gives the same archive bytes.
+    """
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
+        for name, pieces in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            with archive.open(info, "w", force_zip64=True) as member:
+                for piece in pieces:
+                    member.write(piece)
+                    if sink.pending >= chunk:
+                        yield sink.take()
+    tail = sink.take()
+    if tail:
+        yield tail

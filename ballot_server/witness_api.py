@@ -1,0 +1,190 @@
+"""Checkpoints for witnesses: the board's tree heads in C2SP form, and cosignatures.
+
+Witnesses *poll* (docs/witness.md explains the choice): a witness GETs the
+latest checkpoint, GETs a consistency proof from the size it last cosigned
+(the existing ``/consistency`` route), and POSTs its cosignature back.  The
+server never calls a witness, so a witness needs no open port and the server
+needs no list of addresses; the server only keeps what witnesses bring.
+
+Routes, under ``/api/v1/elections/<election_id>``:
+
+``GET  /checkpoint[?size=N]``   the board-signed checkpoint of the board now (or of
+                                its first N entries), with every cosignature kept
+                                for it; JSON ``{origin, size, root, board_key,
+                                checkpoint, witnesses}``
+``GET  /checkpoint.txt``        the same note as ``text/plain``, for C2SP tools
+``GET  /checkpoint/cosigned``   the largest checkpoint that meets the manifest's
+                                witness policy (404 until there is one)
+``POST /checkpoint/cosignatures``  ``{"checkpoint": note, "cosignature": line}``
+
+A cosignature is kept only if the checkpoint is this board's (its signature,
+its origin, and its root recomputed from the stored tree) and the line is a
+valid cosignature/v1 by a witness the manifest lists (403 ``wrong_signer``
+for anyone else).  Checkpoint notes are signed on demand: Ed25519 is
+deterministic, so the same size always gives the same bytes, and nothing but
+the cosignatures needs storing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from ballot_server import store as queries
+from ballot_server.api import get_service, int_arg, json_body, server_state
+from ballot_server.db import get_store
+from evote.checkpoint import (
+    Checkpoint,
+    Note,
+    NoteSignature,
+    board_note_key,
+    cosignature_timestamp,
+    election_origin,
+    open_checkpoint,
+    sign_checkpoint,
+    verify_cosignature,
+)
+from evote.commands import check_election_id
+from evote.encoding import Fields, b64encode
+from evote.errors import (
+    BoardError,
+    EncodingError,
+    NotFound,
+    SchemaError,
+    UnauthorisedSigner,
+    WitnessPolicyError,
+)
+from evote.witness import WitnessKey, WitnessPolicy, check_witness_policy
+
+bp = Blueprint("witness", __name__, url_prefix="/api/v1/elections/<election_id>")
+
+MAX_LINE = 512
+
+
+@bp.url_value_preprocessor
+def _check_election(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    if values and "election_id" in values:
+        try:
+            check_election_id(values["election_id"])
+        except SchemaError:
+            raise NotFound(f"no election {values['election_id']!r}") from None
+
+
+def _size(election_id: str) -> int:
+    size = get_store().entry_count(election_id)
+    if size == 0:
+        raise NotFound(f"no election {election_id!r}")
+    return size
+
+
+def policy_of(election_id: str) -> WitnessPolicy | None:
+    """The manifest's witness policy (None: the election requires no witnesses)."""
+    return get_service().facts(election_id).created.manifest.witnesses
+
+
+def cosigned_note(election_id: str, size: int) -> tuple[Checkpoint, Note]:
+    """The board-signed checkpoint of the first ``size`` entries, with the kept cosignatures."""
+    key = server_state().board_key
+    store = get_store()
+    cp = Checkpoint(election_origin(key.verify_key, election_id), size, store.root(election_id, size))
+    note = sign_checkpoint(cp, key)
+    lines = queries.cosignature_lines(store, election_id, size, cp.root)
+    if lines:
+        note = note.with_signatures(NoteSignature.parse_line(line) for line in lines)
+    return cp, note
+
+
+def _signed_by(note: Note, policy: WitnessPolicy | None) -> list[str]:
+    if policy is None:
+        return []
+    return [w.name for w in policy.keys if note.signatures_by(w.note_key)]
+
+
+def _body(election_id: str, cp: Checkpoint, note: Note) -> dict[str, Any]:
+    board = board_note_key(cp.origin, server_state().board_key.verify_key)
+    return {
+        "origin": cp.origin,
+        "size": cp.size,
+        "root": b64encode(cp.root),
+        "board_key": board.to_vkey(),
+        "checkpoint": note.to_text(),
+        "witnesses": _signed_by(note, policy_of(election_id)),
+    }
+
+
+@bp.get("/checkpoint")
+def checkpoint(election_id: str) -> Response:
+    """The checkpoint of the board now, or of its first ``size`` entries."""
+    current = _size(election_id)
+    size = int_arg("size", lo=1, hi=current) or current
+    cp, note = cosigned_note(election_id, size)
+    return jsonify(_body(election_id, cp, note))
+
+
+@bp.get("/checkpoint.txt")
+def checkpoint_text(election_id: str) -> Response:
+    """The latest checkpoint note as C2SP tools expect it: plain text."""
+    _, note = cosigned_note(election_id, _size(election_id))
+    return Response(note.to_text(), mimetype="text/plain")
+
+
+@bp.get("/checkpoint/cosigned")
+def cosigned(election_id: str) -> Response:
+    """The largest checkpoint whose cosignatures meet the manifest's witness policy."""
+    _size(election_id)
+    policy = policy_of(election_id)
+    if policy is None:
+        raise NotFound("this election's manifest names no witnesses")
+    size = queries.largest_cosigned_size(get_store(), election_id, policy.threshold)
+    if size is None:
+        raise NotFound("no checkpoint of this election is cosigned by enough witnesses yet")
+    cp, note = cosigned_note(election_id, size)
+    check_witness_policy(note, policy)  # rows were checked on insert; never serve less
+    return jsonify(_body(election_id, cp, note))
+
+
+def _witness_for(policy: WitnessPolicy, sig: NoteSignature) -> WitnessKey:
+    for witness in policy.keys:
+        if witness.note_key.matches(sig):
+            return witness
+    raise UnauthorisedSigner(f"{sig.name} is not one of this election's witnesses")
+
+
+@bp.post("/checkpoint/cosignatures")
+def add_cosignature(election_id: str) -> Response:
+    """Keep a witness's cosignature of one of this board's checkpoints.
+
+    422 ``bad_schema``/400 ``bad_encoding`` for a malformed body or note, 422
+    ``invalid_signature`` if the checkpoint is not the board's or the
+    cosignature does not verify, 422 ``witness_policy`` if the election has
+    no witnesses, 403 ``wrong_signer`` for a key the manifest does not list,
+    409 ``board`` for a checkpoint this board never had.
+    """
+    f = Fields(json_body(), "cosignature", required={"checkpoint", "cosignature"})
+    text = f.str("checkpoint", max_len=1 << 16)
+    line = f.str("cosignature", max_len=MAX_LINE).removesuffix("\n")
+    policy = policy_of(election_id)
+    if policy is None:
+        raise WitnessPolicyError("this election's manifest names no witnesses")
+    board_key = server_state().board_key.verify_key
+    cp, _ = open_checkpoint(text, board_key, election=election_id)
+    if not 1 <= cp.size <= _size(election_id) or get_store().root(election_id, cp.size) != cp.root:
+        raise BoardError(f"this board never had the checkpoint of size {cp.size} presented")
+    if "\n" in line:
+        raise EncodingError("cosignature: expected one signature line")
+    sig = NoteSignature.parse_line(line)
+    witness = _witness_for(policy, sig)
+    verify_cosignature(cp.body(), sig, witness.note_key)
+    queries.add_cosignature(
+        get_store(),
+        election_id,
+        size=cp.size,
+        root=cp.root,
+        witness=witness.name,
+        key_id=sig.key_id,
+        cosigned_at=cosignature_timestamp(sig),
+        line=sig.line().removesuffix("\n"),
+    )
+    _, note = cosigned_note(election_id, cp.size)
+    return jsonify({"size": cp.size, "witness": witness.name, "witnesses": _signed_by(note, policy)})

@@ -1,0 +1,517 @@
+"""``evote election``: the official's lifecycle commands, and the public read-only views.
+
+Every state change is a command signed with the official's key and appended
+to the board by the server; before signing, the CLI recomputes from the board
+what it is about to vouch for (the joint key from the trustees' messages, the
+fingerprint from its parts, the encrypted tally from the counted ballots, the
+result from the partial decryptions), so a lying server cannot get the
+official's signature on something the board does not support.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli import api
+from cli.board_view import BoardView, counted_weights, result_bounds
+from cli.chart import write_chart
+from cli.client import Client
+from cli.console import CliError, note, progress, say
+from cli.keyfiles import new_directory, read_key_file, read_public_key, write_new_file
+from cli.manifest_file import load_manifest
+from cli.options import OrderedGroup, election_argument, official_key_option, server_option
+from cli.results import print_result, question_totals
+from cli.waiting import DEFAULT_TIMEOUT, names, wait_until
+from evote.board import verify_chain
+from evote.commands import sign_command
+from evote.dkg import MAX_TRUSTEES
+from evote.election import Phase
+from evote.encoding import b64encode
+from evote.errors import (
+    DecryptionError,
+    KeyCeremonyError,
+    LifecycleError,
+    SchemaError,
+    TallyError,
+)
+from evote.manifest import Manifest
+from evote.payloads import ElectionCreated
+from evote.record import (
+    BOARD_FILE,
+    FILES,
+    RECORD_FILE,
+    TREE_HEADS_FILE,
+    iter_board,
+    parse_record_json,
+    parse_tree_heads,
+)
+from evote.signing import SigningKey, VerifyKey
+from evote.tally import Result, aggregate, combine, verify_result
+
+# --- the functions (also used by `evote demo`) ---------------------------------------
+
+
+def created_body(
+    manifest: Manifest,
+    official: VerifyKey,
+    credential_authority: VerifyKey,
+    trustees: list[VerifyKey],
+    threshold: int,
+) -> ElectionCreated:
+    """The ``election_created`` body, with the roles checked before anything is signed."""
+    if not 1 <= len(trustees) <= MAX_TRUSTEES:
+        raise KeyCeremonyError(
+            f"an election needs 1 to {MAX_TRUSTEES} trustees, got {len(trustees)}"
+        )
+    if len({k.raw for k in trustees}) != len(trustees):
+        raise KeyCeremonyError("the same trustee key is listed twice")
+    if not 1 <= threshold <= len(trustees):
+        raise KeyCeremonyError(
+            f"threshold must be between 1 and the number of trustees ({len(trustees)}), "
+            f"got {threshold}"
+        )
+    roles = [official.raw, credential_authority.raw]
+    if official.raw == credential_authority.raw or set(roles) & {k.raw for k in trustees}:
+        raise KeyCeremonyError(
+            "the official, the credential authority and each trustee must use different keys"
+        )
+    return ElectionCreated(manifest, official, credential_authority, tuple(trustees), threshold)
+
+
+def create_election(client: Client, key: SigningKey, setup: ElectionCreated) -> None:
+    eid = setup.manifest.election_id
+    api.create_election(client, sign_command(key, eid, "election_created", setup.to_json()))
+
+
+def _official_view(client: Client, key: SigningKey, election_id: str) -> BoardView:
+    view = api.fetch_board(client, election_id)
+    if view.setup.official.raw != key.verify_key.raw:
+        raise CliError(
+            f"wrong key file: this key is not the official key of election {election_id!r}"
+        )
+    return view
+
+
+def open_election(client: Client, key: SigningKey, election_id: str) -> bytes:
+    """Publish the joint key (if not yet) and open the election; returns the fingerprint."""
+    view = _official_view(client, key, election_id)
+    if view.phase is not Phase.SETUP:
+        raise LifecycleError(f"election {election_id!r} is already {view.phase.value}")
+    if view.joint_key() is None:
+        joint = view.computed_joint_key()
+        dealt = {s.dealer for s in view.trustee_messages("trustee_shares")}
+        missing = [j for j in joint.qualified if j not in dealt]
+        if missing:
+            raise KeyCeremonyError(
+                f"the key ceremony is not finished: waiting for {names(missing)} to deal shares "
+                "(`evote trustee shares`)"
+            )
+        api.post_command(
+            client,
+            election_id,
+            "key_published",
+            sign_command(key, election_id, "key_published", {"joint_key": joint.to_json()}),
+        )
+        view = api.fetch_board(client, election_id)
+    if view.credentials() is None:
+        raise LifecycleError(
+            "the credential authority has not published the credential list yet "
+            "(`evote credentials issue`)"
+        )
+    fingerprint = view.context().fingerprint
+    api.post_command(
+        client,
+        election_id,
+        "election_opened",
+        sign_command(key, election_id, "election_opened", {"fingerprint": b64encode(fingerprint)}),
+    )
+    return fingerprint
+
+
+def close_election(client: Client, key: SigningKey, election_id: str) -> int:
+    """Close the election; returns how many ballots were cast."""
+    view = _official_view(client, key, election_id)
+    if view.phase is not Phase.OPEN:
+        state = view.phase.value if view.phase else "empty"
+        raise LifecycleError(f"election {election_id!r} is not open (phase {state})")
+    api.post_command(
+        client,
+        election_id,
+        "election_closed",
+        sign_command(key, election_id, "election_closed", {}),
+    )
+    return len(view.of_kind("ballot_cast"))
+
+
+@dataclass(frozen=True)
+class Tallied:
+    manifest: Manifest
+    result: Result
+    counted: int
+    total_weight: int
+
+
+def post_tally(
+    client: Client, key: SigningKey, election_id: str, *, quiet: bool = False
+) -> BoardView:
+    """Aggregate the counted ballots and post the encrypted tally (once)."""
+    view = _official_view(client, key, election_id)
+    if view.phase in (None, Phase.SETUP, Phase.OPEN):
+        raise LifecycleError(
+            f"election {election_id!r} is not closed "
+            f"(phase {view.phase.value if view.phase else 'empty'}); "
+            "close it first with `evote election close`"
+        )
+    if view.posted_tally() is not None:
+        return view
+    ctx = view.context()
+    counted = view.counted()
+    shape = [len(q.options) for q in ctx.manifest.questions]
+    with progress("aggregating counted ballots", len(counted), quiet=quiet) as advance:
+
+        def stream() -> Iterator[tuple[int, Sequence[Sequence[Any]]]]:
+            for item in counted_weights(ctx, counted):
+                advance(1)
+                yield item
+
+        tally = aggregate(shape, stream())
+    total_weight = sum(ctx.credentials.weight_of(b.credential) for _, b in counted)
+    body = {"tally": tally.to_json(), "counted": len(counted), "total_weight": total_weight}
+    api.post_command(
+        client, election_id, "tally_posted", sign_command(key, election_id, "tally_posted", body)
+    )
+    return api.fetch_board(client, election_id)
+
+
+def finish_tally(client: Client, key: SigningKey, election_id: str) -> tuple[Tallied | None, str]:
+    """Combine t partial decryptions and post the result; (None, reason) while waiting."""
+    view = _official_view(client, key, election_id)
+    posted = view.posted_tally()
+    if posted is None:
+        raise LifecycleError("no encrypted tally has been posted")
+    tally, counted, total_weight = posted
+    ctx = view.context()
+    joint = view.joint_key()
+    if joint is None:
+        raise TallyError("an encrypted tally is on the board without a joint key")
+    existing = view.result()
+    if existing is not None:
+        verify_result(ctx.fingerprint, tally, view.partials(), joint, existing)
+        return Tallied(ctx.manifest, existing, counted, total_weight), ""
+    partials = view.partials()
+    if len(partials) < joint.threshold:
+        have = sorted(p.trustee for p in partials)
+        waiting = [j for j in joint.qualified if j not in have]
+        return None, (
+            f"{len(partials)} of the {joint.threshold} partial decryptions needed "
+            "are on the board; "
+            f"waiting for {names(waiting)} (`evote trustee decrypt`)"
+        )
+    try:
+        result = combine(
+            ctx.fingerprint, tally, partials, joint, result_bounds(ctx.manifest, total_weight)
+        )
+    except DecryptionError as exc:
+        if exc.detail.get("valid") is not None:
+            return None, exc.message
+        raise
+    api.post_command(
+        client,
+        election_id,
+        "result_published",
+        sign_command(key, election_id, "result_published", {"result": result.to_json()}),
+    )
+    return Tallied(ctx.manifest, result, counted, total_weight), ""
+
+
+def published_result(client: Client, election_id: str) -> Tallied:
+    """The result on the board, checked against the tally and the partial decryptions."""
+    view = api.fetch_board(client, election_id)
+    result = view.result()
+    if result is None:
+        state = view.phase.value if view.phase else "empty"
+        raise LifecycleError(f"election {election_id!r} has no result yet (phase {state})")
+    posted = view.posted_tally()
+    joint = view.joint_key()
+    if posted is None or joint is None:
+        raise TallyError("a result is on the board without a tally or a joint key")
+    tally, counted, total_weight = posted
+    verify_result(view.context().fingerprint, tally, view.partials(), joint, result)
+    return Tallied(view.setup.manifest, result, counted, total_weight)
+
+
+def export_record(client: Client, election_id: str, out: Path) -> tuple[int, int]:
+    """Download the record to ``out`` (a new directory, or a ``.zip`` file); returns
+    (entries, signed heads).
+
+    Before anything is kept, the archive is checked as far as it can be
+    without the verifier: the header names this election, the last signed
+    head's signature verifies under the header's board key, and the board's
+    hash chain leads exactly to that head's root.  The directory or file
+    appears complete or not at all.
+    """
+    with tempfile.TemporaryFile() as tmp:
+        api.download_record(client, election_id, tmp)
+        tmp.seek(0)
+        try:
+            archive = zipfile.ZipFile(tmp)
+        except zipfile.BadZipFile:
+            raise SchemaError("the server's record is not a zip archive") from None
+        with archive:
+            missing = [name for name in FILES if name not in archive.namelist()]
+            if missing:
+                raise SchemaError(f"the server's record has no {missing[0]}")
+            header = parse_record_json(archive.read(RECORD_FILE))
+            if header.election != election_id:
+                raise SchemaError(f"the server's record is for election {header.election!r}")
+            heads = parse_tree_heads(archive.read(TREE_HEADS_FILE), header)
+            heads[-1].verify(header.board_key)
+            with archive.open(BOARD_FILE) as board:
+                chunks = iter(lambda: board.read(1 << 20), b"")
+                summary = verify_chain(iter_board(chunks), expect=heads[-1].head)
+            if out.suffix.lower() == ".zip":
+                tmp.seek(0)
+                write_new_file(out, tmp.read(), secret=False)
+            else:
+                with new_directory(out, private=False) as put:
+                    for name in FILES:
+                        with archive.open(name) as member:
+                            put(name, member, False)
+    return summary.size, len(heads)
+
+
+# --- click commands --------------------------------------------------------------------
+
+
+@click.group(cls=OrderedGroup)
+def election() -> None:
+    """Create and run an election (official), or look at one (anyone)."""
+
+
+@election.command("create")
+@click.argument("manifest_path", metavar="MANIFEST", type=click.Path(dir_okay=False))
+@server_option
+@official_key_option
+@click.option(
+    "--credential-authority",
+    "ca",
+    required=True,
+    metavar="KEY",
+    help="The credential authority's public key: its .pub file or the key itself.",
+)
+@click.option(
+    "--trustee",
+    "trustees",
+    multiple=True,
+    metavar="KEY",
+    help="A trustee's public key (.pub file or key); repeat once per trustee, in order.",
+)
+@click.option(
+    "--threshold", type=int, help="How many trustees are needed to decrypt (default: a majority)."
+)
+@click.option(
+    "--check", is_flag=True, help="Only validate the manifest and the roles; post nothing."
+)
+def create_command(
+    manifest_path: str,
+    server: str,
+    key_path: str,
+    ca: str,
+    trustees: tuple[str, ...],
+    threshold: int | None,
+    check: bool,
+) -> None:
+    """Validate MANIFEST (.yaml or .json) and create the election on the server.
+
+    Posts the election_created command signed by the official, naming the
+    manifest, the credential authority's key and the trustees' keys with the
+    threshold.  Errors in the manifest name the line and field.
+    """
+    manifest = load_manifest(manifest_path)
+    if not trustees:
+        raise click.UsageError("name at least one trustee with --trustee")
+    trustee_keys = [read_public_key(t, f"trustee {i}") for i, t in enumerate(trustees, start=1)]
+    t = threshold if threshold is not None else len(trustee_keys) // 2 + 1
+    key = read_key_file(key_path, "official")
+    setup = created_body(
+        manifest, key.verify_key, read_public_key(ca, "credential authority key"), trustee_keys, t
+    )
+    if check:
+        say(
+            f"manifest {manifest_path} is valid: election {manifest.election_id!r}, "
+            f"{len(manifest.questions)} questions, {t} of {len(trustee_keys)} trustees"
+        )
+        return
+    with Client(server) as client:
+        create_election(client, key, setup)
+    say(f"created election {manifest.election_id}")
+    note(
+        "next: each trustee runs `evote trustee keygen` and `evote trustee shares`; "
+        "the credential authority runs `evote credentials issue`"
+    )
+
+
+@election.command("open")
+@election_argument
+@server_option
+@official_key_option
+def open_command(election_id: str, server: str, key_path: str) -> None:
+    """Publish the joint key and open ELECTION_ID for voting.
+
+    Needs the trustees' key ceremony (all shares dealt) and the credential list
+    on the board.  Prints the election fingerprint voters' devices check.
+    """
+    key = read_key_file(key_path, "official")
+    with Client(server) as client:
+        fingerprint = open_election(client, key, election_id)
+    say(f"election {election_id} is open; fingerprint {b64encode(fingerprint)}")
+
+
+@election.command("close")
+@election_argument
+@server_option
+@official_key_option
+def close_command(election_id: str, server: str, key_path: str) -> None:
+    """Close ELECTION_ID: no ballot is accepted after this entry."""
+    key = read_key_file(key_path, "official")
+    with Client(server) as client:
+        cast = close_election(client, key, election_id)
+    say(f"election {election_id} is closed ({cast} ballots cast, re-votes included)")
+
+
+@election.command("tally")
+@election_argument
+@server_option
+@official_key_option
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    help="Seconds to wait for the trustees' partial decryptions.",
+)
+@click.option(
+    "--chart",
+    "chart_path",
+    type=click.Path(dir_okay=False),
+    help="Also draw the result to FILE (.svg, or .png with matplotlib).",
+)
+def tally_command(
+    election_id: str, server: str, key_path: str, timeout: float, chart_path: str | None
+) -> None:
+    """Post the encrypted tally, wait for t partial decryptions, publish the result.
+
+    The tally is the homomorphic sum of the last ballot of each credential,
+    weighted; no single ballot is ever decrypted.  Re-running is safe.
+    """
+    key = read_key_file(key_path, "official")
+    with Client(server) as client:
+        post_tally(client, key, election_id)
+        note("encrypted tally posted; trustees can now run `evote trustee decrypt`")
+        done = wait_until(
+            lambda: finish_tally(client, key, election_id),
+            timeout=timeout,
+            what="the result cannot be computed yet",
+            retry_hint="run `evote election tally` again when more trustees have decrypted",
+        )
+    print_result(done.manifest, done.result, counted=done.counted, total_weight=done.total_weight)
+    if chart_path:
+        write_chart(chart_path, done.manifest.label(), question_totals(done.manifest, done.result))
+        note(f"chart written to {chart_path}")
+
+
+@election.command("status")
+@election_argument
+@server_option
+def status_command(election_id: str, server: str) -> None:
+    """Show where ELECTION_ID stands: phase, key ceremony, credentials, ballots, tally."""
+    with Client(server) as client:
+        view = api.fetch_board(client, election_id)
+    setup = view.setup
+    n = len(setup.trustees)
+    anns, comms, shares, complaints, answers = view.ceremony()
+    lines = [
+        ("election", f"{election_id} - {setup.manifest.label()}"),
+        ("phase", view.phase.value if view.phase else "empty"),
+        ("board entries", str(view.size)),
+        ("trustees", f"{setup.threshold} of {n} needed to decrypt"),
+        (
+            "key ceremony",
+            f"{len(anns)}/{n} announced, {len(comms)}/{n} committed, "
+            f"{len(shares)}/{n} dealt shares, {len(complaints)} complaints, "
+            f"{len(answers)} answers",
+        ),
+        ("election key", "published" if view.has("key_published") else "not yet published"),
+    ]
+    creds = view.credentials()
+    lines.append(("credentials", f"{len(creds)} published" if creds else "not yet published"))
+    if view.has("election_opened"):
+        lines.append(("fingerprint", b64encode(view.context().fingerprint)))
+    cast = view.of_kind("ballot_cast")
+    lines.append(
+        (
+            "ballots",
+            f"{len(cast)} cast, {len(view.counted())} counted (last per credential), "
+            f"{len(view.of_kind('ballot_audited'))} audited",
+        )
+    )
+    if view.has("tally_posted"):
+        lines.append(
+            ("tally", f"posted; {len(view.partials())}/{setup.threshold} partial decryptions")
+        )
+    lines.append(("result", "published" if view.has("result_published") else "not yet published"))
+    width = max(len(k) for k, _ in lines)
+    for k, v in lines:
+        say(f"{k.ljust(width)}  {v}")
+
+
+@election.command("result")
+@election_argument
+@server_option
+@click.option(
+    "--chart",
+    "chart_path",
+    type=click.Path(dir_okay=False),
+    help="Draw the result to FILE: .svg (always) or .png (needs matplotlib).",
+)
+@click.option("--lang", default=None, help="Language of labels, e.g. en or ru (default: English).")
+def result_command(election_id: str, server: str, chart_path: str | None, lang: str | None) -> None:
+    """Print the published result of ELECTION_ID as a table (after checking it
+    against the tally and the trustees' proofs), and optionally draw it."""
+    with Client(server) as client:
+        done = published_result(client, election_id)
+    print_result(
+        done.manifest, done.result, counted=done.counted, total_weight=done.total_weight, lang=lang
+    )
+    if chart_path:
+        write_chart(
+            chart_path, done.manifest.label(lang), question_totals(done.manifest, done.result, lang)
+        )
+        note(f"chart written to {chart_path}")
+
+
+@election.command("export")
+@election_argument
+@server_option
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(),
+    help="New directory for the record (record.json, board.jsonl, tree-heads.jsonl), "
+    "or a FILE.zip to keep the archive as one file.",
+)
+def export_command(election_id: str, server: str, out_dir: str) -> None:
+    """Download the election record for auditors; check it with `evote-verify DIR`."""
+    with Client(server) as client:
+        size, heads = export_record(client, election_id, Path(out_dir))
+    say(
+        f"wrote the record of {election_id} to {out_dir}: {size} entries, {heads} signed tree heads"
+    )

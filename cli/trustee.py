@@ -1,0 +1,443 @@
+"""``evote trustee``: one trustee's side of the key ceremony and of the decryption.
+
+Each trustee runs these on its own machine.  The trustee's secrets (signing
+key, box key, polynomial, and finally its key share) live only in its state
+file (mode 0600, replaced atomically after every change); everything it posts
+is a signed public message on the board.
+
+Rounds (``docs/protocol-trustees.md``), each one command, each idempotent —
+re-running posts only what is not on the board yet, so a trustee whose
+network failed simply runs the command again:
+
+``init``     make the trustee's signing key; give the public key to the official
+``keygen``   step 1 announce (keys + hash of commitments), wait for every
+             trustee's announcement, step 2 reveal the commitments
+``shares``   step 3 deal encrypted shares, wait for every dealer's shares,
+             step 4 check them (posting complaints), step 5 answer complaints
+             against this trustee, and report the joint key it will hold a share of
+``decrypt``  after the official posts the encrypted tally: recompute the
+             aggregate from the board's counted ballots, refuse if it differs,
+             else post this trustee's partial decryption with its proofs
+
+The polynomial is kept until ``decrypt`` (which computes the key share from
+the final board and wipes it), so a late complaint can still be answered by
+re-running ``shares`` before the election opens.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli import api
+from cli.board_view import BoardView, counted_weights, trustee_index
+from cli.client import Client
+from cli.console import CliError, note, progress, say
+from cli.keyfiles import (
+    json_bytes,
+    public_key_text,
+    read_json,
+    replace_file,
+    warn_if_exposed,
+    write_new_file,
+)
+from cli.options import OrderedGroup, server_option, trustee_state_option
+from cli.waiting import DEFAULT_TIMEOUT, names, wait_until
+from evote import dkg
+from evote.ballot import verify_ballot
+from evote.commands import check_election_id, sign_command
+from evote.election import Phase
+from evote.encoding import Fields
+from evote.errors import EvoteError, KeyCeremonyError, LifecycleError, TallyError
+from evote.group import Scalar
+from evote.signing import SigningKey, VerifyKey
+from evote.tally import partial_decrypt, verify_aggregate
+
+STATE_FILE_TYPE = "evote-trustee-state"
+STATE_FILE_VERSION = 1
+
+
+# --- the state file --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrusteeFile:
+    """The trustee's state file: its signing key, and once bound, its ceremony state."""
+
+    path: Path
+    signing_key: SigningKey
+    election_id: str | None = None
+    ceremony: dkg.TrusteeState | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": STATE_FILE_TYPE,
+            "v": STATE_FILE_VERSION,
+            "public": self.signing_key.verify_key.to_json(),
+            "signing_key": self.signing_key.to_json(),
+            "election": self.election_id,
+            "ceremony": None if self.ceremony is None else self.ceremony.to_json(),
+        }
+
+    @property
+    def public(self) -> VerifyKey:
+        return self.signing_key.verify_key
+
+    def save(self) -> TrusteeFile:
+        replace_file(self.path, json_bytes(self.to_json()), secret=True)
+        return self
+
+    def with_ceremony(self, ceremony: dkg.TrusteeState) -> TrusteeFile:
+        return replace(self, election_id=ceremony.election_id, ceremony=ceremony).save()
+
+
+def load_state(path: str | Path) -> TrusteeFile:
+    """Read a trustee state file; :class:`CliError` if missing or not a trustee state."""
+    target = Path(path)
+    if not target.exists():
+        raise CliError(
+            f"trustee state file {target} does not exist; make one with "
+            f"`evote trustee init --state {target}` (or pass --state)"
+        )
+    obj = read_json(target, "trustee state file")
+    if not isinstance(obj, dict) or obj.get("type") != STATE_FILE_TYPE:
+        raise CliError(f"wrong file: {target} is not an evote trustee state file")
+    warn_if_exposed(target, "trustee state file")
+    try:
+        f = Fields(
+            obj,
+            str(target),
+            required=("type", "v", "public", "signing_key", "election", "ceremony"),
+        )
+        if f.int("v") != STATE_FILE_VERSION:
+            raise CliError(f"{target}: unsupported state file version")
+        key = SigningKey.from_json(f.raw("signing_key"))
+        if VerifyKey.from_json(f.raw("public")).raw != key.verify_key.raw:
+            raise CliError(f"{target}: the public key does not match the signing key")
+        election = f.raw("election")
+        if election is not None:
+            check_election_id(election, f.sub("election"))
+        ceremony = None
+        if f.raw("ceremony") is not None:
+            ceremony = dkg.TrusteeState.from_json(f.raw("ceremony"), f.sub("ceremony"))
+            if ceremony.signing_key.seed != key.seed or ceremony.election_id != election:
+                raise CliError(f"{target}: the ceremony state does not belong to this trustee")
+    except EvoteError as exc:
+        raise CliError(f"{target} is damaged: {exc.message}") from None
+    return TrusteeFile(target, key, election, ceremony)
+
+
+def init_trustee(path: str | Path) -> VerifyKey:
+    """Create a new state file (0600) with a fresh signing key, and ``<name>.pub`` beside it."""
+    target = Path(path)
+    pub = target.with_name(target.name.removesuffix(".state") + ".pub")
+    for existing in (target, pub):
+        if existing.exists():
+            raise CliError(f"{existing} already exists; refusing to overwrite it")
+    key = SigningKey.generate(secrets.token_bytes)
+    write_new_file(target, json_bytes(TrusteeFile(target, key).to_json()), secret=True)
+    write_new_file(pub, public_key_text(key.verify_key), secret=False)
+    return key.verify_key
+
+
+def _bound(state: TrusteeFile, election_id: str | None) -> str:
+    if state.election_id is not None:
+        if election_id is not None and election_id != state.election_id:
+            raise CliError(
+                f"{state.path} belongs to election {state.election_id!r}, not {election_id!r}; "
+                "use a separate state file per election"
+            )
+        return state.election_id
+    if election_id is None:
+        raise CliError("this state file is not bound to an election yet: pass --election ID")
+    return election_id
+
+
+def _post(client: Client, state: TrusteeFile, kind: str, body: dict[str, Any]) -> None:
+    eid = _bound(state, None)
+    api.post_command(client, eid, kind, sign_command(state.signing_key, eid, kind, body))
+
+
+# --- rounds ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoundStatus:
+    """What one pass of a round achieved: done, or what it is waiting for."""
+
+    done: bool
+    waiting: str = ""
+    detail: Any = None
+
+
+def keygen_round(client: Client, path: str | Path, election_id: str | None = None) -> RoundStatus:
+    """Announce (step 1), then reveal the commitments (step 2) once every trustee announced."""
+    state = load_state(path)
+    eid = _bound(state, election_id)
+    view = api.fetch_board(client, eid)
+    setup = view.setup
+    if view.phase is not Phase.SETUP:
+        raise LifecycleError(
+            f"election {eid!r} is past its key ceremony (phase {view.phase.value})"
+        )
+    index = trustee_index(setup, state.public)
+    n, t = len(setup.trustees), setup.threshold
+    ceremony = state.ceremony
+    if ceremony is None:
+        ceremony, _ = dkg.step1_announce(
+            eid, index, n, t, secrets.token_bytes, signing_key=state.signing_key
+        )
+        state = state.with_ceremony(ceremony)  # saved before anything is posted
+    announced = {a.trustee: a for a in view.trustee_messages("trustee_announced")}
+    mine = ceremony.announcement()
+    if index not in announced:
+        _post(client, state, "trustee_announced", mine.to_json())
+        announced[index] = mine
+    elif announced[index] != mine:
+        raise KeyCeremonyError(
+            f"trustee {index}'s announcement on the board was not made from {state.path}"
+        )
+    missing = [i for i in range(1, n + 1) if i not in announced]
+    if missing:
+        return RoundStatus(False, f"announced; waiting for {names(missing)} to announce")
+    committed = {c.trustee for c in view.trustee_messages("trustee_committed")}
+    if index not in committed:
+        _post(client, state, "trustee_committed", dkg.step2_reveal(ceremony).to_json())
+    return RoundStatus(True, detail=index)
+
+
+def shares_round(client: Client, path: str | Path) -> RoundStatus:
+    """Deal shares (step 3), check received shares (step 4), answer complaints (step 5)."""
+    state = load_state(path)
+    ceremony = state.ceremony
+    if ceremony is None:
+        raise CliError(
+            f"{state.path} has not taken part in a key ceremony: run `evote trustee keygen` first"
+        )
+    eid, me = ceremony.election_id, ceremony.trustee
+    view = api.fetch_board(client, eid)
+    if view.phase is not Phase.SETUP:
+        raise LifecycleError(
+            f"election {eid!r} is past its key ceremony (phase {view.phase.value})"
+        )
+    if not ceremony.polynomial:
+        raise CliError(f"{state.path} has already finished the key ceremony")
+    anns, comms, shares, complaints, answers = view.ceremony()
+    n = ceremony.trustees
+    if me not in {c.trustee for c in comms}:
+        raise CliError("this trustee has not revealed its commitments: run `evote trustee keygen`")
+    missing = sorted(set(range(1, n + 1)) - {c.trustee for c in comms})
+    if missing:
+        return RoundStatus(False, f"waiting for {names(missing)} to reveal their commitments")
+    if me not in {s.dealer for s in shares}:
+        mine = dkg.step3_shares(ceremony, anns, secrets.token_bytes)
+        _post(client, state, "trustee_shares", mine.to_json())
+        shares = [*shares, mine]
+    missing = sorted(set(range(1, n + 1)) - {s.dealer for s in shares})
+    if missing:
+        return RoundStatus(False, f"shares dealt; waiting for {names(missing)} to deal theirs")
+    outcome = dkg.step4_receive(ceremony, anns, comms, shares)
+    if isinstance(outcome, list):
+        posted = {(c.accuser, c.accused) for c in complaints}
+        for complaint in outcome:
+            if (complaint.accuser, complaint.accused) not in posted:
+                _post(client, state, "trustee_complaint", complaint.to_json())
+                complaints = [*complaints, complaint]
+    answered = {(a.dealer, a.accuser) for a in answers}
+    for answer in dkg.step5_answer(ceremony, anns, complaints):
+        if (answer.dealer, answer.accuser) not in answered:
+            _post(client, state, "trustee_complaint_answer", answer.to_json())
+            answers = [*answers, answer]
+    try:
+        joint, _ = dkg.finalize(ceremony, anns, comms, shares, complaints, answers)
+    except KeyCeremonyError as exc:
+        mine_open = sorted(
+            c.accused
+            for c in complaints
+            if c.accuser == me and (c.accused, me) not in {(a.dealer, a.accuser) for a in answers}
+        )
+        if mine_open:
+            return RoundStatus(
+                False, f"complained about {names(mine_open)}; waiting for an answer ({exc.message})"
+            )
+        raise
+    return RoundStatus(True, detail=joint)
+
+
+def _finalized(state: TrusteeFile, ceremony: dkg.TrusteeState, view: BoardView) -> Scalar:
+    """This trustee's key share, computed once from the (now final) ceremony on the board
+    and saved in the state file, which from then on no longer holds the polynomial."""
+    if ceremony.share is not None:
+        return ceremony.share
+    anns, comms, shares, complaints, answers = view.ceremony()
+    joint, final = dkg.finalize(ceremony, anns, comms, shares, complaints, answers)
+    published = view.joint_key()
+    if published is None or published != joint or final.share is None:
+        raise KeyCeremonyError("the joint key on the board is not the one this trustee computed")
+    state.with_ceremony(final)
+    return final.share
+
+
+def decrypt_round(
+    client: Client, path: str | Path, *, check_ballots: bool = True, quiet: bool = False
+) -> RoundStatus:
+    """Check the posted tally against the board's ballots, then post a partial decryption."""
+    state = load_state(path)
+    ceremony = state.ceremony
+    if ceremony is None:
+        raise CliError(f"{state.path} has not taken part in a key ceremony")
+    eid, me = ceremony.election_id, ceremony.trustee
+    view = api.fetch_board(client, eid)
+    posted = view.posted_tally()
+    if posted is None:
+        if view.phase in (None, Phase.SETUP, Phase.OPEN):
+            phase = view.phase.value if view.phase else "empty"
+            raise LifecycleError(f"election {eid!r} has no tally to decrypt yet (phase {phase})")
+        return RoundStatus(False, "waiting for the official to post the encrypted tally")
+    if me in {p.trustee for p in view.partials()}:
+        return RoundStatus(True, detail="already posted")
+    if view.phase is Phase.TALLIED:
+        return RoundStatus(True, detail="not needed")
+    share = _finalized(state, ceremony, view)
+    ctx = view.context()
+    counted = view.counted()
+    if check_ballots:
+        with progress("checking counted ballots", len(counted), quiet=quiet) as advance:
+            for _, ballot in counted:
+                verify_ballot(ctx, ballot)
+                advance(1)
+    tally, count, total_weight = posted
+    shape = [len(q.options) for q in ctx.manifest.questions]
+    verify_aggregate(shape, counted_weights(ctx, counted), tally)
+    weights = sum(ctx.credentials.weight_of(b.credential) for _, b in counted)
+    if count != len(counted) or total_weight != weights:
+        raise TallyError(
+            f"the posted tally claims {count} ballots of total weight {total_weight}; "
+            f"the board has {len(counted)} of total weight {weights}"
+        )
+    partial = partial_decrypt(ctx.fingerprint, me, share, tally, secrets.token_bytes)
+    _post(client, state, "partial_decryption", partial.to_json())
+    return RoundStatus(True, detail=len(counted))
+
+
+# --- commands -------------------------------------------------------------------------
+
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    help="Seconds to wait for the other trustees (0: do what is possible now and stop).",
+)
+
+
+@click.group(cls=OrderedGroup)
+def trustee() -> None:
+    """A trustee: holds one share of the election key, never the whole key."""
+
+
+@trustee.command("init")
+@trustee_state_option
+def init_command(state_path: str) -> None:
+    """Make this trustee's signing key and private state file.
+
+    Writes STATE (secret, mode 0600) and a .pub file with the public key.
+    Send the public key to the official, who lists it when creating the
+    election (`evote election create --trustee trustee.pub ...`).
+    """
+    public = init_trustee(state_path)
+    note(f"wrote {state_path} (secret: keep it on this machine) and its public key")
+    say(public.to_json())
+
+
+@trustee.command("keygen")
+@trustee_state_option
+@server_option
+@click.option(
+    "--election",
+    "election_id",
+    envvar="EVOTE_ELECTION",
+    metavar="ID",
+    help="Election to join (needed the first time) [env: EVOTE_ELECTION].",
+)
+@timeout_option
+def keygen_command(state_path: str, server: str, election_id: str | None, timeout: float) -> None:
+    """Key ceremony steps 1-2: announce keys, then reveal commitments.
+
+    Waits until every trustee has announced before revealing (commit, then
+    reveal, so no trustee can choose its part of the key after seeing the
+    others').  Safe to re-run.
+    """
+    with Client(server) as client:
+        index = wait_until(
+            lambda: _as_check(keygen_round(client, state_path, election_id)),
+            timeout=timeout,
+            what="key generation is not finished",
+            retry_hint="run `evote trustee keygen` again later",
+        )
+    say(f"trustee {index}: announced and revealed commitments; next: `evote trustee shares`")
+
+
+@trustee.command("shares")
+@trustee_state_option
+@server_option
+@timeout_option
+def shares_command(state_path: str, server: str, timeout: float) -> None:
+    """Key ceremony steps 3-5: deal encrypted shares, check the shares dealt to
+    this trustee (complaining publicly about bad ones), answer complaints.
+
+    Prints the joint election key this trustee holds a share of.  Safe to re-run.
+    """
+    with Client(server) as client:
+        joint = wait_until(
+            lambda: _as_check(shares_round(client, state_path)),
+            timeout=timeout,
+            what="the share exchange is not finished",
+            retry_hint="run `evote trustee shares` again later",
+        )
+    say(
+        f"shares checked; joint key {joint.joint_key.to_json()} "
+        f"(threshold {joint.threshold}, qualified trustees {list(joint.qualified)})"
+    )
+
+
+@trustee.command("decrypt")
+@trustee_state_option
+@server_option
+@timeout_option
+@click.option(
+    "--skip-ballot-proofs",
+    is_flag=True,
+    help="Do not re-verify every counted ballot's proofs (the aggregate is always recomputed).",
+)
+def decrypt_command(state_path: str, server: str, timeout: float, skip_ballot_proofs: bool) -> None:
+    """Check the encrypted tally and post this trustee's partial decryption.
+
+    Recomputes the aggregate from the board's counted ballots (the last
+    ballot of each credential, weighted) and refuses to decrypt anything
+    else: a trustee never helps decrypt a single ballot or a doctored sum.
+    """
+    with Client(server) as client:
+        detail = wait_until(
+            lambda: _as_check(
+                decrypt_round(client, state_path, check_ballots=not skip_ballot_proofs)
+            ),
+            timeout=timeout,
+            what="nothing to decrypt",
+            retry_hint="run `evote trustee decrypt` again once the official has run "
+            "`evote election tally`",
+        )
+    if detail == "already posted":
+        say("this trustee's partial decryption is already on the board")
+    elif detail == "not needed":
+        say("the result is already published; this trustee's decryption is not needed")
+    else:
+        say(f"tally checked against {detail} counted ballots; partial decryption posted")
+
+
+def _as_check(status: RoundStatus) -> tuple[Any, str]:
+    return (status.detail if status.done else None), status.waiting

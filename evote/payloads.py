@@ -1,0 +1,345 @@
+"""Typed payloads of the board's entries: who signs each kind, and what its body holds.
+
+Every lifecycle entry's payload is a :class:`~evote.commands.SignedCommand`
+JSON; ballots are not commands (a ballot is signed by its credential inside).
+This module turns a payload into typed objects once, at the boundary, so the
+server's rules and an auditor's checks both work on dataclasses, never on
+dicts:
+
+==========================  ======================  =========================================
+kind                        signer (role)           body
+==========================  ======================  =========================================
+election_created            official (allow-list)   :class:`ElectionCreated`
+trustee_announced           trustee i               :class:`evote.dkg.Announcement`
+trustee_committed           trustee i               :class:`evote.dkg.Commitments`
+trustee_shares              trustee i               :class:`evote.dkg.EncryptedShares`
+trustee_complaint           trustee j (accuser)     :class:`evote.dkg.Complaint`
+trustee_complaint_answer    trustee i (dealer)      :class:`evote.dkg.ComplaintAnswer`
+key_published               official                :class:`KeyPublished`
+credentials_published       credential authority    :class:`CredentialsPublished`
+election_opened             official                :class:`ElectionOpened`
+ballot_cast                 (credential, inside)    ``{"ballot": Ballot}``
+ballot_audited              (credential, inside)    ``{"audited": AuditedBallot}``
+election_closed             official                :class:`ElectionClosed` (``{}``)
+tally_posted                official                :class:`TallyPosted`
+partial_decryption          trustee j               :class:`evote.tally.PartialDecryption`
+result_published            official                :class:`ResultPublished`
+==========================  ======================  =========================================
+
+The "trustee i" of a trustee message is the index the message itself names
+(``Announcement.trustee``, ``EncryptedShares.dealer``, ``Complaint.accuser``,
+...); the signer must be the i-th trustee key listed in ``election_created``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from evote.ballot import AuditedBallot, Ballot
+from evote.board import Entry
+from evote.commands import SignedCommand
+from evote.credentials import CredentialList
+from evote.dkg import (
+    MAX_TRUSTEES,
+    Announcement,
+    Commitments,
+    Complaint,
+    ComplaintAnswer,
+    EncryptedShares,
+    JointKey,
+)
+from evote.encoding import MAX_SAFE_INTEGER, Fields, b64encode
+from evote.errors import BoardError, EncodingError, SchemaError, UnauthorisedSigner
+from evote.manifest import Manifest
+from evote.signing import VerifyKey
+from evote.tally import EncryptedTally, PartialDecryption, Result
+
+OFFICIAL = "official"
+CREDENTIAL_AUTHORITY = "credential_authority"
+TRUSTEE = "trustee"
+
+SIGNER_ROLE: dict[str, str] = {
+    "election_created": OFFICIAL,
+    "trustee_announced": TRUSTEE,
+    "trustee_committed": TRUSTEE,
+    "trustee_shares": TRUSTEE,
+    "trustee_complaint": TRUSTEE,
+    "trustee_complaint_answer": TRUSTEE,
+    "key_published": OFFICIAL,
+    "credentials_published": CREDENTIAL_AUTHORITY,
+    "election_opened": OFFICIAL,
+    "election_closed": OFFICIAL,
+    "tally_posted": OFFICIAL,
+    "partial_decryption": TRUSTEE,
+    "result_published": OFFICIAL,
+}
+"""Which role signs each command kind (every kind but the two ballot kinds)."""
+
+COMMAND_KINDS = frozenset(SIGNER_ROLE)
+BALLOT_KINDS = frozenset({"ballot_cast", "ballot_audited"})
+
+
+def _key(f: Fields, name: str) -> VerifyKey:
+    try:
+        return VerifyKey.from_json(f.raw(name))
+    except EncodingError as exc:
+        raise EncodingError(f"{f.sub(name)}: {exc.message}") from None
+
+
+# --- bodies -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ElectionCreated:
+    """Entry 0: the manifest and the keys of everyone who may sign later entries."""
+
+    manifest: Manifest
+    official: VerifyKey
+    credential_authority: VerifyKey
+    trustees: tuple[VerifyKey, ...]
+    threshold: int
+
+    def __post_init__(self) -> None:
+        n = len(self.trustees)
+        if not 1 <= n <= MAX_TRUSTEES:
+            raise SchemaError(f"election_created.trustees: expected 1 to {MAX_TRUSTEES} keys")
+        if len({k.raw for k in self.trustees}) != n:
+            raise SchemaError("election_created.trustees: a trustee key is listed twice")
+        if isinstance(self.threshold, bool) or not 1 <= self.threshold <= n:
+            raise SchemaError(f"election_created.threshold: must be between 1 and {n}")
+
+    @property
+    def election_id(self) -> str:
+        return self.manifest.election_id
+
+    def key_of(self, role: str, trustee: int | None = None) -> VerifyKey:
+        """The key allowed to sign for ``role`` (trustee ``i`` is 1-based)."""
+        if role == OFFICIAL:
+            return self.official
+        if role == CREDENTIAL_AUTHORITY:
+            return self.credential_authority
+        if trustee is None or not 1 <= trustee <= len(self.trustees):
+            raise UnauthorisedSigner(f"there is no trustee {trustee} in this election")
+        return self.trustees[trustee - 1]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "manifest": self.manifest.to_json(),
+            "official": self.official.to_json(),
+            "credential_authority": self.credential_authority.to_json(),
+            "trustees": [k.to_json() for k in self.trustees],
+            "threshold": self.threshold,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any, path: str = "election_created") -> ElectionCreated:
+        f = Fields(
+            obj,
+            path,
+            required={"manifest", "official", "credential_authority", "trustees", "threshold"},
+        )
+
+        def trustee(value: Any, p: str) -> VerifyKey:
+            try:
+                return VerifyKey.from_json(value)
+            except EncodingError as exc:
+                raise EncodingError(f"{p}: {exc.message}") from None
+
+        return cls(
+            manifest=Manifest.from_json(f.raw("manifest")),
+            official=_key(f, "official"),
+            credential_authority=_key(f, "credential_authority"),
+            trustees=tuple(f.list("trustees", trustee, min_len=1, max_len=MAX_TRUSTEES)),
+            threshold=f.int("threshold", lo=1, hi=MAX_TRUSTEES),
+        )
+
+
+@dataclass(frozen=True)
+class KeyPublished:
+    joint_key: JointKey
+
+    def to_json(self) -> dict[str, Any]:
+        return {"joint_key": self.joint_key.to_json()}
+
+    @classmethod
+    def from_json(cls, obj: Any, path: str = "key_published") -> KeyPublished:
+        f = Fields(obj, path, required={"joint_key"})
+        return cls(JointKey.from_json(f.raw("joint_key"), f.sub("joint_key")))
+
+
+@dataclass(frozen=True)
+class CredentialsPublished:
+    credentials: CredentialList
+
+    def to_json(self) -> dict[str, Any]:
+        return {"credentials": self.credentials.to_json()}
+
+    @classmethod
+    def from_json(cls, obj: Any, path: str = "credentials_published") -> CredentialsPublished:
+        f = Fields(obj, path, required={"credentials"})
+        return cls(CredentialList.from_json(f.raw("credentials"), f.sub("credentials")))
+
+
+@dataclass(frozen=True)
+class ElectionOpened:
+    fingerprint: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fingerprint": b64encode(self.fingerprint)}
+
+    @classmethod
+    def from_json(cls, obj: Any, path: str = "election_opened") -> ElectionOpened:
+        f = Fields(obj, path, required={"fingerprint"})
+        return cls(f.bytes("fingerprint", length=32))
+
+
+@dataclass(frozen=True)
+class ElectionClosed:
+    def to_json(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_json(cls, obj: Any, path: str = "election_closed") -> ElectionClosed:
+        Fields(obj, path, required=())
+        return cls()
+
+
+@dataclass(frozen=True)
+class TallyPosted:
+    """The encrypted tally of the counted set, its size and its total weight.
+
+    ``total_weight`` (the sum of the counted credentials' weights) times the
+    top score is the discrete-log bound of every option."""
+
+    tally: EncryptedTally
+    counted: int
+    total_weight: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tally": self.tally.to_json(),
+            "counted": self.counted,
+            "total_weight": self.total_weight,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any, path: str = "tally_posted") -> TallyPosted:
+        f = Fields(obj, path, required={"tally", "counted", "total_weight"})
+        return cls(
+            EncryptedTally.from_json(f.raw("tally"), f.sub("tally")),
+            f.int("counted", hi=MAX_SAFE_INTEGER),
+            f.int("total_weight", hi=MAX_SAFE_INTEGER),
+        )
+
+
+@dataclass(frozen=True)
+class ResultPublished:
+    result: Result
+
+    def to_json(self) -> dict[str, Any]:
+        return {"result": self.result.to_json()}
+
+    @classmethod
+    def from_json(cls, obj: Any, path: str = "result_published") -> ResultPublished:
+        f = Fields(obj, path, required={"result"})
+        return cls(Result.from_json(f.raw("result"), f.sub("result")))
+
+
+BODY_PARSERS: dict[str, Callable[[Any, str], Any]] = {
+    "election_created": ElectionCreated.from_json,
+    "trustee_announced": Announcement.from_json,
+    "trustee_committed": Commitments.from_json,
+    "trustee_shares": EncryptedShares.from_json,
+    "trustee_complaint": Complaint.from_json,
+    "trustee_complaint_answer": ComplaintAnswer.from_json,
+    "key_published": KeyPublished.from_json,
+    "credentials_published": CredentialsPublished.from_json,
+    "election_opened": ElectionOpened.from_json,
+    "election_closed": ElectionClosed.from_json,
+    "tally_posted": TallyPosted.from_json,
+    "partial_decryption": PartialDecryption.from_json,
+    "result_published": ResultPublished.from_json,
+}
+
+
+def parse_body(kind: str, body: Any) -> Any:
+    """The typed body of a ``kind`` command (SchemaError and friends name the field)."""
+    parser = BODY_PARSERS.get(kind)
+    if parser is None:
+        raise SchemaError(f"{kind!r} is not a command kind")
+    return parser(body, f"{kind}.body")
+
+
+def claimed_trustee(kind: str, body: Any) -> int | None:
+    """The trustee index a trustee message speaks for (None for other roles)."""
+    if isinstance(body, Announcement | Commitments | PartialDecryption):
+        return body.trustee
+    if isinstance(body, EncryptedShares | ComplaintAnswer):
+        return body.dealer
+    if isinstance(body, Complaint):
+        return body.accuser
+    return None
+
+
+@dataclass(frozen=True)
+class Command:
+    """A parsed command entry payload: the signed command and its typed body."""
+
+    kind: str
+    signed: SignedCommand
+    body: Any
+
+    @classmethod
+    def parse(cls, kind: str, obj: Any) -> Command:
+        """Parse a command JSON of ``kind`` (signature not checked here)."""
+        if kind not in COMMAND_KINDS:
+            raise SchemaError(f"{kind!r} is not a command kind")
+        signed = SignedCommand.from_json(obj, kind)
+        return cls(kind, signed, parse_body(kind, signed.body))
+
+    @classmethod
+    def from_entry(cls, entry: Entry) -> Command:
+        return cls.parse(entry.kind, entry.payload)
+
+    def check(self, election_id: str, created: ElectionCreated) -> None:
+        """Signature, then signer: the key ``created`` names for this kind's role.
+
+        Raises InvalidSignature, or UnauthorisedSigner naming the role.
+        """
+        self.signed.verify(election_id, self.kind)
+        role = SIGNER_ROLE[self.kind]
+        trustee = claimed_trustee(self.kind, self.body)
+        allowed = created.key_of(role, trustee)
+        if self.signed.signer.raw != allowed.raw:
+            who = f"trustee {trustee}" if role == TRUSTEE else role.replace("_", " ")
+            raise UnauthorisedSigner(
+                f"{self.kind} must be signed by the {who}'s key named in election_created",
+                detail={"role": role},
+            )
+
+
+# --- ballots ----------------------------------------------------------------------
+
+
+def ballot_cast_payload(ballot: Ballot) -> dict[str, Any]:
+    return {"ballot": ballot.to_json()}
+
+
+def ballot_audited_payload(audited: AuditedBallot) -> dict[str, Any]:
+    return {"audited": audited.to_json()}
+
+
+def parse_ballot_cast(entry: Entry, manifest: Manifest) -> Ballot:
+    if entry.kind != "ballot_cast":
+        raise BoardError(f"entry {entry.index} is {entry.kind}, not ballot_cast")
+    f = Fields(entry.payload, f"entry {entry.index} payload", required={"ballot"})
+    return Ballot.from_json(f.raw("ballot"), manifest, f.sub("ballot"))
+
+
+def parse_ballot_audited(entry: Entry, manifest: Manifest) -> AuditedBallot:
+    if entry.kind != "ballot_audited":
+        raise BoardError(f"entry {entry.index} is {entry.kind}, not ballot_audited")
+    f = Fields(entry.payload, f"entry {entry.index} payload", required={"audited"})
+    return AuditedBallot.from_json(f.raw("audited"), manifest, f.sub("audited"))

@@ -1,0 +1,927 @@
+"""The checks, numbered exactly as in ``docs/verifier.md``, and the engine that runs them.
+
+Verification is a pure function of the record.  The board is read once, in
+order, as a stream; every entry feeds the checks it concerns, and each check
+keeps counts and its *first* failure (entry index, error code, message, and
+evidence where there is some).  A failing check never stops the others: the
+report shows everything that is wrong.
+
+The checks (``CHECKS``; the numbers are part of the interface)::
+
+     1  record-format        every line is the canonical JSON of a well-formed entry
+                             of this election at its position
+     2  manifest             the manifest is valid; election_opened's fingerprint
+                             equals the one recomputed from manifest, key, commitments
+                             and credential list
+     3  key-ceremony         trustee messages, commitments and their Schnorr proofs;
+                             the joint key recomputed (evote.dkg.verify_ceremony)
+                             equals key_published
+     4  credentials          the credential list: valid keys and weights, sorted, no
+                             duplicates, count and total weight reported
+     5  command-signatures   every command is signed, by the key allowed to issue it
+     6  hash-chain           every entry's prev is the hash of the one before; times
+                             never go back
+     7  tree-heads           every signed head: board-key signature, and root equal to
+                             the root recomputed from the board; the latest head covers
+                             the whole board
+     8  consistency          RFC 9162 consistency proofs, built from the board, between
+                             successive heads and from every head to the latest
+     9  equivocation         no two validly signed heads of one size with different roots
+    10  lifecycle            entry kinds in an order evote.election allows (no ballot
+                             before open or after close)
+    11  ballots              every cast ballot: shape, listed credential, signature,
+                             every range proof, all bound to the election fingerprint
+    12  unique-ciphertexts   no ciphertext (its alpha = r·G) appears twice among cast
+                             and audited ballots
+    13  counted-set          the newest valid ballot of each credential is counted; the
+                             tally's count and total weight match; count <= credentials
+    14  aggregation          the posted encrypted tally equals the homomorphic sum of
+                             the counted ballots, weighted
+    15  partial-decryptions  every trustee's partial decryption and its DLEQ proofs
+    16  combination          t valid partials of distinct qualified trustees combine
+                             (Lagrange at 0) and every count is within its bound
+    17  result               the published result equals that decryption
+    18  audited-ballots      every audited ballot re-encrypts to its ciphertexts and
+                             its proofs verify
+
+How the aggregate is kept (memory does not grow with the number of ballots):
+workers return, per run of consecutive ``ballot_cast`` lines, the sum of the
+valid ballots' ciphertexts grouped by credential weight; the main process adds
+those sums and, when a credential votes again, *subtracts* its previous
+ballot's ciphertexts (Point subtraction).  For that it keeps, per credential,
+only the raw ciphertexts (64 bytes per option) of its latest ballot.  The weights are applied once per distinct weight at the end
+(:func:`evote.tally.verify_aggregate` over the per-weight sums), not once per
+ballot.  The one structure that grows with the ballots is the set of alphas of
+check 12 (32 bytes each), which that check cannot do without.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from evote import dkg
+from evote.board import Entry, detect_equivocation, verify_heads
+from evote.commands import SignedCommand
+from evote.credentials import CredentialList
+from evote.election import ElectionState, LifecycleError
+from evote.elgamal import Ciphertext
+from evote.encoding import b64encode
+from evote.errors import Equivocation, EvoteError, KeyCeremonyError, MerkleError
+from evote.fingerprint import ElectionContext
+from evote.group import POINT_BYTES, Point
+from evote.merkle import MerkleAccumulator, consistency_nodes, consistency_proof
+from evote.payloads import (
+    SIGNER_ROLE,
+    CredentialsPublished,
+    ElectionClosed,
+    ElectionCreated,
+    ElectionOpened,
+    KeyPublished,
+    ResultPublished,
+    TallyPosted,
+    claimed_trustee,
+    parse_body,
+)
+from evote.signing import VerifyKey
+from evote.tally import (
+    EncryptedTally,
+    PartialDecryption,
+    Result,
+    combine,
+    verify_aggregate,
+    verify_partial,
+    verify_result,
+)
+from verifier import parallel
+from verifier.record import Record
+from verifier.report import (
+    FAIL,
+    PASS,
+    SKIPPED,
+    CheckResult,
+    Failure,
+    OptionTotal,
+    QuestionTotals,
+    Report,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    """One check: its number and name (stable), title, and what passing it proves."""
+
+    number: int
+    name: str
+    title: str
+    proves: str
+    #: The count that must be non-zero for the check to pass (empty never passes).
+    needs: str | None = None
+
+
+CHECKS: tuple[CheckSpec, ...] = (
+    CheckSpec(1, "record-format", "Record format and schema",
+              "the board is a list of canonical, well-formed entries of this election",
+              needs="entries"),
+    CheckSpec(2, "manifest", "Manifest and fingerprint",
+              "every ballot was made for these questions, this key and these voters",
+              needs="manifests"),
+    CheckSpec(3, "key-ceremony", "Trustee key ceremony and joint key",
+              "the election key is the trustees' joint key; no one holds its secret",
+              needs="joint keys"),
+    CheckSpec(4, "credentials", "Credential list",
+              "who may vote, with which weight, each credential once", needs="credentials"),
+    CheckSpec(5, "command-signatures", "Command signers and signatures",
+              "each step was taken by the party allowed to take it", needs="commands"),
+    CheckSpec(6, "hash-chain", "Board hash chain",
+              "no entry was changed, removed or reordered after the next one was added",
+              needs="entries"),
+    CheckSpec(7, "tree-heads", "Signed tree heads",
+              "the board is the one the server signed, to its last entry", needs="heads"),
+    CheckSpec(8, "consistency", "Consistency between tree heads",
+              "the board was only ever appended to between the heads", needs="heads"),
+    CheckSpec(9, "equivocation", "No equivocation",
+              "the server did not sign two different boards of one size", needs="heads"),
+    CheckSpec(10, "lifecycle", "Lifecycle order",
+              "no ballot before opening or after closing; every step in its phase",
+              needs="entries"),
+    CheckSpec(11, "ballots", "Cast ballots",
+              "every ballot is well formed, from a listed credential, and proves it is valid",
+              needs="ballots"),
+    CheckSpec(12, "unique-ciphertexts", "No duplicated ciphertexts",
+              "no ballot replays another's (or an audited ballot's) encryption",
+              needs="ciphertexts"),
+    CheckSpec(13, "counted-set", "Counted set",
+              "exactly the newest ballot of each voter is counted, no one twice",
+              needs="counted"),
+    CheckSpec(14, "aggregation", "Encrypted tally",
+              "the encrypted tally is the sum of the counted ballots", needs="options"),
+    CheckSpec(15, "partial-decryptions", "Partial decryptions",
+              "each trustee decrypted the tally with its own key share", needs="partials"),
+    CheckSpec(16, "combination", "Threshold combination",
+              "enough trustees' shares combine into the decryption of the tally",
+              needs="options"),
+    CheckSpec(17, "result", "Published result", "the published result is the decryption",
+              needs="options"),
+    CheckSpec(18, "audited-ballots", "Audited ballots",
+              "the devices that made audited ballots encrypted what the voters chose"),
+)
+
+SPEC_BY_NAME = {c.name: c for c in CHECKS}
+
+#: The checks that can only run once the election has reached a later phase;
+#: ``--in-progress`` reports them as skipped instead of failed.
+LATE_CHECKS = ("counted-set", "aggregation", "partial-decryptions", "combination", "result")
+
+#: The check that fails when a command's body cannot be read.
+BODY_OWNER = {
+    "election_created": "manifest",
+    "trustee_announced": "key-ceremony",
+    "trustee_committed": "key-ceremony",
+    "trustee_shares": "key-ceremony",
+    "trustee_complaint": "key-ceremony",
+    "trustee_complaint_answer": "key-ceremony",
+    "key_published": "key-ceremony",
+    "credentials_published": "credentials",
+    "election_opened": "manifest",
+    "election_closed": "lifecycle",
+    "tally_posted": "aggregation",
+    "partial_decryption": "partial-decryptions",
+    "result_published": "result",
+}
+
+
+class CheckState:
+    """The running state of one check: counts and the first failure."""
+
+    __slots__ = ("spec", "counts", "failures", "first", "notes")
+
+    def __init__(self, spec: CheckSpec) -> None:
+        self.spec = spec
+        self.counts: dict[str, int] = {}
+        self.failures = 0
+        self.first: Failure | None = None
+        self.notes: list[str] = []
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def fail(
+        self, message: str, code: str, index: int | None = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> None:
+        self.failures += 1
+        if self.first is None:
+            self.first = Failure(message=message, code=code, index=index, evidence=evidence)
+
+    def fail_exc(self, exc: EvoteError, index: int | None = None, prefix: str = "") -> None:
+        evidence = exc.detail if exc.detail else None
+        self.fail(prefix + exc.message, exc.code, index, evidence)
+
+    def result(self, *, skip: str | None = None) -> CheckResult:
+        counts = dict(self.counts)
+        s = self.spec
+        if s.needs is not None:
+            counts.setdefault(s.needs, 0)
+        note = "; ".join(self.notes)
+        if self.first is None and skip is not None:
+            return CheckResult(s.number, s.name, s.title, SKIPPED, counts, 0, None, skip)
+        first, failures = self.first, self.failures
+        if first is None and s.needs is not None and counts[s.needs] == 0:
+            # An empty list never passes: nothing checked is not "all good".
+            first, failures = Failure(f"nothing to check: no {s.needs}", "empty"), 1
+        status = PASS if first is None else FAIL
+        return CheckResult(s.number, s.name, s.title, status, counts, failures, first, note)
+
+
+@dataclass
+class _Ceremony:
+    announcements: list[dkg.Announcement] = field(default_factory=list)
+    commitments: list[dkg.Commitments] = field(default_factory=list)
+    shares: list[dkg.EncryptedShares] = field(default_factory=list)
+    complaints: list[dkg.Complaint] = field(default_factory=list)
+    answers: list[dkg.ComplaintAnswer] = field(default_factory=list)
+
+
+ProgressFn = Callable[[int, int], None]
+"""``progress(entries_done, ballots_done)``, called after each chunk."""
+
+
+class RecordVerifier:
+    """Runs every check over one record.
+
+    ``runner_factory(ctx)`` makes the :class:`~verifier.parallel.Runner` that
+    checks ballot lines once the election context is known (the default checks
+    them in this process).  ``in_progress`` reports the late checks of an
+    election that is not tallied yet as skipped instead of failed.
+    """
+
+    def __init__(
+        self,
+        record: Record,
+        *,
+        runner_factory: Callable[[ElectionContext | None], parallel.Runner] | None = None,
+        chunk_size: int = parallel.DEFAULT_CHUNK,
+        progress: ProgressFn | None = None,
+        in_progress: bool = False,
+    ) -> None:
+        self.record = record
+        self.runner_factory = runner_factory or parallel.InlineRunner
+        self.chunk_size = chunk_size
+        self.progress = progress
+        self.in_progress = in_progress
+        self.c = {spec.name: CheckState(spec) for spec in CHECKS}
+        self.election = record.election
+        # chain and tree
+        self.acc = MerkleAccumulator()
+        self.prev_leaf = bytes(32)
+        self.last_time = 0
+        self.head_sizes = {h.size for h in record.heads}
+        self.roots: dict[int, bytes] = {}
+        self.needed: dict[tuple[int, int], bytes | None] = {}
+        self.state = ElectionState()
+        # setup
+        self.created: ElectionCreated | None = None
+        self.ceremony = _Ceremony()
+        self.joint: dkg.JointKey | None = None
+        self.credentials: CredentialList | None = None
+        self.ctx: ElectionContext | None = None
+        # ballots and tally
+        self.n_options = 0
+        self.shape: tuple[int, ...] = ()
+        self.sums: dict[int, list[Point]] = {}
+        self.segment_sums: dict[int, dict[int, bytes]] = {}
+        self.last: dict[bytes, bytes] = {}  # credential -> ciphertexts of its newest ballot
+        self.alphas: set[bytes] = set()
+        self.ballots = 0
+        self.tally: EncryptedTally | None = None
+        self.tally_index: int | None = None
+        self.partials: dict[int, PartialDecryption] = {}
+        self.result: Result | None = None
+        self.result_index: int | None = None
+        self.totals: tuple[QuestionTotals, ...] = ()
+        self.runner_description = "in-process"
+        self.workers = 1
+
+    # ------------------------------------------------------------------
+    # driving the stream
+    # ------------------------------------------------------------------
+
+    def run(self) -> Report:
+        started = _time.perf_counter()
+        lines = self.setup()
+        # Voting and tally phases: chunks of lines, checked by the runner.
+        if self.ctx is not None:
+            runner = self.runner_factory(self.ctx)
+            self.runner_description = runner.description
+            self.workers = runner.workers
+            try:
+                for chunk_result in runner.map(self._chunks(lines)):
+                    self._consume_chunk(chunk_result)
+                    if self.progress:
+                        last = chunk_result.results[-1].position
+                        self.progress(last + 1, self.ballots)
+            finally:
+                runner.close()
+        self._finish()
+        elapsed = _time.perf_counter() - started
+        return self._report(elapsed)
+
+    def setup(self) -> Iterator[tuple[int, bytes]]:
+        """Check the setup phase, in this process, until the election context exists.
+
+        Returns the rest of the board, unread.  Used by :meth:`run` and by the
+        audit command, which needs the context but not the ballots.
+        """
+        self._plan_consistency()
+        lines = self._numbered_lines()
+        for position, line in lines:
+            self._consume(parallel.check_line(self.ctx, position, line))
+            if self.ctx is not None:
+                break
+            if self.progress:
+                self.progress(position + 1, self.ballots)
+        return lines
+
+    def _numbered_lines(self) -> Iterator[tuple[int, bytes]]:
+        """(position, line without newline); format problems of the line framing are
+        recorded against check 1 and the line is still checked (as it is)."""
+        fmt = self.c["record-format"]
+        for position, raw in enumerate(self.record.board_lines()):
+            if raw.endswith(b"\n"):
+                line = raw[:-1]
+            else:
+                line = raw
+                fmt.fail("the last line of board.jsonl has no newline", "bad_framing", position)
+            if line.endswith(b"\r") or not line:
+                fmt.fail("empty line or CRLF line ending", "bad_framing", position)
+            yield position, line
+
+    def _chunks(self, lines: Iterator[tuple[int, bytes]]) -> Iterator[parallel.Chunk]:
+        batch: list[bytes] = []
+        start = None
+        for position, line in lines:
+            if start is None:
+                start = position
+            batch.append(line)
+            if len(batch) >= self.chunk_size:
+                yield parallel.Chunk(start, tuple(batch))
+                batch, start = [], None
+        if batch:
+            assert start is not None
+            yield parallel.Chunk(start, tuple(batch))
+
+    def _consume_chunk(self, cr: parallel.ChunkResult) -> None:
+        self.segment_sums.update(cr.sums)
+        for r in cr.results:
+            self._consume(r)
+
+    # ------------------------------------------------------------------
+    # one entry
+    # ------------------------------------------------------------------
+
+    def _consume(self, r: parallel.LineResult) -> None:
+        """Feed one entry (already parsed and, if a ballot, verified by a worker) to
+        the sequential checks, in board order; the numbers are the checks'."""
+        pos = r.position
+        fmt, chain, life = self.c["record-format"], self.c["hash-chain"], self.c["lifecycle"]
+        self._merkle(r.leaf)  # (7, 8) roots and proof nodes, for the end
+        fmt.count("entries")
+        chain.count("entries")
+        life.count("entries")
+        sums = self.segment_sums.pop(pos, None)  # (14) a run of ballots starts here
+        if sums:
+            for weight, blob in sums.items():
+                acc = self.sums.get(weight)
+                if acc is None:
+                    self.sums[weight] = parallel.split_points(blob)
+                else:
+                    parallel.add_points(acc, blob)
+        # (1) the line is a canonical entry of this election at this index
+        if r.header is None:
+            assert r.error is not None
+            fmt.fail(r.error[2], r.error[1], pos)
+            chain.fail("entry cannot be read, so its link cannot be checked", "unreadable", pos)
+            self.prev_leaf = r.leaf
+            return
+        election, index, kind, prev, time = r.header
+        if election != self.election:
+            fmt.fail(f"entry is for election {election!r}, not {self.election!r}",
+                     "wrong_election", pos)
+        if index != pos:
+            fmt.fail(f"entry says index {index} but is line {pos + 1} (index {pos})",
+                     "wrong_index", pos)
+        # (6) the chain link and the clock
+        if prev != self.prev_leaf:
+            chain.fail("prev is not the hash of the previous entry", "broken_chain", pos)
+        if time < self.last_time:
+            chain.fail(f"time {time} is before the previous entry's {self.last_time}",
+                       "time_goes_back", pos)
+        self.prev_leaf = r.leaf
+        self.last_time = max(self.last_time, time)
+        # (10) the phase table
+        in_phase = True
+        try:
+            self.state = self.state.apply(kind)
+        except LifecycleError as exc:
+            life.fail_exc(exc, pos)
+            in_phase = False
+        # (11-13, 18) ballots; (2-5, 13-17) commands
+        if kind == parallel.CAST:
+            self._on_cast(r, in_phase)
+        elif kind == parallel.AUDITED:
+            self._on_audited(r)
+        else:
+            assert r.line is not None
+            self._on_command(pos, kind, Entry.from_bytes(r.line))
+
+    def _merkle(self, leaf: bytes) -> None:
+        for level, idx, h in self.acc.append(leaf):
+            if (level, idx) in self.needed:
+                self.needed[(level, idx)] = h
+        if self.acc.size in self.head_sizes:
+            self.roots[self.acc.size] = self.acc.root()
+
+    # ------------------------------------------------------------------
+    # ballots
+    # ------------------------------------------------------------------
+
+    def _alphas(self, pos: int, cts: bytes) -> None:
+        check = self.c["unique-ciphertexts"]
+        for i in range(0, len(cts), 2 * POINT_BYTES):
+            alpha = cts[i : i + POINT_BYTES]
+            check.count("ciphertexts")
+            if alpha in self.alphas:
+                check.fail("a ciphertext (its alpha) already appeared in an earlier ballot",
+                           "duplicate_ciphertext", pos, {"alpha": b64encode(alpha)})
+            else:
+                self.alphas.add(alpha)
+
+    def _on_cast(self, r: parallel.LineResult, in_phase: bool) -> None:
+        ballots = self.c["ballots"]
+        ballots.count("ballots")
+        self.ballots += 1
+        if r.error is not None:
+            check = self.c[r.error[0]]
+            check.fail(r.error[2], r.error[1], r.position)
+            return
+        assert r.credential is not None
+        ballots.count("valid")
+        self._alphas(r.position, r.ciphertexts)
+        if not in_phase:
+            # The worker summed it, but a ballot outside the voting phase never counts.
+            self._subtract(r.weight, r.ciphertexts)
+            return
+        previous = self.last.get(r.credential)
+        if previous is not None:
+            ballots.count("re-votes")
+            self._subtract(r.weight, previous)
+        self.last[r.credential] = r.ciphertexts
+
+    def _subtract(self, weight: int, cts: bytes) -> None:
+        acc = self.sums.get(weight)
+        if acc is None:  # impossible: the ballot was added to this weight's sum
+            raise AssertionError("subtracting a ballot that was never added")
+        parallel.sub_points(acc, cts)
+
+    def _on_audited(self, r: parallel.LineResult) -> None:
+        check = self.c["audited-ballots"]
+        check.count("audited")
+        if r.error is not None:
+            self.c[r.error[0]].fail(r.error[2], r.error[1], r.position)
+            return
+        self._alphas(r.position, r.ciphertexts)
+
+    # ------------------------------------------------------------------
+    # commands
+    # ------------------------------------------------------------------
+
+    def _on_command(self, pos: int, kind: str, entry: Entry) -> None:
+        """A signed command: signature, signer's role, then the kind's own checks.
+
+        Typed parsing and the role table are :mod:`evote.payloads`', the same
+        the server applies when it appends the entry.
+        """
+        sigs = self.c["command-signatures"]
+        sigs.count("commands")
+        try:
+            signed = SignedCommand.from_json(entry.payload, kind)
+        except EvoteError as exc:
+            sigs.fail_exc(exc, pos, f"{kind}: ")
+            return
+        try:
+            signed.verify(self.election, kind)
+        except EvoteError as exc:
+            sigs.fail_exc(exc, pos, f"{kind}: ")
+        try:
+            body = parse_body(kind, signed.body)
+        except EvoteError as exc:
+            self.c[BODY_OWNER[kind]].fail_exc(exc, pos, f"{kind}: ")
+            if kind == "election_created":
+                sigs.fail(f"{kind}: unreadable, so no signer is known", "wrong_signer", pos)
+            return
+        self._check_signer(pos, kind, signed, body)
+        getattr(self, "_on_" + kind)(pos, body)
+
+    def _check_signer(self, pos: int, kind: str, signed: SignedCommand, body: Any) -> None:
+        sigs = self.c["command-signatures"]
+        if kind == "election_created":
+            # Entry 0 names the keys; that the official is one the server trusts
+            # is the server's allow-list, not something the record can show.
+            allowed = body.official
+        elif self.created is None:
+            sigs.fail(f"{kind}: no readable election_created names its signer",
+                      "wrong_signer", pos)
+            return
+        else:
+            try:
+                allowed = self.created.key_of(SIGNER_ROLE[kind], claimed_trustee(kind, body))
+            except EvoteError as exc:
+                sigs.fail_exc(exc, pos, f"{kind}: ")
+                return
+        if signed.signer.raw != allowed.raw:
+            role = SIGNER_ROLE[kind].replace("_", " ")
+            trustee = claimed_trustee(kind, body)
+            who = f"trustee {trustee}" if trustee is not None else f"the {role}"
+            sigs.fail(f"{kind}: signed by {signed.signer.to_json()}, not by {who}'s key "
+                      "named in election_created", "wrong_signer", pos)
+
+    def _on_election_created(self, pos: int, body: ElectionCreated) -> None:
+        manifest_check = self.c["manifest"]
+        manifest_check.count("manifests")
+        if body.election_id != self.election:
+            manifest_check.fail(
+                f"manifest is for election {body.election_id!r}, not {self.election!r}",
+                "wrong_election", pos)
+        if self.created is not None:
+            return  # a second election_created: lifecycle has already failed it
+        self.created = body
+        self.shape = tuple(len(q.options) for q in body.manifest.questions)
+        self.n_options = sum(self.shape)
+        self.c["key-ceremony"].count("trustees", len(body.trustees))
+
+    def _trustee_message(self, pos: int, message: Any, bucket: list) -> None:
+        if self.c["key-ceremony"].counts.get("joint keys"):
+            self.c["key-ceremony"].fail("trustee message after the key was published",
+                                        "late_message", pos)
+        bucket.append(message)
+
+    def _on_trustee_announced(self, pos: int, body: dkg.Announcement) -> None:
+        self._trustee_message(pos, body, self.ceremony.announcements)
+
+    def _on_trustee_committed(self, pos: int, body: dkg.Commitments) -> None:
+        self._trustee_message(pos, body, self.ceremony.commitments)
+
+    def _on_trustee_shares(self, pos: int, body: dkg.EncryptedShares) -> None:
+        self._trustee_message(pos, body, self.ceremony.shares)
+
+    def _on_trustee_complaint(self, pos: int, body: dkg.Complaint) -> None:
+        self._trustee_message(pos, body, self.ceremony.complaints)
+
+    def _on_trustee_complaint_answer(self, pos: int, body: dkg.ComplaintAnswer) -> None:
+        self._trustee_message(pos, body, self.ceremony.answers)
+
+    def _on_key_published(self, pos: int, body: KeyPublished) -> None:
+        check = self.c["key-ceremony"]
+        check.count("joint keys")
+        posted = body.joint_key
+        created = self.created
+        if created is None:
+            check.fail("key published without election_created", "no_election", pos)
+            return
+        cer = self.ceremony
+        n, t = len(created.trustees), created.threshold
+        check.count("schnorr-proofs", sum(len(c.proofs) for c in cer.commitments))
+        keys = {i + 1: k for i, k in enumerate(created.trustees)}
+        try:
+            joint = dkg.verify_ceremony(
+                self.election, n, t, cer.announcements, cer.commitments, cer.complaints,
+                cer.answers, signing_keys=keys,
+            )
+            anns = {a.trustee: a for a in cer.announcements}
+            for s in cer.shares:
+                if s.dealer not in anns:
+                    raise KeyCeremonyError(f"shares from unknown trustee {s.dealer}")
+                dkg.check_shares(self.election, anns[s.dealer], s)
+        except EvoteError as exc:
+            check.fail_exc(exc, pos)
+            self.joint = posted  # carry on with the posted key so ballots can be checked
+            return
+        check.count("qualified", len(joint.qualified))
+        if joint.threshold != t:
+            check.fail(f"ceremony threshold {joint.threshold} is not election_created's {t}",
+                       "bad_threshold", pos)
+        if joint.to_json() != posted.to_json():
+            check.fail("the published joint key is not the one the trustees' messages give",
+                       "key_mismatch", pos,
+                       {"published": posted.to_json(), "recomputed": joint.to_json()})
+        self.joint = joint
+
+    def _on_credentials_published(self, pos: int, body: CredentialsPublished) -> None:
+        """One batch of the credential list (docs/board.md §7: lists may come in batches).
+
+        Each batch is a sorted list without duplicates; the election's list is
+        their union, which must have no duplicates either.
+        """
+        check = self.c["credentials"]
+        batch = body.credentials
+        check.count("batches")
+        if self.credentials is None:
+            merged = batch
+        else:
+            try:
+                merged = CredentialList(self.credentials.entries + batch.entries)
+            except EvoteError as exc:
+                check.fail_exc(exc, pos, "this batch repeats an earlier credential: ")
+                return
+        check.counts["credentials"] = len(merged)
+        check.counts["total weight"] = merged.total_weight
+        self.credentials = merged
+
+    def _on_election_opened(self, pos: int, body: ElectionOpened) -> None:
+        check = self.c["manifest"]
+        posted = body.fingerprint
+        created, joint, creds = self.created, self.joint, self.credentials
+        if created is None or joint is None or creds is None:
+            check.fail("cannot recompute the fingerprint: manifest, key or credential list "
+                       "missing or unreadable", "no_context", pos)
+            return
+        comms = {c.trustee: c for c in self.ceremony.commitments if c.trustee in joint.qualified}
+        if set(comms) != set(joint.qualified):
+            check.fail("commitments of a qualified trustee are missing", "no_context", pos)
+            return
+        ctx = ElectionContext.build(
+            created.manifest, joint.joint_key, dkg.trustee_commitments(comms), creds)
+        check.count("fingerprints")
+        if ctx.fingerprint != posted:
+            check.fail("election_opened's fingerprint is not the one recomputed from the "
+                       "manifest, joint key, commitments and credential list",
+                       "fingerprint_mismatch", pos,
+                       {"posted": b64encode(posted), "recomputed": b64encode(ctx.fingerprint)})
+        self.ctx = ctx
+
+    def _on_election_closed(self, pos: int, body: ElectionClosed) -> None:
+        pass
+
+    def _on_tally_posted(self, pos: int, body: TallyPosted) -> None:
+        counted_check, agg = self.c["counted-set"], self.c["aggregation"]
+        posted_counted, posted_weight, tally = body.counted, body.total_weight, body.tally
+        self.tally, self.tally_index = tally, pos
+        counted, weight = self._counted()
+        counted_check.count("counted", counted)
+        counted_check.count("total weight", weight)
+        if posted_counted != counted:
+            counted_check.fail(f"the tally says {posted_counted} ballots were counted; the "
+                               f"board has {counted} (the newest valid ballot per credential)",
+                               "count_mismatch", pos)
+        if posted_weight != weight:
+            counted_check.fail(f"the tally says total weight {posted_weight}; the counted "
+                               f"ballots weigh {weight}", "weight_mismatch", pos)
+        if self.credentials is not None and counted > len(self.credentials):
+            counted_check.fail("more ballots counted than credentials", "too_many", pos)
+        if not self.shape:
+            agg.fail("no manifest to give the tally its shape", "no_context", pos)
+            return
+        try:
+            verify_aggregate(self.shape, self._weighted_sums(), tally)
+        except EvoteError as exc:
+            agg.fail_exc(exc, pos)
+        agg.count("options", self.n_options)
+        agg.count("ballots", counted)
+
+    def _counted(self) -> tuple[int, int]:
+        creds = self.credentials
+        weight = 0
+        if creds is not None:
+            for cred in self.last:
+                weight += creds.weight_of(VerifyKey(cred))
+        return len(self.last), weight
+
+    def _weighted_sums(self) -> Iterator[tuple[int, list[list[Ciphertext]]]]:
+        """Each weight's sum of counted ballots, shaped like one ballot (for aggregate)."""
+        for weight in sorted(self.sums):
+            pts = self.sums[weight]
+            cts = [Ciphertext(pts[2 * i], pts[2 * i + 1]) for i in range(len(pts) // 2)]
+            rows, k = [], 0
+            for n in self.shape:
+                rows.append(cts[k : k + n])
+                k += n
+            yield weight, rows
+
+    def _on_partial_decryption(self, pos: int, body: PartialDecryption) -> None:
+        check = self.c["partial-decryptions"]
+        partial = body
+        check.count("partials")
+        if self.tally is None or self.joint is None or self.ctx is None:
+            check.fail("partial decryption without a tally, key or context", "no_context", pos)
+            return
+        key = self.joint.verification_keys.get(partial.trustee)
+        if key is None:
+            check.fail(f"trustee {partial.trustee} is not a qualified trustee",
+                       "not_qualified", pos)
+            return
+        if partial.trustee in self.partials:
+            check.fail(f"trustee {partial.trustee} posted a second partial decryption",
+                       "duplicate_partial", pos)
+            return
+        try:
+            verify_partial(self.ctx.fingerprint, key, self.tally, partial)
+        except EvoteError as exc:
+            check.fail_exc(exc, pos)
+            return
+        check.count("proofs", sum(self.shape))
+        self.partials[partial.trustee] = partial
+
+    def _on_result_published(self, pos: int, body: ResultPublished) -> None:
+        self.result = body.result
+        self.result_index = pos
+
+    # ------------------------------------------------------------------
+    # after the last entry
+    # ------------------------------------------------------------------
+
+    def _plan_consistency(self) -> None:
+        """Which perfect subtrees the consistency proofs will need (captured while streaming)."""
+        sizes = sorted({h.size for h in self.record.heads})
+        latest = sizes[-1]
+        pairs = set(zip(sizes, sizes[1:], strict=False)) | {(s, latest) for s in sizes[:-1]}
+        self.pairs = sorted(pairs)
+        for old, new in self.pairs:
+            for element in consistency_nodes(old, new):
+                for node in element:
+                    self.needed.setdefault(node, None)
+
+    def _finish(self) -> None:
+        self._finish_heads()
+        self._finish_tally()
+        if self.ctx is None:
+            self.c["ballots"].fail("the board never reached a valid election_opened: no "
+                                   "ballot could be checked", "no_context")
+        audited = self.c["audited-ballots"]
+        if not audited.counts.get("audited"):
+            audited.notes.append("no audited ballots on the board (auditing is optional)")
+        self.c["counted-set"].count("credentials", len(self.credentials or ()))
+
+    def _finish_heads(self) -> None:
+        heads_check, cons, equiv = (self.c[n] for n in ("tree-heads", "consistency",
+                                                         "equivocation"))
+        key = self.record.board_key
+        size = self.acc.size
+        heads = []  # the validly signed ones: a forged head is evidence of nothing
+        for h in self.record.heads:
+            heads_check.count("heads")
+            cons.count("heads")
+            equiv.count("heads")
+            try:
+                h.verify(key)
+            except EvoteError as exc:
+                heads_check.fail_exc(exc, None, f"head of size {h.size}: ")
+                continue
+            heads.append(h)
+            root = self.roots.get(h.size)
+            if root is None:
+                heads_check.fail(f"a signed head covers {h.size} entries; the board has only "
+                                 f"{size}", "board_truncated", None, {"head": h.to_json()})
+            elif root != h.root:
+                heads_check.fail(f"the board's first {h.size} entries do not hash to the signed "
+                                 "root", "root_mismatch", None,
+                                 {"head": h.to_json(), "computed_root": b64encode(root)})
+        latest = self.record.latest_head
+        if latest.size != size:
+            heads_check.fail(f"the latest signed head covers {latest.size} entries; the board "
+                             f"has {size}: entries after it are not signed", "unsigned_entries",
+                             min(size, latest.size))
+        # equivocation: every pair of heads of one size
+        by_size: dict[int, list] = {}
+        for h in heads:
+            by_size.setdefault(h.size, []).append(h)
+        for group in by_size.values():
+            for a in group:
+                for b in group:
+                    if a.root < b.root:
+                        try:
+                            detect_equivocation(a, b, board_key=key)
+                        except EvoteError as exc:
+                            equiv.fail_exc(exc, None)
+        # consistency: successive heads, and every head to the latest
+        first_of = {}
+        for h in heads:
+            first_of.setdefault(h.size, h)
+        # A live server's own consistency proofs, checked while downloading.
+        for obs in getattr(self.record.source, "observations", ()):
+            cons.count("server proofs")
+            if isinstance(obs.error, Equivocation):
+                equiv.fail_exc(obs.error, None)
+            elif obs.error is not None:
+                evidence = dict(obs.error.detail)
+                evidence.setdefault("older", obs.older.to_json())
+                evidence.setdefault("newer", obs.newer.to_json())
+                cons.fail(obs.error.message, obs.error.code, None, evidence)
+        for old, new in self.pairs:
+            if old not in first_of or new not in first_of:
+                continue  # a head with a bad signature (check 7 failed it)
+            older, newer = first_of[old], first_of[new]
+            cons.count("proofs")
+            try:
+                proof = consistency_proof(old, new, self._node)
+            except MerkleError:
+                cons.fail(f"the board is too short to prove tree {old} is a prefix of tree {new}",
+                          "board_truncated", None)
+                continue
+            try:
+                verify_heads(older, newer, proof, board_key=key)
+            except EvoteError as exc:
+                cons.fail_exc(exc, None)
+
+    def _node(self, level: int, index: int) -> bytes:
+        h = self.needed.get((level, index))
+        if h is None:
+            raise MerkleError(f"subtree ({level}, {index}) is not on the board")
+        return h
+
+    def _finish_tally(self) -> None:
+        late = {name: self.c[name] for name in LATE_CHECKS}
+        comb, result_check = self.c["combination"], self.c["result"]
+        if self.tally is None:
+            if not self.in_progress:
+                for check in late.values():
+                    check.fail("the board has no tally_posted entry", "not_reached")
+            return
+        ctx, joint = self.ctx, self.joint
+        if ctx is None or joint is None or not self.shape:
+            comb.fail("no election context to decrypt against", "no_context")
+            return
+        manifest = ctx.manifest
+        _, total_weight = self._counted()
+        bounds = [[total_weight * q.max_score] * len(q.options) for q in manifest.questions]
+        try:
+            decrypted = combine(ctx.fingerprint, self.tally, self.partials.values(), joint, bounds)
+        except EvoteError as exc:
+            comb.fail_exc(exc, None)
+            decrypted = None
+        else:
+            comb.count("options", self.n_options)
+            comb.count("partials used", joint.threshold)
+        if self.result is None:
+            if not self.in_progress:
+                result_check.fail("the board has no result_published entry", "not_reached")
+            return
+        result_check.count("options", self.n_options)
+        try:
+            verify_result(ctx.fingerprint, self.tally, self.partials.values(), joint, self.result)
+        except EvoteError as exc:
+            result_check.fail_exc(exc, self.result_index)
+        if decrypted is not None and decrypted != self.result:
+            result_check.fail("the published result is not the decryption of the tally",
+                              "result_mismatch", self.result_index,
+                              {"published": self.result.to_json(),
+                               "decrypted": decrypted.to_json()})
+        if result_check.first is None:
+            self.totals = tuple(
+                QuestionTotals(
+                    q.label(),
+                    tuple(OptionTotal(q.option_label(o), n) for o, n in enumerate(row)),
+                )
+                for q, row in zip(manifest.questions, self.result.counts, strict=True)
+            )
+
+    def _report(self, elapsed: float) -> Report:
+        results = []
+        for spec in CHECKS:
+            check = self.c[spec.name]
+            skip = None
+            if self.in_progress and spec.name in LATE_CHECKS and self.tally is None:
+                skip = "election not tallied yet (--in-progress)"
+            if (self.in_progress and spec.name in ("combination", "result")
+                    and self.result is None):
+                skip = "no result yet (--in-progress)"
+            results.append(check.result(skip=skip))
+        stats = {
+            "entries": self.acc.size,
+            "ballots": self.ballots,
+            "seconds": round(elapsed, 3),
+            "ballots_per_second": round(self.ballots / elapsed, 1) if elapsed > 0 else 0,
+            "runner": self.runner_description,
+            "workers": self.workers,
+        }
+        # The result is shown (and charted) only for a record that verified
+        # completely: a correct decryption of a tampered board is no result.
+        verified = all(r.status != FAIL for r in results)
+        return Report(
+            command="record",
+            source=self.record.source.description,
+            election=self.election,
+            checks=tuple(results),
+            result=self.totals if verified else (),
+            stats=stats,
+        )
+
+
+def verify_record(record: Record, **options: Any) -> Report:
+    """Run every check over ``record`` and return the report (see :class:`RecordVerifier`)."""
+    return RecordVerifier(record, **options).run()
+
+
+__all__ = ["CHECKS", "CheckSpec", "RecordVerifier", "verify_record"]

@@ -1,0 +1,361 @@
+"""Checking board lines in parallel: local processes or a Dask cluster, same results.
+
+The expensive part of verification is the ballots (a range proof per option,
+a sum proof per question, a signature).  Everything else is sequential but
+cheap: the hash chain, the Merkle tree, the lifecycle and the bookkeeping of
+who voted last.  So the work is split like this:
+
+* the main process reads the board line by line and sends *chunks of raw
+  lines* (``Chunk``) to workers, keeping at most ``window`` chunks in flight so
+  that memory stays bounded however long the board is;
+* a worker (:func:`check_chunk`) parses each line into an entry, checks that it
+  is canonical, hashes it, and -- for ``ballot_cast`` and ``ballot_audited`` --
+  parses and verifies the ballot against the election context; it returns one
+  compact :class:`LineResult` per line and, for each run of consecutive cast
+  ballots in the chunk, the homomorphic sum of its valid ballots per
+  credential weight (so the main process never adds ciphertexts one by one);
+* the main process consumes the results *in board order* (whatever order the
+  workers finish in), so every sequential check sees exactly what a one-process
+  run sees: the report does not depend on the number of workers or on the
+  runner (:class:`InlineRunner`, :class:`ProcessRunner`, :class:`DaskRunner`).
+
+Lines of other kinds (commands, tally, partial decryptions) are returned
+unparsed beyond their header; the main process handles them, since they are
+few and need the sequential state.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from evote.ballot import Ballot, verify_audit, verify_ballot
+from evote.board import Entry
+from evote.errors import EvoteError
+from evote.fingerprint import ElectionContext
+from evote.group import POINT_BYTES, Point
+from evote.merkle import leaf_hash
+from evote.payloads import parse_ballot_audited, parse_ballot_cast
+from verifier.errors import CannotRun
+
+#: Lines per chunk sent to a worker: large enough that the inter-process cost
+#: (pickling ~2.5 kB per ballot) is small next to ~2-3 ms of proofs per ballot,
+#: small enough to keep every worker busy until the end.
+DEFAULT_CHUNK = 64
+
+CAST = "ballot_cast"
+AUDITED = "ballot_audited"
+
+#: Which check a line-level error belongs to.
+FORMAT = "record-format"
+BALLOTS = "ballots"
+AUDITS = "audited-ballots"
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Consecutive board lines starting at board position ``start`` (newlines stripped)."""
+
+    start: int
+    lines: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LineResult:
+    """What a worker learned from one board line.
+
+    ``header`` is ``(election, index, kind, prev, time)`` of a well-formed
+    canonical entry, else None and ``error`` says why (check ``record-format``).
+    For a ballot (cast or audited): ``credential`` (32 bytes), ``weight``, and
+    ``ciphertexts`` (every option's alpha || beta, 64 bytes each, in manifest
+    order); ``error`` names the failing check when the ballot does not verify.
+    ``line`` is set for kinds the main process handles itself.
+    """
+
+    position: int
+    leaf: bytes
+    header: tuple[str, int, str, bytes, int] | None = None
+    error: tuple[str, str, str] | None = None  # (check name, error code, message)
+    credential: bytes | None = None
+    weight: int = 0
+    ciphertexts: bytes = b""
+    line: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkResult:
+    """The results of one chunk, in line order, and the chunk's ballot sums.
+
+    ``sums[p][w]`` is the component-wise sum of the (unweighted) ciphertexts of
+    the *valid cast* ballots of weight ``w`` in the run of consecutive
+    ``ballot_cast`` lines whose first valid ballot is at position ``p``, as
+    concatenated 32-byte encodings (alpha, beta, alpha, beta, ...; the identity
+    is allowed).  Runs end at every other kind of line, so the main process can
+    add a run's sum when it reaches the run and still see, at a
+    ``tally_posted`` line, exactly the ballots before it.
+    """
+
+    start: int
+    results: tuple[LineResult, ...]
+    sums: dict[int, dict[int, bytes]]
+
+
+def ballot_ciphertexts(ballot: Ballot) -> bytes:
+    """Every ciphertext of a ballot as alpha || beta, in manifest order."""
+    return b"".join(ct.alpha.raw + ct.beta.raw for a in ballot.answers for ct in a.choices)
+
+
+def split_points(blob: bytes) -> list[Point]:
+    """Concatenated 32-byte encodings back into points (trusted: computed by us)."""
+    return [Point(blob[i : i + POINT_BYTES]) for i in range(0, len(blob), POINT_BYTES)]
+
+
+def add_points(acc: list[Point], blob: bytes) -> None:
+    """``acc[i] += point i of blob`` in place."""
+    for i in range(len(acc)):
+        acc[i] = acc[i] + Point(blob[i * POINT_BYTES : (i + 1) * POINT_BYTES])
+
+
+def sub_points(acc: list[Point], blob: bytes) -> None:
+    """``acc[i] -= point i of blob`` in place (a replaced ballot leaves the count)."""
+    for i in range(len(acc)):
+        acc[i] = acc[i] - Point(blob[i * POINT_BYTES : (i + 1) * POINT_BYTES])
+
+
+def join_points(points: Iterable[Point]) -> bytes:
+    return b"".join(p.raw for p in points)
+
+
+def _error(check: str, exc: EvoteError) -> tuple[str, str, str]:
+    return (check, exc.code, exc.message)
+
+
+def check_line(ctx: ElectionContext | None, position: int, line: bytes) -> LineResult:
+    """Parse and check one board line (without its newline); never raises EvoteError."""
+    leaf = leaf_hash(line)
+    try:
+        entry = Entry.from_bytes(line)
+    except EvoteError as exc:
+        return LineResult(position, leaf, error=_error(FORMAT, exc))
+    header = (entry.election, entry.index, entry.kind, entry.prev, entry.time)
+    if entry.kind not in (CAST, AUDITED):
+        return LineResult(position, leaf, header, line=line)
+    check = BALLOTS if entry.kind == CAST else AUDITS
+    if ctx is None:
+        return LineResult(
+            position,
+            leaf,
+            header,
+            error=(check, "no_context", "the board has no valid election_opened before it"),
+        )
+    try:
+        if entry.kind == CAST:
+            ballot = parse_ballot_cast(entry, ctx.manifest)
+            weight = verify_ballot(ctx, ballot)
+        else:
+            audited = parse_ballot_audited(entry, ctx.manifest)
+            verify_audit(ctx, audited)
+            ballot, weight = audited.ballot, 0
+    except EvoteError as exc:
+        return LineResult(position, leaf, header, error=_error(check, exc))
+    return LineResult(
+        position,
+        leaf,
+        header,
+        credential=ballot.credential.raw,
+        weight=weight,
+        ciphertexts=ballot_ciphertexts(ballot),
+    )
+
+
+def check_chunk(ctx: ElectionContext | None, chunk: Chunk) -> ChunkResult:
+    """Check every line of a chunk and sum its valid cast ballots per run and weight."""
+    results = []
+    runs: dict[int, dict[int, list[Point]]] = {}
+    run: dict[int, list[Point]] | None = None
+    for offset, line in enumerate(chunk.lines):
+        r = check_line(ctx, chunk.start + offset, line)
+        results.append(r)
+        if r.header is None or r.header[2] != CAST:
+            run = None
+            continue
+        if r.error is not None:
+            continue
+        if run is None:
+            run = runs[r.position] = {}
+        acc = run.get(r.weight)
+        if acc is None:
+            run[r.weight] = split_points(r.ciphertexts)
+        else:
+            add_points(acc, r.ciphertexts)
+    sums = {
+        p: {w: join_points(acc) for w, acc in by_weight.items()} for p, by_weight in runs.items()
+    }
+    return ChunkResult(chunk.start, tuple(results), sums)
+
+
+# --------------------------------------------------------------------------
+# Runners: the same ordered, bounded map on three kinds of executor
+# --------------------------------------------------------------------------
+
+
+class Runner(Protocol):
+    """Maps :func:`check_chunk` over chunks and yields results in input order."""
+
+    workers: int
+    description: str
+
+    def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]: ...
+
+    def close(self) -> None: ...
+
+
+class InlineRunner:
+    """No parallelism: every chunk is checked in this process (``--workers 1``)."""
+
+    description = "in-process"
+
+    def __init__(self, ctx: ElectionContext | None) -> None:
+        self.ctx = ctx
+        self.workers = 1
+
+    def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+        for chunk in chunks:
+            yield check_chunk(self.ctx, chunk)
+
+    def close(self) -> None:
+        pass
+
+
+def _ordered_window(
+    submit: Callable[[Chunk], Any], result: Callable[[Any], ChunkResult], window: int,
+    chunks: Iterable[Chunk],
+) -> Iterator[ChunkResult]:
+    """Submit chunks keeping at most ``window`` in flight; yield results in order.
+
+    Bounded on purpose: ``Pool.imap`` and ``Client.map`` would read the whole
+    board ahead of the workers and hold it in memory.
+    """
+    pending: collections.deque[Any] = collections.deque()
+    for chunk in chunks:
+        pending.append(submit(chunk))
+        if len(pending) >= window:
+            yield result(pending.popleft())
+    while pending:
+        yield result(pending.popleft())
+
+
+# The worker processes' copy of the election context, set once by the initializer.
+_WORKER_CTX: ElectionContext | None = None
+
+
+def _init_worker(ctx: ElectionContext | None) -> None:
+    global _WORKER_CTX
+    _WORKER_CTX = ctx
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the verifier that started it is gone (killed, not shut down):
+    an orphaned worker would otherwise wait for work forever."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _check_chunk_in_worker(chunk: Chunk) -> ChunkResult:
+    return check_chunk(_WORKER_CTX, chunk)
+
+
+class ProcessRunner:
+    """A pool of local worker processes (``--workers N``, default: every core).
+
+    Workers are started with ``spawn``, not ``fork``: the main process runs a
+    progress-bar thread, and forking a threaded process can deadlock the
+    child.  (Not ``forkserver`` either: spawned workers are this process's own
+    children, so ``getrusage(RUSAGE_CHILDREN)`` accounts for their memory.)
+    The election context is pickled to each worker once, by the initializer.
+    """
+
+    def __init__(self, ctx: ElectionContext | None, workers: int) -> None:
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        method = "spawn"
+        self.workers = workers
+        self.description = f"{workers} local processes"
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context(method),
+            initializer=_init_worker,
+            initargs=(ctx,),
+        )
+
+    def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+        def result(fut: Future) -> ChunkResult:
+            try:
+                return fut.result()
+            except BrokenProcessPool:
+                raise CannotRun(
+                    "a worker process died (out of memory?); try fewer --workers"
+                ) from None
+
+        return _ordered_window(
+            lambda c: self._pool.submit(_check_chunk_in_worker, c), result, 3 * self.workers, chunks
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskRunner:
+    """Ballot checks on an existing Dask distributed cluster (``--dask-scheduler``).
+
+    Needs the ``dask`` extra; imported only here, so the verifier runs without
+    it.  The election context is scattered to every worker once.
+    """
+
+    def __init__(self, ctx: ElectionContext | None, address: Any) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise CannotRun(
+                "--dask-scheduler needs the dask extra: pip install 'evote[dask]'"
+            ) from None
+        self._own_client = not hasattr(address, "scheduler_info")
+        try:
+            self._client = Client(address, timeout=30) if self._own_client else address
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise CannotRun(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        info = self._client.scheduler_info()
+        self.workers = max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+        self.description = f"dask cluster {self._client.scheduler.address} ({self.workers} threads)"
+        [self._ctx] = self._client.scatter([ctx], broadcast=True)
+
+    def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+        def submit(chunk: Chunk) -> Any:
+            return self._client.submit(check_chunk, self._ctx, chunk, pure=False)
+
+        def result(fut: Any) -> ChunkResult:
+            return fut.result()
+
+        return _ordered_window(submit, result, 3 * self.workers, chunks)
+
+    def close(self) -> None:
+        if self._own_client:
+            self._client.close()
+
+
+def default_workers() -> int:
+    """Every core this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1

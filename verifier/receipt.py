@@ -1,0 +1,207 @@
+"""The voter's check: is my ballot on the board, unchanged, and was the board never rewritten?
+
+``evote-verify receipt RECEIPT SOURCE`` runs four checks, numbered as in
+``docs/verifier.md`` (section "Receipts"):
+
+    1  receipt-signature  the receipt and its tree head are signed by the record's
+                          board key, for this election, and the inclusion proof
+                          leads from the entry hash to the signed root
+    2  entry-on-board     the board's entry at that index has exactly that hash,
+                          is a ballot (cast, or audited), and its tracking code is
+                          the receipt's
+    3  receipt-tree       the board's first ``size`` entries hash to the root the
+                          receipt's head signed: that board is a prefix of this one
+    4  not-rewritten      the RFC 9162 consistency proof from the receipt's head to
+                          the record's latest signed head verifies, and that head
+                          covers the whole board
+
+Passing all four means the server cannot have dropped, altered or moved the
+ballot after handing out the receipt without also forging its own signature.
+Whether a later ballot of the same credential replaces it (re-voting) is
+reported as a note on check 2, not a failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evote.board import Entry, Receipt, verify_heads
+from evote.encoding import b64encode, parse_json
+from evote.errors import EvoteError, MerkleError
+from evote.manifest import Manifest
+from evote.merkle import MerkleAccumulator, consistency_nodes, consistency_proof, leaf_hash
+from evote.payloads import Command, ElectionCreated, parse_ballot_audited, parse_ballot_cast
+from verifier.checks import CheckSpec, CheckState
+from verifier.errors import FileUnreadable
+from verifier.record import Record
+from verifier.report import Report
+
+RECEIPT_CHECKS: tuple[CheckSpec, ...] = (
+    CheckSpec(1, "receipt-signature", "Receipt signature and inclusion proof",
+              "the board promised, in writing, this entry at this index", needs="receipts"),
+    CheckSpec(2, "entry-on-board", "Ballot on the board",
+              "the entry at that index is the receipt's ballot, byte for byte",
+              needs="entries"),
+    CheckSpec(3, "receipt-tree", "Receipt's tree is a prefix of the board",
+              "the board the receipt was issued on is the start of this board", needs="roots"),
+    CheckSpec(4, "not-rewritten", "Board not rewritten since the receipt",
+              "the board was only appended to after the receipt", needs="proofs"),
+)
+
+
+def parse_receipt(obj: Any) -> Receipt:
+    """A receipt as the server returns it, bare or as ``{"receipt": {...}, ...}``."""
+    if isinstance(obj, dict) and "receipt" in obj:
+        obj = obj["receipt"]
+    try:
+        return Receipt.from_json(obj)
+    except EvoteError as exc:
+        raise FileUnreadable(f"not a receipt: {exc.message}") from None
+
+
+def _manifest_of(entry: Entry) -> Manifest | None:
+    """The manifest in entry 0 (election_created), or None if it cannot be read."""
+    try:
+        body = Command.from_entry(entry).body
+    except EvoteError:
+        return None
+    return body.manifest if isinstance(body, ElectionCreated) else None
+
+
+def verify_receipt(record: Record, obj: Any) -> Report:
+    """Run the receipt checks of ``obj`` (decoded JSON) against ``record``."""
+    receipt = parse_receipt(obj)
+    c = {spec.name: CheckState(spec) for spec in RECEIPT_CHECKS}
+    sig, on_board, tree, rewritten = (c[s.name] for s in RECEIPT_CHECKS)
+    key = record.board_key
+    sig.count("receipts")
+    try:
+        receipt.verify(key)
+        if receipt.election != record.election:
+            raise EvoteError(f"receipt is for election {receipt.election!r}")
+    except EvoteError as exc:
+        sig.fail_exc(exc, receipt.index)
+
+    head, latest = receipt.tree_head, record.latest_head
+    sizes = {head.size, latest.size}
+    needed: dict[tuple[int, int], bytes | None] = {}
+    if head.size <= latest.size:
+        for element in consistency_nodes(head.size, latest.size):
+            for node in element:
+                needed[node] = None
+    acc = MerkleAccumulator()
+    roots: dict[int, bytes] = {}
+    manifest: Manifest | None = None
+    credential: str | None = None
+    superseded: list[int] = []
+    for position, raw in enumerate(record.board_lines()):
+        line = raw[:-1] if raw.endswith(b"\n") else raw
+        for level, idx, h in acc.append(leaf_hash(line)):
+            if (level, idx) in needed:
+                needed[(level, idx)] = h
+        if acc.size in sizes:
+            roots[acc.size] = acc.root()
+        if position == 0:
+            try:
+                manifest = _manifest_of(Entry.from_bytes(line))
+            except EvoteError:
+                manifest = None
+        if position == receipt.index:
+            credential = _check_entry(on_board, receipt, line, manifest)
+        elif credential is not None and position > receipt.index:
+            if _credential_of(line) == credential:
+                superseded.append(position)
+    if not on_board.counts.get("entries"):
+        on_board.fail(f"the board has no entry {receipt.index}", "missing_entry", receipt.index)
+    if superseded and on_board.first is None:
+        on_board.notes.append(
+            f"a later ballot of the same credential (entry {superseded[-1]}) replaces this one "
+            "in the count (re-voting)")
+    elif credential is not None and on_board.first is None:
+        on_board.notes.append("this is the credential's latest ballot: it is the one counted")
+
+    tree.count("roots")
+    root = roots.get(head.size)
+    if root is None:
+        tree.fail(f"the receipt's head covers {head.size} entries; the board has {acc.size}",
+                  "board_truncated", None, {"receipt_head": head.to_json()})
+    elif root != head.root:
+        tree.fail("the board's first entries do not hash to the root signed in the receipt: "
+                  "the board was rewritten after the receipt was issued", "root_mismatch", None,
+                  {"receipt_head": head.to_json(), "computed_root": b64encode(root)})
+
+    rewritten.count("proofs")
+    try:
+        latest.verify(key)
+        if latest.size != acc.size or roots.get(latest.size) != latest.root:
+            raise EvoteError("the record's latest signed head does not match its board",
+                             detail={"latest": latest.to_json()})
+        if head.size > latest.size:
+            raise EvoteError(f"the receipt's tree ({head.size} entries) is newer than the "
+                             f"record's latest head ({latest.size})")
+
+        def node(level: int, index: int) -> bytes:
+            h = needed.get((level, index))
+            if h is None:
+                raise MerkleError(f"subtree ({level}, {index}) is not on the board")
+            return h
+
+        proof = consistency_proof(head.size, latest.size, node)
+        verify_heads(head, latest, proof, board_key=key)
+    except EvoteError as exc:
+        rewritten.fail_exc(exc, None)
+
+    return Report(
+        command="receipt",
+        source=record.source.description,
+        election=record.election,
+        checks=tuple(c[s.name].result() for s in RECEIPT_CHECKS),
+        stats={"entries": acc.size, "receipt index": receipt.index,
+               "tracking code": receipt.tracking_code},
+    )
+
+
+def _check_entry(check: CheckState, receipt: Receipt, line: bytes,
+                 manifest: Manifest | None) -> str | None:
+    """Check the receipt's entry; return its ballot's credential (b64) if it is one."""
+    check.count("entries")
+    try:
+        entry = Entry.from_bytes(line)
+        receipt.verify_entry(entry)
+    except EvoteError as exc:
+        check.fail_exc(exc, receipt.index)
+        return None
+    if entry.kind not in ("ballot_cast", "ballot_audited"):
+        check.fail(f"entry {receipt.index} is a {entry.kind}, not a ballot", "not_a_ballot",
+                   receipt.index)
+        return None
+    if manifest is None:
+        check.fail("entry 0 has no readable manifest to read the ballot with", "no_manifest",
+                   receipt.index)
+        return None
+    try:
+        if entry.kind == "ballot_cast":
+            ballot = parse_ballot_cast(entry, manifest)
+        else:
+            ballot = parse_ballot_audited(entry, manifest).ballot
+    except EvoteError as exc:
+        check.fail_exc(exc, receipt.index)
+        return None
+    if ballot.tracking_code != receipt.tracking_code:
+        check.fail(f"the ballot's tracking code is {ballot.tracking_code}, the receipt says "
+                   f"{receipt.tracking_code}", "tracking_mismatch", receipt.index)
+    if entry.kind == "ballot_audited":
+        check.notes.append("an audited ballot: posted for checking, never counted")
+        return None
+    return ballot.credential.to_json()
+
+
+def _credential_of(line: bytes) -> str | None:
+    """The credential of a cast ballot line, cheaply (no proof is checked here)."""
+    if b'"kind":"ballot_cast"' not in line:
+        return None
+    try:
+        obj = parse_json(line)
+        return obj["payload"]["ballot"]["credential"]
+    except (EvoteError, KeyError, TypeError):
+        return None

@@ -64,7 +64,9 @@ def run_gunicorn(
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("timeout", timeout)
-            self.cfg.set("accesslog", "-")
+            # No access log: client addresses with timestamps could be matched
+            # against ballot entry times (docs/threat-model.md, item 13).
+            self.cfg.set("accesslog", None)
             self.cfg.set("proc_name", "evote-server")
 
         def load(self) -> Any:

@@ -452,8 +452,8 @@ def test_dropped_ballot_changes_the_counted_set_and_the_tally(base, tmp_path):
 
 
 def test_reordered_revote_changes_which_ballot_counts(base, tmp_path):
-    """Swap a voter's first ballot and re-vote: the older one would count."""
-    e = base.election
+    """Swap a voter's first ballot and re-vote: the older one would count, but the
+    posted (honest) tally is of the newer one."""
 
     def credential(payload: dict) -> str:
         return payload["ballot"]["credential"]
@@ -466,7 +466,6 @@ def test_reordered_revote_changes_which_ballot_counts(base, tmp_path):
 
     report = dishonest(base, tmp_path, edit)
     assert_caught(report, "aggregation")
-    assert e  # the official did not re-sign anything: the posted tally is the honest one
 
 
 def test_changed_audited_ballot_randomness(base, tmp_path):

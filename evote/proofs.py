@@ -53,18 +53,24 @@ def _scalar_pair(obj: Any, path: str) -> tuple[Scalar, Scalar]:
 
 
 @dataclass(frozen=True, slots=True)
-class SchnorrProof:
-    """Proof of knowledge of x with X = x·G: U = s·G − c·X, c = H(ctx, X, U)."""
+class _ChallengeResponse:
+    """A compact proof (c, s); the verifier recomputes the commitments."""
 
     challenge: Scalar
     response: Scalar
 
     @classmethod
-    def from_json(cls, obj: Any, path: str = "proof") -> SchnorrProof:
+    def from_json(cls, obj: Any, path: str = "proof") -> Any:
         return cls(*_scalar_pair(obj, path))
 
     def to_json(self) -> list[str]:
         return [self.challenge.to_json(), self.response.to_json()]
+
+
+class SchnorrProof(_ChallengeResponse):
+    """Proof of knowledge of x with X = x·G: U = s·G − c·X, c = H(ctx, X, U)."""
+
+    __slots__ = ()
 
 
 def _schnorr_challenge(ctx: Context, public: Point, commitment: Point) -> Scalar:
@@ -91,19 +97,10 @@ def verify_schnorr(ctx: Context, public: Point, proof: SchnorrProof) -> None:
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class DleqProof:
+class DleqProof(_ChallengeResponse):
     """Proof that log_G(X) = log_A(D): U = s·G − c·X, V = s·A − c·D, c = H(ctx, X, A, D, U, V)."""
 
-    challenge: Scalar
-    response: Scalar
-
-    @classmethod
-    def from_json(cls, obj: Any, path: str = "proof") -> DleqProof:
-        return cls(*_scalar_pair(obj, path))
-
-    def to_json(self) -> list[str]:
-        return [self.challenge.to_json(), self.response.to_json()]
+    __slots__ = ()
 
 
 def _dleq_challenge(ctx: Context, x: Point, a: Point, d: Point, u: Point, v: Point) -> Scalar:

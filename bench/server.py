@@ -27,8 +27,9 @@ For each engine (``--engine sqlite|postgres|both``):
 
 The ratio the issue asks for is ballots/s over the crypto floor, where the
 floor is ``2 cores / floor_per_ballot("1x5")`` (``bench/crypto.py``: the
-libsodium operations of verifying one ballot from the wire, each at its cost
-measured on the wall clock just before the run).  Target: at least 0.7.
+wall-clock time of exactly the libsodium calls that verifying one ballot from
+the wire makes, replayed; measured just before the run, the least of 3
+measurements).  Target: at least 0.7.
 On a machine shared with other work that ratio drops with every neighbour,
 so the same comparison is also made in CPU time, which they cannot move:
 the server's CPU seconds per ballot (gunicorn master and workers, plus the
@@ -94,6 +95,7 @@ from sqlalchemy.pool import NullPool  # noqa: E402
 
 from ballot_server.db import init_db, make_engine, setup_server_role, sqlite_url  # noqa: E402
 from ballot_server.store import Store  # noqa: E402
+from bench import crypto as bench_crypto  # noqa: E402
 from bench import merkle_proofs, server_ballots, server_cpu, server_load  # noqa: E402
 from bench.verifier import crypto_floor  # noqa: E402
 from cli import api, election, trustee  # noqa: E402
@@ -137,6 +139,7 @@ PGDATA_ENV = "EVOTE_TEST_PGDATA"  # exported by scripts/with-postgres.sh
 PROOF_ENTRIES = 1_000_000
 PROOF_BOARD = merkle_proofs.CACHE / f"merkle-{PROOF_ENTRIES}.sqlite"
 PROOF_WARMUP = 10
+FLOOR_SAMPLES = 3
 
 
 def say(message: str = "") -> None:
@@ -280,6 +283,20 @@ def open_election(client: Client, parties: Parties, work: Path, voters: int) -> 
     )
 
 
+def measure_floor() -> tuple[float, float]:
+    """``(wall, cpu)`` seconds of libsodium work per 1x5 ballot.
+
+    The wall-clock floor is ``bench/crypto.py``'s, the least of
+    :data:`FLOOR_SAMPLES` measurements: one sample can catch a neighbour's
+    burst and swell the floor (flattering the ratio); the CPU floor is
+    ``bench/verifier.py``'s (each operation at its least CPU time).
+    """
+    floor = crypto_floor()
+    walls = [floor["floor_s"]]
+    walls += [bench_crypto.floor_per_ballot(SHAPE)["floor_s"] for _ in range(FLOOR_SAMPLES - 1)]
+    return min(walls), floor["cpu_floor_s"]
+
+
 # --- the load -------------------------------------------------------------------------------
 
 
@@ -332,6 +349,8 @@ def check_board(
     for job, raw in receipts:
         receipt = Receipt.from_json(parse_json(raw))
         receipt.verify(board_key)
+        if receipt.index >= len(entries):
+            raise BoardError(f"a receipt names entry {receipt.index}, beyond the board's end")
         entry = entries[receipt.index]
         receipt.verify_entry(entry)
         if entry.kind != "ballot_cast" or entry.payload.get("ballot") != parse_json(bodies[job]):
@@ -393,6 +412,14 @@ class EngineRun:
         return self.cpu_floor_s / self.cpu_per_ballot_s if self.cpu_per_ballot_s else 0.0
 
     @property
+    def cores_used(self) -> float:
+        return (
+            (self.server_cpu_s + (self.database_cpu_s or 0.0)) / self.seconds
+            if self.seconds
+            else 0.0
+        )
+
+    @property
     def ok(self) -> bool:
         return not self.errors and self.acknowledged == self.ballots and self.board_ok
 
@@ -421,8 +448,7 @@ def run_engine(engine: str, ballots: int, threads: int, processes: int) -> Engin
             bodies = server_ballots.make_ballots(opened.ctx, opened.credentials, processes)
             run.generate_s = time.monotonic() - t0
             jobs = list(zip(opened.logins, bodies, strict=True))
-            floor = crypto_floor()
-            run.floor_s, run.cpu_floor_s = floor["floor_s"], floor["cpu_floor_s"]
+            run.floor_s, run.cpu_floor_s = measure_floor()
             say(
                 f"  ballots made in {run.generate_s:.1f} s; crypto floor {run.floor_s * 1e3:.2f} ms "
                 f"wall / {run.cpu_floor_s * 1e3:.2f} ms CPU per ballot; casting ..."
@@ -478,13 +504,13 @@ def print_runs(runs: list[EngineRun]) -> None:
             f"{r.ratio:>7.2f}   {r.load_before:.1f}->{r.load_after:.1f}"
         )
     say(
-        f"floor/s = {WORKERS} cores / floor_per_ballot({SHAPE!r}) (wall clock, measured just "
-        f"before each run); ratio = ballots/s / floor/s; target >= {RATIO_TARGET}"
+        f"floor/s = {WORKERS} cores / floor_per_ballot({SHAPE!r}) (wall clock, least of "
+        f"{FLOOR_SAMPLES} measured just before each run); ratio = ballots/s / floor/s; target >= {RATIO_TARGET}"
     )
     say("\nCPU time (independent of the neighbours' load):")
     header = (
         f"{'engine':<9}{'server ms/b':>12}{'db ms/b':>9}{'cpu floor':>10}{'cpu ratio':>10}"
-        f"{'client ms/b':>12}{'setup s':>9}{'encrypt s':>10}"
+        f"{'cores used':>11}{'client ms/b':>12}{'setup s':>9}{'encrypt s':>10}"
     )
     say(header)
     say("-" * len(header))
@@ -493,13 +519,15 @@ def print_runs(runs: list[EngineRun]) -> None:
         db = "-" if r.database_cpu_s is None else f"{r.database_cpu_s / n * 1e3:.2f}"
         say(
             f"{r.engine:<9}{r.server_cpu_s / n * 1e3:>12.2f}{db:>9}{r.cpu_floor_s * 1e3:>10.2f}"
-            f"{r.cpu_ratio:>10.2f}{r.client_cpu_s / n * 1e3:>12.2f}{r.setup_s:>9.1f}"
+            f"{r.cpu_ratio:>10.2f}{r.cores_used:>11.2f}{r.client_cpu_s / n * 1e3:>12.2f}"
+            f"{r.setup_s:>9.1f}"
             f"{r.generate_s:>10.1f}"
         )
     say(
         "server = gunicorn master + workers; db = the PostgreSQL cluster's processes; "
         "cpu ratio = cpu floor / (server + db) CPU per ballot, i.e. what 2 idle cores "
-        "would give over the floor with a free load generator"
+        "would give over the floor with a free load generator; cores used = (server + db) "
+        "CPU seconds / wall seconds of the run, i.e. how much of the 2 cores the server got"
     )
     for r in runs:
         met = "met" if r.ratio >= RATIO_TARGET else "NOT met"

@@ -48,8 +48,18 @@ def get_service() -> ElectionService:
             authenticator=state.authenticator,
             clock=state.clock,
             rng=state.rng,
+            booth_sha256=served_booth_sha256(),
         )
     return g.evote_service
+
+
+def served_booth_sha256() -> bytes | None:
+    """SHA-256 of the booth bundle this app serves (None: no bundle was built)."""
+    # Imported here: the booth blueprint itself imports this module.
+    from ballot_server.booth import EXTENSION
+
+    assets = current_app.extensions.get(EXTENSION)
+    return None if assets is None else bytes.fromhex(assets.js_sha256)
 
 
 # --- request helpers --------------------------------------------------------------

@@ -16,8 +16,11 @@ The page carries no inline script or style (the server's CSP is
 
 * ``GET /booth/<id>/election.json``: what the booth encrypts for — manifest,
   joint key, the qualified trustees' commitments, the credential list's digest,
-  the fingerprint the official signed on the board, the board key.  The booth
-  recomputes the fingerprint from the parts and refuses to run if it differs.
+  the fingerprint the official signed on the board, the board key — and the
+  ``booth_sha256`` the official published in ``election_opened`` (or null).
+  The booth recomputes the fingerprint from the parts and refuses to run if it
+  differs; it also hashes its own bundle and refuses to run if that digest is
+  not the one on the board (see ``docs/guide.md``, "The booth's digest").
 * ``POST /booth/<id>/login`` with ``Authorization: Bearer <login code>``:
   checks the login code before the voter goes on (401 if wrong); no body.
 * ``GET /booth/assets.json``: the bundle's digests (for the official's
@@ -142,6 +145,7 @@ def election(election_id: str) -> Response:
         "trustee_commitments": [[c.to_json() for c in row] for row in trustee_commitments(qualified)],
         "credentials_digest": b64encode(facts.credentials.digest()),
         "fingerprint": None if facts.fingerprint is None else b64encode(facts.fingerprint),
+        "booth_sha256": None if facts.booth_sha256 is None else b64encode(facts.booth_sha256),
         "board_key": server_state().board_key.verify_key.to_json(),
     }
     return jsonify(body)

@@ -104,7 +104,15 @@ SCHEMAS: dict[str, Any] = {
             "tree_head": _ref("SignedTreeHead"),
             "inclusion_proof": {"type": "array", "items": HASH},
             "signature": SIGNATURE,
-        }
+        },
+        {
+            "cosigned_checkpoint": {
+                "type": "string",
+                "description": "elections with a witness policy: the latest checkpoint the "
+                "witnesses had cosigned at cast time, a C2SP signed note (docs/witness.md); "
+                "not covered by the receipt's signature",
+            }
+        },
     ),
     "Appended": _obj(
         {

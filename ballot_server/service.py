@@ -20,7 +20,8 @@ Rules for a command (``POST .../commands/<kind>``), in order:
    check functions (422 with the core's code): a trustee message passes its
    ``evote.dkg.check_*``; ``key_published`` equals
    :func:`evote.dkg.verify_ceremony`; ``election_opened``'s fingerprint equals
-   the recomputed one; ``tally_posted`` equals :func:`evote.tally.aggregate`
+   the recomputed one, and its ``booth_sha256`` (if any) is the digest of the
+   booth bundle this server serves (422 booth_mismatch); ``tally_posted`` equals :func:`evote.tally.aggregate`
    over the counted set; a partial decryption passes
    :func:`evote.tally.verify_partial`; the result passes
    :func:`evote.tally.verify_result`.  A second message of a kind that may
@@ -49,6 +50,7 @@ the ``voters`` binding row is the only link, and it is never exported.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import secrets
 import threading
 import time
@@ -62,6 +64,7 @@ from ballot_server.auth import Authenticator, VoterLogin, check_voter_id, issue_
 from ballot_server.store import BoardHandle, Store
 from evote.ballot import AuditedBallot, Ballot, verify_audit, verify_ballot
 from evote.board import Entry, Receipt, SignedTreeHead
+from evote.checkpoint import Checkpoint, Note, NoteSignature, election_origin, sign_checkpoint
 from evote.commands import SignedCommand, check_election_id
 from evote.credentials import CredentialList
 from evote.dkg import (
@@ -83,6 +86,7 @@ from evote.election import ElectionState, Phase
 from evote.encoding import Fields, b64encode, canonical_json
 from evote.errors import (
     AlreadyExists,
+    BoothMismatch,
     CredentialError,
     DecryptionError,
     DuplicateCiphertext,
@@ -111,13 +115,16 @@ from evote.payloads import (
 )
 from evote.record import (
     BOARD_FILE,
+    CHECKPOINT_FILE,
     RECORD_FILE,
     TREE_HEADS_FILE,
     RecordHeader,
+    checkpoint_text,
     record_json,
 )
 from evote.signing import SigningKey, VerifyKey
 from evote.tally import PartialDecryption, Result, aggregate, verify_partial, verify_result
+from evote.witness import WitnessPolicy
 
 REGISTER_VOTERS = "register_voters"
 """Kind of the official's signed command registering voter logins (not a board entry)."""
@@ -153,6 +160,7 @@ class ElectionFacts:
     joint_key: JointKey | None = None
     credentials: CredentialList | None = None
     fingerprint: bytes | None = None
+    booth_sha256: bytes | None = None
     tally: TallyPosted | None = None
     partials: dict[int, PartialDecryption] = field(default_factory=dict)
     result: Result | None = None
@@ -208,6 +216,7 @@ class ElectionFacts:
                 self.credentials = merged_credentials(self.credentials, body.credentials)
             case "election_opened":
                 self.fingerprint = body.fingerprint
+                self.booth_sha256 = body.booth_sha256
             case "tally_posted":
                 self.tally = body
             case "partial_decryption":
@@ -302,6 +311,9 @@ class ElectionService:
 
     ``officials`` is the allow-list for ``election_created``; ``clock`` returns
     milliseconds and ``rng`` is ``rng(n) -> n bytes`` (login codes).
+    ``booth_sha256`` is the SHA-256 of the booth bundle this server serves
+    (None: it serves none), which an ``election_opened`` naming a booth digest
+    must match.
     """
 
     def __init__(
@@ -314,6 +326,7 @@ class ElectionService:
         authenticator: Authenticator,
         clock: Callable[[], int] = now_ms,
         rng: Rng = secrets.token_bytes,
+        booth_sha256: bytes | None = None,
     ) -> None:
         self.store = store
         self.board_key = board_key
@@ -322,6 +335,7 @@ class ElectionService:
         self.authenticator = authenticator
         self.clock = clock
         self.rng = rng
+        self.booth_sha256 = booth_sha256
 
     # -- reading ---------------------------------------------------------------
 
@@ -507,8 +521,17 @@ class ElectionService:
 
         The board is cut at the size of a head signed now, so the archive is
         consistent with its last tree head even while ballots keep arriving.
+        For an election with a witness policy, ``checkpoint.txt`` follows: the
+        largest cosigned checkpoint within that cut (absent while there is none,
+        which the verifier then reports).
         """
         head = self.tree_head(election_id)
+        policy = self.facts(election_id).created.manifest.witnesses
+        cosigned = (
+            None
+            if policy is None
+            else self.cosigned_checkpoint(election_id, policy, max_size=head.size)
+        )
         header = RecordHeader(election_id, self.board_key.verify_key)
         heads = (
             data + b"\n"
@@ -520,13 +543,14 @@ class ElectionService:
             data + b"\n"
             for data in self.store.iter_canonical(election_id, stop=head.size)
         )
-        return zip_stream(
-            [
-                (RECORD_FILE, [record_json(header)]),
-                (TREE_HEADS_FILE, heads),
-                (BOARD_FILE, board),
-            ]
-        )
+        members: list[tuple[str, Iterable[bytes]]] = [
+            (RECORD_FILE, [record_json(header)]),
+            (TREE_HEADS_FILE, heads),
+            (BOARD_FILE, board),
+        ]
+        if cosigned is not None:
+            members.append((CHECKPOINT_FILE, [checkpoint_text(cosigned)]))
+        return zip_stream(members)
 
     def _size(self, election_id: str) -> int:
         size = self.store.entry_count(election_id)
@@ -569,11 +593,31 @@ class ElectionService:
             board.state.apply(kind)  # 409 before any (costly) check
             facts = self.facts(election_id)  # as of the lock
             CHECKS[kind](facts, command.body)
+            if kind == "election_opened":
+                self._check_booth(command.body)
             if expected_tally is not None:
                 _check_tally(expected_tally, command.body)
             entry = board.append(kind, command.signed.to_json(), self.clock())
             head = store_queries.sign_head_locked(board, self.board_key, entry.time)
         return Appended(entry, head)
+
+    def _check_booth(self, body: ElectionOpened) -> None:
+        """The booth digest the official publishes must be the bundle served here.
+
+        Otherwise the board would vouch for a booth voters never get (or the
+        voters would run one the official never vouched for).  A server that
+        serves no booth has nothing to compare, and an ``election_opened``
+        without a digest publishes none.
+        """
+        posted, served = body.booth_sha256, self.booth_sha256
+        if posted is None or served is None or posted == served:
+            return
+        raise BoothMismatch(
+            f"booth_sha256 {posted.hex()} is not the SHA-256 of the booth bundle this "
+            f"server serves ({served.hex()}): rebuild the booth, or open with the served "
+            "bundle's digest (GET /booth/assets.json)",
+            detail={"posted": posted.hex(), "served": served.hex()},
+        )
 
     def _expected_tally(self, facts: ElectionFacts) -> TallyPosted:
         """The tally of the counted set, computed before taking the lock.
@@ -629,12 +673,17 @@ class ElectionService:
         return self.authenticator.authenticate(self.store, election_id, authorization)
 
     def cast(self, election_id: str, authorization: str | None, ballot_json: Any) -> Receipt:
-        """Cast a ballot for the voter logged in by ``authorization``; return the receipt."""
+        """Cast a ballot for the voter logged in by ``authorization``; return the receipt.
+
+        In an election with a witness policy the receipt carries the latest
+        cosigned checkpoint, read before the append (nothing may fail after the
+        commit, or an acknowledged ballot would get no receipt)."""
         ctx = self._open_context(election_id)
         login = self.authenticate(election_id, authorization)
         ballot = Ballot.from_json(ballot_json, ctx.manifest)
         verify_ballot(ctx, ballot)
         alphas = _alphas(ballot)
+        cosigned = self._receipt_checkpoint(ctx, election_id)
         with self.store.locked(election_id) as board:
             board.state.apply("ballot_cast")
             board.bind_credential(login.voter_id, ballot.credential.raw)
@@ -642,7 +691,7 @@ class ElectionService:
             board.index_ballot(entry.index, ballot.tracking_code, ballot.credential.raw, alphas)
             head, proof = self._head_and_proof(board, entry)
         # Committed (and fsynced): only now is the ballot acknowledged.
-        return self._receipt(entry, ballot.tracking_code, head, proof)
+        return self._receipt(entry, ballot.tracking_code, head, proof, cosigned)
 
     def audit(self, election_id: str, authorization: str | None, audited_json: Any) -> Receipt:
         """Post an audited ballot; its ciphertexts can never be cast afterwards."""
@@ -652,12 +701,13 @@ class ElectionService:
         verify_audit(ctx, audited)
         ballot = audited.ballot
         alphas = _alphas(ballot)
+        cosigned = self._receipt_checkpoint(ctx, election_id)
         with self.store.locked(election_id) as board:
             board.state.apply("ballot_audited")
             entry = board.append("ballot_audited", ballot_audited_payload(audited), self.clock())
             board.index_ballot(entry.index, ballot.tracking_code, None, alphas)
             head, proof = self._head_and_proof(board, entry)
-        return self._receipt(entry, ballot.tracking_code, head, proof)
+        return self._receipt(entry, ballot.tracking_code, head, proof, cosigned)
 
     def _open_context(self, election_id: str) -> ElectionContext:
         """The context, after a cheap early refusal when the election is known to be past open."""
@@ -684,14 +734,53 @@ class ElectionService:
         return head, store_queries.inclusion_proof_locked(board, entry.index, head.size)
 
     def _receipt(
-        self, entry: Entry, tracking_code: str, head: SignedTreeHead, proof: list[bytes]
+        self,
+        entry: Entry,
+        tracking_code: str,
+        head: SignedTreeHead,
+        proof: list[bytes],
+        cosigned: Note | None = None,
     ) -> Receipt:
-        return Receipt.issue(
+        receipt = Receipt.issue(
             entry=entry,
             tracking_code=tracking_code,
             tree_head=head,
             inclusion_proof=proof,
             key=self.board_key,
+        )
+        if cosigned is None:
+            return receipt
+        return dataclasses.replace(receipt, cosigned_checkpoint=cosigned.to_text())
+
+    def _receipt_checkpoint(self, ctx: ElectionContext, election_id: str) -> Note | None:
+        """The cosigned checkpoint a receipt carries (None without a witness policy)."""
+        policy = ctx.manifest.witnesses
+        return None if policy is None else self.cosigned_checkpoint(election_id, policy)
+
+    # -- witnesses (docs/witness.md) ----------------------------------------------
+
+    def cosigned_checkpoint(
+        self, election_id: str, policy: WitnessPolicy, *, max_size: int | None = None
+    ) -> Note | None:
+        """The largest checkpoint (up to ``max_size``) that ``policy.threshold``
+        witnesses cosigned, signed by the board and carrying every kept
+        cosignature; None while there is none.
+
+        The rows were verified against the policy and the stored root when the
+        witnesses posted them (:mod:`ballot_server.witness_api`), so this only
+        reassembles the note; Ed25519 being deterministic, the board's own
+        signature is the same bytes every time.
+        """
+        size = store_queries.largest_cosigned_size(
+            self.store, election_id, policy.threshold, max_size=max_size
+        )
+        if size is None:
+            return None
+        origin = election_origin(self.board_key.verify_key, election_id)
+        cp = Checkpoint(origin, size, self.store.root(election_id, size))
+        lines = store_queries.cosignature_lines(self.store, election_id, size, cp.root)
+        return sign_checkpoint(cp, self.board_key).with_signatures(
+            NoteSignature.parse_line(line) for line in lines
         )
 
 

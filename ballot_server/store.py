@@ -1013,13 +1013,17 @@ def cosignature_lines(store: Store, election_id: str, size: int, root: bytes) ->
         )
 
 
-def largest_cosigned_size(store: Store, election_id: str, threshold: int) -> int | None:
-    """The largest checkpoint size at least ``threshold`` witnesses cosigned, or None."""
+def largest_cosigned_size(
+    store: Store, election_id: str, threshold: int, *, max_size: int | None = None
+) -> int | None:
+    """The largest checkpoint size at least ``threshold`` witnesses cosigned, or None
+    (only sizes up to ``max_size`` when given: a record cut at that size)."""
     w = m.witness_cosignatures.c
+    bound = () if max_size is None else (w.size <= max_size,)
     with store._read() as conn:
         return conn.execute(
             select(w.size)
-            .where(w.election_id == election_id)
+            .where(w.election_id == election_id, *bound)
             .group_by(w.size)
             .having(func.count() >= threshold)
             .order_by(w.size.desc())

@@ -3,7 +3,7 @@
 Builds a fully valid record of ``--ballots`` ballots (default 100,000; one
 choice question with 5 options, about 5% re-votes) with real keys, a real key
 ceremony, real ballots and proofs, a real tally and decryption; then runs the
-whole verification (all 18 checks) with each ``--workers`` count, each in a
+whole verification (every check) with each ``--workers`` count, each in a
 fresh process, and prints:
 
 * ballots/s and seconds;

@@ -17,7 +17,7 @@ from evote.ballot import AuditedBallot, Ballot
 from evote.board import Entry, Receipt, SignedTreeHead
 from evote.commands import SignedCommand
 from evote.encoding import b64decode
-from evote.errors import BoardError, SchemaError
+from evote.errors import BoardError, NotFound, SchemaError, ServiceUnavailable
 from evote.signing import VerifyKey
 
 PAGE = 1000
@@ -143,3 +143,43 @@ def audit_ballot(
 def download_record(client: Client, election_id: str, target: BinaryIO) -> None:
     """Stream the election record archive (.zip) into ``target``."""
     client.download(f"{_election_path(election_id)}/record", target)
+
+
+def served_booth_sha256(client: Client) -> bytes | None:
+    """SHA-256 of the booth bundle the server serves (``GET /booth/assets.json``,
+    outside ``/api/v1``), or None when it serves no booth."""
+    try:
+        body = client.get(client.server + "/booth/assets.json")
+    except (NotFound, ServiceUnavailable):
+        return None
+    digest = body.get("booth_sha256") if isinstance(body, dict) else None
+    if not isinstance(digest, str) or len(digest) != 64:
+        raise SchemaError("booth assets answer: booth_sha256 is not a hex SHA-256")
+    try:
+        return bytes.fromhex(digest)
+    except ValueError:
+        raise SchemaError("booth assets answer: booth_sha256 is not a hex SHA-256") from None
+
+
+def cosigned_checkpoint(client: Client, election_id: str) -> str | None:
+    """The largest checkpoint that meets the election's witness policy (a C2SP
+    note), or None while there is none (``GET …/checkpoint/cosigned``)."""
+    try:
+        body = client.get(f"{_election_path(election_id)}/checkpoint/cosigned")
+    except NotFound:
+        return None
+    note = body.get("checkpoint") if isinstance(body, dict) else None
+    if not isinstance(note, str):
+        raise SchemaError("cosigned checkpoint answer: 'checkpoint' is not text")
+    return note
+
+
+def inclusion_proof(client: Client, election_id: str, index: int, size: int) -> list[bytes]:
+    """The RFC 9162 audit path of entry ``index`` in the board's first ``size`` entries."""
+    body = client.get(
+        f"{_election_path(election_id)}/inclusion", params={"index": index, "size": size}
+    )
+    proof = body.get("proof") if isinstance(body, dict) else None
+    if not isinstance(proof, list) or len(proof) > 64:
+        raise SchemaError("inclusion answer: expected a list of hashes")
+    return [b64decode(h, length=32, what=f"inclusion proof[{i}]") for i, h in enumerate(proof)]

@@ -35,6 +35,7 @@ from evote.dkg import MAX_TRUSTEES
 from evote.election import Phase
 from evote.encoding import b64encode
 from evote.errors import (
+    BoothMismatch,
     DecryptionError,
     KeyCeremonyError,
     LifecycleError,
@@ -42,13 +43,16 @@ from evote.errors import (
     TallyError,
 )
 from evote.manifest import Manifest
-from evote.payloads import ElectionCreated
+from evote.payloads import ElectionCreated, ElectionOpened
 from evote.record import (
     BOARD_FILE,
+    CHECKPOINT_FILE,
     FILES,
+    OPTIONAL_FILES,
     RECORD_FILE,
     TREE_HEADS_FILE,
     iter_board,
+    parse_checkpoint_file,
     parse_record_json,
     parse_tree_heads,
 )
@@ -99,11 +103,38 @@ def _official_view(client: Client, key: SigningKey, election_id: str) -> BoardVi
     return view
 
 
-def open_election(client: Client, key: SigningKey, election_id: str) -> bytes:
-    """Publish the joint key (if not yet) and open the election; returns the fingerprint."""
+def booth_digest(client: Client, pinned: bytes | None = None) -> bytes | None:
+    """The booth digest to publish at opening: the SHA-256 of the bundle the server
+    serves, which must equal ``pinned`` (the official's own reproducible build) if
+    given.  None when the server serves no booth and nothing is pinned.
+
+    Without ``pinned`` the official vouches for the server's word about its own
+    bundle; pinning is what makes the digest on the board independent of it.
+    """
+    served = api.served_booth_sha256(client)
+    if pinned is None or served == pinned:
+        return served
+    where = "serves no booth bundle" if served is None else f"serves a booth bundle {served.hex()}"
+    raise BoothMismatch(
+        f"you pinned the booth digest {pinned.hex()}, but the server {where}: "
+        "the election was not opened",
+        detail={"pinned": pinned.hex(), "served": None if served is None else served.hex()},
+    )
+
+
+def open_election(
+    client: Client, key: SigningKey, election_id: str, *, booth_sha256: bytes | None = None
+) -> bytes:
+    """Publish the joint key (if not yet) and open the election; returns the fingerprint.
+
+    ``election_opened`` names the served booth bundle's SHA-256 when the server
+    serves one (:func:`booth_digest`; ``booth_sha256`` pins the expected value,
+    and a different served bundle refuses the opening before anything is posted).
+    """
     view = _official_view(client, key, election_id)
     if view.phase is not Phase.SETUP:
         raise LifecycleError(f"election {election_id!r} is already {view.phase.value}")
+    booth = booth_digest(client, booth_sha256)
     if view.joint_key() is None:
         joint = view.computed_joint_key()
         dealt = {s.dealer for s in view.trustee_messages("trustee_shares")}
@@ -126,11 +157,9 @@ def open_election(client: Client, key: SigningKey, election_id: str) -> bytes:
             "(`evote credentials issue`)"
         )
     fingerprint = view.context().fingerprint
+    body = ElectionOpened(fingerprint, booth).to_json()
     api.post_command(
-        client,
-        election_id,
-        "election_opened",
-        sign_command(key, election_id, "election_opened", {"fingerprint": b64encode(fingerprint)}),
+        client, election_id, "election_opened", sign_command(key, election_id, "election_opened", body)
     )
     return fingerprint
 
@@ -276,12 +305,16 @@ def export_record(client: Client, election_id: str, out: Path) -> tuple[int, int
             with archive.open(BOARD_FILE) as board:
                 chunks = iter(lambda: board.read(1 << 20), b"")
                 summary = verify_chain(iter_board(chunks), expect=heads[-1].head)
+            present = set(archive.namelist())
+            if CHECKPOINT_FILE in present:
+                parse_checkpoint_file(archive.read(CHECKPOINT_FILE))  # its format; the rest is
+                # the verifier's (signatures, tree, witness policy)
             if out.suffix.lower() == ".zip":
                 tmp.seek(0)
                 write_new_file(out, tmp.read(), secret=False)
             else:
                 with new_directory(out, private=False) as put:
-                    for name in FILES:
+                    for name in FILES + tuple(n for n in OPTIONAL_FILES if n in present):
                         with archive.open(name) as member:
                             put(name, member, False)
     return summary.size, len(heads)
@@ -358,20 +391,46 @@ def create_command(
     )
 
 
+def _sha256_hex(_ctx: click.Context, _param: click.Parameter, value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise click.BadParameter("expected a SHA-256 as 64 hexadecimal digits")
+    return bytes.fromhex(text)
+
+
 @election.command("open")
 @election_argument
 @server_option
 @official_key_option
-def open_command(election_id: str, server: str, key_path: str) -> None:
+@click.option(
+    "--booth-sha256",
+    "booth_sha256",
+    metavar="HEX",
+    callback=_sha256_hex,
+    help="The SHA-256 of the booth bundle you built yourself (node build.mjs prints it); "
+    "refuse to open unless the server serves exactly that bundle.",
+)
+def open_command(
+    election_id: str, server: str, key_path: str, booth_sha256: bytes | None
+) -> None:
     """Publish the joint key and open ELECTION_ID for voting.
 
     Needs the trustees' key ceremony (all shares dealt) and the credential list
-    on the board.  Prints the election fingerprint voters' devices check.
+    on the board.  The opening also publishes the SHA-256 of the web booth the
+    server serves (GET /booth/assets.json); pin it with --booth-sha256.
+    Prints the election fingerprint voters' devices check.
     """
     key = read_key_file(key_path, "official")
     with Client(server) as client:
-        fingerprint = open_election(client, key, election_id)
+        booth = booth_digest(client, booth_sha256)
+        fingerprint = open_election(client, key, election_id, booth_sha256=booth)
     say(f"election {election_id} is open; fingerprint {b64encode(fingerprint)}")
+    if booth is None:
+        note("the server serves no web booth: no booth digest was published")
+    else:
+        note(f"booth bundle SHA-256 {booth.hex()} published on the board")
 
 
 @election.command("close")

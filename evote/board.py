@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evote import merkle
+from evote.checkpoint import MAX_NOTE_BYTES, Checkpoint, Note
 from evote.election import KINDS, ElectionState
 from evote.encoding import (
     MAX_SAFE_INTEGER,
@@ -500,6 +501,15 @@ class Receipt:
 
     The voter keeps it; if the entry later goes missing, the receipt (signed
     by the board key) is the evidence.
+
+    ``cosigned_checkpoint`` is attached, not signed: in an election with a
+    witness policy, the latest checkpoint the witnesses had cosigned when the
+    ballot was cast (a C2SP signed note, ``docs/witness.md``), or None.  It
+    authenticates itself (board signature and witness cosignatures), so the
+    receipt's signed statement stays the same with or without it.  It never
+    includes the ballot (witnesses cosign after the append); ``evote receipt
+    check`` shows it is a prefix of the receipt's tree and then looks for a
+    later cosigned checkpoint that does include the ballot.
     """
 
     election: str
@@ -509,6 +519,7 @@ class Receipt:
     tree_head: SignedTreeHead
     inclusion_proof: tuple[bytes, ...]
     signature: bytes
+    cosigned_checkpoint: str | None = None
 
     def __post_init__(self) -> None:
         _check_str("receipt.election", self.election, MAX_ELECTION_ID)
@@ -523,6 +534,8 @@ class Receipt:
         object.__setattr__(self, "inclusion_proof", proof)
         if not isinstance(self.signature, bytes) or len(self.signature) != SIGNATURE_BYTES:
             raise SchemaError(f"receipt.signature: expected {SIGNATURE_BYTES} bytes")
+        if self.cosigned_checkpoint is not None:
+            _check_checkpoint_note(self.cosigned_checkpoint)
 
     @classmethod
     def issue(
@@ -598,11 +611,14 @@ class Receipt:
             raise BoardError(f"entry {self.index} on the board is not the entry in the receipt")
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             **self.statement(),
             "inclusion_proof": [b64encode(h) for h in self.inclusion_proof],
             "signature": b64encode(self.signature),
         }
+        if self.cosigned_checkpoint is not None:
+            out["cosigned_checkpoint"] = self.cosigned_checkpoint
+        return out
 
     @classmethod
     def from_json(cls, obj: Any, path: str = "receipt") -> Receipt:
@@ -619,8 +635,12 @@ class Receipt:
                 "inclusion_proof",
                 "signature",
             },
+            optional={"cosigned_checkpoint"},
         )
         _check_version(f)
+        cosigned = None
+        if f.has("cosigned_checkpoint"):
+            cosigned = f.str("cosigned_checkpoint", max_len=MAX_NOTE_BYTES)
         return cls(
             election=f.str("election", max_len=MAX_ELECTION_ID),
             index=f.int("index"),
@@ -629,7 +649,19 @@ class Receipt:
             tree_head=SignedTreeHead.from_json(f.obj_of("tree_head"), f.sub("tree_head")),
             inclusion_proof=_hash_list(f.obj_of("inclusion_proof"), f.sub("inclusion_proof")),
             signature=f.bytes("signature", length=SIGNATURE_BYTES),
+            cosigned_checkpoint=cosigned,
         )
+
+
+def _check_checkpoint_note(text: object) -> None:
+    """A receipt's attached checkpoint must at least be a well-formed C2SP checkpoint
+    note; its signatures are checked by whoever knows the election's witness policy."""
+    if not isinstance(text, str):
+        raise SchemaError("receipt.cosigned_checkpoint: expected the note as text")
+    try:
+        Checkpoint.parse(Note.parse(text).text)
+    except (EncodingError, SchemaError) as exc:
+        raise SchemaError(f"receipt.cosigned_checkpoint: {exc.message}") from None
 
 
 def _receipt_statement(

@@ -32,11 +32,49 @@ MAX_SAFE_INTEGER = 2**53 - 1
 
 
 def canonical_json(value: Any) -> bytes:
-    """Serialise ``value`` with RFC 8785; the bytes every hash and signature covers."""
+    """Serialise ``value`` with RFC 8785; the bytes every hash and signature covers.
+
+    Documents made only of ASCII strings, safe integers, booleans, null, lists
+    and objects -- every entry, ballot, tree head and receipt evote makes --
+    take :func:`json.dumps` (C): for them RFC 8785 and sorted, compact JSON
+    are the same bytes (no float to format, key order by UTF-16 code units
+    equals order by code points, identical escapes).  Anything else goes
+    through :mod:`rfc8785`.  ``tests/test_encoding.py`` checks the two agree.
+    """
+    if _plain(value):
+        return _dumps_plain(value).encode("ascii")
     try:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise EncodingError(f"value cannot be canonicalised: {exc}") from None
+
+
+_dumps_plain = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+).encode
+
+
+def _plain(value: Any) -> bool:
+    """True if ``value`` may take the fast path of :func:`canonical_json`: exact
+    ``str`` (ASCII), ``int`` within +-(2**53 - 1), ``bool``, ``None``, ``list``,
+    ``tuple`` and ``dict`` with ASCII ``str`` keys, all the way down.
+    Subclasses and floats take the slow path."""
+    t = type(value)
+    if t is str:
+        return value.isascii()
+    if t is dict:
+        for k, v in value.items():
+            if type(k) is not str or not k.isascii() or not _plain(v):
+                return False
+        return True
+    if t is list or t is tuple:
+        for v in value:
+            if not _plain(v):
+                return False
+        return True
+    if t is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    return value is None or t is bool
 
 
 def parse_json(data: bytes | str) -> Any:

@@ -247,6 +247,14 @@ class FingerprintMismatch(EvoteError):
     http_status = 422
 
 
+class BoothMismatch(EvoteError):
+    """A booth digest (``election_opened.booth_sha256``) that is not the SHA-256 of
+    the booth bundle the server actually serves, or that the official pinned."""
+
+    code = "booth_mismatch"
+    http_status = 422
+
+
 # --- Witnesses and C2SP checkpoints (evote/checkpoint.py, evote/witness.py). ---
 
 

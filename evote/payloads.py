@@ -184,15 +184,35 @@ class CredentialsPublished:
 
 @dataclass(frozen=True)
 class ElectionOpened:
+    """The official opens the election for this fingerprint.
+
+    ``booth_sha256`` (optional) is the SHA-256 of the web booth's bundle
+    (``ballot_server/static/booth.js``, built reproducibly): published here so
+    that anyone can rebuild the booth from its sources and compare, and so that
+    the server and the booth itself can refuse a bundle other than the one the
+    official vouched for.  Absent: the election publishes no booth digest.
+    """
+
     fingerprint: bytes
+    booth_sha256: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if self.booth_sha256 is not None and (
+            not isinstance(self.booth_sha256, bytes) or len(self.booth_sha256) != 32
+        ):
+            raise SchemaError("election_opened.booth_sha256: expected 32 bytes")
 
     def to_json(self) -> dict[str, Any]:
-        return {"fingerprint": b64encode(self.fingerprint)}
+        out = {"fingerprint": b64encode(self.fingerprint)}
+        if self.booth_sha256 is not None:
+            out["booth_sha256"] = b64encode(self.booth_sha256)
+        return out
 
     @classmethod
     def from_json(cls, obj: Any, path: str = "election_opened") -> ElectionOpened:
-        f = Fields(obj, path, required={"fingerprint"})
-        return cls(f.bytes("fingerprint", length=32))
+        f = Fields(obj, path, required={"fingerprint"}, optional={"booth_sha256"})
+        booth = f.bytes("booth_sha256", length=32) if f.has("booth_sha256") else None
+        return cls(f.bytes("fingerprint", length=32), booth)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,16 @@
 """The election record's files, line by line (format in ``docs/record-format.md``).
 
-A record is three files, as a directory or as the members of one .zip:
+A record is three files (and, for an election with a witness policy, a
+fourth), as a directory or as the members of one .zip:
 
 * ``record.json`` -- ``{"format": "evote-record", "version": 1, "election": id,
   "board_key": b64}``: what the record is and which key signed its heads;
 * ``board.jsonl`` -- every board entry's RFC 8785 bytes, one per line, in index
   order;
 * ``tree-heads.jsonl`` -- signed tree heads the board issued, one per line, in
-  ascending (size, time) order.
+  ascending (size, time) order;
+* ``checkpoint.txt`` -- only when the manifest has a witness policy: the latest
+  checkpoint the witnesses cosigned, as a C2SP signed note (``docs/witness.md``).
 
 Everything here is pure: the server writes these bytes, the verifier and the
 CLI read them, and neither needs the other's code.  Every line must be the
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evote.board import Entry, SignedTreeHead
+from evote.checkpoint import Checkpoint, Note
 from evote.commands import check_election_id
 from evote.encoding import Fields, canonical_json, parse_json
 from evote.errors import EncodingError, EvoteError, SchemaError
@@ -34,8 +38,11 @@ VERSION = 1
 RECORD_FILE = "record.json"
 BOARD_FILE = "board.jsonl"
 TREE_HEADS_FILE = "tree-heads.jsonl"
+CHECKPOINT_FILE = "checkpoint.txt"
 FILES = (RECORD_FILE, TREE_HEADS_FILE, BOARD_FILE)
-"""The members of a record, in the order the server writes them into an archive."""
+"""The members every record has, in the order the server writes them into an archive."""
+OPTIONAL_FILES = (CHECKPOINT_FILE,)
+"""Members a record may have (written after :data:`FILES`): the cosigned checkpoint."""
 
 ARCHIVE_SUFFIX = ".zip"
 MEDIA_TYPE = "application/zip"
@@ -159,6 +166,26 @@ def parse_tree_head_line(line: bytes, number: int) -> SignedTreeHead:
         if exc.message.startswith(where):
             raise
         raise _located(where, exc) from None
+
+
+def checkpoint_text(note: Note) -> bytes:
+    """``checkpoint.txt``: the cosigned checkpoint note, byte for byte as C2SP writes it."""
+    return note.to_bytes()
+
+
+def parse_checkpoint_file(data: bytes) -> Note:
+    """Read ``checkpoint.txt`` as a signed note whose text is a checkpoint.
+
+    Only the formats are checked here; whether the board signed it, for which
+    tree, and who cosigned it is the verifier's check against the manifest's
+    witness policy (:func:`evote.witness.verify_final_checkpoint`).
+    """
+    try:
+        note = Note.parse(data)
+        Checkpoint.parse(note.text)
+    except EvoteError as exc:
+        raise _located(CHECKPOINT_FILE, exc) from None
+    return note
 
 
 def iter_board(data: bytes | Iterable[bytes]) -> Iterator[Entry]:

@@ -43,6 +43,9 @@ The checks (``CHECKS``; the numbers are part of the interface)::
     17  result               the published result equals that decryption
     18  audited-ballots      every audited ballot re-encrypts to its ciphertexts and
                              its proofs verify
+    19  witnesses            with a witness policy in the manifest: the record's
+                             checkpoint.txt is the board-signed checkpoint of the whole
+                             board, cosigned by at least k of the listed witnesses
 
 How the aggregate is kept (memory does not grow with the number of ballots):
 workers return, per run of consecutive ``ballot_cast`` lines, the sum of the
@@ -64,6 +67,7 @@ from typing import Any
 
 from evote import dkg
 from evote.board import Entry, detect_equivocation, verify_heads
+from evote.checkpoint import Checkpoint, Note
 from evote.commands import SignedCommand
 from evote.credentials import CredentialList
 from evote.election import ElectionState, LifecycleError
@@ -95,6 +99,7 @@ from evote.tally import (
     verify_partial,
     verify_result,
 )
+from evote.witness import verify_final_checkpoint
 from verifier import parallel
 from verifier.record import Record
 from verifier.report import (
@@ -167,6 +172,8 @@ CHECKS: tuple[CheckSpec, ...] = (
               needs="options"),
     CheckSpec(18, "audited-ballots", "Audited ballots",
               "the devices that made audited ballots encrypted what the voters chose"),
+    CheckSpec(19, "witnesses", "Witness cosignatures",
+              "the board is the one history the election's independent witnesses saw"),
 )
 
 SPEC_BY_NAME = {c.name: c for c in CHECKS}
@@ -279,6 +286,10 @@ class RecordVerifier:
         self.prev_leaf = bytes(32)
         self.last_time = 0
         self.head_sizes = {h.size for h in record.heads}
+        # (19) capture the root at the cosigned checkpoint's size too (--in-progress)
+        self.checkpoint_size = _checkpoint_size(record.checkpoint)
+        if self.checkpoint_size is not None:
+            self.head_sizes.add(self.checkpoint_size)
         self.roots: dict[int, bytes] = {}
         self.needed: dict[tuple[int, int], bytes | None] = {}
         self.state = ElectionState()
@@ -660,6 +671,9 @@ class RecordVerifier:
                        "manifest, joint key, commitments and credential list",
                        "fingerprint_mismatch", pos,
                        {"posted": b64encode(posted), "recomputed": b64encode(ctx.fingerprint)})
+        if body.booth_sha256 is not None:
+            check.notes.append(f"booth bundle SHA-256 {body.booth_sha256.hex()} published at "
+                               "opening")
         self.ctx = ctx
 
     def _on_election_closed(self, pos: int, body: ElectionClosed) -> None:
@@ -763,6 +777,49 @@ class RecordVerifier:
         if not audited.counts.get("audited"):
             audited.notes.append("no audited ballots on the board (auditing is optional)")
         self.c["counted-set"].count("credentials", len(self.credentials or ()))
+        self._finish_witnesses()
+
+    def _finish_witnesses(self) -> None:
+        """(19) The final checkpoint meets the manifest's witness policy (docs/witness.md §6).
+
+        With ``in_progress``, a cosigned checkpoint of a prefix of the board is
+        accepted (the witnesses cosign after each poll); otherwise it must be
+        the checkpoint of the whole board.
+        """
+        check = self.c["witnesses"]
+        if self.created is None:
+            check.fail("no readable manifest, so no witness policy to check", "no_context")
+            return
+        policy = self.created.manifest.witnesses
+        if policy is None:
+            check.notes.append("no witness policy")
+            return
+        check.count("witnesses", len(policy.keys))
+        rule = f"{policy.threshold} of {len(policy.keys)}"
+        note = self.record.checkpoint
+        if note is None:
+            if not self.in_progress:
+                check.fail(f"the manifest requires {rule} witnesses to cosign the final "
+                           "checkpoint, but the record has no checkpoint.txt",
+                           "missing_checkpoint")
+            return
+        size, root = self.acc.size, self.acc.root()
+        cut = self.checkpoint_size
+        prefix = self.in_progress and cut is not None and cut < size and cut in self.roots
+        if prefix:
+            assert cut is not None
+            size, root = cut, self.roots[cut]
+        try:
+            names = verify_final_checkpoint(note, board_key=self.record.board_key,
+                                            election=self.election, size=size, root=root,
+                                            policy=policy)
+        except EvoteError as exc:
+            check.fail_exc(exc, None)
+            return
+        check.count("cosigned by", len(names))
+        check.notes.append(f"cosigned by {', '.join(names)} ({rule} needed)")
+        if prefix:
+            check.notes.append(f"in progress: cosigned up to entry {size} of {self.acc.size}")
 
     def _finish_heads(self) -> None:
         heads_check, cons, equiv = (self.c[n] for n in ("tree-heads", "consistency",
@@ -897,6 +954,9 @@ class RecordVerifier:
             if (self.in_progress and spec.name in ("combination", "result")
                     and self.result is None):
                 skip = "no result yet (--in-progress)"
+            if (self.in_progress and spec.name == "witnesses" and self.record.checkpoint is None
+                    and self.created is not None and self.created.manifest.witnesses is not None):
+                skip = "no cosigned checkpoint yet (--in-progress)"
             results.append(check.result(skip=skip))
         stats = {
             "entries": self.acc.size,
@@ -917,6 +977,16 @@ class RecordVerifier:
             result=self.totals if verified else (),
             stats=stats,
         )
+
+
+def _checkpoint_size(data: bytes | None) -> int | None:
+    """The size named by ``checkpoint.txt``, or None (absent or unreadable: check 19 says why)."""
+    if data is None:
+        return None
+    try:
+        return Checkpoint.parse(Note.parse(data).text).size
+    except EvoteError:
+        return None
 
 
 def verify_record(record: Record, **options: Any) -> Report:

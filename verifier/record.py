@@ -9,7 +9,9 @@ those heads are *true* (signatures, roots, consistency) is for the checks to
 say, not the loader.
 
 The board itself (``board.jsonl``) is never loaded: :meth:`Record.board_lines`
-streams it, and :mod:`verifier.checks` parses each line as it goes.
+streams it, and :mod:`verifier.checks` parses each line as it goes.  The
+optional ``checkpoint.txt`` (witnessed elections) is kept as bytes; check 19
+judges it.
 
 The file formats are :mod:`evote.record`'s (``docs/record-format.md``); this
 module adds only what the verifier needs on top.  Like sigstore's ``Bundle``, the constructor is not the entry point:
@@ -68,6 +70,8 @@ class Record:
     source: Source
     header: RecordHeader
     heads: tuple[SignedTreeHead, ...]
+    #: ``checkpoint.txt``: the witness-cosigned checkpoint, or None if the record has none.
+    checkpoint: bytes | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.header, RecordHeader):
@@ -79,7 +83,9 @@ class Record:
     def load(cls, source: Source) -> Record:
         """Read and parse ``record.json`` and ``tree-heads.jsonl`` from ``source``."""
         header = parse_header(source.record_json())
-        return cls(source, header, parse_heads(source.tree_heads(), header))
+        heads = parse_heads(source.tree_heads(), header)
+        checkpoint = source.checkpoint() if hasattr(source, "checkpoint") else None
+        return cls(source, header, heads, checkpoint)
 
     @property
     def election(self) -> str:

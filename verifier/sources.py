@@ -6,7 +6,9 @@ Every source offers the same three things (see ``docs/record-format.md``):
 * ``tree-heads.jsonl`` -- the signed tree heads, one per line;
 * ``board.jsonl`` -- the entries, one canonical JSON document per line,
   *streamed*: :meth:`Source.board_lines` yields raw lines one at a time, so the
-  verifier never holds the board in memory, whatever its size.
+  verifier never holds the board in memory, whatever its size;
+* ``checkpoint.txt`` -- optional: the witness-cosigned checkpoint of an
+  election with a witness policy (:meth:`Source.checkpoint`, None if absent).
 
 Sources only move bytes.  They do not parse or judge entries (that is
 :mod:`verifier.record` and :mod:`verifier.checks`); the one thing they refuse
@@ -28,7 +30,14 @@ import httpx
 from evote.board import SignedTreeHead, verify_heads
 from evote.encoding import b64decode, canonical_json, parse_json
 from evote.errors import EvoteError, SchemaError
-from evote.record import BOARD_FILE, RECORD_FILE, RecordHeader, record_json, tree_head_line
+from evote.record import (
+    BOARD_FILE,
+    CHECKPOINT_FILE,
+    RECORD_FILE,
+    RecordHeader,
+    record_json,
+    tree_head_line,
+)
 from evote.record import TREE_HEADS_FILE as HEADS_FILE
 from evote.signing import VerifyKey
 from verifier.errors import RecordUnreadable
@@ -56,6 +65,10 @@ class Source(Protocol):
 
     def board_lines(self) -> Iterator[bytes]:
         """The lines of ``board.jsonl`` in order, each with its ``\\n`` if it had one."""
+        ...
+
+    def checkpoint(self) -> bytes | None:
+        """The content of ``checkpoint.txt``, or None if the record has none."""
         ...
 
     def close(self) -> None: ...
@@ -110,6 +123,12 @@ class DirectorySource:
     def board_lines(self) -> Iterator[bytes]:
         with self._open(BOARD_FILE) as f:
             yield from _read_lines(f, str(self.path / BOARD_FILE))
+
+    def checkpoint(self) -> bytes | None:
+        if not (self.path / CHECKPOINT_FILE).exists():
+            return None
+        with self._open(CHECKPOINT_FILE) as f:
+            return _read_small(f, str(self.path / CHECKPOINT_FILE))
 
     def close(self) -> None:
         pass
@@ -177,6 +196,12 @@ class ZipSource:
                 if line is None:
                     return
                 yield line
+
+    def checkpoint(self) -> bytes | None:
+        if self._prefix + CHECKPOINT_FILE not in self._zip.namelist():
+            return None
+        with self._open(CHECKPOINT_FILE) as f:
+            return self._guard(CHECKPOINT_FILE, lambda: _read_small(f, CHECKPOINT_FILE))
 
     def close(self) -> None:
         self._zip.close()
@@ -339,6 +364,30 @@ class ServerSource:
                 last_head = newer
         newer = self._head()
         self._consistency(last_head, newer)
+
+    def checkpoint(self) -> bytes | None:
+        """The server's largest witness-cosigned checkpoint (``GET …/checkpoint/cosigned``);
+        None when it has none (404: no witness policy, or not cosigned yet)."""
+        path = f"{self._e}/checkpoint/cosigned"
+        try:
+            response = self._http.get(path)
+        except httpx.HTTPError as exc:
+            raise RecordUnreadable(f"cannot reach the server: {exc or type(exc).__name__}",
+                                   where=str(self._http.base_url) + path) from None
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise RecordUnreadable(f"the server answered HTTP {response.status_code}",
+                                   where=str(self._http.base_url) + path)
+        try:
+            body = parse_json(response.content)
+        except EvoteError as exc:
+            raise RecordUnreadable(f"the server's answer is not JSON: {exc.message}",
+                                   where=path) from None
+        note = body.get("checkpoint") if isinstance(body, dict) else None
+        if not isinstance(note, str):
+            raise RecordUnreadable("the server's cosigned checkpoint is not a note", where=path)
+        return note.encode("utf-8")
 
     def close(self) -> None:
         self._http.close()

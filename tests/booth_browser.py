@@ -80,8 +80,9 @@ class BoothElection:
 
 
 def make_booth_election(url: str, official_key: Path, work: Path, election_id: str,
-                        voters: int = 6) -> BoothElection:
-    """Create, set up and open an election with MANIFEST (3 trustees, t = 2)."""
+                        voters: int = 6, manifest: dict[str, Any] | None = None) -> BoothElection:
+    """Create, set up and open an election with ``manifest`` (default MANIFEST;
+    3 trustees, t = 2)."""
     work.mkdir(parents=True, exist_ok=True)
     ca = work / "ca.key"
     create_signing_key(ca, "credential-authority")
@@ -89,7 +90,7 @@ def make_booth_election(url: str, official_key: Path, work: Path, election_id: s
     for s in states:
         trustee.init_trustee(s)
     official = read_key_file(official_key, "official")
-    manifest = Manifest.from_json({**MANIFEST, "election_id": election_id})
+    manifest = Manifest.from_json({**(manifest or MANIFEST), "election_id": election_id})
     labels = numbered_labels(voters)
     with Client(url) as client:
         setup = election.created_body(

@@ -119,11 +119,14 @@ def make_election(
     open_it: bool = True,
     ceremony: bool = True,
     credentials: bool = True,
+    extra_manifest: dict | None = None,
 ) -> Election:
-    """Create (and by default fully set up and open) an election through the CLI's functions."""
+    """Create (and by default fully set up and open) an election through the CLI's functions.
+
+    ``extra_manifest`` adds fields to the test manifest (e.g. a witness policy)."""
     ca, states = parties(work, trustees)
     official = read_key_file(server.keys / "official.key", "official")
-    manifest = Manifest.from_json(manifest_for(election_id))
+    manifest = Manifest.from_json({**manifest_for(election_id), **(extra_manifest or {})})
     labels = numbered_labels(voters)
     with Client(server.url) as client:
         setup = election.created_body(

@@ -10,6 +10,9 @@
 //   {"op": "verify_ballot", ..., ballot}          -> {ok: true} | {error: code}
 //   {"op": "canonical", value}                    -> {hex}
 //   {"op": "parse_code", code}                    -> {seed_hex} | {error, reason}
+//   {"op": "manifest_digest", manifest}           -> {hex} | {error}
+//   {"op": "verify_cosigned_inclusion", note, board_key, election, index, entry_hash, proof,
+//    policy}                                      -> {signed: [names]} | {error, message}
 
 import { readFileSync } from 'node:fs';
 
@@ -20,6 +23,7 @@ import { EvoteError } from '../src/errors.js';
 import { pointFromJson, systemRng } from '../src/group.js';
 import { Manifest } from '../src/manifest.js';
 import { receiptFromJson, verifyReceipt } from '../src/merkle.js';
+import { verifyCosignedInclusion, witnessPolicyFromJson } from '../src/witness.js';
 
 function context(req) {
   const manifest = Manifest.fromJson(req.manifest);
@@ -52,6 +56,20 @@ const OPS = {
   },
   parse_code(req) {
     return { seed_hex: bytesToHex(parseCredentialCode(req.code)) };
+  },
+  manifest_digest(req) {
+    return { hex: bytesToHex(Manifest.fromJson(req.manifest).digest()) };
+  },
+  verify_cosigned_inclusion(req) {
+    const signed = verifyCosignedInclusion(req.note, {
+      boardKey: b64decode(req.board_key, { length: 32 }),
+      election: req.election,
+      index: req.index,
+      entryHash: b64decode(req.entry_hash, { length: 32 }),
+      proof: req.proof.map((p) => b64decode(p, { length: 32 })),
+      policy: witnessPolicyFromJson(req.policy),
+    });
+    return { signed };
   },
 };
 

@@ -57,6 +57,8 @@ export function makeApi(electionId) {
     cast: (token, ballot) => request('POST', `${e}/ballots`, { token, body: ballot }),
     audit: (token, audited) => request('POST', `${e}/audits`, { token, body: audited }),
     inclusion: (trackingCode) => request('GET', `${e}/inclusion?tracking_code=${enc(trackingCode)}`),
+    inclusionAt: (trackingCode, size) => request('GET', `${e}/inclusion?tracking_code=${enc(trackingCode)}&size=${size}`),
+    cosigned: () => request('GET', `${e}/checkpoint/cosigned`),
     ballotEntry: (trackingCode) => request('GET', `${e}/ballots/${enc(trackingCode)}`),
     ballotUrl: (trackingCode) => `${e}/ballots/${enc(trackingCode)}`,
   };

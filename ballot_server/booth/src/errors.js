@@ -42,3 +42,4 @@ export const AuditMismatch = withCode('AuditMismatch', 'audit_mismatch');
 export const CredentialError = withCode('CredentialError', 'bad_credential');
 export const MerkleError = withCode('MerkleError', 'merkle');
 export const RootMismatchError = withCode('RootMismatchError', 'root_mismatch', MerkleError);
+export const WitnessPolicyError = withCode('WitnessPolicyError', 'witness_policy');

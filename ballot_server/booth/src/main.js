@@ -6,12 +6,18 @@
 // here → the tracking code is shown → cast it, or audit it (the ballot is
 // opened, its real content shown and posted, and a fresh encryption made) →
 // receipt, with a "check my ballot" page that verifies the board's signed
-// tree head and inclusion proof in the browser.
+// tree head and inclusion proof in the browser (and, when the election has
+// witnesses, that a checkpoint they cosigned includes the ballot).
+//
+// Before anything else the booth hashes its own bundle and refuses to run if
+// the digest is not the one the official published on the board
+// (election_opened.booth_sha256; why this way: ballot_server/booth/README.md).
 //
 // Screens are plain functions of the state that build DOM nodes (dom.js);
 // every string comes from the catalogues (i18n.js).  Focus moves to each new
 // screen's heading; errors are announced through role="alert".
 
+import { sha256 } from '@noble/hashes/sha2.js';
 import qrcode from 'qrcode-generator';
 
 import { makeApi, ApiError, NetworkError } from './api.js';
@@ -20,7 +26,7 @@ import {
 } from './ballot.js';
 import { parseCredentialCode, parseCredentialFile } from './credentials.js';
 import { encrypt } from './elgamal.js';
-import { b64decode, b64encode, bytesEqual, canonicalJson, parseJson } from './encoding.js';
+import { b64decode, b64encode, bytesEqual, bytesToHex, canonicalJson, parseJson } from './encoding.js';
 import { CredentialError, EvoteError } from './errors.js';
 import { electionFingerprint } from './fingerprint.js';
 import { pointFromJson, systemRng } from './group.js';
@@ -31,11 +37,17 @@ import {
   leafHash, receiptFromJson, signedTreeHeadFromJson, verifyInclusion, verifyReceipt, verifySignedTreeHead,
 } from './merkle.js';
 import { publicKeyOf } from './signing.js';
+import { parseCheckpoint, parseNote } from './checkpoint.js';
+import { verifyCosignedInclusion } from './witness.js';
+
+// The <script> element running this bundle (only set while it first runs).
+const SCRIPT = document.currentScript;
 
 const root = document.getElementById('booth');
 const S = {
   electionId: root.dataset.election,
   boothSha256: root.dataset.boothSha256 || '',
+  boothOnBoard: null, // true: this bundle's own digest is the one on the board; false: none published
   api: makeApi(root.dataset.election),
   election: null, // {ctx, manifest, boardKey, fingerprint, phase}
   token: null,
@@ -83,7 +95,8 @@ function renderFrame() {
   frame.footer.replaceChildren(
     h('p', { text: t('footer.private') }),
     fp && h('p', {}, `${t('footer.fingerprint')}: `, h('code', { class: 'digest', text: fp })),
-    S.boothSha256 && h('p', {}, `${t('footer.booth')}: `, h('code', { class: 'digest', text: S.boothSha256 })),
+    S.boothSha256 && h('p', {}, `${t('footer.booth')}: `, h('code', { class: 'digest', text: S.boothSha256 }),
+      S.boothOnBoard === null ? null : ` (${t(S.boothOnBoard ? 'footer.booth_board' : 'footer.booth_unpublished')})`),
   );
 }
 
@@ -212,6 +225,12 @@ async function load() {
       boardKey: b64decode(data.board_key, { length: 32 }),
       phase: data.phase,
     };
+    if (!(await ownBundleIsOnTheBoard(data.booth_sha256))) {
+      S.election = null;
+      S.fatal = { key: 'error.booth' };
+      go('fatal');
+      return;
+    }
   } catch (exc) {
     if (exc instanceof EvoteError) {
       S.fatal = { key: 'error.fingerprint' };
@@ -233,6 +252,37 @@ async function load() {
     return;
   }
   go('login');
+}
+
+/**
+ * Whether this running bundle is the one the official published on the board.
+ *
+ * The bytes are fetched with the page's Subresource Integrity hash as the
+ * `integrity` option, so the browser hands them over only if they are the very
+ * bytes that hash pinned for this script; their SHA-256 must equal the board's
+ * booth_sha256.  No digest on the board: nothing to compare (true, noted in
+ * the footer).  Any failure to get the bytes counts as a mismatch.
+ */
+async function ownBundleIsOnTheBoard(published) {
+  if (published === null || published === undefined) {
+    S.boothOnBoard = false;
+    return true;
+  }
+  const onBoard = b64decode(published, { length: 32, what: 'booth_sha256' });
+  if (!SCRIPT || !SCRIPT.src || !SCRIPT.integrity) return false;
+  let own;
+  try {
+    const response = await fetch(SCRIPT.src, {
+      integrity: SCRIPT.integrity, credentials: 'omit', redirect: 'error', referrerPolicy: 'no-referrer',
+    });
+    if (!response.ok) return false;
+    own = sha256(new Uint8Array(await response.arrayBuffer()));
+  } catch {
+    return false; // a network failure, or bytes that are not the ones the SRI hash pins
+  }
+  S.boothSha256 = bytesToHex(own);
+  S.boothOnBoard = bytesEqual(own, onBoard);
+  return S.boothOnBoard;
 }
 
 // ---------------------------------------------------------------------------
@@ -714,13 +764,20 @@ async function runCheck() {
         verifyReceipt(receiptFromJson(S.receipt.json), S.election.boardKey);
         steps.push({ key: 'check.step.receipt' });
       }
+      const policy = S.election.manifest.witnesses;
+      if (policy !== null) failure = await checkWitnessed(policy, code, proof.index, entryHash, steps);
     });
   } catch (exc) {
     if (exc instanceof ApiError && exc.code === 'not_found') failure = 'check.not_found';
     else if (exc instanceof ApiError || exc instanceof NetworkError) {
       S.error = { field: 'check', ...failureMessage(exc) };
     } else if (exc instanceof EvoteError) {
-      const byCode = { invalid_signature: 'check.reason.signature', root_mismatch: 'check.reason.proof', merkle: 'check.reason.proof' };
+      const byCode = {
+        invalid_signature: 'check.reason.signature',
+        root_mismatch: 'check.reason.proof',
+        merkle: 'check.reason.proof',
+        witness_policy: 'check.reason.witnesses',
+      };
       failure = byCode[exc.code] ?? 'check.reason.format';
     } else {
       throw exc;
@@ -729,6 +786,41 @@ async function runCheck() {
   S.check = { steps, failure };
   render({ focus: false });
   frame.main.querySelector('[data-testid="check-verdict"]')?.focus();
+}
+
+/**
+ * The election has witnesses: the ballot must be in a checkpoint that enough of
+ * them cosigned (evote.witness.verify_cosigned_inclusion, docs/witness.md §6):
+ * the latest cosigned checkpoint, once it covers the ballot's index, and the
+ * inclusion proof of the same entry hash to its size.  Returns a failure key
+ * (not cosigned yet) or null, and adds the step naming the witnesses.
+ */
+async function checkWitnessed(policy, code, index, entryHash, steps) {
+  let cosigned;
+  try {
+    cosigned = await S.api.cosigned();
+  } catch (exc) {
+    if (exc instanceof ApiError && exc.code === 'not_found') return 'check.reason.not_witnessed';
+    throw exc;
+  }
+  if (typeof cosigned?.checkpoint !== 'string') return 'check.reason.format';
+  const { size } = parseCheckpoint(parseNote(cosigned.checkpoint).text);
+  if (size <= index) return 'check.reason.not_witnessed';
+  const answer = await S.api.inclusionAt(code, size);
+  if (answer.index !== index || !Array.isArray(answer.proof)) return 'check.reason.entry';
+  const names = verifyCosignedInclusion(cosigned.checkpoint, {
+    boardKey: S.election.boardKey,
+    election: S.electionId,
+    index,
+    entryHash,
+    proof: answer.proof.map((p) => b64decode(p, { length: 32 })),
+    policy,
+  });
+  steps.push({
+    key: 'check.step.witnesses',
+    params: { size, names: names.join(', '), k: policy.threshold, n: policy.keys.length },
+  });
+  return null;
 }
 
 // --- files and QR codes ------------------------------------------------------------

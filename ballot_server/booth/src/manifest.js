@@ -7,6 +7,7 @@ import { canonicalJson, Fields } from './encoding.js';
 import { ManifestError, SchemaError } from './errors.js';
 import { taggedHash, TAG_MANIFEST } from './hashing.js';
 import { MAX_RANGE_WIDTH } from './proofs.js';
+import { witnessPolicyFromJson, witnessPolicyToJson } from './witness.js';
 
 export const MANIFEST_VERSION = 1;
 const MIN_OPTIONS = 2;
@@ -142,8 +143,9 @@ export class Question {
 }
 
 export class Manifest {
-  constructor({ electionId, title, questions, description, version }) {
-    Object.assign(this, { electionId, title, questions, description, version });
+  /** `witnesses`: the optional k-of-n witness policy (witness.js), or null. */
+  constructor({ electionId, title, questions, description, version, witnesses = null }) {
+    Object.assign(this, { electionId, title, questions, description, version, witnesses });
     Object.freeze(this);
   }
 
@@ -153,7 +155,7 @@ export class Manifest {
     try {
       f = new Fields(obj, path, {
         required: ['election_id', 'title', 'questions'],
-        optional: ['description', 'version'],
+        optional: ['description', 'version', 'witnesses'],
       });
     } catch (exc) {
       if (exc instanceof SchemaError) throw new ManifestError(exc.message);
@@ -181,17 +183,21 @@ export class Manifest {
     if (branches > MAX_BALLOT_BRANCHES) {
       throw new ManifestError(`${path}.questions: a ballot would carry ${branches} proof branches`);
     }
-    return new Manifest({ electionId, title, questions, description, version });
+    const witnesses = f.has('witnesses') ? witnessPolicyFromJson(f.raw('witnesses'), `${path}.witnesses`) : null;
+    return new Manifest({ electionId, title, questions, description, version, witnesses });
   }
 
+  /** As evote.manifest.Manifest.to_json: `witnesses` only when there is a policy (old digests stay). */
   toJson() {
-    return {
+    const out = {
       version: this.version,
       election_id: this.electionId,
       title: this.title,
       description: this.description,
       questions: this.questions.map((q) => q.toJson()),
     };
+    if (this.witnesses !== null) out.witnesses = witnessPolicyToJson(this.witnesses);
+    return out;
   }
 
   /** RFC 8785 bytes of toJson(): what is published and hashed. */

@@ -143,10 +143,15 @@ export function verifySignedTreeHead(sth, trustedBoardKey) {
   verifyTagged(trustedBoardKey, TAG_TREE_HEAD, [canonicalJson(headJson(sth.head))], sth.signature);
 }
 
-/** Parse a receipt {v, election, index, tracking_code, entry_hash, tree_head, inclusion_proof, signature}. */
+/**
+ * Parse a receipt {v, election, index, tracking_code, entry_hash, tree_head, inclusion_proof,
+ * signature}, and the optional, unsigned `cosigned_checkpoint` (elections with witnesses: the
+ * checkpoint they had cosigned at cast time, a C2SP note checked by witness.js).
+ */
 export function receiptFromJson(obj, path = 'receipt') {
   const f = new Fields(obj, path, {
     required: ['v', 'election', 'index', 'tracking_code', 'entry_hash', 'tree_head', 'inclusion_proof', 'signature'],
+    optional: ['cosigned_checkpoint'],
   });
   checkVersion(f);
   const proof = f.raw('inclusion_proof');
@@ -161,6 +166,7 @@ export function receiptFromJson(obj, path = 'receipt') {
     treeHead: signedTreeHeadFromJson(f.raw('tree_head'), f.sub('tree_head')),
     inclusionProof: proof.map((h, i) => b64decode(h, { length: HASH_SIZE, what: `${f.sub('inclusion_proof')}[${i}]` })),
     signature: f.bytes('signature', { length: 64 }),
+    cosignedCheckpoint: f.has('cosigned_checkpoint') ? f.str('cosigned_checkpoint', { maxLen: 1 << 16 }) : null,
     json: obj,
   };
 }

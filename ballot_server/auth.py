@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ballot_server.store import Store, login_code_hash
+from ballot_server.store import Store, Voter, login_code_hash
 from evote.encoding import b64decode, b64encode
 from evote.errors import AuthenticationError, EncodingError, SchemaError
 from evote.group import Rng
@@ -40,10 +40,16 @@ SCHEME = "Bearer"
 
 @dataclass(frozen=True, slots=True)
 class VoterLogin:
-    """A request proven to come from registered voter ``voter_id`` of ``election_id``."""
+    """A request proven to come from registered voter ``voter_id`` of ``election_id``.
+
+    ``voter`` is the login's row as the authenticator read it, if it did: its
+    credential binding lets the cast skip re-reading it under the append lock
+    (:meth:`ballot_server.store.BoardHandle.bind_credential`).
+    """
 
     election_id: str
     voter_id: str
+    voter: Voter | None = None
 
 
 class Authenticator(Protocol):
@@ -116,4 +122,4 @@ class LoginCodeAuthenticator:
     ) -> VoterLogin:
         voter_id, secret = parse_login_code(bearer_token(authorization))
         voter = store.authenticate(election_id, voter_id, secret)
-        return VoterLogin(election_id, voter.voter_id)
+        return VoterLogin(election_id, voter.voter_id, voter)

@@ -684,9 +684,12 @@ class ElectionService:
         verify_ballot(ctx, ballot)
         alphas = _alphas(ballot)
         cosigned = self._receipt_checkpoint(ctx, election_id)
-        with self.store.locked(election_id) as board:
+        # Everything above ran without the lock (the workers verify in parallel);
+        # inside it only the short checks and the writes, batched (one statement
+        # on PostgreSQL): any error ends the block, which then writes nothing.
+        with self.store.locked(election_id, batched=True) as board:
             board.state.apply("ballot_cast")
-            board.bind_credential(login.voter_id, ballot.credential.raw)
+            board.bind_credential(login.voter_id, ballot.credential.raw, known=login.voter)
             entry = board.append("ballot_cast", ballot_cast_payload(ballot), self.clock())
             board.index_ballot(entry.index, ballot.tracking_code, ballot.credential.raw, alphas)
             head, proof = self._head_and_proof(board, entry)
@@ -702,7 +705,7 @@ class ElectionService:
         ballot = audited.ballot
         alphas = _alphas(ballot)
         cosigned = self._receipt_checkpoint(ctx, election_id)
-        with self.store.locked(election_id) as board:
+        with self.store.locked(election_id, batched=True) as board:
             board.state.apply("ballot_audited")
             entry = board.append("ballot_audited", ballot_audited_payload(audited), self.clock())
             board.index_ballot(entry.index, ballot.tracking_code, None, alphas)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from evote import merkle
 from evote.board import (
     KINDS,
+    ChainHead,
     ConsistencyProof,
     Entry,
     Receipt,
@@ -161,6 +162,18 @@ def test_next_entry_refuses_other_election_and_time_going_back():
         next_entry(e, election=ELECTION, kind="trustee_committed", time=e.time - 1, payload={})
     with pytest.raises(SchemaError, match="entry.kind"):
         next_entry(e, election=ELECTION, kind="vote", time=e.time, payload={})
+
+
+def test_next_entry_from_a_chain_head_is_the_same_entry():
+    e = build(LIFECYCLE[:2])[-1]
+    head = ChainHead.of(e)
+    assert (head.index, head.time, head.leaf_hash()) == (e.index, e.time, e.leaf_hash())
+    after = {"election": ELECTION, "kind": "trustee_committed", "time": e.time, "payload": {}}
+    assert next_entry(head, **after).canonical() == next_entry(e, **after).canonical()
+    with pytest.raises(BoardError, match="entry 2: time"):
+        next_entry(head, **{**after, "time": e.time - 1})
+    with pytest.raises(SchemaError, match="chain_head.hash"):
+        ChainHead(ELECTION, 1, 0, b"\x00" * 31)
 
 
 # --- the chain ---------------------------------------------------------------------

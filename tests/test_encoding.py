@@ -101,11 +101,12 @@ def test_canonical_json_fast_path_is_ascii_only() -> None:
     astral = {"\uffff": 1, "\U00010000": 2}
     assert not _plain(astral)
     assert canonical_json(astral) == rfc8785.dumps(astral) == '{"\U00010000":2,"\uffff":1}'.encode()
-    for value in ({"é": 1}, ["я"], 1.5, 2**53, {1: 2}, True.__class__(1)):
+    for value in ({"é": 1}, ["я"], 1.5, {"n": 1.0}):
         assert canonical_json(value) == rfc8785.dumps(value)
     assert not _plain({"é": 1}) and not _plain(["я"]) and not _plain(1.5) and not _plain(2**53)
-    with pytest.raises(EncodingError):
-        canonical_json({"n": 2**53})
+    for bad in ({"n": 2**53}, {1: 2}, float("nan")):
+        with pytest.raises(EncodingError):
+            canonical_json(bad)
 
 
 def test_fields_reader() -> None:

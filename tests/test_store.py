@@ -7,16 +7,19 @@ conftest.py); on PostgreSQL the store connects as the restricted server role.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, make_url, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import NullPool
 
 from ballot_server import models
+from ballot_server import store as store_module
 from ballot_server.db import get_store, init_app, init_db, make_engine, setup_server_role
-from ballot_server.store import Store, add_cosignature, login_code_hash
+from ballot_server.store import Store, add_cosignature, login_code_hash, sign_head_locked
 from evote import merkle
 from evote.board import Entry, verify_chain, verify_heads
 from evote.election import Phase
@@ -279,6 +282,156 @@ def test_two_stores_see_each_others_appends(db_url):
     finally:
         a.close(), b.close()
         engine_a.dispose(), engine_b.dispose()
+
+
+def test_appends_interleaved_by_three_processes_keep_roots_and_proofs_right(
+    db_url, monkeypatch
+):
+    """Each store caches the board's Merkle frontier and serves the locked root and the
+    new entry's audit path from it; interleaved with other writers' appends (caught up
+    in memory, or -- far behind -- re-read), every figure matches a tree built here."""
+    monkeypatch.setattr(store_module, "_CATCH_UP", 4)  # exercise the re-read path too
+    engines = [make_engine(db_url) for _ in range(3)]
+    stores = [Store(engine) for engine in engines]  # separate caches, like three workers
+    tree = merkle.MemoryTree()
+    # Which store appends (and how many entries in one block), in turn; store 2 often
+    # stays behind by more than _CATCH_UP entries.
+    plan = [(0, 4), (1, 1), (0, 1), (1, 2), (0, 1), (2, 1), (1, 3), (0, 1), (1, 1), (0, 2)]
+    plan += [(0, 1), (1, 1)] * 6 + [(2, 2), (0, 1), (2, 1), (1, 5), (2, 1)]
+    try:
+        n = 0
+        for who, count in plan:
+            with stores[who].locked(E) as board:
+                assert board.size == tree.size and board.root() == tree.root()
+                for _ in range(count):
+                    kind = SETUP[n] if n < len(SETUP) else "ballot_cast"
+                    entry = board.append(kind, {"n": n}, 1_000 + n)
+                    tree.append(entry.leaf_hash())
+                    n += 1
+                    assert board.root() == tree.root()
+                    assert board.inclusion_proof(entry.index, tree.size) == (
+                        tree.inclusion_proof(entry.index)
+                    )
+                for index in {0, tree.size // 2, tree.size - 1}:
+                    assert board.inclusion_proof(index, tree.size) == tree.inclusion_proof(index)
+                head = sign_head_locked(board, BOARD_KEY, 1_000 + n)
+                assert head.root == tree.root() and head.size == tree.size
+            assert stores[(who + 1) % 3].root(E, tree.size) == tree.root()
+        assert verify_chain(stores[2].entries(E, 0, 1000)).root == tree.root()
+        for index in range(tree.size):
+            assert stores[1].inclusion_proof(E, index, tree.size) == tree.inclusion_proof(index)
+    finally:
+        for s, engine in zip(stores, engines, strict=True):
+            s.close()
+            engine.dispose()
+
+
+def test_a_batched_block_writes_all_or_nothing(store, db_url):
+    open_election(store)
+    cast(store, 2)
+    before = row_counts(db_url)
+    # A copied ciphertext is refused by the database when the queued rows are sent
+    # (at the end of the block): the same error as unbatched, and nothing is kept.
+    with pytest.raises(DuplicateCiphertext) as info:
+        with store.locked(E, batched=True) as board:
+            entry = board.append("ballot_cast", {"ballot": "copy"}, 3_000)
+            board.index_ballot(entry.index, "t-copy", h("cred-x"), [h("ct-new"), h("ct0a")])
+            sign_head_locked(board, BOARD_KEY, 3_000)
+    assert info.value.detail == {"index": 6}
+    assert row_counts(db_url) == before
+    # A refused write caught inside the block spoils it (here the queued rows are sent
+    # before the binding's statement): later writes are refused, and it commits
+    # nothing although the caller went on.
+    with pytest.raises(BoardError, match="nothing was written"):
+        with store.locked(E, batched=True) as board:
+            entry = board.append("ballot_cast", {"ballot": "copy"}, 3_000)
+            board.index_ballot(entry.index, "t-copy", h("cred-x"), [h("ct0a")])
+            with pytest.raises(DuplicateCiphertext):
+                board.bind_credential("nobody", h("cred-x"))
+            with pytest.raises(BoardError, match="can only roll back"):
+                board.append("ballot_cast", {"ballot": "more"}, 3_001)
+    assert row_counts(db_url) == before
+    # The cached head did not move: the next append follows entry 5, and a batched
+    # block that succeeds writes every row.
+    with store.locked(E, batched=True) as board:
+        entry = board.append("ballot_cast", {"ballot": "ok"}, 3_002)
+        board.index_ballot(entry.index, "t-ok", h("cred-x"), [h("ct-new")])
+        head = sign_head_locked(board, BOARD_KEY, 3_002)
+        proof = board.inclusion_proof(entry.index, head.size)
+    assert entry.index == 6 and store.entry_by_tracking_code(E, "t-ok") == entry
+    assert store.inclusion_proof(E, entry.index, head.size) == proof
+    assert store.latest_signed_head(E) == head and store.root(E, 7) == head.root
+    after = row_counts(db_url)
+    assert after["board_entries"] == before["board_entries"] + 1
+    assert after["ballot_ciphertexts"] == before["ballot_ciphertexts"] + 1
+
+
+def test_binding_from_the_row_read_at_login(store, db_url):
+    open_election(store)
+    codes = {f"v{i}": bytes([i]) * 32 for i in range(4)}
+    store.add_voters(E, [(v, login_code_hash(c)) for v, c in codes.items()])
+    unbound = store.voter(E, "v1")
+    assert unbound is not None and unbound.credential is None
+    with store.locked(E, batched=True) as board:
+        board.bind_credential("v1", h("cred-a"), known=unbound)  # one conditional update
+    bound = store.voter(E, "v1")
+    assert bound is not None and bound.credential == h("cred-a")
+    with store.locked(E, batched=True) as board:
+        board.bind_credential("v1", h("cred-a"), known=bound)  # re-voting: no statement
+    with pytest.raises(BindingError), store.locked(E, batched=True) as board:
+        board.bind_credential("v1", h("cred-b"), known=bound)
+    # Read unbound at login, bound by a concurrent request since: decided as of the lock.
+    with pytest.raises(BindingError, match="already cast"), store.locked(E) as board:
+        board.bind_credential("v1", h("cred-b"), known=unbound)
+    with store.locked(E) as board:
+        board.bind_credential("v1", h("cred-a"), known=unbound)
+    # cred-a belongs to v1: the UNIQUE column refuses it for v2, and nothing is kept.
+    before = row_counts(db_url)
+    v2 = store.voter(E, "v2")
+    for batched in (False, True):
+        with pytest.raises(BindingError, match="another login"):
+            with store.locked(E, batched=batched) as board:
+                board.append("ballot_cast", {"ballot": "x"}, 3_000)
+                board.bind_credential("v2", h("cred-a"), known=v2)
+        assert row_counts(db_url) == before
+    assert store.voter(E, "v2").credential is None
+    with pytest.raises(BoardError), store.locked(E) as board:
+        board.bind_credential("v3", h("cred-c"), known=v2)  # a row of another login
+
+
+def test_sqlite_appenders_queue_on_a_lock_file(board_db, store, tmp_path):
+    """On SQLite, appenders wait on a flock next to the database (prompt hand-over)
+    rather than in SQLite's busy handler; the queue only orders them."""
+    if board_db.kind != "sqlite":
+        pytest.skip("PostgreSQL appenders queue on an advisory lock")
+    gate = store._gate_path
+    assert gate == make_url(board_db.url).database + "-evote-append-lock"
+    open_election(store)
+    assert os.stat(gate).st_mode & 0o777 == 0o600
+    other_engine = make_engine(board_db.url)
+    other = Store(other_engine)
+    done = threading.Event()
+
+    def second_writer() -> None:
+        cast(other, 1, start=1)
+        done.set()
+
+    try:
+        with store.locked(E) as board:
+            board.append("ballot_cast", {"ballot": "first"}, 2_000)
+            writer = threading.Thread(target=second_writer)
+            writer.start()
+            assert not done.wait(0.3)  # queued behind this block
+        assert done.wait(10)
+        writer.join()
+        assert [e.payload for e in store.entries(E, 4, 10)] == [{"ballot": "first"}, {"ballot": "b1"}]
+        # Without a usable lock file the database's own lock still serialises appends.
+        other._gate_path = str(tmp_path / "missing-dir" / "lock")
+        cast(other, 1, start=2)
+        assert store.entry_count(E) == 7
+    finally:
+        other.close()
+        other_engine.dispose()
 
 
 def test_lock_timeout_is_service_unavailable(board_db, store):

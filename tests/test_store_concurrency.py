@@ -1,10 +1,12 @@
 """Several OS processes appending to one board at once never fork the chain.
 
 Four spawned processes (like four gunicorn workers, each with its own engine,
-pool and state cache) append 50 ballots each to one election.  The result
-must be one contiguous chain holding every ballot exactly once, in each
-worker's own order, whose Merkle tree -- every stored subtree -- matches a
-recomputation from the entries.
+pool and state cache) append 50 ballots each to one election; two of them as
+the cast path does (batched blocks, each signing a tree head from its cached
+Merkle frontier).  The result must be one contiguous chain holding every
+ballot exactly once, in each worker's own order, whose Merkle tree -- every
+stored subtree and every signed root -- matches a recomputation from the
+entries.
 """
 
 from __future__ import annotations
@@ -18,15 +20,17 @@ from sqlalchemy.pool import NullPool
 
 from ballot_server import models
 from ballot_server.db import make_engine
-from ballot_server.store import Store
+from ballot_server.store import Store, sign_head_locked
 from evote import merkle
 from evote.board import verify_chain
 from evote.election import Phase
+from evote.signing import SigningKey
 
 E = "concurrent"
 WORKERS = 4
 APPENDS = 50
 SETUP = ["election_created", "key_published", "credentials_published", "election_opened"]
+BOARD_KEY = SigningKey.from_bytes(bytes(range(32)))
 
 
 def _append_many(url: str, worker: int, start: multiprocessing.synchronize.Barrier) -> None:
@@ -34,12 +38,15 @@ def _append_many(url: str, worker: int, start: multiprocessing.synchronize.Barri
     engine = make_engine(url, lock_timeout=60)
     store = Store(engine)
     start.wait(60)  # all workers imported and connected: go together
+    batched = worker % 2 == 1
     for n in range(APPENDS):
-        with store.locked(E) as board:
+        with store.locked(E, batched=batched) as board:
             entry = board.append("ballot_cast", {"worker": worker, "n": n}, 10_000 + n)
             cred = hashlib.sha256(b"cred%d" % worker).digest()
             ct = hashlib.sha256(b"ct%d-%d" % (worker, n)).digest()
             board.index_ballot(entry.index, f"w{worker}-{n}", cred, [ct])
+            if batched:
+                sign_head_locked(board, BOARD_KEY, entry.time)
     store.close()
     engine.dispose()
 
@@ -90,6 +97,11 @@ def test_concurrent_processes_append_one_chain(db_url):
         assert len(nodes) == expected
         for level, idx, h in nodes:
             assert bytes(h) == tree.get(level, idx)
+        heads = store.signed_heads(E)
+        assert len(heads) == APPENDS * (WORKERS // 2)
+        for head in heads:
+            head.verify(BOARD_KEY.verify_key)
+            assert head.root == tree.root(head.size)
         assert len(store.counted_ballot_indices(E)) == WORKERS
     finally:
         store.close()

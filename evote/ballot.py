@@ -40,7 +40,14 @@ from typing import Any
 
 from evote.credentials import crockford_encode, group_code
 from evote.elgamal import Ciphertext, encrypt, sum_ciphertexts
-from evote.encoding import Fields, b64decode, b64encode, canonical_json, expect_list
+from evote.encoding import (
+    Fields,
+    b64decode,
+    b64decode_or_none,
+    b64encode,
+    canonical_json,
+    expect_list,
+)
 from evote.errors import (
     AuditMismatch,
     EncodingError,
@@ -51,7 +58,7 @@ from evote.errors import (
     SchemaError,
 )
 from evote.fingerprint import ElectionContext
-from evote.group import POINT_BYTES, SCALAR_BYTES, ZERO, Point, Rng, Scalar
+from evote.group import POINT_BYTES, SCALAR_BYTES, ZERO, L, Point, Rng, Scalar
 from evote.hashing import (
     CTX_BALLOT_OPTION,
     CTX_BALLOT_SUM,
@@ -141,6 +148,109 @@ def _range_proof(value: Any, path: str, width: int) -> RangeProof:
         c, s = expect_list(pair, where, length=2)
         branches.append((_scalar(c, f"{where}[0]"), _scalar(s, f"{where}[1]")))
     return RangeProof(tuple(branches))
+
+
+# --------------------------------------------------------------------------
+# Reading a well-formed ballot without error reporting (the fast path)
+# --------------------------------------------------------------------------
+#
+# Every ballot on a board is well formed, and the general readers above spend
+# most of their time naming paths for errors that do not happen.  The
+# ``_read_*`` functions below accept exactly what they do (same key sets,
+# counts, canonical base64url, scalars < L, points validated by
+# Point.from_bytes) and build the same values, but answer None at the first
+# irregularity instead of raising: Ballot.from_json then runs the general
+# readers to say what is wrong.  tests/test_ballot.py checks the two agree.
+
+_BALLOT_KEYS = frozenset({"election_id", "credential", "answers", "signature"})
+_ANSWER_KEYS = frozenset({"choices", "proofs"})
+_ANSWER_KEYS_WITH_SUM = _ANSWER_KEYS | {"sum_proof"}
+_CIPHERTEXT_KEYS = frozenset({"alpha", "beta"})
+
+
+def _read_scalar(value: Any) -> Scalar | None:
+    raw = b64decode_or_none(value, SCALAR_BYTES)
+    if raw is None or int.from_bytes(raw, "little") >= L:
+        return None
+    return Scalar(raw)
+
+
+def _read_range_proof(value: Any, width: int) -> RangeProof | None:
+    if type(value) is not list or len(value) != width:
+        return None
+    branches = []
+    for pair in value:
+        if type(pair) is not list or len(pair) != 2:
+            return None
+        c, s = _read_scalar(pair[0]), _read_scalar(pair[1])
+        if c is None or s is None:
+            return None
+        branches.append((c, s))
+    return RangeProof(tuple(branches))
+
+
+def _read_answer(value: Any, question: Question) -> EncryptedAnswer | None:
+    """Scalars first, points (the expensive part) last."""
+    needs_sum = question.needs_sum_proof
+    keys = _ANSWER_KEYS_WITH_SUM if needs_sum else _ANSWER_KEYS
+    if type(value) is not dict or value.keys() != keys:
+        return None
+    n = len(question.options)
+    rows, cts = value["proofs"], value["choices"]
+    if type(rows) is not list or len(rows) != n or type(cts) is not list or len(cts) != n:
+        return None
+    proofs = []
+    for row in rows:
+        proof = _read_range_proof(row, question.max_score + 1)
+        if proof is None:
+            return None
+        proofs.append(proof)
+    sum_proof = None
+    if needs_sum:
+        lo, hi = question.sum_range
+        sum_proof = _read_range_proof(value["sum_proof"], hi - lo + 1)
+        if sum_proof is None:
+            return None
+    raws = []
+    for ct in cts:
+        if type(ct) is not dict or ct.keys() != _CIPHERTEXT_KEYS:
+            return None
+        alpha = b64decode_or_none(ct["alpha"], POINT_BYTES)
+        beta = b64decode_or_none(ct["beta"], POINT_BYTES)
+        if alpha is None or beta is None:
+            return None
+        raws.append((alpha, beta))
+    try:
+        choices = tuple(Ciphertext(Point.from_bytes(a), Point.from_bytes(b)) for a, b in raws)
+    except InvalidPoint:
+        return None
+    return EncryptedAnswer(choices, tuple(proofs), sum_proof)
+
+
+def _read_ballot(value: Any, manifest: Manifest) -> Ballot | None:
+    if type(value) is not dict or value.keys() != _BALLOT_KEYS:
+        return None
+    election_id, rows = value["election_id"], value["answers"]
+    if type(election_id) is not str or not 0 < len(election_id) <= 64:
+        return None
+    questions = manifest.questions
+    if type(rows) is not list or len(rows) != len(questions):
+        return None
+    raw_key = b64decode_or_none(value["credential"], PUBLIC_KEY_BYTES)
+    signature = b64decode_or_none(value["signature"], SIGNATURE_BYTES)
+    if raw_key is None or signature is None:
+        return None
+    try:
+        credential = VerifyKey.from_bytes(raw_key)
+    except EncodingError:
+        return None
+    answers = []
+    for question, row in zip(questions, rows, strict=True):
+        answer = _read_answer(row, question)
+        if answer is None:
+            return None
+        answers.append(answer)
+    return Ballot(election_id, credential, tuple(answers), signature)
 
 
 def _selection_label(q: int, question: Question) -> str:
@@ -329,6 +439,13 @@ class Ballot:
         """Parse strictly against ``manifest``: exact key sets and counts, every
         point and scalar validated (SchemaError / InvalidPoint / InvalidScalar /
         EncodingError, each naming the field)."""
+        ballot = _read_ballot(obj, manifest)
+        return ballot if ballot is not None else cls._from_json_reporting(obj, manifest, path)
+
+    @classmethod
+    def _from_json_reporting(cls, obj: Any, manifest: Manifest, path: str) -> Ballot:
+        """The general reader: same result as the fast path, and for bad input the
+        error that names the first wrong field."""
         f = Fields(obj, path, required=("election_id", "credential", "answers", "signature"))
         election_id = f.str("election_id", max_len=64)
         raw_key = _b64(f.raw("credential"), f.sub("credential"), PUBLIC_KEY_BYTES, EncodingError)
@@ -343,6 +460,29 @@ class Ballot:
         )
         signature = _b64(f.raw("signature"), f.sub("signature"), SIGNATURE_BYTES, EncodingError)
         return cls(election_id, credential, answers, signature)
+
+    @classmethod
+    def _from_json_in_canonical(
+        cls, obj: Any, manifest: Manifest, path: str, canonical: bytes
+    ) -> Ballot:
+        """:meth:`from_json`, reusing ``canonical`` as this ballot's RFC 8785 bytes.
+
+        Only for :func:`evote.payloads.parse_ballot_cast`, which cuts
+        ``canonical`` out of a board entry's own canonical bytes: a canonical
+        document holds each member's canonical bytes verbatim, and a ballot
+        that :meth:`from_json` accepts serialises back to ``obj`` exactly, so
+        those bytes *are* :meth:`canonical` and, less the signature member,
+        :meth:`content_for_signature`.  Checking a ballot from the board then
+        never serialises it again.  Bytes that do not end with this ballot's
+        signature member are ignored (the ballot serialises itself, as usual).
+        """
+        ballot = cls.from_json(obj, manifest, path)
+        member = b',"signature":"' + b64encode(ballot.signature).encode("ascii") + b'"}'
+        if canonical.startswith(b'{"answers":') and canonical.endswith(member):
+            # The same values the cached properties would compute (see _canonical).
+            ballot.__dict__["_canonical"] = canonical
+            ballot.__dict__["_content"] = canonical[: -len(member)] + b"}"
+        return ballot
 
     def _unsigned_json(self) -> dict[str, Any]:
         return {

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -77,6 +76,22 @@ def _plain(value: Any) -> bool:
     return value is None or t is bool
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    """:func:`parse_json`'s object hook: refuse an object that repeats a key."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):  # name the first repeated key
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise EncodingError(f"duplicate key {key!r} in JSON object")
+            seen.add(key)
+    return obj
+
+
+def _no_constants(name: str) -> Any:
+    raise EncodingError(f"JSON constant {name} is not allowed")
+
+
 def parse_json(data: bytes | str) -> Any:
     """Parse JSON strictly: no NaN/Infinity, no duplicate keys, UTF-8 only.
 
@@ -89,25 +104,19 @@ def parse_json(data: bytes | str) -> Any:
         except UnicodeDecodeError:
             raise EncodingError("document is not valid UTF-8") from None
 
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
-        obj: dict = {}
-        for key, val in pairs:
-            if key in obj:
-                raise EncodingError(f"duplicate key {key!r} in JSON object")
-            obj[key] = val
-        return obj
-
-    def no_constants(name: str) -> Any:
-        raise EncodingError(f"JSON constant {name} is not allowed")
-
     try:
         return json.loads(
-            data, object_pairs_hook=no_duplicates, parse_constant=no_constants
+            data, object_pairs_hook=_no_duplicates, parse_constant=_no_constants
         )
     except json.JSONDecodeError as exc:
         raise EncodingError(f"malformed JSON: {exc.msg} at line {exc.lineno}") from None
     except RecursionError:
         raise EncodingError("JSON nested too deeply") from None
+
+
+#: base64url to standard base64 for :func:`b64decode_or_none`; the standard
+#: alphabet's own ``+`` and ``/``, and ``=``, become a character no decoder accepts.
+_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_+/=", b"+/!!!")
 
 
 def b64encode(data: bytes) -> str:
@@ -122,9 +131,13 @@ def b64decode(text: Any, *, length: int | None = None, what: str = "value") -> b
     outside the base64url alphabet, padding, a wrong length, or non-zero spare
     bits (which would give the same bytes a second spelling).
     """
+    raw = b64decode_or_none(text, length)
+    if raw is not None:
+        return raw
+    # Only bad input gets here: work out what is wrong with it.
     if not isinstance(text, str):
         raise EncodingError(f"{what}: expected a base64url string")
-    if length is not None and len(text) != math.ceil(length * 4 / 3):
+    if length is not None and len(text) != (length * 4 + 2) // 3:  # ceil(4 * length / 3)
         raise EncodingError(f"{what}: expected {length} bytes of base64url")
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -134,6 +147,30 @@ def b64decode(text: Any, *, length: int | None = None, what: str = "value") -> b
         raise EncodingError(f"{what}: non-canonical base64url")
     if length is not None and len(raw) != length:
         raise EncodingError(f"{what}: expected {length} bytes, got {len(raw)}")
+    return raw
+
+
+def b64decode_or_none(text: Any, length: int | None = None) -> bytes | None:
+    """What :func:`b64decode` returns for ``text``, or None where it raises.
+
+    For readers of many values (every point and scalar of a ballot) that need
+    an error message only when there is an error: they take the general path
+    for it then.  A strict decode and a re-encode compare accept exactly the
+    canonical spellings; ``+``, ``/`` and ``=`` are mapped out of the alphabet
+    first, so only unpadded base64url gets through.
+    """
+    if not isinstance(text, str) or not text.isascii():
+        return None
+    if length is not None and len(text) != (length * 4 + 2) // 3:
+        return None
+    data = text.encode("ascii").translate(_TO_STANDARD_ALPHABET)
+    data += b"=" * (-len(data) % 4)
+    try:
+        raw = binascii.a2b_base64(data, strict_mode=True)
+    except binascii.Error:
+        return None
+    if binascii.b2a_base64(raw, newline=False) != data:
+        return None
     return raw
 
 

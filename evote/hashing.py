@@ -58,13 +58,22 @@ def lp(item: bytes) -> bytes:
     return len(item).to_bytes(8, "big") + item
 
 
+_PROTOCOL_ITEM = lp(PROTOCOL)
+
+
 def transcript(tag: bytes, fields: tuple[bytes, ...] | list[bytes]) -> bytes:
-    """The exact bytes that get hashed: protocol, tag, then each field, all length-prefixed."""
-    parts = [lp(PROTOCOL), lp(tag)]
+    """The exact bytes that get hashed: protocol, tag, then each field, all length-prefixed.
+
+    :func:`lp` is written out in the loop: every proof check builds one of
+    these, with ten to twenty fields.
+    """
+    parts = [_PROTOCOL_ITEM, len(tag).to_bytes(8, "big"), tag]
+    append = parts.append
     for field in fields:
         if not isinstance(field, bytes):
             raise TypeError("transcript fields must be bytes")
-        parts.append(lp(field))
+        append(len(field).to_bytes(8, "big"))
+        append(field)
     return b"".join(parts)
 
 

@@ -627,3 +627,86 @@ def test_fingerprint_is_injective_over_trustee_grouping_and_binds_every_input() 
         election_fingerprint(md, KEY, [], cd)
     with pytest.raises(TypeError):
         election_fingerprint(md[:31], KEY, [p], cd)
+
+
+# -- the fast reader agrees with the reporting one ---------------------------------
+
+
+def _nodes(obj: Any, path: tuple = ()) -> list[tuple]:
+    """The path of every node of a document (containers and leaves)."""
+    out = [path]
+    if isinstance(obj, dict):
+        out += [p for k, v in obj.items() for p in _nodes(v, (*path, k))]
+    elif isinstance(obj, list):
+        out += [p for i, v in enumerate(obj) for p in _nodes(v, (*path, i))]
+    return out
+
+
+NODES = _nodes(BASE_JSON)[1:]
+REPLACEMENTS = st.one_of(
+    st.sampled_from([None, 0, 1, True, 1.5, "", "AA", [], {}, "x" * 65, [0, 0], {"alpha": 0}]),
+    st.sampled_from([b64encode(bytes(32)), b64encode(bytes([1]) + bytes(31)), b64encode(b"\xff" * 32),
+                     b64encode((L).to_bytes(32, "little")), b64encode(bytes(64)),
+                     b64encode(G.raw), b64encode(G.raw) + "=", "A" * 43, "_" * 43, "+" * 43,
+                     # valid values, so that some edited ballots still read
+                     Scalar.from_int(5).to_json(), (G + G).to_json()]),
+)
+
+
+def _reading(read) -> tuple[str, Any]:
+    try:
+        return "ok", read()
+    except (SchemaError, EncodingError, InvalidPoint, InvalidScalar) as exc:
+        return "error", type(exc)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(NODES), st.sampled_from(["replace", "drop", "add"]),
+                          REPLACEMENTS), max_size=3))
+def test_fast_reader_accepts_exactly_what_the_reporting_reader_accepts(edits) -> None:
+    """Ballot.from_json's fast path (``_read_ballot``) returns the same ballot as
+    the general reader, or None where the general reader raises."""
+    from evote.ballot import _read_ballot
+
+    doc = copy.deepcopy(BASE_JSON)
+    for path, how, value in edits:
+        parent: Any = doc
+        try:
+            for k in path[:-1]:
+                parent = parent[k]
+            if how == "replace":
+                parent[path[-1]] = value
+            elif how == "drop":
+                parent.pop(path[-1])
+            elif isinstance(parent, dict):
+                parent["extra"] = value
+            else:
+                parent.append(value)
+        except (KeyError, IndexError, TypeError, AttributeError):
+            continue  # an earlier edit removed or replaced this node
+    fast = _read_ballot(doc, MANIFEST)
+    general = _reading(lambda: Ballot._from_json_reporting(doc, MANIFEST, "ballot"))
+    if fast is None:
+        assert general[0] == "error"
+    else:
+        assert general == ("ok", fast)
+    assert _read_ballot(copy.deepcopy(BASE_JSON), MANIFEST) == BALLOT
+
+
+@pytest.mark.parametrize("election", ["city-2025", 'quo"te\\é-\U0001f5f3'])
+def test_a_ballot_read_from_the_board_reuses_the_entrys_bytes(election: str) -> None:
+    """parse_ballot_cast cuts the ballot's canonical bytes out of the entry's: they
+    are the ballot's own serialisation, with and without its signature."""
+    from evote.board import Entry, next_entry
+    from evote.payloads import ballot_cast_payload, parse_ballot_cast
+
+    made = next_entry(None, election=election, kind="ballot_cast", time=7,
+                      payload=ballot_cast_payload(BALLOT))
+    entry = Entry.from_bytes(made.canonical())
+    ballot = parse_ballot_cast(entry, MANIFEST)
+    assert ballot == BALLOT
+    assert ballot.canonical() == canonical_json(BASE_JSON)
+    assert ballot.canonical() in entry.canonical()
+    unsigned = {k: v for k, v in BASE_JSON.items() if k != "signature"}
+    assert ballot.content_for_signature() == canonical_json(unsigned)
+    assert verify_ballot(CTX, ballot) == 1

@@ -280,6 +280,10 @@ class RecordVerifier:
         self.progress = progress
         self.in_progress = in_progress
         self.c = {spec.name: CheckState(spec) for spec in CHECKS}
+        # the checks every entry or ballot feeds, looked up once
+        self._fmt, self._chain, self._life = (
+            self.c["record-format"], self.c["hash-chain"], self.c["lifecycle"])
+        self._ballots, self._unique = self.c["ballots"], self.c["unique-ciphertexts"]
         self.election = record.election
         # chain and tree
         self.acc = MerkleAccumulator()
@@ -293,6 +297,7 @@ class RecordVerifier:
         self.roots: dict[int, bytes] = {}
         self.needed: dict[tuple[int, int], bytes | None] = {}
         self.state = ElectionState()
+        self._steady_kind: str | None = None  # a kind that leaves self.state as it is
         # setup
         self.created: ElectionCreated | None = None
         self.ceremony = _Ceremony()
@@ -386,30 +391,37 @@ class RecordVerifier:
 
     def _consume_chunk(self, cr: parallel.ChunkResult) -> None:
         self.segment_sums.update(cr.sums)
+        n = len(cr.results)
+        for check in (self._fmt, self._chain, self._life):
+            check.count("entries", n)
+        consume = self._consume
         for r in cr.results:
-            self._consume(r)
+            consume(r, counted=True)
 
     # ------------------------------------------------------------------
     # one entry
     # ------------------------------------------------------------------
 
-    def _consume(self, r: parallel.LineResult) -> None:
+    def _consume(self, r: parallel.LineResult, *, counted: bool = False) -> None:
         """Feed one entry (already parsed and, if a ballot, verified by a worker) to
-        the sequential checks, in board order; the numbers are the checks'."""
+        the sequential checks, in board order; the numbers are the checks'.
+        ``counted``: the caller has already counted the entry (a whole chunk at once)."""
         pos = r.position
-        fmt, chain, life = self.c["record-format"], self.c["hash-chain"], self.c["lifecycle"]
+        fmt, chain, life = self._fmt, self._chain, self._life
         self._merkle(r.leaf)  # (7, 8) roots and proof nodes, for the end
-        fmt.count("entries")
-        chain.count("entries")
-        life.count("entries")
-        sums = self.segment_sums.pop(pos, None)  # (14) a run of ballots starts here
-        if sums:
-            for weight, blob in sums.items():
-                acc = self.sums.get(weight)
-                if acc is None:
-                    self.sums[weight] = parallel.split_points(blob)
-                else:
-                    parallel.add_points(acc, blob)
+        if not counted:
+            fmt.count("entries")
+            chain.count("entries")
+            life.count("entries")
+        if self.segment_sums:
+            sums = self.segment_sums.pop(pos, None)  # (14) a run of ballots starts here
+            if sums:
+                for weight, blob in sums.items():
+                    acc = self.sums.get(weight)
+                    if acc is None:
+                        self.sums[weight] = parallel.split_points(blob)
+                    else:
+                        parallel.add_points(acc, blob)
         # (1) the line is a canonical entry of this election at this index
         if r.header is None:
             assert r.error is not None
@@ -430,15 +442,22 @@ class RecordVerifier:
         if time < self.last_time:
             chain.fail(f"time {time} is before the previous entry's {self.last_time}",
                        "time_goes_back", pos)
+        else:
+            self.last_time = time
         self.prev_leaf = r.leaf
-        self.last_time = max(self.last_time, time)
-        # (10) the phase table
+        # (10) the phase table.  ``apply`` is a pure function of (state, kind):
+        # once a kind has left the state unchanged (a ballot while open), the
+        # next entry of that kind does too, and is not looked up again.
         in_phase = True
-        try:
-            self.state = self.state.apply(kind)
-        except LifecycleError as exc:
-            life.fail_exc(exc, pos)
-            in_phase = False
+        if kind != self._steady_kind:
+            try:
+                state = self.state.apply(kind)
+            except LifecycleError as exc:
+                life.fail_exc(exc, pos)
+                in_phase = False
+            else:
+                self._steady_kind = kind if state == self.state else None
+                self.state = state
         # (11-13, 18) ballots; (2-5, 13-17) commands
         if kind == parallel.CAST:
             self._on_cast(r, in_phase)
@@ -449,9 +468,10 @@ class RecordVerifier:
             self._on_command(pos, kind, Entry.from_bytes(r.line))
 
     def _merkle(self, leaf: bytes) -> None:
+        needed = self.needed
         for level, idx, h in self.acc.append(leaf):
-            if (level, idx) in self.needed:
-                self.needed[(level, idx)] = h
+            if (level, idx) in needed:
+                needed[(level, idx)] = h
         if self.acc.size in self.head_sizes:
             self.roots[self.acc.size] = self.acc.root()
 
@@ -460,18 +480,20 @@ class RecordVerifier:
     # ------------------------------------------------------------------
 
     def _alphas(self, pos: int, cts: bytes) -> None:
-        check = self.c["unique-ciphertexts"]
-        for i in range(0, len(cts), 2 * POINT_BYTES):
+        check = self._unique
+        alphas = self.alphas
+        step = 2 * POINT_BYTES
+        check.count("ciphertexts", len(cts) // step)
+        for i in range(0, len(cts), step):
             alpha = cts[i : i + POINT_BYTES]
-            check.count("ciphertexts")
-            if alpha in self.alphas:
+            if alpha in alphas:
                 check.fail("a ciphertext (its alpha) already appeared in an earlier ballot",
                            "duplicate_ciphertext", pos, {"alpha": b64encode(alpha)})
             else:
-                self.alphas.add(alpha)
+                alphas.add(alpha)
 
     def _on_cast(self, r: parallel.LineResult, in_phase: bool) -> None:
-        ballots = self.c["ballots"]
+        ballots = self._ballots
         ballots.count("ballots")
         self.ballots += 1
         if r.error is not None:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from evote.ballot import Ballot, verify_audit, verify_ballot
 from evote.board import Entry
@@ -68,8 +68,7 @@ class Chunk:
     lines: tuple[bytes, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class LineResult:
+class LineResult(NamedTuple):
     """What a worker learned from one board line.
 
     ``header`` is ``(election, index, kind, prev, time)`` of a well-formed
@@ -78,6 +77,9 @@ class LineResult:
     ``ciphertexts`` (every option's alpha || beta, 64 bytes each, in manifest
     order); ``error`` names the failing check when the ballot does not verify.
     ``line`` is set for kinds the main process handles itself.
+
+    A named tuple, not a dataclass: one crosses the process boundary per board
+    line, and a tuple pickles and unpickles in C.
     """
 
     position: int
@@ -140,24 +142,28 @@ def _error(check: str, exc: EvoteError) -> tuple[str, str, str]:
 
 def check_line(ctx: ElectionContext | None, position: int, line: bytes) -> LineResult:
     """Parse and check one board line (without its newline); never raises EvoteError."""
+    return _check_line(ctx, position, line)[0]
+
+
+def _check_line(
+    ctx: ElectionContext | None, position: int, line: bytes
+) -> tuple[LineResult, Ballot | None]:
+    """:func:`check_line`, and the ballot when it is a valid cast one (for the sums)."""
     leaf = leaf_hash(line)
     try:
         entry = Entry.from_bytes(line)
     except EvoteError as exc:
-        return LineResult(position, leaf, error=_error(FORMAT, exc))
+        return LineResult(position, leaf, error=_error(FORMAT, exc)), None
     header = (entry.election, entry.index, entry.kind, entry.prev, entry.time)
-    if entry.kind not in (CAST, AUDITED):
-        return LineResult(position, leaf, header, line=line)
-    check = BALLOTS if entry.kind == CAST else AUDITS
+    kind = entry.kind
+    if kind != CAST and kind != AUDITED:
+        return LineResult(position, leaf, header, line=line), None
+    check = BALLOTS if kind == CAST else AUDITS
     if ctx is None:
-        return LineResult(
-            position,
-            leaf,
-            header,
-            error=(check, "no_context", "the board has no valid election_opened before it"),
-        )
+        error = (check, "no_context", "the board has no valid election_opened before it")
+        return LineResult(position, leaf, header, error), None
     try:
-        if entry.kind == CAST:
+        if kind == CAST:
             ballot = parse_ballot_cast(entry, ctx.manifest)
             weight = verify_ballot(ctx, ballot)
         else:
@@ -165,15 +171,11 @@ def check_line(ctx: ElectionContext | None, position: int, line: bytes) -> LineR
             verify_audit(ctx, audited)
             ballot, weight = audited.ballot, 0
     except EvoteError as exc:
-        return LineResult(position, leaf, header, error=_error(check, exc))
-    return LineResult(
-        position,
-        leaf,
-        header,
-        credential=ballot.credential.raw,
-        weight=weight,
-        ciphertexts=ballot_ciphertexts(ballot),
+        return LineResult(position, leaf, header, _error(check, exc)), None
+    result = LineResult(
+        position, leaf, header, None, ballot.credential.raw, weight, ballot_ciphertexts(ballot)
     )
+    return result, (ballot if kind == CAST else None)
 
 
 def check_chunk(ctx: ElectionContext | None, chunk: Chunk) -> ChunkResult:
@@ -181,21 +183,24 @@ def check_chunk(ctx: ElectionContext | None, chunk: Chunk) -> ChunkResult:
     results = []
     runs: dict[int, dict[int, list[Point]]] = {}
     run: dict[int, list[Point]] | None = None
-    for offset, line in enumerate(chunk.lines):
-        r = check_line(ctx, chunk.start + offset, line)
+    position = chunk.start
+    for line in chunk.lines:
+        r, ballot = _check_line(ctx, position, line)
+        position += 1
         results.append(r)
-        if r.header is None or r.header[2] != CAST:
-            run = None
-            continue
-        if r.error is not None:
+        if ballot is None:
+            if r.header is None or r.header[2] != CAST:
+                run = None  # an invalid cast ballot does not end the run
             continue
         if run is None:
             run = runs[r.position] = {}
+        points = [p for a in ballot.answers for ct in a.choices for p in (ct.alpha, ct.beta)]
         acc = run.get(r.weight)
         if acc is None:
-            run[r.weight] = split_points(r.ciphertexts)
+            run[r.weight] = points
         else:
-            add_points(acc, r.ciphertexts)
+            for i, p in enumerate(points):
+                acc[i] = acc[i] + p
     sums = {
         p: {w: join_points(acc) for w, acc in by_weight.items()} for p, by_weight in runs.items()
     }

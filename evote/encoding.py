@@ -61,14 +61,24 @@ def _plain(value: Any) -> bool:
     t = type(value)
     if t is str:
         return value.isascii()
+    # String members are checked in the loops (most leaves of a document are
+    # strings: a call each would be most of the walk's cost).
     if t is dict:
         for k, v in value.items():
-            if type(k) is not str or not k.isascii() or not _plain(v):
+            if type(k) is not str or not k.isascii():
+                return False
+            if type(v) is str:
+                if not v.isascii():
+                    return False
+            elif not _plain(v):
                 return False
         return True
     if t is list or t is tuple:
         for v in value:
-            if not _plain(v):
+            if type(v) is str:
+                if not v.isascii():
+                    return False
+            elif not _plain(v):
                 return False
         return True
     if t is int:

@@ -366,6 +366,9 @@ def parse_ballot_cast(entry: Entry, manifest: Manifest) -> Ballot:
     return Ballot._from_json_in_canonical(f.raw("ballot"), manifest, f.sub("ballot"), member)
 
 
+_MARKERS: dict[str, bytes] = {}  # name -> canonical_json({name: 0})
+
+
 def _sole_member_bytes(entry: Entry, name: str) -> bytes | None:
     """The RFC 8785 bytes of ``entry.payload[name]``, the payload's only member, as
     they stand in ``entry.canonical()``; None if they cannot be located.
@@ -376,8 +379,10 @@ def _sole_member_bytes(entry: Entry, name: str) -> bytes | None:
     canonical form of the same entry with a placeholder payload (a JSON
     string cannot contain the unescaped quotes of the marker).
     """
+    marker = _MARKERS.get(name)
+    if marker is None:
+        marker = _MARKERS[name] = canonical_json({name: 0})
     skeleton = canonical_json({**entry.to_json(), "payload": {name: 0}})
-    marker = canonical_json({name: 0})
     at = skeleton.find(marker)
     if at < 0:
         return None

@@ -354,7 +354,8 @@ class RecordVerifier:
         self._plan_consistency()
         lines = self._numbered_lines()
         for position, line in lines:
-            self._consume(parallel.check_line(self.ctx, position, line))
+            result, entry = parallel.check_command_line(self.ctx, position, line)
+            self._consume(result, entry=entry)
             if self.ctx is not None:
                 break
             if self.progress:
@@ -402,10 +403,13 @@ class RecordVerifier:
     # one entry
     # ------------------------------------------------------------------
 
-    def _consume(self, r: parallel.LineResult, *, counted: bool = False) -> None:
+    def _consume(
+        self, r: parallel.LineResult, *, counted: bool = False, entry: Entry | None = None
+    ) -> None:
         """Feed one entry (already parsed and, if a ballot, verified by a worker) to
         the sequential checks, in board order; the numbers are the checks'.
-        ``counted``: the caller has already counted the entry (a whole chunk at once)."""
+        ``counted``: the caller has already counted the entry (a whole chunk at
+        once); ``entry``: a command's line already parsed in this process."""
         pos = r.position
         fmt, chain, life = self._fmt, self._chain, self._life
         self._merkle(r.leaf)  # (7, 8) roots and proof nodes, for the end
@@ -465,7 +469,7 @@ class RecordVerifier:
             self._on_audited(r)
         else:
             assert r.line is not None
-            self._on_command(pos, kind, Entry.from_bytes(r.line))
+            self._on_command(pos, kind, entry if entry is not None else Entry.from_bytes(r.line))
 
     def _merkle(self, leaf: bytes) -> None:
         needed = self.needed

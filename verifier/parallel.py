@@ -145,10 +145,20 @@ def check_line(ctx: ElectionContext | None, position: int, line: bytes) -> LineR
     return _check_line(ctx, position, line)[0]
 
 
+def check_command_line(
+    ctx: ElectionContext | None, position: int, line: bytes
+) -> tuple[LineResult, Entry | None]:
+    """:func:`check_line`, and the parsed entry when it is one the main process
+    handles itself (a command), so that it need not parse the line again."""
+    result, parsed = _check_line(ctx, position, line)
+    return result, (parsed if isinstance(parsed, Entry) else None)
+
+
 def _check_line(
     ctx: ElectionContext | None, position: int, line: bytes
-) -> tuple[LineResult, Ballot | None]:
-    """:func:`check_line`, and the ballot when it is a valid cast one (for the sums)."""
+) -> tuple[LineResult, Entry | Ballot | None]:
+    """:func:`check_line`, and the entry of a command or the ballot of a valid
+    cast ballot (for the sums)."""
     leaf = leaf_hash(line)
     try:
         entry = Entry.from_bytes(line)
@@ -157,7 +167,7 @@ def _check_line(
     header = (entry.election, entry.index, entry.kind, entry.prev, entry.time)
     kind = entry.kind
     if kind != CAST and kind != AUDITED:
-        return LineResult(position, leaf, header, line=line), None
+        return LineResult(position, leaf, header, line=line), entry
     check = BALLOTS if kind == CAST else AUDITS
     if ctx is None:
         error = (check, "no_context", "the board has no valid election_opened before it")
@@ -188,7 +198,7 @@ def check_chunk(ctx: ElectionContext | None, chunk: Chunk) -> ChunkResult:
         r, ballot = _check_line(ctx, position, line)
         position += 1
         results.append(r)
-        if ballot is None:
+        if not isinstance(ballot, Ballot):
             if r.header is None or r.header[2] != CAST:
                 run = None  # an invalid cast ballot does not end the run
             continue

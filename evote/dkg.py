@@ -202,8 +202,24 @@ def _index(f: Fields, key: str) -> int:
     return f.int(key, lo=1, hi=MAX_TRUSTEES)
 
 
+class _SignedMessage:
+    """A public trustee message: a JSON ``body()`` plus the trustee's signature over it."""
+
+    __slots__ = ()
+
+    def body(self) -> dict:
+        raise NotImplementedError
+
+    def signed(self, election_id: str, key: SigningKey) -> Any:
+        """This message with its signature made by ``key`` (the one place messages are signed)."""
+        return replace(self, signature=_sign(election_id, key, self.body()))
+
+    def to_json(self) -> dict:
+        return {**self.body(), "signature": b64encode(self.signature)}  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True, slots=True)
-class Announcement:
+class Announcement(_SignedMessage):
     """Step 1: a trustee's keys and the hash of the commitments it will reveal."""
 
     trustee: int
@@ -228,8 +244,7 @@ class Announcement:
         box_key: bytes,
         commitment_hash: bytes,
     ) -> Announcement:
-        unsigned = cls(trustee, trustees, threshold, key.verify_key, box_key, commitment_hash, b"")
-        return replace(unsigned, signature=_sign(election_id, key, unsigned.body()))
+        return cls(trustee, trustees, threshold, key.verify_key, box_key, commitment_hash, b"").signed(election_id, key)
 
     def body(self) -> dict:
         """The signed part: everything but the signature."""
@@ -242,8 +257,6 @@ class Announcement:
             "commitment_hash": b64encode(self.commitment_hash),
         }
 
-    def to_json(self) -> dict:
-        return {**self.body(), "signature": b64encode(self.signature)}
 
     @classmethod
     def from_json(cls, obj: Any, path: str = "announcement") -> Announcement:
@@ -260,7 +273,7 @@ class Announcement:
 
 
 @dataclass(frozen=True, slots=True)
-class Commitments:
+class Commitments(_SignedMessage):
     """Step 2: the Feldman commitments C_k = a_k·G, each with a Schnorr proof."""
 
     trustee: int
@@ -278,8 +291,7 @@ class Commitments:
         coefficients: Sequence[Point],
         proofs: Sequence[SchnorrProof],
     ) -> Commitments:
-        unsigned = cls(trustee, tuple(coefficients), tuple(proofs), b"")
-        return replace(unsigned, signature=_sign(election_id, key, unsigned.body()))
+        return cls(trustee, tuple(coefficients), tuple(proofs), b"").signed(election_id, key)
 
     def body(self) -> dict:
         return {
@@ -288,8 +300,6 @@ class Commitments:
             "proofs": [p.to_json() for p in self.proofs],
         }
 
-    def to_json(self) -> dict:
-        return {**self.body(), "signature": b64encode(self.signature)}
 
     @classmethod
     def from_json(cls, obj: Any, path: str = "commitments") -> Commitments:
@@ -315,7 +325,7 @@ class Commitments:
 
 
 @dataclass(frozen=True, slots=True)
-class EncryptedShares:
+class EncryptedShares(_SignedMessage):
     """Step 3: dealer i's share f_i(j) for every other trustee j, each in a NaCl box."""
 
     dealer: int
@@ -326,8 +336,7 @@ class EncryptedShares:
     def create(
         cls, election_id: str, key: SigningKey, *, dealer: int, boxes: Sequence[tuple[int, bytes]]
     ) -> EncryptedShares:
-        unsigned = cls(dealer, tuple(sorted(boxes)), b"")
-        return replace(unsigned, signature=_sign(election_id, key, unsigned.body()))
+        return cls(dealer, tuple(sorted(boxes)), b"").signed(election_id, key)
 
     def body(self) -> dict:
         return {
@@ -335,8 +344,6 @@ class EncryptedShares:
             "boxes": [{"recipient": j, "box": b64encode(box)} for j, box in self.boxes],
         }
 
-    def to_json(self) -> dict:
-        return {**self.body(), "signature": b64encode(self.signature)}
 
     def box_for(self, recipient: int) -> bytes | None:
         for j, box in self.boxes:
@@ -363,7 +370,7 @@ class EncryptedShares:
 
 
 @dataclass(frozen=True, slots=True)
-class Complaint:
+class Complaint(_SignedMessage):
     """Step 4: trustee ``accuser`` says dealer ``accused`` gave it no valid share."""
 
     accuser: int
@@ -375,14 +382,11 @@ class Complaint:
     def create(
         cls, election_id: str, key: SigningKey, *, accuser: int, accused: int, reason: str
     ) -> Complaint:
-        unsigned = cls(accuser, accused, reason, b"")
-        return replace(unsigned, signature=_sign(election_id, key, unsigned.body()))
+        return cls(accuser, accused, reason, b"").signed(election_id, key)
 
     def body(self) -> dict:
         return {"accuser": self.accuser, "accused": self.accused, "reason": self.reason}
 
-    def to_json(self) -> dict:
-        return {**self.body(), "signature": b64encode(self.signature)}
 
     @classmethod
     def from_json(cls, obj: Any, path: str = "complaint") -> Complaint:
@@ -394,7 +398,7 @@ class Complaint:
 
 
 @dataclass(frozen=True, slots=True)
-class ComplaintAnswer:
+class ComplaintAnswer(_SignedMessage):
     """Step 5: dealer ``dealer`` reveals the share f_dealer(accuser) in public."""
 
     dealer: int
@@ -406,14 +410,11 @@ class ComplaintAnswer:
     def create(
         cls, election_id: str, key: SigningKey, *, dealer: int, accuser: int, share: Scalar
     ) -> ComplaintAnswer:
-        unsigned = cls(dealer, accuser, share, b"")
-        return replace(unsigned, signature=_sign(election_id, key, unsigned.body()))
+        return cls(dealer, accuser, share, b"").signed(election_id, key)
 
     def body(self) -> dict:
         return {"dealer": self.dealer, "accuser": self.accuser, "share": self.share.to_json()}
 
-    def to_json(self) -> dict:
-        return {**self.body(), "signature": b64encode(self.signature)}
 
     @classmethod
     def from_json(cls, obj: Any, path: str = "answer") -> ComplaintAnswer:

@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ballot_server import api, booth, db, witness_api
 from ballot_server.auth import Authenticator, LoginCodeAuthenticator
+from ballot_server.casting import CastQueue
 from ballot_server.config import Settings, load_or_create_board_key, load_settings
 from ballot_server.errors import register_error_handlers
 from ballot_server.security import TokenBucketLimiter, security_headers
@@ -36,6 +37,7 @@ class ServerState:
     cache: BoardCache
     authenticator: Authenticator
     cast_limiter: TokenBucketLimiter
+    casts: CastQueue
     clock: Callable[[], int]
     rng: Rng
 
@@ -70,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         cast_limiter=TokenBucketLimiter(settings.cast_rate_per_minute / 60.0, settings.cast_burst),
         clock=config.get("EVOTE_CLOCK") or now_ms,
         rng=config.get("EVOTE_RNG") or secrets.token_bytes,
+        casts=CastQueue(),
     )
     db.init_app(app)
     if settings.proxy_hops:

@@ -49,6 +49,7 @@ def get_service() -> ElectionService:
             clock=state.clock,
             rng=state.rng,
             booth_sha256=served_booth_sha256(),
+            casts=state.casts,
         )
     return g.evote_service
 

@@ -61,6 +61,7 @@ from typing import Any
 
 from ballot_server import store as store_queries
 from ballot_server.auth import Authenticator, VoterLogin, check_voter_id, issue_login_codes
+from ballot_server.casting import CastQueue, CastWritten, PendingCast
 from ballot_server.store import BoardHandle, Store
 from evote.ballot import AuditedBallot, Ballot, verify_audit, verify_ballot
 from evote.board import Entry, Receipt, SignedTreeHead
@@ -86,10 +87,13 @@ from evote.election import ElectionState, Phase
 from evote.encoding import Fields, b64encode, canonical_json
 from evote.errors import (
     AlreadyExists,
+    AuthenticationError,
+    BindingError,
     BoothMismatch,
     CredentialError,
     DecryptionError,
     DuplicateCiphertext,
+    EvoteError,
     FingerprintMismatch,
     KeyCeremonyError,
     LifecycleError,
@@ -327,6 +331,7 @@ class ElectionService:
         clock: Callable[[], int] = now_ms,
         rng: Rng = secrets.token_bytes,
         booth_sha256: bytes | None = None,
+        casts: CastQueue | None = None,
     ) -> None:
         self.store = store
         self.board_key = board_key
@@ -336,6 +341,7 @@ class ElectionService:
         self.clock = clock
         self.rng = rng
         self.booth_sha256 = booth_sha256
+        self.casts = casts if casts is not None else CastQueue()
 
     # -- reading ---------------------------------------------------------------
 
@@ -675,6 +681,13 @@ class ElectionService:
     def cast(self, election_id: str, authorization: str | None, ballot_json: Any) -> Receipt:
         """Cast a ballot for the voter logged in by ``authorization``; return the receipt.
 
+        Everything up to the append runs in this request's thread, in parallel
+        with other requests: the login, parsing and verifying the ballot.  The
+        append goes through the process's :class:`~ballot_server.casting.CastQueue`,
+        which writes it in one transaction with the other casts queued
+        meanwhile (:meth:`_write_casts`); the receipt is signed here once that
+        transaction has committed.
+
         In an election with a witness policy the receipt carries the latest
         cosigned checkpoint, read before the append (nothing may fail after the
         commit, or an acknowledged ballot would get no receipt)."""
@@ -682,19 +695,70 @@ class ElectionService:
         login = self.authenticate(election_id, authorization)
         ballot = Ballot.from_json(ballot_json, ctx.manifest)
         verify_ballot(ctx, ballot)
-        alphas = _alphas(ballot)
+        pending = PendingCast(
+            voter_id=login.voter_id,
+            known=login.voter,
+            credential=ballot.credential.raw,
+            tracking_code=ballot.tracking_code,
+            alphas=_alphas(ballot),
+            payload=ballot_cast_payload(ballot),
+        )
         cosigned = self._receipt_checkpoint(ctx, election_id)
-        # Everything above ran without the lock (the workers verify in parallel);
-        # inside it only the short checks and the writes, batched (one statement
-        # on PostgreSQL): any error ends the block, which then writes nothing.
-        with self.store.locked(election_id, batched=True) as board:
-            board.state.apply("ballot_cast")
-            board.bind_credential(login.voter_id, ballot.credential.raw, known=login.voter)
-            entry = board.append("ballot_cast", ballot_cast_payload(ballot), self.clock())
-            board.index_ballot(entry.index, ballot.tracking_code, ballot.credential.raw, alphas)
-            head, proof = self._head_and_proof(board, entry)
+        written = self.casts.submit(election_id, pending, self._write_casts)
         # Committed (and fsynced): only now is the ballot acknowledged.
-        return self._receipt(entry, ballot.tracking_code, head, proof, cosigned)
+        return self._receipt(
+            written.entry, ballot.tracking_code, written.head, written.proof, cosigned
+        )
+
+    def _write_casts(self, election_id: str, casts: list[PendingCast]) -> None:
+        """Write a batch of verified casts in one locked transaction (the
+        :class:`~ballot_server.casting.CastQueue` calls this in one of their threads).
+
+        Each cast is checked against the board under the lock and against the
+        casts before it in the batch, in the order of the rules of one cast:
+        the phase, the login's binding, then its ciphertexts.  A cast that
+        fails is refused on its own and writes nothing; the others are
+        appended, one tree head signed over them all, and each gets its
+        inclusion proof in that head -- handed over only after the commit.
+        """
+        time_ms = self.clock()
+        appended: list[tuple[PendingCast, Entry]] = []
+        with self.store.locked(election_id, batched=True) as board:
+            try:
+                board.state.apply("ballot_cast")
+            except LifecycleError as exc:
+                for cast in casts:
+                    cast.refused(exc)
+                return
+            # Logins not known to be bound when they logged in are re-read under the
+            # lock, with the owners of their credentials: bindings only change here.
+            unsure = [c for c in casts if c.known is None or c.known.credential is None]
+            logins, owners = board.login_bindings(
+                (c.voter_id for c in unsure), (c.credential for c in unsure)
+            )
+            taken = board.ciphertext_entries(a for c in casts for a in c.alphas)
+            to_bind: dict[str, bytes] = {}
+            for cast in casts:
+                try:
+                    bind = _check_binding(cast, logins, owners, to_bind)
+                    _check_fresh(cast, taken)
+                except EvoteError as exc:
+                    cast.refused(exc)
+                    continue
+                entry = board.append("ballot_cast", cast.payload, time_ms)
+                board.index_ballot(entry.index, cast.tracking_code, cast.credential, cast.alphas)
+                taken.update(dict.fromkeys(cast.alphas, entry.index))
+                if bind:
+                    to_bind[cast.voter_id] = cast.credential
+                    owners[cast.credential] = cast.voter_id
+                appended.append((cast, entry))
+            if not appended:
+                return
+            board.bind_credentials(list(to_bind.items()))
+            head = store_queries.sign_head_locked(board, self.board_key, appended[-1][1].time)
+            proofs = [board.inclusion_proof(entry.index, head.size) for _, entry in appended]
+        for (cast, entry), proof in zip(appended, proofs, strict=True):
+            cast.written(CastWritten(entry, head, proof))
 
     def audit(self, election_id: str, authorization: str | None, audited_json: Any) -> Receipt:
         """Post an audited ballot; its ciphertexts can never be cast afterwards."""
@@ -793,6 +857,46 @@ def _alphas(ballot: Ballot) -> list[bytes]:
     if len(set(alphas)) != len(alphas):
         raise DuplicateCiphertext("the ballot reuses the randomness of one of its ciphertexts")
     return alphas
+
+
+def _check_binding(
+    cast: PendingCast,
+    logins: Mapping[str, bytes | None],
+    owners: Mapping[bytes, str],
+    batch_bound: Mapping[str, bytes],
+) -> bool:
+    """The credential-binding rule for one cast of a batch; True if the cast binds its
+    login (its first cast).  ``logins`` and ``owners`` are read under the lock
+    (:meth:`~ballot_server.store.BoardHandle.login_bindings`) and ``owners`` includes
+    the credentials bound earlier in the batch, ``batch_bound`` the logins bound
+    earlier in the batch.  A binding already made never changes, so a login known
+    bound when it logged in needs no read."""
+    if cast.voter_id in batch_bound:
+        current: bytes | None = batch_bound[cast.voter_id]
+    elif cast.known is not None and cast.known.credential is not None:
+        current = cast.known.credential
+    elif cast.voter_id in logins:
+        current = logins[cast.voter_id]
+    else:
+        raise AuthenticationError("unknown voter login for this election")
+    if current is not None:
+        if current != cast.credential:
+            raise BindingError("this login has already cast with another credential")
+        return False
+    owner = owners.get(cast.credential)
+    if owner is not None and owner != cast.voter_id:
+        raise BindingError("this credential is bound to another login")
+    return True
+
+
+def _check_fresh(cast: PendingCast, taken: Mapping[bytes, int]) -> None:
+    """No ciphertext of the cast is on the board or earlier in its batch."""
+    for alpha in cast.alphas:
+        if alpha in taken:
+            raise DuplicateCiphertext(
+                "a ciphertext of this ballot is already on the board",
+                detail={"index": taken[alpha]},
+            )
 
 
 # --- payload semantics, one function per command kind ----------------------------------

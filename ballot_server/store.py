@@ -42,6 +42,7 @@ import fcntl
 import functools
 import hmac
 import os
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -79,6 +80,15 @@ A deferred SQLite transaction that reads first and writes later can fail at
 its first write without waiting (its snapshot is stale), so every transaction
 that will write takes the database write lock up front, waiting up to the busy
 timeout for it (:func:`ballot_server.db.make_engine` installs the hook)."""
+
+READ_OPTION = "evote_read"
+"""Execution option: on SQLite, a "transaction" of the read connection sends no BEGIN.
+
+Each statement is then a read of its own, seeing every commit made before it,
+as on PostgreSQL's autocommit read connection: the board's rows never change
+once committed, so a read of a committed prefix needs no snapshot across
+statements, and the BEGIN and COMMIT would only add two statements to each
+request (a voter's login, a proof)."""
 
 MAX_PAGE = 1000
 """Most entries one :meth:`Store.entries` call returns."""
@@ -483,6 +493,101 @@ class BoardHandle:
         except IntegrityError:
             raise BindingError("this credential is bound to another login") from None
 
+    # -- reads for a batch of casts (ballot_server.casting) --
+
+    def login_bindings(
+        self, voter_ids: Iterable[str], credentials: Iterable[bytes]
+    ) -> tuple[dict[str, bytes | None], dict[bytes, str]]:
+        """Under the lock, in one read: the credential each login of ``voter_ids`` is bound
+        to now (None: unbound; absent: no such login), and the login each of
+        ``credentials`` is bound to (absent: none).
+
+        Bindings are made only under the append lock (:meth:`bind_credentials`,
+        :meth:`bind_credential`), so what this returns holds until the block ends.
+        """
+        voters, creds = sorted(set(voter_ids)), sorted(set(credentials))
+        if not voters and not creds:
+            return {}, {}
+        params: dict[str, Any] = {"e": self.election_id}
+        params.update((f"v{k}", v) for k, v in enumerate(voters))
+        params.update((f"c{k}", c) for k, c in enumerate(creds))
+        where = []
+        if voters:
+            where.append(f"voter_id IN ({_placeholders('v', len(voters))})")
+        if creds:
+            where.append(f"credential IN ({_placeholders('c', len(creds))})")
+        rows = _run(
+            self.conn,
+            "SELECT voter_id, credential FROM voters "  # noqa: S608 - placeholders only
+            f"WHERE election_id = :e AND ({' OR '.join(where)})",
+            params,
+        ).all()
+        wanted = set(voters)
+        logins: dict[str, bytes | None] = {}
+        owners: dict[bytes, str] = {}
+        for row in rows:
+            cred = None if row.credential is None else bytes(row.credential)
+            if row.voter_id in wanted:
+                logins[row.voter_id] = cred
+            if cred is not None:
+                owners[cred] = row.voter_id
+        return logins, owners
+
+    def ciphertext_entries(self, hashes: Iterable[bytes]) -> dict[bytes, int]:
+        """The entry index of each of ``hashes`` already on this board (cast or audited),
+        in one read."""
+        wanted = sorted(set(hashes))
+        if not wanted:
+            return {}
+        params: dict[str, Any] = {"e": self.election_id}
+        params.update((f"h{k}", h) for k, h in enumerate(wanted))
+        rows = _run(
+            self.conn,
+            "SELECT ciphertext_hash, idx FROM ballot_ciphertexts "  # noqa: S608 - placeholders
+            f"WHERE election_id = :e AND ciphertext_hash IN ({_placeholders('h', len(wanted))})",
+            params,
+        )
+        return {bytes(row.ciphertext_hash): row.idx for row in rows}
+
+    def bind_credentials(self, bindings: Sequence[tuple[str, bytes]]) -> None:
+        """Bind each unbound login to its credential, in one statement, after the caller
+        checked every binding rule (:meth:`login_bindings`, under this lock).
+
+        A binding the database refuses (a credential bound meanwhile, or a login no
+        longer unbound) means a writer bypassed the lock: the block is spoiled and
+        :class:`~evote.errors.ServiceUnavailable` raised.
+        """
+        self._check_open()
+        if not bindings:
+            return
+        params: dict[str, Any] = {"e": self.election_id}
+        cases, ids = [], []
+        for k, (voter_id, credential) in enumerate(bindings):
+            if not isinstance(credential, bytes) or len(credential) != CREDENTIAL_BYTES:
+                raise SchemaError(f"credential: expected {CREDENTIAL_BYTES} bytes")
+            params[f"v{k}"], params[f"c{k}"] = voter_id, credential
+            cases.append(f"WHEN :v{k} THEN :c{k}")
+            ids.append(f":v{k}")
+        if len(set(ids)) != len(ids) or len({v for v, _ in bindings}) != len(bindings):
+            raise BoardError("a login appears twice in one binding statement")
+        statement = (
+            f"UPDATE voters SET credential = CASE voter_id {' '.join(cases)} END "  # noqa: S608
+            f"WHERE election_id = :e AND voter_id IN ({', '.join(ids)}) "
+            "AND credential IS NULL"
+        )
+        try:
+            bound = _run(self.conn, statement, params).rowcount
+        except IntegrityError as exc:
+            self._spoiled = True
+            raise ServiceUnavailable(
+                "a credential was bound outside the append lock; nothing was written; retry"
+            ) from exc
+        if bound != len(bindings):
+            self._spoiled = True
+            raise ServiceUnavailable(
+                "a login was bound outside the append lock; nothing was written; retry"
+            )
+
     # -- internals --
 
     def _check_open(self) -> None:
@@ -527,7 +632,8 @@ class BoardHandle:
                 self._conn.exec_driver_sql(*_pg_batch(pending))
             else:
                 for table, rows in pending:
-                    self._conn.execute(_INSERTS[table], rows if len(rows) > 1 else rows[0])
+                    sql = _sql_insert(table, tuple(rows[0]))
+                    _run(self._conn, sql, rows if len(rows) > 1 else rows[0])
         except IntegrityError as exc:
             self._spoiled = True
             diag = getattr(exc.orig, "diag", None)
@@ -595,7 +701,7 @@ class Store:
                 try:
                     trans = conn.begin()  # SQLite: BEGIN IMMEDIATE, waits for the write lock
                     if self._postgres:
-                        conn.execute(_PG_LOCK, {"ns": _PG_LOCK_NAMESPACE, "id": election_id})
+                        _run(conn, _SQL_PG_LOCK, {"ns": _PG_LOCK_NAMESPACE, "id": election_id})
                     cached = self._current(conn, election_id)
                 except OperationalError as exc:
                     raise _unavailable(exc) from exc
@@ -640,6 +746,8 @@ class Store:
             self._conn = None
             if self._postgres:
                 conn.execution_options(isolation_level=conn.default_isolation_level)
+            else:
+                conn.execution_options(**{READ_OPTION: False})
             return conn
         try:
             return self.engine.connect()
@@ -652,6 +760,8 @@ class Store:
             conn.execution_options(**{WRITE_OPTION: False})
             if self._postgres:
                 conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                conn.execution_options(**{READ_OPTION: True})
             self._conn = conn
         else:
             conn.close()
@@ -710,8 +820,10 @@ class Store:
         cached = self.states.get(election_id)
         state, start = ElectionState(), 0
         if cached is not None:
-            rows = conn.execute(
-                _ROWS_SINCE, {"e": election_id, "start": cached.size - 1, "limit": _CATCH_UP}
+            rows = _run(
+                conn,
+                _SQL_ROWS_SINCE,
+                {"e": election_id, "start": cached.size - 1, "limit": _CATCH_UP},
             ).all()
             if rows and rows[0].idx == cached.size - 1 and bytes(rows[0].leaf_hash) == cached.leaf:
                 if len(rows) == 1:
@@ -919,7 +1031,7 @@ class Store:
     def voter(self, election_id: str, voter_id: str) -> Voter | None:
         """The registered login ``voter_id``, or None."""
         with self._read() as conn:
-            row = conn.execute(_VOTER, {"e": election_id, "v": voter_id}).first()
+            row = _run(conn, _SQL_VOTER, {"e": election_id, "v": voter_id}).first()
         if row is None:
             return None
         cred = None if row.credential is None else bytes(row.credential)
@@ -995,17 +1107,21 @@ class Store:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        """A short read transaction on this store's connection.
+        """A short read on this store's connection.
 
-        On PostgreSQL the read connection runs in autocommit: at READ
-        COMMITTED every statement takes its own snapshot inside a transaction
-        too, so BEGIN and COMMIT would only add two round trips to each read.
+        The read connection runs in autocommit on both engines (on SQLite via
+        :data:`READ_OPTION`): at PostgreSQL's READ COMMITTED every statement
+        takes its own snapshot inside a transaction too, and the board's rows
+        never change once committed, so BEGIN and COMMIT would only add two
+        round trips to each read.
         """
         try:
             if self._conn is None:
                 self._conn = self.engine.connect()
                 if self._postgres:
                     self._conn.execution_options(isolation_level="AUTOCOMMIT")
+                else:
+                    self._conn.execution_options(**{READ_OPTION: True})
             with self._conn.begin():
                 yield self._conn
         except OperationalError as exc:
@@ -1058,25 +1174,6 @@ _GATE_PATIENCE = 2.0
 """Seconds an SQLite appender polls the queue's lock file before going to the database's
 own lock (whose busy timeout then decides, as without the queue)."""
 
-_PG_LOCK = text("SELECT pg_advisory_xact_lock(:ns, hashtext(:id))")
-
-_ROWS_SINCE = (
-    select(
-        m.board_entries.c.idx,
-        m.board_entries.c.kind,
-        m.board_entries.c.leaf_hash,
-        m.board_entries.c.time_ms,
-    )
-    .where(
-        m.board_entries.c.election_id == bindparam("e"),
-        m.board_entries.c.idx >= bindparam("start"),
-    )
-    .order_by(m.board_entries.c.idx)
-    .limit(bindparam("limit"))
-)
-_VOTER = select(m.voters.c.login_hash, m.voters.c.credential).where(
-    m.voters.c.election_id == bindparam("e"), m.voters.c.voter_id == bindparam("v")
-)
 _BIND = (
     update(m.voters)
     .where(
@@ -1090,6 +1187,51 @@ _INSERTS = {
     name: insert(m.metadata.tables[name])
     for name in ("board_entries", "merkle_nodes", "ballots", "ballot_ciphertexts", "tree_heads")
 }
+
+
+# The cast path's statements as driver SQL (``Connection.exec_driver_sql``): SQLAlchemy still
+# wraps errors and invalidates broken connections, but skips compiling and processing a
+# Core statement on every call, which costs more than SQLite's own work for these short
+# statements.  Written with ``:name`` parameters (sqlite3's named style) and rewritten once
+# to ``%(name)s`` for psycopg.  Table and column names are this module's own; every value
+# is a parameter.
+
+_NAMED = re.compile(r":([a-z][a-z0-9_]*)")
+
+
+@functools.cache
+def _driver_sql(dialect: str, statement: str) -> str:
+    if dialect == "postgresql":
+        return _NAMED.sub(r"%(\1)s", statement)
+    if dialect == "sqlite":
+        return statement
+    raise ValueError(f"no driver SQL for {dialect!r}")
+
+
+def _run(conn: Connection, statement: str, params: Any = None) -> Any:
+    """``statement`` (``:name`` parameters) through the connection's driver."""
+    return conn.exec_driver_sql(_driver_sql(conn.dialect.name, statement), params)
+
+
+def _placeholders(prefix: str, count: int) -> str:
+    return ", ".join(f":{prefix}{k}" for k in range(count))
+
+
+_SQL_ROWS_SINCE = (
+    "SELECT idx, kind, leaf_hash, time_ms FROM board_entries "
+    "WHERE election_id = :e AND idx >= :start ORDER BY idx LIMIT :limit"
+)
+_SQL_VOTER = "SELECT login_hash, credential FROM voters WHERE election_id = :e AND voter_id = :v"
+_SQL_PG_LOCK = "SELECT pg_advisory_xact_lock(:ns, hashtext(:id))"
+
+
+@functools.cache
+def _sql_insert(table: str, columns: tuple[str, ...]) -> str:
+    if table not in _INSERTS or not set(columns) <= set(m.metadata.tables[table].c.keys()):
+        raise ValueError(f"not a board table or column: {table!r} {columns!r}")
+    names = ", ".join(columns)
+    values = ", ".join(f":{c}" for c in columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({values})"  # noqa: S608
 
 
 def _pg_batch(pending: Sequence[tuple[str, list[dict[str, Any]]]]) -> tuple[str, dict[str, Any]]:

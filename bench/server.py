@@ -113,7 +113,8 @@ from evote.fingerprint import ElectionContext  # noqa: E402
 from evote.manifest import Manifest  # noqa: E402
 from evote.signing import SigningKey  # noqa: E402
 
-WORKERS = 2  # gunicorn workers, and the cores the floor is computed for
+WORKERS = int(os.environ.get("EVOTE_BENCH_WORKERS", "2"))  # gunicorn workers; cores of the floor
+SERVER_THREADS = 4  # threads per worker (gthread)
 SHAPE = "1x5"
 RATIO_TARGET = 0.7
 PROOF_TARGET_MS = 10.0
@@ -424,16 +425,23 @@ class EngineRun:
         return not self.errors and self.acknowledged == self.ballots and self.board_ok
 
 
-def run_engine(engine: str, ballots: int, threads: int, processes: int) -> EngineRun:
+def run_engine(
+    engine: str, ballots: int, threads: int, processes: int, server_threads: int
+) -> EngineRun:
     run = EngineRun(engine, ballots, threads)
-    say(f"\n=== {engine}: {ballots:,} ballots, gunicorn {WORKERS} workers, {threads} threads ===")
+    say(
+        f"\n=== {engine}: {ballots:,} ballots, gunicorn {WORKERS} workers x {server_threads} "
+        f"threads, {threads} client connections ==="
+    )
     with tempfile.TemporaryDirectory(prefix=f"evote-bench-{engine}-") as tmp:
         work = Path(tmp)
         parties = make_parties(work / "keys")
         with (
             board_database(engine) as database_url,
             environ(EVOTE_DATABASE_URL=database_url),
-            running_server(work, work / "keys" / "official.pub", workers=WORKERS) as url,
+            running_server(
+                work, work / "keys" / "official.pub", workers=WORKERS, threads=server_threads
+            ) as url,
             Client(url, timeout=300) as client,
         ):
             t0 = time.monotonic()
@@ -685,6 +693,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-proofs", action="store_true", help="skip the 1M-board proofs")
     parser.add_argument("--threads", type=int, default=12, help="load process threads (default 12)")
     parser.add_argument(
+        "--server-threads",
+        type=int,
+        default=SERVER_THREADS,
+        help=f"threads per gunicorn worker, gthread when > 1 (default {SERVER_THREADS})",
+    )
+    parser.add_argument(
         "--processes",
         type=int,
         default=os.cpu_count() or 2,
@@ -708,7 +722,10 @@ def main(argv: list[str] | None = None) -> int:
         f"bench/server.py: {os.cpu_count()} cores, load average "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
-    runs = [run_engine(e, args.ballots, args.threads, args.processes) for e in engines]
+    runs = [
+        run_engine(e, args.ballots, args.threads, args.processes, args.server_threads)
+        for e in engines
+    ]
     print_runs(runs)
     if not args.skip_proofs:
         print_proofs(proof_benchmark(args.proof_requests, args.seed), args.proof_requests)

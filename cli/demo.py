@@ -144,7 +144,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(workdir: Path, official_pub: Path, *, workers: int = 2) -> Iterator[str]:
+def running_server(
+    workdir: Path, official_pub: Path, *, workers: int = 2, threads: int = 1
+) -> Iterator[str]:
     """Start ``evote serve`` (gunicorn) on a free loopback port; yield its URL; stop it."""
     port = free_port()
     log_path = workdir / "server.log"
@@ -159,6 +161,8 @@ def running_server(workdir: Path, official_pub: Path, *, workers: int = 2) -> It
         str(port),
         "--workers",
         str(workers),
+        "--threads",
+        str(threads),
         "--data-dir",
         str(workdir / "server"),
         "--official",

@@ -25,6 +25,8 @@ from cli.console import CliError, note
 from cli.keyfiles import read_public_key
 
 DEFAULT_PORT = 8000
+#: Seconds an idle kept-alive connection stays open (gthread workers).
+KEEPALIVE_SECONDS = 5
 
 
 def server_config(
@@ -54,9 +56,22 @@ def _make_app(config: Mapping[str, Any]) -> Any:
 
 
 def run_gunicorn(
-    config: Mapping[str, Any], host: str, port: int, workers: int, timeout: int
+    config: Mapping[str, Any],
+    host: str,
+    port: int,
+    workers: int,
+    timeout: int,
+    threads: int = 1,
 ) -> None:
-    """Serve with gunicorn in this process (it forks the workers)."""
+    """Serve with gunicorn in this process (it forks the workers).
+
+    ``threads`` > 1 runs gunicorn's ``gthread`` workers: each worker handles
+    that many requests at once and keeps client connections alive between
+    requests.  A worker whose thread waits for the board's append lock or for
+    a commit to reach the disk then verifies another ballot meanwhile (the
+    libsodium calls release the GIL), and a client (or reverse proxy) that
+    reuses its connection skips the TCP set-up and tear-down per ballot.
+    """
     from gunicorn.app.base import BaseApplication
 
     class EvoteApplication(BaseApplication):
@@ -64,6 +79,10 @@ def run_gunicorn(
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("timeout", timeout)
+            if threads > 1:
+                self.cfg.set("worker_class", "gthread")
+                self.cfg.set("threads", threads)
+                self.cfg.set("keepalive", KEEPALIVE_SECONDS)
             # No access log: client addresses with timestamps could be matched
             # against ballot entry times (docs/threat-model.md, item 13).
             self.cfg.set("accesslog", None)
@@ -84,6 +103,13 @@ def run_gunicorn(
     default=2,
     show_default=True,
     help="gunicorn worker processes.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Threads per worker; more than 1 uses gunicorn's gthread workers with keep-alive.",
 )
 @click.option(
     "--timeout",
@@ -119,6 +145,7 @@ def serve(
     host: str,
     port: int,
     workers: int,
+    threads: int,
     timeout: int,
     dev: bool,
     data_dir: str | None,
@@ -137,10 +164,10 @@ def serve(
     app = _make_app(config)  # sets up tables and the board key once, before any fork
     note(
         f"evote server on http://{host}:{port}/ "
-        f"({'development server' if dev else f'gunicorn, {workers} workers'})"
+        f"({'development server' if dev else f'gunicorn, {workers} workers x {threads} threads'})"
     )
     if dev:
         app.run(host=host, port=port, threaded=True, use_reloader=False)
         return
     del app
-    run_gunicorn(config, host, port, workers, timeout)
+    run_gunicorn(config, host, port, workers, timeout, threads)

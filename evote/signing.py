@@ -9,7 +9,7 @@ there is no boolean to forget.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nacl.exceptions import BadSignatureError
@@ -70,9 +70,20 @@ class VerifyKey:
 
 @dataclass(frozen=True, slots=True, repr=False)
 class SigningKey:
-    """An Ed25519 private key, held as its 32-byte seed."""
+    """An Ed25519 private key, held as its 32-byte seed.
+
+    The libsodium key pair derived from the seed (a base-point multiplication
+    and a SHA-512) is made once, when the key is, and kept: the ballot server
+    signs a receipt for every ballot with the same board key.
+    """
 
     seed: bytes
+    _pair: _NaclSigningKey = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.seed, bytes) or len(self.seed) != SEED_BYTES:
+            raise EncodingError("private key seed must be exactly 32 bytes")
+        object.__setattr__(self, "_pair", _NaclSigningKey(self.seed))
 
     @classmethod
     def generate(cls, rng: Rng) -> SigningKey:
@@ -96,11 +107,11 @@ class SigningKey:
 
     @property
     def verify_key(self) -> VerifyKey:
-        return VerifyKey(bytes(_NaclSigningKey(self.seed).verify_key))
+        return VerifyKey(bytes(self._pair.verify_key))
 
     def sign(self, tag: bytes, fields: list[bytes]) -> bytes:
         """Deterministic Ed25519 signature over ``transcript(tag, fields)``."""
-        return _NaclSigningKey(self.seed).sign(transcript(tag, fields)).signature
+        return self._pair.sign(transcript(tag, fields)).signature
 
     def __repr__(self) -> str:
         return "SigningKey(<secret>)"

@@ -1,0 +1,150 @@
+"""Group commit of cast ballots: the casts that arrive while one is being written share
+the next transaction.
+
+Verifying a ballot takes milliseconds and runs in parallel (each request in its
+own thread or worker process); appending it is short but serial -- one
+election's board has one append lock -- and ends in a commit that waits for the
+disk.  Done one cast per transaction, every ballot pays for taking the lock,
+reading the board's head, signing a tree head and a disk flush, and the threads
+of a worker queue behind each other's flushes.  Here a verified cast joins its
+election's queue, and whichever thread finds no transaction under way takes
+every cast queued so far (up to :attr:`CastQueue.max_batch`) into one locked
+block, which checks each cast against the board *and against the casts before
+it in the batch*, writes the ones that pass, signs one tree head that covers
+them all, and commits once.  Casts that arrive meanwhile wait for the next
+batch, led by one of their threads.
+
+Each cast still gets its own answer: a refused cast (a credential bound to
+another login, a ciphertext already on the board) gets its own error, writes
+nothing, and does not affect the others; a failure of the transaction itself
+(the database is unreachable, the commit fails) fails every cast of the batch,
+none of which was then written.  A cast is acknowledged only after the commit
+that wrote it, exactly as without batching.
+
+The queue is per process (gunicorn workers each have their own); the
+database's append lock still orders the batches of different processes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ballot_server.store import Voter
+from evote.board import Entry, SignedTreeHead
+from evote.errors import BoardError
+
+#: Most casts one transaction takes.  Bounds the time a batch holds the append lock
+#: (and the size of its statements); a few dozen are plenty to amortise the commit.
+MAX_BATCH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class CastWritten:
+    """What the batch that wrote a cast returns to it: its entry, the signed head of the
+    board after the batch, and the entry's inclusion proof in that head."""
+
+    entry: Entry
+    head: SignedTreeHead
+    proof: list[bytes]
+
+
+@dataclass(eq=False)
+class PendingCast:
+    """One verified cast waiting for its batch.
+
+    ``voter_id`` is the login that casts and ``known`` its row as read when it
+    logged in (None if the authenticator gave none; a row not yet bound to a
+    credential is re-read under the lock, a bound one never changes);
+    ``credential`` is the ballot's; ``alphas`` its ciphertext alphas (distinct);
+    ``payload`` the ``ballot_cast`` entry payload.
+    """
+
+    voter_id: str
+    known: Voter | None
+    credential: bytes
+    tracking_code: str
+    alphas: Sequence[bytes]
+    payload: dict[str, Any]
+    _written: CastWritten | None = field(default=None, init=False, repr=False)
+    _error: BaseException | None = field(default=None, init=False, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self._written is not None or self._error is not None
+
+    def written(self, result: CastWritten) -> None:
+        """Called by the batch after its commit."""
+        if not self.finished:
+            self._written = result
+
+    def refused(self, error: BaseException) -> None:
+        """Called by the batch for a cast it did not write (refused, or the batch failed)."""
+        if not self.finished:
+            self._error = error
+
+    def outcome(self) -> CastWritten:
+        if self._error is not None:
+            raise self._error
+        if self._written is None:
+            raise BoardError("the cast was not processed")
+        return self._written
+
+
+Batch = Callable[[str, list[PendingCast]], None]
+"""Writes a batch of one election's casts; must finish every cast it is given (the
+queue fails any it leaves unfinished, and every one if it raises)."""
+
+
+class CastQueue:
+    """Per-process queues of verified casts, one per election, each drained by one
+    thread at a time (see the module docstring)."""
+
+    def __init__(self, max_batch: int = MAX_BATCH) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.max_batch = max_batch
+        self._cond = threading.Condition(threading.Lock())
+        self._queues: dict[str, list[PendingCast]] = {}
+        self._leading: set[str] = set()
+
+    def submit(self, election_id: str, cast: PendingCast, write: Batch) -> CastWritten:
+        """Queue ``cast``; return once a batch has written it (or raise its error).
+
+        The calling thread either waits for the batch under way to end, or
+        writes the next batch itself with ``write`` -- its own cast and every
+        other one queued by then.
+        """
+        with self._cond:
+            self._queues.setdefault(election_id, []).append(cast)
+            while not cast.finished:
+                if election_id in self._leading:
+                    self._cond.wait()
+                    continue
+                # No batch under way and this cast unfinished: it is still queued.
+                queue = self._queues.pop(election_id)
+                batch, rest = queue[: self.max_batch], queue[self.max_batch :]
+                if rest:
+                    self._queues[election_id] = rest
+                self._leading.add(election_id)
+                self._cond.release()
+                try:
+                    _run(write, election_id, batch)
+                finally:
+                    self._cond.acquire()
+                    self._leading.discard(election_id)
+                    self._cond.notify_all()
+        return cast.outcome()
+
+
+def _run(write: Batch, election_id: str, batch: list[PendingCast]) -> None:
+    try:
+        write(election_id, batch)
+    except BaseException as exc:  # noqa: BLE001 - handed to every cast of the batch
+        for cast in batch:
+            cast.refused(exc)
+    for cast in batch:
+        if not cast.finished:
+            cast.refused(BoardError("the batch ended without writing or refusing this cast"))

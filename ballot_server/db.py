@@ -67,7 +67,12 @@ def make_engine(url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, **kwarg
         return create_engine(
             parsed,
             connect_args={"options": f"-c lock_timeout={ms}"},
-            pool_pre_ping=True,
+            # No ping before each checkout (a round trip per request): a connection
+            # that died with the server fails its first statement instead, which
+            # the store answers with 503 unavailable (nothing written; clients
+            # retry), and SQLAlchemy then drops every pooled connection of that
+            # server (tests/attacks/test_14_postgres_restart_during_casts.py).
+            pool_pre_ping=False,
             **kwargs,
         )
     raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")

@@ -229,6 +229,25 @@ def floor_per_ballot(shape: str = "1x5", costs: dict[str, float] | None = None) 
     return {"floor_s": statistics.median(floors), "counts": dict(counts), "costs": None}
 
 
+def wire_verify_cost(shape: str = "1x5", n: int = 20) -> dict[str, float]:
+    """Per-ballot verification cost from the wire, as ``run_shape`` measures it, and its
+    libsodium floor: medians over ``n`` ballots, in seconds.
+
+    ``bench/server.py`` divides 2 cores by ``verify_s`` for the server's
+    throughput ceiling (and by ``floor_s`` for the stricter one).
+    """
+    ctx, creds = make_context(shape)
+    rnd = secrets.token_bytes
+    times, floors = [], []
+    for i in range(n):
+        ballot, _ = encrypt_ballot(ctx, creds[i % len(creds)], selections_for(ctx, i), rnd)
+        data = canonical_json(ballot.to_json())
+        t, f, _ = _timed_with_floor(lambda: wire_verify(ctx, data))  # noqa: B023
+        times.append(t)
+        floors.append(f)
+    return {"verify_s": statistics.median(times), "floor_s": statistics.median(floors)}
+
+
 def _timed_with_floor(fn: Callable[[], Any]) -> tuple[float, float, list[Call]]:
     """Time ``fn`` and, right after, the replay of the libsodium calls it makes."""
     with recording() as calls:

@@ -695,14 +695,7 @@ class ElectionService:
         login = self.authenticate(election_id, authorization)
         ballot = Ballot.from_json(ballot_json, ctx.manifest)
         verify_ballot(ctx, ballot)
-        pending = PendingCast(
-            voter_id=login.voter_id,
-            known=login.voter,
-            credential=ballot.credential.raw,
-            tracking_code=ballot.tracking_code,
-            alphas=_alphas(ballot),
-            payload=ballot_cast_payload(ballot),
-        )
+        pending = pending_cast(login, ballot)
         cosigned = self._receipt_checkpoint(ctx, election_id)
         written = self.casts.submit(election_id, pending, self._write_casts)
         # Committed (and fsynced): only now is the ballot acknowledged.
@@ -857,6 +850,20 @@ def _alphas(ballot: Ballot) -> list[bytes]:
     if len(set(alphas)) != len(alphas):
         raise DuplicateCiphertext("the ballot reuses the randomness of one of its ciphertexts")
     return alphas
+
+
+def pending_cast(login: VoterLogin, ballot: Ballot) -> PendingCast:
+    """What a verified cast of ``ballot`` by ``login`` queues for its batch: the login and
+    its row as read at login, the credential, the ciphertext alphas (refusing repeated
+    randomness inside the ballot) and the ``ballot_cast`` entry payload."""
+    return PendingCast(
+        voter_id=login.voter_id,
+        known=login.voter,
+        credential=ballot.credential.raw,
+        tracking_code=ballot.tracking_code,
+        alphas=_alphas(ballot),
+        payload=ballot_cast_payload(ballot),
+    )
 
 
 def _check_binding(

@@ -32,7 +32,7 @@ from flask import Flask
 from ballot_server.api import get_service
 from ballot_server.casting import Batch, CastQueue, CastWritten, PendingCast
 from ballot_server.db import make_engine
-from ballot_server.service import ElectionService, _alphas
+from ballot_server.service import ElectionService, _alphas, pending_cast
 from ballot_server.store import Store
 from cli.demo import running_server
 from evote import merkle
@@ -344,14 +344,7 @@ def service(app: Flask) -> Iterator[ElectionService]:
 def pending(svc: ElectionService, e: ApiElection, login_of: int, ballot: Ballot) -> PendingCast:
     """What ``ElectionService.cast`` queues for ``ballot`` cast by voter ``login_of``'s login."""
     login = svc.authenticate(e.election_id, "Bearer " + e.login(login_of))
-    return PendingCast(
-        voter_id=login.voter_id,
-        known=login.voter,
-        credential=ballot.credential.raw,
-        tracking_code=ballot.tracking_code,
-        alphas=_alphas(ballot),
-        payload=ballot_cast_payload(ballot),
-    )
+    return pending_cast(login, ballot)
 
 
 def outcome(cast: PendingCast) -> CastWritten | EvoteError:

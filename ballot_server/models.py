@@ -45,6 +45,7 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
@@ -111,12 +112,19 @@ ballots = Table(
     Index("ballots_by_credential", "election_id", "credential", "idx"),
 )
 
+# Keys that a cast looks up lead with the looked-up column, not the election: on a
+# table that has grown since PostgreSQL last analysed it, an index led by
+# election_id matches the election alone as well as any other, and the planner
+# may then walk every row of the election (it did: 0.8 ms per ciphertext lookup
+# at 1,500 ballots, 0.2 ms per login).  Led by the hash or the credential, the
+# lookup has one index and uses all of it.
 ballot_ciphertexts = Table(
     "ballot_ciphertexts",
     metadata,
-    Column("election_id", ELECTION_ID, primary_key=True),
-    Column("ciphertext_hash", HASH, primary_key=True),
+    Column("election_id", ELECTION_ID, nullable=False),
+    Column("ciphertext_hash", HASH, nullable=False),
     Column("idx", BigInteger, nullable=False),
+    PrimaryKeyConstraint("ciphertext_hash", "election_id", name="ballot_ciphertexts_pkey"),
     ForeignKeyConstraint(
         ["election_id", "idx"], ["board_entries.election_id", "board_entries.idx"]
     ),
@@ -130,7 +138,7 @@ voters = Table(
     Column("login_hash", HASH, nullable=False),
     Column("credential", LargeBinary(32), nullable=True),
     # NULLs are distinct in a UNIQUE constraint (both engines): unbound voters coexist.
-    UniqueConstraint("election_id", "credential", name="voters_one_login_per_credential"),
+    UniqueConstraint("credential", "election_id", name="voters_one_login_per_credential"),
 )
 
 # --- witness cosignatures (ballot_server/witness_api.py, docs/witness.md) --------

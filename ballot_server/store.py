@@ -511,17 +511,20 @@ class BoardHandle:
         params: dict[str, Any] = {"e": self.election_id}
         params.update((f"v{k}", v) for k, v in enumerate(voters))
         params.update((f"c{k}", c) for k, c in enumerate(creds))
-        where = []
+        # Two lookups, each answered by one index (the primary key, the credential's),
+        # rather than one OR that a planner may answer by walking the election.
+        parts = []
         if voters:
-            where.append(f"voter_id IN ({_placeholders('v', len(voters))})")
+            parts.append(
+                "SELECT voter_id, credential FROM voters WHERE election_id = :e "  # noqa: S608
+                f"AND voter_id IN ({_placeholders('v', len(voters))})"
+            )
         if creds:
-            where.append(f"credential IN ({_placeholders('c', len(creds))})")
-        rows = _run(
-            self.conn,
-            "SELECT voter_id, credential FROM voters "  # noqa: S608 - placeholders only
-            f"WHERE election_id = :e AND ({' OR '.join(where)})",
-            params,
-        ).all()
+            parts.append(
+                "SELECT voter_id, credential FROM voters WHERE election_id = :e "  # noqa: S608
+                f"AND credential IN ({_placeholders('c', len(creds))})"
+            )
+        rows = _run(self.conn, " UNION ALL ".join(parts), params).all()
         wanted = set(voters)
         logins: dict[str, bytes | None] = {}
         owners: dict[bytes, str] = {}

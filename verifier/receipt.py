@@ -1,6 +1,6 @@
 """The voter's check: is my ballot on the board, unchanged, and was the board never rewritten?
 
-``evote-verify receipt RECEIPT SOURCE`` runs four checks, numbered as in
+``evote-verify receipt RECEIPT SOURCE`` runs five checks, numbered as in
 ``docs/verifier.md`` (section "Receipts"):
 
     1  receipt-signature  the receipt and its tree head are signed by the record's
@@ -14,11 +14,20 @@
     4  not-rewritten      the RFC 9162 consistency proof from the receipt's head to
                           the record's latest signed head verifies, and that head
                           covers the whole board
+    5  receipt-checkpoint only with a witness policy in the record's manifest:
+                          the cosigned checkpoint the receipt carries is signed by
+                          the board key for this election's origin, cosigned by at
+                          least ``threshold`` of the policy's witnesses, and its
+                          root is the root of the record's first ``size`` entries
+                          (skipped if the receipt carries none)
 
-Passing all four means the server cannot have dropped, altered or moved the
+Passing 1-4 means the server cannot have dropped, altered or moved the
 ballot after handing out the receipt without also forging its own signature.
 Whether a later ballot of the same credential replaces it (re-voting) is
-reported as a note on check 2, not a failure.
+reported as a note on check 2, not a failure.  Check 5 adds that the record is
+the history the election's witnesses saw when the ballot was cast, not a copy
+made for this voter; the policy comes from the record's manifest only, never
+from the receipt, which cannot choose who vouches for it.
 """
 
 from __future__ import annotations
@@ -26,11 +35,13 @@ from __future__ import annotations
 from typing import Any
 
 from evote.board import Entry, Receipt, verify_heads
+from evote.checkpoint import Checkpoint, Note, open_checkpoint
 from evote.encoding import b64encode, parse_json
-from evote.errors import EvoteError, MerkleError
+from evote.errors import EvoteError, MerkleError, WitnessPolicyError
 from evote.manifest import Manifest
 from evote.merkle import MerkleAccumulator, consistency_nodes, consistency_proof, leaf_hash
 from evote.payloads import Command, ElectionCreated, parse_ballot_audited, parse_ballot_cast
+from evote.witness import check_witness_policy
 from verifier.checks import CheckSpec, CheckState
 from verifier.errors import FileUnreadable
 from verifier.record import Record
@@ -46,7 +57,15 @@ RECEIPT_CHECKS: tuple[CheckSpec, ...] = (
               "the board the receipt was issued on is the start of this board", needs="roots"),
     CheckSpec(4, "not-rewritten", "Board not rewritten since the receipt",
               "the board was only appended to after the receipt", needs="proofs"),
+    CheckSpec(5, "receipt-checkpoint", "Receipt's checkpoint cosigned by the witnesses",
+              "the board the ballot was cast on is the one history the witnesses saw"),
 )
+
+NO_CHECKPOINT = (
+    "the receipt carries no cosigned checkpoint: the server attaches one only once the "
+    "witnesses have cosigned a checkpoint of this board (a ballot cast before that has none)"
+)
+"""Check 5's skip message: a witnessed election's receipt without a checkpoint."""
 
 
 def parse_receipt(obj: Any) -> Receipt:
@@ -72,7 +91,7 @@ def verify_receipt(record: Record, obj: Any) -> Report:
     """Run the receipt checks of ``obj`` (decoded JSON) against ``record``."""
     receipt = parse_receipt(obj)
     c = {spec.name: CheckState(spec) for spec in RECEIPT_CHECKS}
-    sig, on_board, tree, rewritten = (c[s.name] for s in RECEIPT_CHECKS)
+    sig, on_board, tree, rewritten, witnessed = (c[s.name] for s in RECEIPT_CHECKS)
     key = record.board_key
     sig.count("receipts")
     try:
@@ -84,6 +103,9 @@ def verify_receipt(record: Record, obj: Any) -> Report:
 
     head, latest = receipt.tree_head, record.latest_head
     sizes = {head.size, latest.size}
+    cosigned_size = _claimed_size(receipt)
+    if cosigned_size is not None:
+        sizes.add(cosigned_size)
     needed: dict[tuple[int, int], bytes | None] = {}
     if head.size <= latest.size:
         for element in consistency_nodes(head.size, latest.size):
@@ -151,14 +173,92 @@ def verify_receipt(record: Record, obj: Any) -> Report:
     except EvoteError as exc:
         rewritten.fail_exc(exc, None)
 
+    skip = _check_cosigned(witnessed, record, receipt, manifest, roots, acc.size)
+    stats: dict[str, Any] = {"entries": acc.size, "receipt index": receipt.index,
+                             "tracking code": receipt.tracking_code}
+    if cosigned_size is not None:
+        stats["checkpoint size"] = cosigned_size
     return Report(
         command="receipt",
         source=record.source.description,
         election=record.election,
-        checks=tuple(c[s.name].result() for s in RECEIPT_CHECKS),
-        stats={"entries": acc.size, "receipt index": receipt.index,
-               "tracking code": receipt.tracking_code},
+        checks=tuple(c[s.name].result(skip=skip if s.number == 5 else None)
+                     for s in RECEIPT_CHECKS),
+        stats=stats,
     )
+
+
+def _claimed_size(receipt: Receipt) -> int | None:
+    """The tree size the receipt's checkpoint claims (unverified: check 5 verifies it),
+    so the board stream can keep the root at that size."""
+    if receipt.cosigned_checkpoint is None:
+        return None
+    try:  # Receipt.from_json already refused a malformed note; belt and braces
+        return Checkpoint.parse(Note.parse(receipt.cosigned_checkpoint).text).size
+    except EvoteError:
+        return None
+
+
+def _check_cosigned(check: CheckState, record: Record, receipt: Receipt,
+                    manifest: Manifest | None, roots: dict[int, bytes],
+                    board_size: int) -> str | None:
+    """Check 5; returns the skip message if there is nothing to check.
+
+    Steps, each a failure of its own: (0) the record's manifest says whether
+    the election has witnesses -- a checkpoint in a receipt of an election
+    without them is refused, since a record whose manifest lost its policy
+    must not silently turn the witnesses off; (1) the note is a checkpoint
+    signed by the record's board key under this election's origin
+    (:func:`evote.checkpoint.open_checkpoint`); (2) the board key is not one of
+    its own witnesses, and at least ``threshold`` of the *manifest's* witnesses
+    cosigned it (:func:`evote.witness.check_witness_policy`); (3) its root is the
+    root of the record's first ``size`` entries.
+    """
+    note = receipt.cosigned_checkpoint
+    if manifest is None:
+        check.fail("entry 0 has no readable manifest to read the witness policy from",
+                   "no_manifest", 0)
+        return None
+    policy = manifest.witnesses
+    if policy is None:
+        if note is not None:
+            check.fail("the receipt carries a cosigned checkpoint, but the record's manifest "
+                       "names no witnesses", WitnessPolicyError.code)
+        else:
+            check.notes.append("no witness policy")
+        return None
+    if note is None:
+        return NO_CHECKPOINT
+    check.count("checkpoints")
+    key = record.board_key
+    try:
+        cp, opened = open_checkpoint(note, key, election=record.election)  # (1)
+        if any(w.key.raw == key.raw for w in policy.keys):  # (2)
+            raise WitnessPolicyError("the board key is listed as one of its own witnesses")
+        signed = check_witness_policy(opened, policy)  # (2)
+    except EvoteError as exc:
+        check.fail_exc(exc, None, "receipt's checkpoint: ")
+        return None
+    evidence = {"checkpoint_size": cp.size, "checkpoint_root": b64encode(cp.root)}
+    root = roots.get(cp.size)  # (3)
+    if cp.size == 0:
+        check.fail("receipt's checkpoint: a checkpoint of the empty board vouches for "
+                   "nothing (an evote board has at least one entry)", "empty_checkpoint")
+    elif root is None:
+        check.fail(f"receipt's checkpoint covers {cp.size} entries; the board has "
+                   f"{board_size}", "board_truncated", None, evidence)
+    elif root != cp.root:
+        check.fail(f"the board's first {cp.size} entries do not hash to the root the "
+                   "witnesses cosigned in the receipt's checkpoint: this board is not the "
+                   "history they saw", "root_mismatch", None,
+                   {**evidence, "computed_root": b64encode(root)})
+    else:
+        rule = f"{policy.threshold} of {len(policy.keys)} needed"
+        where = ("it includes the ballot" if cp.size > receipt.index else
+                 "it predates the ballot (witnesses cosign after each append)")
+        check.notes.append(f"the board's first {cp.size} entries, cosigned by "
+                           f"{', '.join(signed)} ({rule}); {where}")
+    return None
 
 
 def _check_entry(check: CheckState, receipt: Receipt, line: bytes,

@@ -54,6 +54,7 @@ from evote.payloads import ballot_cast_payload
 from evote.signing import SigningKey
 from tests import api_election
 from tests.api_election import OFFICIAL, ApiElection, build_election
+from tests.attacks.adversary import failures, verify_zip
 
 api_db = api_election.api_db
 api_app = api_election.api_app
@@ -691,7 +692,9 @@ def threaded_server(
             client.close()
 
 
-def test_concurrent_casts_on_gthread_workers(threaded_server, api_db: str) -> None:
+def test_concurrent_casts_on_gthread_workers(
+    threaded_server, api_db: str, tmp_path: Path
+) -> None:
     url, e = threaded_server
     engine = make_engine(api_db)
     store = Store(engine)
@@ -751,6 +754,15 @@ def test_concurrent_casts_on_gthread_workers(threaded_server, api_db: str) -> No
         assert {h.size for h in new_heads} == {r.tree_head.size for r in receipts}
         for r in receipts:
             assert r.tree_head in new_heads
+        # The whole election, tallied, passes the standalone verifier: heads signed
+        # per batch (not per entry) are what the record's tree-heads file holds.
+        e.tally()
+        record = e.client.http.get(f"{e.url}/record")  # type: ignore[attr-defined]
+        assert record.status_code == 200
+        (tmp_path / "record.zip").write_bytes(record.content)
+        report = verify_zip(tmp_path / "record.zip")
+        assert failures(report) == {}
+        assert report.ok
     finally:
         store.close()
         engine.dispose()

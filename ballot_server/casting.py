@@ -39,6 +39,11 @@ from evote.errors import BoardError
 #: Most casts one transaction takes.  Bounds the time a batch holds the append lock
 #: (and the size of its statements); a few dozen are plenty to amortise the commit.
 MAX_BATCH = 64
+#: Most ciphertexts one transaction takes (a batch always takes at least one cast).
+#: The batch's rows go to PostgreSQL in one statement, whose parameters are capped at
+#: 65,535: a ballot of the largest manifest carries 3,200 ciphertexts (50 questions x
+#: 64 options, three parameters each), so batches of big ballots must stay small.
+MAX_BATCH_CIPHERTEXTS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +107,13 @@ class CastQueue:
     """Per-process queues of verified casts, one per election, each drained by one
     thread at a time (see the module docstring)."""
 
-    def __init__(self, max_batch: int = MAX_BATCH) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
+    def __init__(
+        self, max_batch: int = MAX_BATCH, max_ciphertexts: int = MAX_BATCH_CIPHERTEXTS
+    ) -> None:
+        if max_batch < 1 or max_ciphertexts < 1:
+            raise ValueError("max_batch and max_ciphertexts must be at least 1")
         self.max_batch = max_batch
+        self.max_ciphertexts = max_ciphertexts
         self._cond = threading.Condition(threading.Lock())
         self._queues: dict[str, list[PendingCast]] = {}
         self._leading: set[str] = set()
@@ -125,7 +133,8 @@ class CastQueue:
                     continue
                 # No batch under way and this cast unfinished: it is still queued.
                 queue = self._queues.pop(election_id)
-                batch, rest = queue[: self.max_batch], queue[self.max_batch :]
+                taken = self._batch_size(queue)
+                batch, rest = queue[:taken], queue[taken:]
                 if rest:
                     self._queues[election_id] = rest
                 self._leading.add(election_id)
@@ -137,6 +146,18 @@ class CastQueue:
                     self._leading.discard(election_id)
                     self._cond.notify_all()
         return cast.outcome()
+
+    def _batch_size(self, queue: list[PendingCast]) -> int:
+        """How many casts from the head of ``queue`` the next batch takes: at most
+        :attr:`max_batch`, and no more ciphertexts than :attr:`max_ciphertexts` unless
+        the first cast alone has more."""
+        count = weight = 0
+        for cast in queue[: self.max_batch]:
+            weight += len(cast.alphas)
+            if count and weight > self.max_ciphertexts:
+                break
+            count += 1
+        return count
 
 
 def _run(write: Batch, election_id: str, batch: list[PendingCast]) -> None:

@@ -540,17 +540,19 @@ class BoardHandle:
         """The entry index of each of ``hashes`` already on this board (cast or audited),
         in one read."""
         wanted = sorted(set(hashes))
-        if not wanted:
-            return {}
-        params: dict[str, Any] = {"e": self.election_id}
-        params.update((f"h{k}", h) for k, h in enumerate(wanted))
-        rows = _run(
-            self.conn,
-            "SELECT ciphertext_hash, idx FROM ballot_ciphertexts "  # noqa: S608 - placeholders
-            f"WHERE election_id = :e AND ciphertext_hash IN ({_placeholders('h', len(wanted))})",
-            params,
-        )
-        return {bytes(row.ciphertext_hash): row.idx for row in rows}
+        found: dict[bytes, int] = {}
+        for start in range(0, len(wanted), _LOOKUP_CHUNK):  # a few statements for huge ballots
+            chunk = wanted[start : start + _LOOKUP_CHUNK]
+            params: dict[str, Any] = {"e": self.election_id}
+            params.update((f"h{k}", h) for k, h in enumerate(chunk))
+            rows = _run(
+                self.conn,
+                "SELECT ciphertext_hash, idx FROM ballot_ciphertexts "  # noqa: S608
+                f"WHERE election_id = :e AND ciphertext_hash IN ({_placeholders('h', len(chunk))})",
+                params,
+            )
+            found.update((bytes(row.ciphertext_hash), row.idx) for row in rows)
+        return found
 
     def bind_credentials(self, bindings: Sequence[tuple[str, bytes]]) -> None:
         """Bind each unbound login to its credential, in one statement, after the caller
@@ -1198,6 +1200,9 @@ _INSERTS = {
 # statements.  Written with ``:name`` parameters (sqlite3's named style) and rewritten once
 # to ``%(name)s`` for psycopg.  Table and column names are this module's own; every value
 # is a parameter.
+
+_LOOKUP_CHUNK = 1000
+"""Most values in one ``IN (...)`` list (both engines cap a statement's parameters)."""
 
 _NAMED = re.compile(r":([a-z][a-z0-9_]*)")
 

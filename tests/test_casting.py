@@ -16,6 +16,7 @@ Three layers, each with exact assertions:
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import threading
 import time
@@ -39,7 +40,7 @@ from evote import merkle
 from evote.ballot import AuditedBallot, Ballot
 from evote.board import Receipt, TreeHead, next_entry, verify_chain
 from evote.drbg import SeededRng
-from evote.encoding import canonical_json
+from evote.encoding import b64decode, canonical_json
 from evote.errors import (
     AuthenticationError,
     BindingError,
@@ -285,6 +286,29 @@ def test_max_batch_bounds_every_batch() -> None:
     assert all(callers[n].result is writer.results[n] for n in names)
 
 
+def test_max_ciphertexts_bounds_every_batch_but_one_big_cast_still_goes() -> None:
+    """Batches stop before the ciphertext cap (a PostgreSQL statement holds at most 65,535
+    parameters); a single cast above the cap still makes a batch of its own."""
+    with pytest.raises(ValueError):
+        CastQueue(max_ciphertexts=0)
+    queue = CastQueue(max_ciphertexts=10)
+    writer = FakeWriter()
+    sizes = {"a": 4, "b": 4, "c": 4, "big": 25, "d": 1, "e": 9}
+    casts = [
+        dataclasses.replace(fake_cast(n), alphas=tuple(bytes([k, i]) * 16 for i in range(m)))
+        for k, (n, m) in enumerate(sizes.items())
+    ]
+    _, callers = behind_a_held_batch(queue, writer, casts)
+    assert writer.batches == [
+        ("e", ["held"]),
+        ("e", ["a", "b"]),  # + c would be 12
+        ("e", ["c"]),  # + big would be 29
+        ("e", ["big"]),  # alone above the cap
+        ("e", ["d", "e"]),  # exactly 10
+    ]
+    assert all(callers[n].result is writer.results[n] for n in sizes)
+
+
 def test_a_batch_of_one_election_does_not_block_another() -> None:
     queue = CastQueue()
     writer = FakeWriter()
@@ -410,6 +434,25 @@ def test_one_batch_writes_every_voter_under_one_tree_head(api_app: Flask, electi
     other, _ = e.ballot(1)
     response = e.cast(other, login=e.login(0))
     assert response.status_code == 403 and response.get_json()["code"] == "binding"
+
+
+def test_ciphertext_lookup_of_thousands_of_hashes(api_app: Flask, election) -> None:
+    """The duplicate lookup splits a long list (a batch of big ballots) into several
+    statements and still finds exactly the hashes on the board, with their entries."""
+    e = election
+    receipt = e.cast_ok(0)
+    fresh = [ct.alpha.raw for a in e.ballot(0)[0].answers for ct in a.choices]  # not cast
+    entry = e.entries()[receipt.index]
+    cast_alphas = [
+        b64decode(c["alpha"])
+        for answer in entry.payload["ballot"]["answers"]
+        for c in answer["choices"]
+    ]
+    rng = SeededRng(b"test-casting lookup")
+    unknown = [rng(32) for _ in range(2500)]
+    with service(api_app) as svc, svc.store.locked(e.election_id) as board:
+        found = board.ciphertext_entries([*unknown, *cast_alphas, *fresh, *unknown[:10]])
+    assert found == dict.fromkeys(cast_alphas, receipt.index)
 
 
 def test_one_credential_under_two_logins_in_one_batch(api_app: Flask, election) -> None:

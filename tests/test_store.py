@@ -18,7 +18,14 @@ from sqlalchemy.pool import NullPool
 
 from ballot_server import models
 from ballot_server import store as store_module
-from ballot_server.db import get_store, init_app, init_db, make_engine, setup_server_role
+from ballot_server.db import (
+    PG_ANALYZE_OPTIONS,
+    get_store,
+    init_app,
+    init_db,
+    make_engine,
+    setup_server_role,
+)
 from ballot_server.store import Store, add_cosignature, login_code_hash, sign_head_locked
 from evote import merkle
 from evote.board import Entry, verify_chain, verify_heads
@@ -705,3 +712,34 @@ def test_flask_glue_one_store_per_app_context(db_url):
             assert get_store().entries(E, 0, 10)[0].kind == "election_created"
     finally:
         app.extensions["evote_db"].engine.dispose()
+
+
+@pytest.mark.parametrize("board_db", ["postgres"], indirect=True)
+def test_board_tables_are_analysed_early_and_init_is_idempotent(board_db):
+    """PostgreSQL only (SQLite has no autovacuum): every board table carries the
+    analyse thresholds of ``PG_ANALYZE_OPTIONS``, and a second ``init_db`` on the set-up
+    database changes nothing."""
+    admin = raw_engine(board_db.admin_url)
+    tables = [*models.APPEND_ONLY, "voters"]
+
+    def options() -> dict[str, list[str]]:
+        with admin.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%(t)s)",
+                {"t": tables},
+            )
+            return {r.relname: sorted(r.reloptions or ()) for r in rows}
+
+    try:
+        before = options()
+        assert set(before) == set(tables)
+        for table in tables:
+            assert set(PG_ANALYZE_OPTIONS) <= set(before[table]), table
+        with admin.connect() as conn:
+            conn.exec_driver_sql("ALTER TABLE ballots RESET (autovacuum_analyze_threshold)")
+            conn.commit()
+        assert "autovacuum_analyze_threshold=200" not in options()["ballots"]
+        init_db(admin)  # puts back what is missing, leaves the rest
+        assert options() == before
+    finally:
+        admin.dispose()

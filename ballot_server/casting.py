@@ -27,6 +27,7 @@ database's append lock still orders the batches of different processes.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -164,8 +165,18 @@ def _run(write: Batch, election_id: str, batch: list[PendingCast]) -> None:
     try:
         write(election_id, batch)
     except BaseException as exc:  # noqa: BLE001 - handed to every cast of the batch
-        for cast in batch:
-            cast.refused(exc)
+        for n, cast in enumerate(batch):
+            cast.refused(exc if n == 0 else _own_copy(exc))
     for cast in batch:
         if not cast.finished:
             cast.refused(BoardError("the batch ended without writing or refusing this cast"))
+
+
+def _own_copy(exc: BaseException) -> BaseException:
+    """A copy of ``exc`` for another waiting thread to raise: each thread's raise sets the
+    exception's traceback, so one shared object would carry frames of several threads
+    into the log.  An exception that cannot be copied is shared as it is."""
+    try:
+        return copy.copy(exc)
+    except (TypeError, ValueError, AttributeError):  # e.g. required keyword arguments
+        return exc

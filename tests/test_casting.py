@@ -250,6 +250,9 @@ def test_a_failing_batch_fails_all_its_casts_and_no_other() -> None:
     for caller in callers.values():
         assert caller.result is None
         assert type(caller.error) is ServiceUnavailable and caller.error.code == "unavailable"
+        assert caller.error.message == "the database went away"
+    # Each waiting thread raised an exception object of its own (tracebacks do not mix).
+    assert len({id(c.error) for c in callers.values()}) == len(callers)
     assert set(writer.results) == {"held"}
     # The queue goes on: the next cast is written by a batch of its own.
     after = Caller(queue, "e", fake_cast("after"), writer)

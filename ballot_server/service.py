@@ -62,7 +62,7 @@ from typing import Any
 from ballot_server import store as store_queries
 from ballot_server.auth import Authenticator, VoterLogin, check_voter_id, issue_login_codes
 from ballot_server.casting import CastQueue, CastWritten, PendingCast
-from ballot_server.store import BoardHandle, Store
+from ballot_server.store import BoardHandle, Store, binding_needed
 from evote.ballot import AuditedBallot, Ballot, verify_audit, verify_ballot
 from evote.board import Entry, Receipt, SignedTreeHead
 from evote.checkpoint import Checkpoint, Note, NoteSignature, election_origin, sign_checkpoint
@@ -88,7 +88,6 @@ from evote.encoding import Fields, b64encode, canonical_json
 from evote.errors import (
     AlreadyExists,
     AuthenticationError,
-    BindingError,
     BoothMismatch,
     CredentialError,
     DecryptionError,
@@ -791,7 +790,7 @@ class ElectionService:
         Stored in the same transaction as the entry, so the receipt's head is
         on record whenever the entry is."""
         head = store_queries.sign_head_locked(board, self.board_key, entry.time)
-        return head, store_queries.inclusion_proof_locked(board, entry.index, head.size)
+        return head, board.inclusion_proof(entry.index, head.size)
 
     def _receipt(
         self,
@@ -872,8 +871,8 @@ def _check_binding(
     owners: Mapping[bytes, str],
     batch_bound: Mapping[str, bytes],
 ) -> bool:
-    """The credential-binding rule for one cast of a batch; True if the cast binds its
-    login (its first cast).  ``logins`` and ``owners`` are read under the lock
+    """:func:`~ballot_server.store.binding_needed` for one cast of a batch.  ``logins``
+    and ``owners`` are read under the lock
     (:meth:`~ballot_server.store.BoardHandle.login_bindings`) and ``owners`` includes
     the credentials bound earlier in the batch, ``batch_bound`` the logins bound
     earlier in the batch.  A binding already made never changes, so a login known
@@ -886,14 +885,7 @@ def _check_binding(
         current = logins[cast.voter_id]
     else:
         raise AuthenticationError("unknown voter login for this election")
-    if current is not None:
-        if current != cast.credential:
-            raise BindingError("this login has already cast with another credential")
-        return False
-    owner = owners.get(cast.credential)
-    if owner is not None and owner != cast.voter_id:
-        raise BindingError("this credential is bound to another login")
-    return True
+    return binding_needed(cast.voter_id, cast.credential, current, owners.get(cast.credential))
 
 
 def _check_fresh(cast: PendingCast, taken: Mapping[bytes, int]) -> None:

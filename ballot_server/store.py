@@ -50,7 +50,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, TextClause, bindparam, func, insert, select, text, update
+from sqlalchemy import Engine, TextClause, func, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -427,7 +427,9 @@ class BoardHandle:
     def bind_credential(
         self, voter_id: str, credential: bytes, *, known: Voter | None = None
     ) -> None:
-        """Bind ``credential`` to the login ``voter_id`` on its first cast.
+        """Bind ``credential`` to the login ``voter_id`` on its first cast (one cast; the
+        cast path checks a whole batch with :meth:`login_bindings` and
+        :func:`binding_needed`, then binds with :meth:`bind_credentials`, as this does).
 
         A login keeps the first credential it cast with, and a credential
         belongs to the first login that used it (the Belenios split: neither
@@ -438,60 +440,23 @@ class BoardHandle:
 
         ``known`` is the login's row as read before the lock (when the voter
         logged in).  A binding, once made, never changes (the database
-        refuses it), so a row already bound decides without a read, and an
-        unbound one is bound by one conditional update, the UNIQUE
-        credential column refusing a credential another login holds.
+        refuses it), so a row already bound decides without a read; an
+        unbound one is read again under the lock.
         """
         self._check_open()
         if not isinstance(credential, bytes) or len(credential) != CREDENTIAL_BYTES:
             raise SchemaError(f"credential: expected {CREDENTIAL_BYTES} bytes")
-        self._flush()  # keep the statements in call order
         if known is not None:
             if known.election_id != self.election_id or known.voter_id != voter_id:
                 raise BoardError("the known voter row is for another login")
-            if known.credential == credential:
-                return
             if known.credential is not None:
-                raise BindingError("this login has already cast with another credential")
-            try:
-                with self._atomic():
-                    bound = self.conn.execute(
-                        _BIND,
-                        {"e": self.election_id, "v": voter_id, "c": credential},
-                    ).rowcount
-            except IntegrityError:
-                raise BindingError("this credential is bound to another login") from None
-            if bound == 1:
+                binding_needed(voter_id, credential, known.credential, None)
                 return
-            # Bound by a concurrent request of this login since it was read: decide below.
-        v = m.voters.c
-        bound = self.conn.execute(
-            select(v.credential).where(v.election_id == self.election_id, v.voter_id == voter_id)
-        ).first()
-        if bound is None:
+        logins, owners = self.login_bindings([voter_id], [credential])
+        if voter_id not in logins:
             raise AuthenticationError("unknown voter login for this election")
-        if bound.credential == credential:
-            return
-        if bound.credential is not None:
-            raise BindingError("this login has already cast with another credential")
-        other = self.conn.execute(
-            select(v.voter_id).where(v.election_id == self.election_id, v.credential == credential)
-        ).first()
-        if other is not None:
-            raise BindingError("this credential is bound to another login")
-        try:
-            with self._atomic():
-                self.conn.execute(
-                    update(m.voters)
-                    .where(
-                        v.election_id == self.election_id,
-                        v.voter_id == voter_id,
-                        v.credential.is_(None),
-                    )
-                    .values(credential=credential)
-                )
-        except IntegrityError:
-            raise BindingError("this credential is bound to another login") from None
+        if binding_needed(voter_id, credential, logins[voter_id], owners.get(credential)):
+            self.bind_credentials([(voter_id, credential)])
 
     # -- reads for a batch of casts (ballot_server.casting) --
 
@@ -620,7 +585,7 @@ class BoardHandle:
         if self._batched:
             self._pending.append((table, rows))
         else:
-            self._conn.execute(_INSERTS[table], rows if len(rows) > 1 else rows[0])
+            _insert_rows(self._conn, table, rows)
 
     def _flush(self) -> None:
         """Send the queued rows: one statement on PostgreSQL (one round trip), one per
@@ -637,8 +602,7 @@ class BoardHandle:
                 self._conn.exec_driver_sql(*_pg_batch(pending))
             else:
                 for table, rows in pending:
-                    sql = _sql_insert(table, tuple(rows[0]))
-                    _run(self._conn, sql, rows if len(rows) > 1 else rows[0])
+                    _insert_rows(self._conn, table, rows)
         except IntegrityError as exc:
             self._spoiled = True
             diag = getattr(exc.orig, "diag", None)
@@ -1179,19 +1143,10 @@ _GATE_PATIENCE = 2.0
 """Seconds an SQLite appender polls the queue's lock file before going to the database's
 own lock (whose busy timeout then decides, as without the queue)."""
 
-_BIND = (
-    update(m.voters)
-    .where(
-        m.voters.c.election_id == bindparam("e"),
-        m.voters.c.voter_id == bindparam("v"),
-        m.voters.c.credential.is_(None),
-    )
-    .values(credential=bindparam("c"))
+_APPENDED_TABLES = frozenset(
+    {"board_entries", "merkle_nodes", "ballots", "ballot_ciphertexts", "tree_heads"}
 )
-_INSERTS = {
-    name: insert(m.metadata.tables[name])
-    for name in ("board_entries", "merkle_nodes", "ballots", "ballot_ciphertexts", "tree_heads")
-}
+"""The tables an append writes rows into (:meth:`BoardHandle._insert`)."""
 
 
 # The cast path's statements as driver SQL (``Connection.exec_driver_sql``): SQLAlchemy still
@@ -1233,9 +1188,14 @@ _SQL_VOTER = "SELECT login_hash, credential FROM voters WHERE election_id = :e A
 _SQL_PG_LOCK = "SELECT pg_advisory_xact_lock(:ns, hashtext(:id))"
 
 
+def _insert_rows(conn: Connection, table: str, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table``: one statement, many rows."""
+    _run(conn, _sql_insert(table, tuple(rows[0])), rows if len(rows) > 1 else rows[0])
+
+
 @functools.cache
 def _sql_insert(table: str, columns: tuple[str, ...]) -> str:
-    if table not in _INSERTS or not set(columns) <= set(m.metadata.tables[table].c.keys()):
+    if table not in _APPENDED_TABLES or not set(columns) <= set(m.metadata.tables[table].c.keys()):
         raise ValueError(f"not a board table or column: {table!r} {columns!r}")
     names = ", ".join(columns)
     values = ", ".join(f":{c}" for c in columns)
@@ -1257,7 +1217,7 @@ def _pg_batch(pending: Sequence[tuple[str, list[dict[str, Any]]]]) -> tuple[str,
             names = [f"t{k}r{r}c{c}" for c in range(len(columns))]
             params.update(zip(names, (row[col] for col in columns), strict=True))
             values.append("(" + ", ".join(f"%({n})s" for n in names) + ")")
-        if table not in _INSERTS:
+        if table not in _APPENDED_TABLES:
             raise ValueError(f"not a board table: {table!r}")
         inserts.append(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(values)}"  # noqa: S608
@@ -1266,6 +1226,22 @@ def _pg_batch(pending: Sequence[tuple[str, list[dict[str, Any]]]]) -> tuple[str,
         return inserts[0], params
     ctes = ", ".join(f"w{k} AS ({sql})" for k, sql in enumerate(inserts[:-1]))
     return f"WITH {ctes} {inserts[-1]}", params
+
+
+def binding_needed(
+    voter_id: str, credential: bytes, current: bytes | None, owner: str | None
+) -> bool:
+    """The credential-binding rule for one cast: True if the login must be bound now
+    (its first cast), False for a re-vote with its own credential; BindingError when
+    the login holds another credential (``current``) or the credential another login
+    (``owner``).  Both are as read under the append lock, where bindings are made."""
+    if current is not None:
+        if current != credential:
+            raise BindingError("this login has already cast with another credential")
+        return False
+    if owner is not None and owner != voter_id:
+        raise BindingError("this credential is bound to another login")
+    return True
 
 
 def _duplicate(index: int) -> DuplicateCiphertext:
@@ -1433,11 +1409,6 @@ def sign_head_locked(board: BoardHandle, key: SigningKey, now_ms: int) -> Signed
         ],
     )
     return sth
-
-
-def inclusion_proof_locked(board: BoardHandle, index: int, size: int) -> list[bytes]:
-    """:meth:`Store.inclusion_proof`, read inside the locked block (sees its own appends)."""
-    return board.inclusion_proof(index, size)
 
 
 def iter_signed_head_bytes(

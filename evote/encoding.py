@@ -61,29 +61,25 @@ def _plain(value: Any) -> bool:
     t = type(value)
     if t is str:
         return value.isascii()
-    # String members are checked in the loops (most leaves of a document are
-    # strings: a call each would be most of the walk's cost).
     if t is dict:
-        for k, v in value.items():
-            if type(k) is not str or not k.isascii():
-                return False
-            if type(v) is str:
-                if not v.isascii():
-                    return False
-            elif not _plain(v):
-                return False
-        return True
-    if t is list or t is tuple:
-        for v in value:
-            if type(v) is str:
-                if not v.isascii():
-                    return False
-            elif not _plain(v):
-                return False
-        return True
-    if t is int:
+        if not all(type(k) is str and k.isascii() for k in value):
+            return False
+        members: Iterable[Any] = value.values()
+    elif t is list or t is tuple:
+        members = value
+    elif t is int:
         return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
-    return value is None or t is bool
+    else:
+        return value is None or t is bool
+    # String members are checked here (most leaves of a document are strings: a
+    # call each would be most of the walk's cost).
+    for v in members:
+        if type(v) is str:
+            if not v.isascii():
+                return False
+        elif not _plain(v):
+            return False
+    return True
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:

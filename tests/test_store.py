@@ -380,7 +380,7 @@ def test_binding_from_the_row_read_at_login(store, db_url):
     unbound = store.voter(E, "v1")
     assert unbound is not None and unbound.credential is None
     with store.locked(E, batched=True) as board:
-        board.bind_credential("v1", h("cred-a"), known=unbound)  # one conditional update
+        board.bind_credential("v1", h("cred-a"), known=unbound)  # read again, then bound
     bound = store.voter(E, "v1")
     assert bound is not None and bound.credential == h("cred-a")
     with store.locked(E, batched=True) as board:
@@ -392,7 +392,7 @@ def test_binding_from_the_row_read_at_login(store, db_url):
         board.bind_credential("v1", h("cred-b"), known=unbound)
     with store.locked(E) as board:
         board.bind_credential("v1", h("cred-a"), known=unbound)
-    # cred-a belongs to v1: the UNIQUE column refuses it for v2, and nothing is kept.
+    # cred-a belongs to v1: refused for v2 (read under the lock), and nothing is kept.
     before = row_counts(db_url)
     v2 = store.voter(E, "v2")
     for batched in (False, True):

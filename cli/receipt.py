@@ -42,7 +42,7 @@ from evote.checkpoint import Checkpoint, Note, open_checkpoint
 from evote.errors import BoardError, EvoteError, WitnessPolicyError
 from evote.manifest import Manifest
 from evote.payloads import Command, ElectionCreated, parse_ballot_audited, parse_ballot_cast
-from evote.witness import WitnessPolicy, check_witness_policy, verify_cosigned_inclusion
+from evote.witness import WitnessPolicy, check_cosigners, verify_cosigned_inclusion
 
 
 def read_receipt(path: str | Path) -> Receipt:
@@ -122,12 +122,12 @@ def _check_witnesses(client: Client, receipt: Receipt, policy: WitnessPolicy) ->
     at_cast = at_cast_size = None
     if receipt.cosigned_checkpoint is not None:
         cp, note = open_checkpoint(receipt.cosigned_checkpoint, key, election=election)
-        at_cast = check_witness_policy(note, policy)
+        at_cast = check_cosigners(note, policy, key)
         _check_same_history(client, receipt, cp)
         at_cast_size = cp.size
     latest = api.cosigned_checkpoint(client, election)
     size = None if latest is None else Checkpoint.parse(Note.parse(latest).text).size
-    if latest is None or size is None or size <= receipt.index:
+    if size is None or size <= receipt.index:
         cosigned = "none yet" if size is None else f"{size} entries"
         raise WitnessPolicyError(
             f"no checkpoint cosigned by {policy.threshold} of the election's witnesses "

@@ -60,6 +60,7 @@ __all__ = [
     "WitnessKey",
     "WitnessPolicy",
     "WitnessState",
+    "check_cosigners",
     "check_witness_policy",
     "cosign_state",
     "observe",
@@ -214,6 +215,21 @@ def check_witness_policy(
     return signed
 
 
+def check_cosigners(
+    checkpoint_note: Note | bytes | str,
+    policy: WitnessPolicy,
+    board_key: VerifyKey,
+    *,
+    not_after: int | None = None,
+) -> list[str]:
+    """:func:`check_witness_policy`, after refusing a policy that lists the board's own
+    key: a board must not witness itself, so every check of a cosigned checkpoint
+    (the auditor's, the voter's, the CLI's) goes through here."""
+    if any(w.key.raw == board_key.raw for w in policy.keys):
+        raise WitnessPolicyError("the board key is listed as one of its own witnesses")
+    return check_witness_policy(checkpoint_note, policy, not_after=not_after)
+
+
 def verify_final_checkpoint(
     checkpoint_note: Note | bytes | str,
     *,
@@ -229,8 +245,8 @@ def verify_final_checkpoint(
     In order: (1) the note is a checkpoint signed by ``board_key`` under its
     origin, and the origin names ``election``; (2) its size and root are the
     ``size`` and ``root`` the auditor recomputed from the whole board; (3)
-    the board key is not one of the witnesses (a board must not witness
-    itself); (4) :func:`check_witness_policy`.  Returns the witnesses that
+    the board key is not one of the witnesses and (4) enough of them cosigned
+    (:func:`check_cosigners`).  Returns the witnesses that
     cosigned.  Raises the error of the failing step:
     :class:`EncodingError`/:class:`InvalidSignature`/:class:`SchemaError`,
     :class:`BoardError`, :class:`WitnessPolicyError`.
@@ -242,9 +258,7 @@ def verify_final_checkpoint(
             f"(size {size}{', another root' if cp.size == size else ''})",
             detail={"checkpoint_size": cp.size, "board_size": size},
         )
-    if any(w.key.raw == board_key.raw for w in policy.keys):  # (3)
-        raise WitnessPolicyError("the board key is listed as one of its own witnesses")
-    return check_witness_policy(note, policy, not_after=not_after)  # (4)
+    return check_cosigners(note, policy, board_key, not_after=not_after)  # (3), (4)
 
 
 def verify_cosigned_inclusion(
@@ -264,13 +278,13 @@ def verify_cosigned_inclusion(
     (1) board signature and origin, as in :func:`verify_final_checkpoint`;
     (2) the RFC 9162 inclusion proof to the checkpoint's size and root
     (:class:`MerkleError`/:class:`~evote.errors.RootMismatchError`);
-    (3) :func:`check_witness_policy`.  Returns the witnesses that cosigned.
+    (3) :func:`check_cosigners`.  Returns the witnesses that cosigned.
     A ballot shown in a tree the witnesses cosigned is in the one history
     every auditor checks, not in a copy shown only to its voter.
     """
     cp, note = open_checkpoint(checkpoint_note, board_key, election=election)  # (1)
     merkle.verify_inclusion(index, cp.size, entry_hash, list(proof), cp.root)  # (2)
-    return check_witness_policy(note, policy, not_after=not_after)  # (3)
+    return check_cosigners(note, policy, board_key, not_after=not_after)  # (3)
 
 
 # --- a witness's state ---------------------------------------------------------

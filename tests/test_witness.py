@@ -317,3 +317,10 @@ def test_cosigned_inclusion_for_check_my_ballot():
             cosigned(note_at(FORK, 30), [1]), index=17, entry_hash=FORK.leaf(17),
             proof=FORK.inclusion_proof(17, 30), **args,
         )  # fmt: skip
+    # A board listed among its own witnesses is refused here too (check_cosigners), as by
+    # the auditor's final check: the voter's and the CLI's check go through the same rule.
+    self_witness = WitnessPolicy((WitnessKey("board/self", BOARD.verify_key), *POLICY.keys), 2)
+    with pytest.raises(WitnessPolicyError, match="its own witnesses"):
+        verify_cosigned_inclusion(
+            note, index=17, entry_hash=leaf, proof=proof, **{**args, "policy": self_witness}
+        )

@@ -41,7 +41,7 @@ from evote.errors import EvoteError, MerkleError, WitnessPolicyError
 from evote.manifest import Manifest
 from evote.merkle import MerkleAccumulator, consistency_nodes, consistency_proof, leaf_hash
 from evote.payloads import Command, ElectionCreated, parse_ballot_audited, parse_ballot_cast
-from evote.witness import check_witness_policy
+from evote.witness import check_cosigners
 from verifier.checks import CheckSpec, CheckState
 from verifier.errors import FileUnreadable
 from verifier.record import Record
@@ -211,7 +211,7 @@ def _check_cosigned(check: CheckState, record: Record, receipt: Receipt,
     signed by the record's board key under this election's origin
     (:func:`evote.checkpoint.open_checkpoint`); (2) the board key is not one of
     its own witnesses, and at least ``threshold`` of the *manifest's* witnesses
-    cosigned it (:func:`evote.witness.check_witness_policy`); (3) its root is the
+    cosigned it (:func:`evote.witness.check_cosigners`); (3) its root is the
     root of the record's first ``size`` entries.
     """
     note = receipt.cosigned_checkpoint
@@ -233,9 +233,7 @@ def _check_cosigned(check: CheckState, record: Record, receipt: Receipt,
     key = record.board_key
     try:
         cp, opened = open_checkpoint(note, key, election=record.election)  # (1)
-        if any(w.key.raw == key.raw for w in policy.keys):  # (2)
-            raise WitnessPolicyError("the board key is listed as one of its own witnesses")
-        signed = check_witness_policy(opened, policy)  # (2)
+        signed = check_cosigners(opened, policy, key)  # (2)
     except EvoteError as exc:
         check.fail_exc(exc, None, "receipt's checkpoint: ")
         return None

@@ -71,14 +71,26 @@ export function checkWitnessPolicy(note, policy) {
 }
 
 /**
+ * evote.witness.check_cosigners: checkWitnessPolicy, after refusing a policy
+ * that lists the board's own key (a board must not witness itself).
+ */
+export function checkCosigners(note, policy, boardKey) {
+  const board = bytesToHex(boardKey);
+  if (policy.keys.some((w) => bytesToHex(w.key) === board)) {
+    throw new WitnessPolicyError('the board key is listed as one of its own witnesses');
+  }
+  return checkWitnessPolicy(note, policy);
+}
+
+/**
  * evote.witness.verify_cosigned_inclusion: (1) the note is a checkpoint signed
  * by the board key under the election's origin; (2) the RFC 9162 inclusion
- * proof leads from `entryHash` at `index` to its root; (3) the witness policy.
+ * proof leads from `entryHash` at `index` to its root; (3) checkCosigners.
  * Returns the witnesses that cosigned; throws the failing step's error.
  */
 export function verifyCosignedInclusion(noteText, { boardKey, election, index, entryHash, proof, policy }) {
   const { checkpoint, note } = openCheckpoint(noteText, boardKey, election);
   verifyInclusion(index, checkpoint.size, entryHash, proof, checkpoint.root);
-  return checkWitnessPolicy(note, policy);
+  return checkCosigners(note, policy, boardKey);
 }
 

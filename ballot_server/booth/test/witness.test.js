@@ -10,7 +10,9 @@ import {
 } from '../src/checkpoint.js';
 import { b64encode, bytesToHex } from '../src/encoding.js';
 import { EncodingError, InvalidSignature, ManifestError, SchemaError, WitnessPolicyError } from '../src/errors.js';
-import { checkWitnessPolicy, witnessPolicyFromJson, witnessPolicyToJson } from '../src/witness.js';
+import {
+  checkCosigners, checkWitnessPolicy, witnessPolicyFromJson, witnessPolicyToJson,
+} from '../src/witness.js';
 import { REPO } from './helpers.js';
 
 // docs/witness.md §2.2 publishes a cosigned checkpoint (recomputed byte for byte by
@@ -79,4 +81,12 @@ test('the manifest policy is checked as evote.witness.WitnessPolicy does', () =>
   ]) {
     assert.throws(() => witnessPolicyFromJson(bad), ManifestError, JSON.stringify(bad));
   }
+});
+
+test('a board listed among its own witnesses is refused (evote.witness.check_cosigners)', () => {
+  const { note } = openCheckpoint(NOTE, BOARD, 'city-poll');
+  assert.deepEqual(checkCosigners(note, policy(), BOARD), [NAME]);
+  const selfWitness = policy(1, [{ name: 'board.example/evote', key: b64encode(BOARD) }]);
+  assert.throws(() => checkCosigners(note, selfWitness, BOARD), (exc) => exc instanceof WitnessPolicyError
+    && /its own witnesses/.test(exc.message));
 });

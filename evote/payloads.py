@@ -50,7 +50,7 @@ from evote.dkg import (
     EncryptedShares,
     JointKey,
 )
-from evote.encoding import MAX_SAFE_INTEGER, Fields, b64encode, canonical_json
+from evote.encoding import MAX_SAFE_INTEGER, Fields, b64encode
 from evote.errors import BoardError, EncodingError, SchemaError, UnauthorisedSigner
 from evote.manifest import Manifest
 from evote.signing import VerifyKey
@@ -354,46 +354,29 @@ def ballot_audited_payload(audited: AuditedBallot) -> dict[str, Any]:
 def parse_ballot_cast(entry: Entry, manifest: Manifest) -> Ballot:
     """The ballot of a ``ballot_cast`` entry, parsed strictly against ``manifest``.
 
-    Its canonical bytes are cut out of the entry's (:func:`_sole_member_bytes`),
+    Its canonical bytes are cut out of the entry's (:func:`_ballot_bytes`),
     so checking its signature does not serialise the ballot a second time.
     """
     if entry.kind != "ballot_cast":
         raise BoardError(f"entry {entry.index} is {entry.kind}, not ballot_cast")
     f = Fields(entry.payload, f"entry {entry.index} payload", required={"ballot"})
-    member = _sole_member_bytes(entry, "ballot")
-    if member is None:
-        return Ballot.from_json(f.raw("ballot"), manifest, f.sub("ballot"))
-    return Ballot._from_json_in_canonical(f.raw("ballot"), manifest, f.sub("ballot"), member)
+    return Ballot._from_json_in_canonical(
+        f.raw("ballot"), manifest, f.sub("ballot"), _ballot_bytes(entry)
+    )
 
 
-_MARKERS: dict[str, bytes] = {}  # name -> canonical_json({name: 0})
+_BALLOT_AT = b'"payload":{"ballot":'
+_PAYLOAD_END = b'},"prev":'
 
 
-def _sole_member_bytes(entry: Entry, name: str) -> bytes | None:
-    """The RFC 8785 bytes of ``entry.payload[name]``, the payload's only member, as
-    they stand in ``entry.canonical()``; None if they cannot be located.
-
-    A canonical document holds each member's canonical bytes verbatim, so the
-    member is what lies between the entry's bytes up to ``"payload":{"name":``
-    and from the payload's closing brace on; both ends are read off the
-    canonical form of the same entry with a placeholder payload (a JSON
-    string cannot contain the unescaped quotes of the marker).
-    """
-    marker = _MARKERS.get(name)
-    if marker is None:
-        marker = _MARKERS[name] = canonical_json({name: 0})
-    skeleton = canonical_json({**entry.to_json(), "payload": {name: 0}})
-    at = skeleton.find(marker)
-    if at < 0:
-        return None
-    head = skeleton[:at] + marker[:-2]  # up to and including "name":
-    tail = skeleton[at + len(marker) - 1 :]  # the payload's "}" and the rest
+def _ballot_bytes(entry: Entry) -> bytes:
+    """The RFC 8785 bytes of a ``ballot_cast`` entry's ballot, as they stand in
+    ``entry.canonical()``: a canonical document holds each member's canonical bytes
+    verbatim, the payload's only member is ``ballot``, and ``prev`` is the member
+    after ``payload``.  Neither marker can occur inside a JSON string, whose quotes
+    are all escaped, nor inside the ballot, which has no ``prev`` member."""
     data = entry.canonical()
-    if len(data) <= len(head) + len(tail) or not (
-        data.startswith(head) and data.endswith(tail)
-    ):
-        return None
-    return data[len(head) : len(data) - len(tail)]
+    return data[data.index(_BALLOT_AT) + len(_BALLOT_AT) : data.rindex(_PAYLOAD_END)]
 
 
 def parse_ballot_audited(entry: Entry, manifest: Manifest) -> AuditedBallot:

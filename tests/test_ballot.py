@@ -705,6 +705,8 @@ def test_a_ballot_read_from_the_board_reuses_the_entrys_bytes(election: str) -> 
     entry = Entry.from_bytes(made.canonical())
     ballot = parse_ballot_cast(entry, MANIFEST)
     assert ballot == BALLOT
+    # Reused, not recomputed: the cached bytes are set before anything asks for them.
+    assert {"_canonical", "_content"} <= ballot.__dict__.keys()
     assert ballot.canonical() == canonical_json(BASE_JSON)
     assert ballot.canonical() in entry.canonical()
     unsigned = {k: v for k, v in BASE_JSON.items() if k != "signature"}

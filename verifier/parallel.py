@@ -140,15 +140,10 @@ def _error(check: str, exc: EvoteError) -> tuple[str, str, str]:
     return (check, exc.code, exc.message)
 
 
-def check_line(ctx: ElectionContext | None, position: int, line: bytes) -> LineResult:
-    """Parse and check one board line (without its newline); never raises EvoteError."""
-    return _check_line(ctx, position, line)[0]
-
-
 def check_command_line(
     ctx: ElectionContext | None, position: int, line: bytes
 ) -> tuple[LineResult, Entry | None]:
-    """:func:`check_line`, and the parsed entry when it is one the main process
+    """:func:`_check_line`'s result, and the parsed entry when it is one the main process
     handles itself (a command), so that it need not parse the line again."""
     result, parsed = _check_line(ctx, position, line)
     return result, (parsed if isinstance(parsed, Entry) else None)
@@ -157,8 +152,9 @@ def check_command_line(
 def _check_line(
     ctx: ElectionContext | None, position: int, line: bytes
 ) -> tuple[LineResult, Entry | Ballot | None]:
-    """:func:`check_line`, and the entry of a command or the ballot of a valid
-    cast ballot (for the sums)."""
+    """Parse and check one board line (without its newline), never raising EvoteError;
+    with the result, the entry of a command or the ballot of a valid cast ballot (for
+    the sums)."""
     leaf = leaf_hash(line)
     try:
         entry = Entry.from_bytes(line)

@@ -84,7 +84,7 @@ class Record:
         """Read and parse ``record.json`` and ``tree-heads.jsonl`` from ``source``."""
         header = parse_header(source.record_json())
         heads = parse_heads(source.tree_heads(), header)
-        checkpoint = source.checkpoint() if hasattr(source, "checkpoint") else None
+        checkpoint = source.checkpoint()
         return cls(source, header, heads, checkpoint)
 
     @property

@@ -542,7 +542,10 @@ PATHS.update(
             "get": _op(
                 "The largest checkpoint cosigned by enough witnesses (404 until there is one)",
                 _json("Checkpoint", "the checkpoint"),
-                params=[ELECTION_PARAM],
+                params=[
+                    ELECTION_PARAM,
+                    _query("max_size", "at most this many entries (default: any)", minimum=1),
+                ],
             )
         },
         _election("/checkpoint/cosignatures"): {

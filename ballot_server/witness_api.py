@@ -13,8 +13,9 @@ Routes, under ``/api/v1/elections/<election_id>``:
                                 for it; JSON ``{origin, size, root, board_key,
                                 checkpoint, witnesses}``
 ``GET  /checkpoint.txt``        the same note as ``text/plain``, for C2SP tools
-``GET  /checkpoint/cosigned``   the largest checkpoint that meets the manifest's
-                                witness policy (404 until there is one)
+``GET  /checkpoint/cosigned[?max_size=N]``  the largest checkpoint (of at most N
+                                entries) that meets the manifest's witness policy
+                                (404 until there is one)
 ``POST /checkpoint/cosignatures``  ``{"checkpoint": note, "cosignature": line}``
 
 A cosignature is kept only if the checkpoint is this board's (its signature,
@@ -131,12 +132,15 @@ def checkpoint_text(election_id: str) -> Response:
 
 @bp.get("/checkpoint/cosigned")
 def cosigned(election_id: str) -> Response:
-    """The largest checkpoint whose cosignatures meet the manifest's witness policy."""
+    """The largest checkpoint whose cosignatures meet the manifest's witness policy;
+    with ``max_size``, of at most that many entries (an auditor that has fixed the
+    board it checks asks for a checkpoint within it)."""
     _size(election_id)
+    limit = int_arg("max_size", lo=1)
     policy = policy_of(election_id)
     if policy is None:
         raise NotFound("this election's manifest names no witnesses")
-    size = queries.largest_cosigned_size(get_store(), election_id, policy.threshold)
+    size = queries.largest_cosigned_size(get_store(), election_id, policy.threshold, max_size=limit)
     if size is None:
         raise NotFound("no checkpoint of this election is cosigned by enough witnesses yet")
     cp, note = cosigned_note(election_id, size)

@@ -97,6 +97,11 @@ def test_cosignatures_are_kept_and_served_until_the_policy_is_met(witnessed):
     e.cast_ok(0)
     assert checkpoint(e)["witnesses"] == []
     assert e.client.get(f"{e.url}/checkpoint/cosigned").get_json()["size"] == best["size"]
+    # An auditor that fixed a smaller board asks for a checkpoint within it.
+    within = f"{e.url}/checkpoint/cosigned?max_size="
+    assert e.client.get(f"{within}{best['size']}").get_json()["size"] == best["size"]
+    assert e.client.get(f"{within}{best['size'] - 1}").status_code == 404
+    assert e.client.get(f"{within}0").status_code == 400
 
 
 def test_bad_cosignatures_are_refused(witnessed):

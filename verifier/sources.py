@@ -68,8 +68,18 @@ class Source(Protocol):
         ...
 
     def checkpoint(self) -> bytes | None:
-        """The content of ``checkpoint.txt``, or None if the record has none."""
-        ...
+        """The server's largest witness-cosigned checkpoint within the board being
+        checked (``GET …/checkpoint/cosigned?max_size=``: the witnesses may cosign a
+        larger one meanwhile); None when it has none (404: no witness policy, or not
+        cosigned yet)."""
+        path = f"{self._e}/checkpoint/cosigned"
+        body = self._get_json(path, {"max_size": self.target.size}, missing_ok=True)
+        if body is None:
+            return None
+        note = body.get("checkpoint") if isinstance(body, dict) else None
+        if not isinstance(note, str):
+            raise RecordUnreadable("the server's cosigned checkpoint is not a note", where=path)
+        return note.encode("utf-8")
 
     def close(self) -> None: ...
 
@@ -281,20 +291,28 @@ class ServerSource:
             raise
 
     # -- HTTP ----------------------------------------------------------------
-    def _get(self, path: str, params: dict[str, Any] | None = None) -> bytes:
+    def _get(self, path: str, params: dict[str, Any] | None = None,
+             *, missing_ok: bool = False) -> bytes | None:
+        """The body of ``GET path``; None for a 404 when ``missing_ok``."""
         try:
             response = self._http.get(path, params=params)
         except httpx.HTTPError as exc:
             raise RecordUnreadable(f"cannot reach the server: {exc or type(exc).__name__}",
                                    where=str(self._http.base_url) + path) from None
+        if missing_ok and response.status_code == 404:
+            return None
         if response.status_code != 200:
             raise RecordUnreadable(f"the server answered HTTP {response.status_code}",
                                    where=str(self._http.base_url) + path)
         return response.content
 
-    def _get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+    def _get_json(self, path: str, params: dict[str, Any] | None = None,
+                  *, missing_ok: bool = False) -> Any:
+        data = self._get(path, params, missing_ok=missing_ok)
+        if data is None:
+            return None
         try:
-            return parse_json(self._get(path, params))
+            return parse_json(data)
         except EvoteError as exc:
             raise RecordUnreadable(f"the server's answer is not JSON: {exc.message}",
                                    where=path) from None

@@ -14,8 +14,10 @@ For a ballot of one question with 5 options (choose 1) and one of 3 questions x
   the ratio measured / floor (target for verification: <= 1.3).  For
   reference it also prints count x the cost of each operation timed alone.
 
-``floor_per_ballot(shape)`` is imported by ``bench/server.py`` and
-``bench/verifier.py`` so every benchmark compares against the same floor.
+``bench/verifier.py`` imports ``floor_per_ballot(shape)`` and
+``bench/server.py`` imports ``wire_verify_cost(shape)`` (the same
+verification and the same replayed floor) and ``wire_ballots``, so every
+benchmark compares against the same floor.
 
 Run: ``.venv/bin/python bench/crypto.py [--ballots N]``.
 """
@@ -28,7 +30,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
@@ -201,31 +203,45 @@ def wire_verify(ctx: ElectionContext, data: bytes) -> int:
     return verify_ballot(ctx, ballot)
 
 
+def wire_ballots(
+    ctx: ElectionContext, creds: Sequence[signing_module.SigningKey], n: int
+) -> list[bytes]:
+    """``n`` fresh ballots as the server receives them (canonical JSON bytes):
+    ballot ``i`` by credential ``i mod len(creds)`` with ``selections_for(ctx, i)``.
+
+    Made before any timing starts, so encryption never counts as verification.
+    """
+    return [
+        canonical_json(
+            encrypt_ballot(
+                ctx, creds[i % len(creds)], selections_for(ctx, i), secrets.token_bytes
+            )[0].to_json()
+        )
+        for i in range(n)
+    ]
+
+
 def floor_per_ballot(shape: str = "1x5", costs: dict[str, float] | None = None) -> dict[str, Any]:
     """The libsodium floor of verifying one ballot from the wire, in seconds.
 
     Without ``costs``: the median over 20 ballots of replaying exactly the
     libsodium calls their verification made (same inputs, timed right after
     the verification, so the two see the same machine).  With ``costs``
-    (seconds per operation): count x cost.
+    (seconds per operation): one ballot's operation counts x cost.
     """
     ctx, creds = make_context(shape)
-    wires = [
-        canonical_json(
-            encrypt_ballot(ctx, creds[i % len(creds)], selections_for(ctx, i), secrets.token_bytes)[0].to_json()
-        )
-        for i in range(20 if costs is None else 1)
-    ]
-    with recording() as calls:
-        wire_verify(ctx, wires[0])
-    counts = counts_of(calls)
-    if costs is not None:
-        return {"floor_s": floor_of(counts, costs), "counts": dict(counts), "costs": costs}
+    counts: Counter | None = None
     floors = []
-    for data in wires:
+    for data in wire_ballots(ctx, creds, 20 if costs is None else 1):
         with recording() as calls:
             wire_verify(ctx, data)
-        floors.append(replay_time(calls))
+        if counts is None:
+            counts = counts_of(calls)
+        if costs is None:
+            floors.append(replay_time(calls))
+    assert counts is not None
+    if costs is not None:
+        return {"floor_s": floor_of(counts, costs), "counts": dict(counts), "costs": costs}
     return {"floor_s": statistics.median(floors), "counts": dict(counts), "costs": None}
 
 
@@ -237,25 +253,26 @@ def wire_verify_cost(shape: str = "1x5", n: int = 20) -> dict[str, float]:
     throughput ceiling (and by ``floor_s`` for the stricter one).
     """
     ctx, creds = make_context(shape)
-    rnd = secrets.token_bytes
     times, floors = [], []
-    for i in range(n):
-        ballot, _ = encrypt_ballot(ctx, creds[i % len(creds)], selections_for(ctx, i), rnd)
-        data = canonical_json(ballot.to_json())
-        t, f, _ = _timed_with_floor(lambda: wire_verify(ctx, data))  # noqa: B023
+    for data in wire_ballots(ctx, creds, n):
+        t, f, _, _ = _timed_with_floor(lambda: wire_verify(ctx, data))  # noqa: B023
         times.append(t)
         floors.append(f)
     return {"verify_s": statistics.median(times), "floor_s": statistics.median(floors)}
 
 
-def _timed_with_floor(fn: Callable[[], Any]) -> tuple[float, float, list[Call]]:
-    """Time ``fn`` and, right after, the replay of the libsodium calls it makes."""
+def _timed_with_floor(fn: Callable[[], Any]) -> tuple[float, float, list[Call], Any]:
+    """Time ``fn`` and, right after, the replay of the libsodium calls it makes.
+
+    Returns (seconds, replay seconds, the recorded calls, what the timed call
+    returned), so a caller that needs the result does not call ``fn`` again.
+    """
     with recording() as calls:
         fn()
     t0 = time.perf_counter()
-    fn()
+    result = fn()
     elapsed = time.perf_counter() - t0
-    return elapsed, replay_time(calls), calls
+    return elapsed, replay_time(calls), calls, result
 
 
 def run_shape(shape: str, n: int) -> dict[str, Any]:
@@ -267,13 +284,14 @@ def run_shape(shape: str, n: int) -> dict[str, Any]:
         cred, sel = creds[i % len(creds)], selections_for(ctx, i)
         # Encryption draws fresh randomness, so its replay times the calls of
         # an identical-shape encryption made just before.
-        t, f, enc_calls = _timed_with_floor(lambda: encrypt_ballot(ctx, cred, sel, rnd))  # noqa: B023
+        t, f, enc_calls, (ballot, _) = _timed_with_floor(
+            lambda: encrypt_ballot(ctx, cred, sel, rnd)  # noqa: B023
+        )
         enc.append((t, f))
-        ballot, _ = encrypt_ballot(ctx, cred, sel, rnd)
         data = canonical_json(ballot.to_json())
-        t, f, ver_calls = _timed_with_floor(lambda: verify_ballot(ctx, ballot))  # noqa: B023
+        t, f, ver_calls, _ = _timed_with_floor(lambda: verify_ballot(ctx, ballot))  # noqa: B023
         ver.append((t, f))
-        t, f, wire_calls = _timed_with_floor(lambda: wire_verify(ctx, data))  # noqa: B023
+        t, f, wire_calls, _ = _timed_with_floor(lambda: wire_verify(ctx, data))  # noqa: B023
         wire.append((t, f))
     out["bytes"] = len(data)
     for key, pairs, calls in (

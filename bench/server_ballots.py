@@ -5,9 +5,13 @@ the server spends checking it.  Made inside the load generator's timed loop,
 it would measure the client, so the whole pool is made beforehand by a
 process pool, once the election is open (a ballot binds the election's
 fingerprint, which exists only then).  Each voter casts exactly one ballot
-with their own credential; the choices cycle through the options.
+with their own credential, choosing ``bench/crypto.py``'s
+``selections_for(ctx, voter)`` (in every question, option ``voter mod
+options``, and the next ones, wrapping around, up to the question's minimum),
+so the choices cycle through the options.
 
-Children are started with ``spawn`` and import only :mod:`evote`.
+Children are started with ``spawn`` and import only :mod:`evote` and
+``bench/crypto.py`` (for ``selections_for``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from bench.crypto import selections_for
 from evote.ballot import encrypt_ballot
 from evote.fingerprint import ElectionContext
 from evote.signing import SigningKey
@@ -31,20 +36,6 @@ def _init(ctx: ElectionContext, keys: Sequence[SigningKey]) -> None:
     _WORKER["ctx"], _WORKER["keys"] = ctx, keys
 
 
-def selections(ctx: ElectionContext, voter: int) -> list[list[int]]:
-    """Voter ``voter``'s choices: in every question, option ``voter mod options``
-    (enough options for the question's minimum, next ones wrapping around)."""
-    rows = []
-    for question in ctx.manifest.questions:
-        k = len(question.options)
-        marks = max(question.min, 1)
-        row = [0] * k
-        for m in range(marks):
-            row[(voter + m) % k] = 1
-        rows.append(row)
-    return rows
-
-
 def wire_bytes(ballot_json: Any) -> bytes:
     """The request body the CLI would send (cli/client.py: compact JSON, UTF-8)."""
     return json.dumps(ballot_json, ensure_ascii=False, separators=(",", ":")).encode()
@@ -53,7 +44,7 @@ def wire_bytes(ballot_json: Any) -> bytes:
 def _make(voter: int) -> tuple[int, bytes]:
     ctx: ElectionContext = _WORKER["ctx"]
     key: SigningKey = _WORKER["keys"][voter]
-    ballot, _ = encrypt_ballot(ctx, key, selections(ctx, voter), secrets.token_bytes)
+    ballot, _ = encrypt_ballot(ctx, key, selections_for(ctx, voter), secrets.token_bytes)
     return voter, wire_bytes(ballot.to_json())
 
 

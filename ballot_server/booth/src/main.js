@@ -47,7 +47,7 @@ const root = document.getElementById('booth');
 const S = {
   electionId: root.dataset.election,
   boothSha256: root.dataset.boothSha256 || '',
-  boothOnBoard: null, // true: this bundle's own digest is the one on the board; false: none published
+  boothOnBoard: null, // 'match' | 'mismatch' (this bundle's digest vs the board's) | 'unpublished'; null: not checked
   api: makeApi(root.dataset.election),
   election: null, // {ctx, manifest, boardKey, fingerprint, phase}
   token: null,
@@ -96,7 +96,7 @@ function renderFrame() {
     h('p', { text: t('footer.private') }),
     fp && h('p', {}, `${t('footer.fingerprint')}: `, h('code', { class: 'digest', text: fp })),
     S.boothSha256 && h('p', {}, `${t('footer.booth')}: `, h('code', { class: 'digest', text: S.boothSha256 }),
-      S.boothOnBoard === null ? null : ` (${t(S.boothOnBoard ? 'footer.booth_board' : 'footer.booth_unpublished')})`),
+      S.boothOnBoard === null ? null : ` (${t(`footer.booth_${S.boothOnBoard}`)})`),
   );
 }
 
@@ -265,7 +265,7 @@ async function load() {
  */
 async function ownBundleIsOnTheBoard(published) {
   if (published === null || published === undefined) {
-    S.boothOnBoard = false;
+    S.boothOnBoard = 'unpublished';
     return true;
   }
   const onBoard = b64decode(published, { length: 32, what: 'booth_sha256' });
@@ -281,8 +281,9 @@ async function ownBundleIsOnTheBoard(published) {
     return false; // a network failure, or bytes that are not the ones the SRI hash pins
   }
   S.boothSha256 = bytesToHex(own);
-  S.boothOnBoard = bytesEqual(own, onBoard);
-  return S.boothOnBoard;
+  const same = bytesEqual(own, onBoard);
+  S.boothOnBoard = same ? 'match' : 'mismatch';
+  return same;
 }
 
 // ---------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey as _NaclSigningKey
 from nacl.signing import VerifyKey as _NaclVerifyKey
 
-from evote.errors import EncodingError, InvalidSignature, SchemaError
+from evote.errors import EncodingError, EvoteError, InvalidSignature, SchemaError
 from evote.merkle import HASH_SIZE
 from evote.signing import PUBLIC_KEY_BYTES, SIGNATURE_BYTES, SigningKey, VerifyKey
 
@@ -59,6 +59,7 @@ __all__ = [
     "NoteSignature",
     "board_note_key",
     "check_key_name",
+    "checkpoint_size",
     "cosign",
     "cosignature_message",
     "cosignature_timestamp",
@@ -541,3 +542,16 @@ def open_checkpoint(
             f"checkpoint origin {cp.origin!r} is not the origin of election {election!r}"
         )
     return cp, parsed
+
+
+def checkpoint_size(note: bytes | str | None) -> int | None:
+    """The tree size a checkpoint note names, unverified; None when there is no note or
+    it does not parse.  For readers that must know the size before checking the note
+    (to keep the root at that size while streaming the board); the check that follows
+    (:func:`open_checkpoint`) reports what is wrong with an unreadable one."""
+    if note is None:
+        return None
+    try:
+        return Checkpoint.parse(Note.parse(note).text).size
+    except EvoteError:
+        return None

@@ -67,7 +67,7 @@ from typing import Any
 
 from evote import dkg
 from evote.board import Entry, detect_equivocation, verify_heads
-from evote.checkpoint import Checkpoint, Note
+from evote.checkpoint import checkpoint_size
 from evote.commands import SignedCommand
 from evote.credentials import CredentialList
 from evote.election import ElectionState, LifecycleError
@@ -291,7 +291,7 @@ class RecordVerifier:
         self.last_time = 0
         self.head_sizes = {h.size for h in record.heads}
         # (19) capture the root at the cosigned checkpoint's size too (--in-progress)
-        self.checkpoint_size = _checkpoint_size(record.checkpoint)
+        self.checkpoint_size = checkpoint_size(record.checkpoint)  # check 19 says why if None
         if self.checkpoint_size is not None:
             self.head_sizes.add(self.checkpoint_size)
         self.roots: dict[int, bytes] = {}
@@ -1003,16 +1003,6 @@ class RecordVerifier:
             result=self.totals if verified else (),
             stats=stats,
         )
-
-
-def _checkpoint_size(data: bytes | None) -> int | None:
-    """The size named by ``checkpoint.txt``, or None (absent or unreadable: check 19 says why)."""
-    if data is None:
-        return None
-    try:
-        return Checkpoint.parse(Note.parse(data).text).size
-    except EvoteError:
-        return None
 
 
 def verify_record(record: Record, **options: Any) -> Report:

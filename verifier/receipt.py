@@ -35,7 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 from evote.board import Entry, Receipt, verify_heads
-from evote.checkpoint import Checkpoint, Note, open_checkpoint
+from evote.checkpoint import checkpoint_size, open_checkpoint
 from evote.encoding import b64encode, parse_json
 from evote.errors import EvoteError, MerkleError, WitnessPolicyError
 from evote.manifest import Manifest
@@ -103,7 +103,7 @@ def verify_receipt(record: Record, obj: Any) -> Report:
 
     head, latest = receipt.tree_head, record.latest_head
     sizes = {head.size, latest.size}
-    cosigned_size = _claimed_size(receipt)
+    cosigned_size = checkpoint_size(receipt.cosigned_checkpoint)  # check 5 verifies it
     if cosigned_size is not None:
         sizes.add(cosigned_size)
     needed: dict[tuple[int, int], bytes | None] = {}
@@ -186,17 +186,6 @@ def verify_receipt(record: Record, obj: Any) -> Report:
                      for s in RECEIPT_CHECKS),
         stats=stats,
     )
-
-
-def _claimed_size(receipt: Receipt) -> int | None:
-    """The tree size the receipt's checkpoint claims (unverified: check 5 verifies it),
-    so the board stream can keep the root at that size."""
-    if receipt.cosigned_checkpoint is None:
-        return None
-    try:  # Receipt.from_json already refused a malformed note; belt and braces
-        return Checkpoint.parse(Note.parse(receipt.cosigned_checkpoint).text).size
-    except EvoteError:
-        return None
 
 
 def _check_cosigned(check: CheckState, record: Record, receipt: Receipt,

@@ -105,10 +105,15 @@ def consistency_proof(client: Client, election_id: str, old: int, new: int) -> l
     body = client.get(
         f"{_election_path(election_id)}/consistency", params={"first": old, "second": new}
     )
+    return _proof_hashes(body, "consistency")
+
+
+def _proof_hashes(body: Any, what: str, most: int | None = None) -> list[bytes]:
+    """The ``proof`` of a proof answer: a list of 32-byte hashes (at most ``most``)."""
     proof = body.get("proof") if isinstance(body, dict) else None
-    if not isinstance(proof, list):
-        raise SchemaError("consistency answer: expected a list of hashes")
-    return [b64decode(h, length=32, what=f"consistency proof[{i}]") for i, h in enumerate(proof)]
+    if not isinstance(proof, list) or (most is not None and len(proof) > most):
+        raise SchemaError(f"{what} answer: expected a list of hashes")
+    return [b64decode(h, length=32, what=f"{what} proof[{i}]") for i, h in enumerate(proof)]
 
 
 def entry(client: Client, election_id: str, index: int) -> Entry:
@@ -179,7 +184,4 @@ def inclusion_proof(client: Client, election_id: str, index: int, size: int) -> 
     body = client.get(
         f"{_election_path(election_id)}/inclusion", params={"index": index, "size": size}
     )
-    proof = body.get("proof") if isinstance(body, dict) else None
-    if not isinstance(proof, list) or len(proof) > 64:
-        raise SchemaError("inclusion answer: expected a list of hashes")
-    return [b64decode(h, length=32, what=f"inclusion proof[{i}]") for i, h in enumerate(proof)]
+    return _proof_hashes(body, "inclusion", most=64)  # an audit path of a 2**64 tree

@@ -293,7 +293,7 @@ def run_demo(
             logins = {
                 v.voter_id: _login_code(work / "logins" / f"{v.voter_id}.login") for v in labels
             }
-            fingerprint = election.open_election(client, official, eid)
+            fingerprint, _ = election.open_election(client, official, eid)
             note(
                 f"[3/6] {voters} credentials and logins issued; election open "
                 f"(fingerprint {fingerprint.hex()[:16]}…)"

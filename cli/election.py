@@ -124,8 +124,9 @@ def booth_digest(client: Client, pinned: bytes | None = None) -> bytes | None:
 
 def open_election(
     client: Client, key: SigningKey, election_id: str, *, booth_sha256: bytes | None = None
-) -> bytes:
-    """Publish the joint key (if not yet) and open the election; returns the fingerprint.
+) -> tuple[bytes, bytes | None]:
+    """Publish the joint key (if not yet) and open the election; returns the fingerprint
+    and the booth digest published with it (None: the server serves no booth).
 
     ``election_opened`` names the served booth bundle's SHA-256 when the server
     serves one (:func:`booth_digest`; ``booth_sha256`` pins the expected value,
@@ -161,7 +162,7 @@ def open_election(
     api.post_command(
         client, election_id, "election_opened", sign_command(key, election_id, "election_opened", body)
     )
-    return fingerprint
+    return fingerprint, booth
 
 
 def close_election(client: Client, key: SigningKey, election_id: str) -> int:
@@ -424,8 +425,7 @@ def open_command(
     """
     key = read_key_file(key_path, "official")
     with Client(server) as client:
-        booth = booth_digest(client, booth_sha256)
-        fingerprint = open_election(client, key, election_id, booth_sha256=booth)
+        fingerprint, booth = open_election(client, key, election_id, booth_sha256=booth_sha256)
     say(f"election {election_id} is open; fingerprint {b64encode(fingerprint)}")
     if booth is None:
         note("the server serves no web booth: no booth digest was published")

@@ -1,4 +1,4 @@
-"""Helpers for the web booth's browser tests (tests/test_booth_browser.py) and bench/booth.py.
+"""Helpers for the web booth's browser tests (tests/test_booth_browser*.py) and bench/booth.py.
 
 A real ballot server (gunicorn, ``evote serve``) on a free loopback port, an
 election set up through the CLI's own functions with a manifest that has one
@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from cli import election, trustee
 from cli.client import Client
@@ -187,3 +189,10 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One browser per test module (pages get their own contexts)."""
+    with chromium() as b:
+        yield b

@@ -29,9 +29,9 @@ from typing import Any
 
 import pytest
 
-from cli.demo import running_server
-from cli.official import create_signing_key
-from tests.booth_browser import CHROMIUM, RequestLog, Voter, chromium, make_booth_election, tally
+from tests import booth_browser
+from tests.booth_browser import CHROMIUM, RequestLog, Voter, make_booth_election, tally
+from tests.cli_server import Server, start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "booth"
@@ -41,23 +41,13 @@ if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
 
 pytestmark = pytest.mark.slow
+browser = booth_browser.browser
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
+def server(tmp_path_factory) -> Iterator[Server]:
     assert BUNDLE.exists(), "the booth bundle is not built: run `make install`"
-    work = tmp_path_factory.mktemp("booth-server")
-    keys = work / "keys"
-    keys.mkdir()
-    create_signing_key(keys / "official.key", "official")
-    with running_server(work, keys / "official.pub", workers=2) as url:
-        yield url, keys / "official.key"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
+    yield from start_server(tmp_path_factory.mktemp("booth-server"))
 
 
 pages: list[Any] = []
@@ -140,7 +130,7 @@ def vector(choice: dict[str, Any]) -> list[list[int]]:
 
 
 def test_browser_voters_and_the_tally(server, browser, tmp_path) -> None:
-    url, official = server
+    url, official = server.url, server.keys / "official.key"
     e = make_booth_election(url, official, tmp_path / "e", "booth-accept", voters=5)
     logs = [RequestLog() for _ in e.voters]
     final: list[dict[str, Any]] = []
@@ -278,7 +268,7 @@ def tab_to(page: Any, text: str, *, limit: int = 40) -> None:
 
 
 def test_keyboard_only_vote(server, browser, tmp_path) -> None:
-    url, official = server
+    url, official = server.url, server.keys / "official.key"
     e = make_booth_election(url, official, tmp_path / "e", "booth-keys", voters=1)
     v = e.voters[0]
     page = new_page(browser)
@@ -342,7 +332,7 @@ def audit_screen(page: Any, name: str, lang_button: str) -> None:
 
 def test_every_screen_is_accessible_in_both_languages(server, browser, tmp_path) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    url, official = server
+    url, official = server.url, server.keys / "official.key"
     e = make_booth_election(url, official, tmp_path / "e", "booth-a11y", voters=1)
     v = e.voters[0]
     page = new_page(browser)

@@ -18,24 +18,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from cli.client import Client
-from cli.demo import running_server
-from cli.main import cli
-from cli.official import create_signing_key
-from cli.witness import Witness
-from evote.signing import VerifyKey
-from evote.witness import WitnessKey, WitnessPolicy
-from tests.booth_browser import CHROMIUM, MANIFEST, chromium, make_booth_election
+from tests import booth_browser
+from tests.booth_browser import CHROMIUM, MANIFEST, make_booth_election
+from tests.cli_server import Server, start_server
 from tests.test_booth_browser import cast, encrypt, enter_code, mark, new_page, sign_in
+from tests.witnesses import NAMES, init_witnesses, policy_of, poll_server
 
 if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
@@ -45,49 +39,23 @@ expect = pytest.importorskip("playwright.sync_api").expect
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "ballot_server" / "static" / "booth.js"
-NAMES = [f"w{i}.witness.example/evote" for i in range(3)]
+browser = booth_browser.browser
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
+def server(tmp_path_factory) -> Iterator[Server]:
     assert BUNDLE.exists(), "the booth bundle is not built: run `make install`"
-    work = tmp_path_factory.mktemp("booth-witness-server")
-    keys = work / "keys"
-    keys.mkdir()
-    create_signing_key(keys / "official.key", "official")
-    with running_server(work, keys / "official.pub", workers=2) as url:
-        yield url, keys / "official.key"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
+    yield from start_server(tmp_path_factory.mktemp("booth-witness-server"))
 
 
 @pytest.fixture(scope="module")
 def witnessed(server, tmp_path_factory):
-    url, official = server
     work = tmp_path_factory.mktemp("witnesses")
-    dirs, keys = [], []
-    for i, name in enumerate(NAMES):
-        d = work / f"w{i}"
-        result = CliRunner().invoke(cli, ["witness", "init", str(d), "--name", name])
-        assert result.exit_code == 0, result.output
-        dirs.append(d)
-        keys.append(WitnessKey.from_json(json.loads(result.stdout)))
-    policy = WitnessPolicy(tuple(keys), 2)
-    e = make_booth_election(url, official, work / "e", "booth-witness", voters=2,
-                            manifest={**MANIFEST, "witnesses": policy.to_json()})
-    return e, dirs
-
-
-def poll(url: str, dirs: list[Path], election: str) -> None:
-    with Client(url) as client:
-        board_key = VerifyKey.from_json(client.get("/board-key")["board_key"])
-        for d in dirs:
-            outcome = Witness(d, client, board_key=board_key).round(election)
-            assert outcome.startswith(("cosigned", "unchanged")), outcome
+    witnesses = init_witnesses(work)
+    manifest = {**MANIFEST, "witnesses": policy_of(witnesses).to_json()}
+    e = make_booth_election(server.url, server.keys / "official.key", work / "e", "booth-witness",
+                            voters=2, manifest=manifest)
+    return e, [d for d, _ in witnesses]
 
 
 def run_check(page: Any, previous: str | None = None) -> tuple[str, list[str]]:
@@ -103,9 +71,8 @@ def run_check(page: Any, previous: str | None = None) -> tuple[str, list[str]]:
 
 
 def test_check_my_ballot_requires_the_witnesses(server, browser, witnessed) -> None:
-    url, _ = server
     e, dirs = witnessed
-    poll(url, dirs, e.id)  # the witnesses follow the election from its opening
+    poll_server(server.url, dirs, e.id)  # the witnesses follow the election from its opening
     page = new_page(browser)
     v = e.voters[0]
     sign_in(page, e, v)
@@ -122,7 +89,7 @@ def test_check_my_ballot_requires_the_witnesses(server, browser, witnessed) -> N
     assert "have not yet cosigned a checkpoint that includes this ballot" in verdict
     assert len(steps) == 4  # the board's own proofs did pass
 
-    poll(url, dirs[:2], e.id)  # w0 and w1 cosign the board with the ballot; w2 is down
+    poll_server(server.url, dirs[:2], e.id)  # w0 and w1 cosign the board with the ballot; w2 is down
     verdict, steps = run_check(page, previous=verdict)
     assert verdict == "Your ballot is on the board: every check passed.", (verdict, steps)
     assert len(steps) == 5

@@ -27,9 +27,9 @@ from evote.errors import BoothMismatch, SchemaError
 from evote.payloads import Command, ElectionOpened
 from tests import api_election
 from tests.api_election import build_election, server_config
+from tests.witnesses import served_record
 from verifier.checks import verify_record
 from verifier.record import Record
-from verifier.sources import ZipSource
 
 api_db = api_election.api_db
 
@@ -119,8 +119,8 @@ def test_the_payload_round_trips_and_is_strict():
 def test_cli_open_publishes_the_served_digest(ready, http):
     e = ready
     assert booth_digest(http) == SERVED
-    fingerprint = open_election(http, e.official, e.election_id)
-    assert fingerprint == e.ctx.fingerprint
+    fingerprint, booth = open_election(http, e.official, e.election_id)
+    assert fingerprint == e.ctx.fingerprint and booth == SERVED
     assert opened(e).booth_sha256 == SERVED
 
 
@@ -142,13 +142,8 @@ def test_a_record_with_the_digest_verifies_and_reports_it(ready, http, tmp_path:
     e.cast_ok(0)
     e.cast_ok(1)
     e.tally()
-    archive = tmp_path / "record.zip"
-    archive.write_bytes(e.client.get(f"{e.url}/record").data)
-    source = ZipSource(archive)
-    try:
+    with served_record(e.client, e.url, tmp_path / "record.zip") as source:
         report = verify_record(Record.load(source))
-    finally:
-        source.close()
     assert report.ok, report.failed()
     assert f"booth bundle SHA-256 {SERVED.hex()} published at opening" in report.check(
         "manifest").note

@@ -17,20 +17,15 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from cli import api
 from cli.client import Client
-from cli.main import cli
-from cli.witness import Witness
 from evote.board import Receipt
 from evote.payloads import Command
-from evote.signing import VerifyKey
-from evote.witness import WitnessKey, WitnessPolicy
 from tests.cli_server import fails, invoke, make_election, ok, start_server, vote
+from tests.witnesses import NAMES, init_witnesses, policy_of, poll_server
 
 BUNDLE = Path(__file__).resolve().parent.parent / "ballot_server" / "static" / "booth.js"
-NAMES = [f"w{i}.witness.example/evote" for i in range(3)]
 
 
 @pytest.fixture(scope="module")
@@ -63,31 +58,18 @@ def test_open_pins_the_booth_digest(server, tmp_path):
 
 def test_receipt_check_names_the_witnesses(server, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    dirs, keys = [], []
-    for i, name in enumerate(NAMES):
-        d = tmp_path / f"w{i}"
-        dirs.append(d)
-        keys.append(WitnessKey.from_json(json.loads(
-            ok(CliRunner().invoke(cli, ["witness", "init", str(d), "--name", name])).stdout)))
-    policy = WitnessPolicy(tuple(keys), 2)
+    witnesses = init_witnesses(tmp_path)
+    dirs = [d for d, _ in witnesses]
     (tmp_path / "e").mkdir()
     e = make_election(server, tmp_path / "e", "cli-witnessed",
-                      extra_manifest={"witnesses": policy.to_json()})
-
-    def poll(which: list[int]) -> None:
-        with Client(server.url) as client:
-            board_key = VerifyKey.from_json(client.get("/board-key")["board_key"])
-            for i in which:
-                assert Witness(dirs[i], client, board_key=board_key).round(e.id).startswith(
-                    ("cosigned", "unchanged"))
-
-    poll([0, 1, 2])
+                      extra_manifest={"witnesses": policy_of(witnesses).to_json()})
+    poll_server(server.url, dirs, e.id)
     ok(vote(server, e, e.voters[0], "park=1;priorities=1", "--receipt", "r.json"))
     receipt = Receipt.from_json(json.loads(Path("r.json").read_text()))
     assert receipt.cosigned_checkpoint is not None  # stored with the receipt
 
     fails(invoke(server, "receipt", "check", "r.json"), "[witness_policy]", "check again")
-    poll([1, 2])  # w0 is down: w1 and w2 cosign the board with the ballot
+    poll_server(server.url, dirs[1:], e.id)  # w0 is down: w1 and w2 cosign the board with the ballot
     checked = ok(invoke(server, "receipt", "check", "r.json"))
     assert "receipt OK" in checked.output
     assert f"cosigned by {NAMES[1]}, {NAMES[2]} (2 of 3 needed)" in checked.output

@@ -44,8 +44,10 @@ from evote.signing import SigningKey
 from evote.witness import WitnessKey, WitnessPolicy
 from tests import api_election
 from tests import test_witness_record as witness_record
+from tests import witnesses as shared_witnesses
 from tests.api_election import MANIFEST, ApiElection, build_election
-from tests.test_witness_record import NAMES, _other_root, poll
+from tests.test_witness_record import _other_root
+from tests.witnesses import NAMES, poll
 from verifier.main import cli as verify_cli
 from verifier.receipt import NO_CHECKPOINT, RECEIPT_CHECKS, verify_receipt
 from verifier.record import Record
@@ -57,7 +59,7 @@ api_app = api_election.api_app
 api_client = api_election.api_client
 election = api_election.election
 http = witness_record.http
-witness_dirs = witness_record.witness_dirs
+witnesses = shared_witnesses.witnesses
 witnessed = witness_record.witnessed
 
 CHECK = "receipt-checkpoint"
@@ -145,7 +147,7 @@ def test_untampered_checkpoint_passes(cast, http, tmp_path):
 
     # A later cosigned checkpoint (one that includes the ballot) passes too, against
     # a record exported after it.
-    poll(cast.witnesses, cast.election.election_id, [0, 2])
+    poll([cast.witnesses[0], cast.witnesses[2]], cast.election.election_id)
     later = api.cosigned_checkpoint(http, cast.election.election_id)
     export_record(http, cast.election.election_id, tmp_path / "later")
     report = verify_receipt(Record.load(DirectorySource(tmp_path / "later")),

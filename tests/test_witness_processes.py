@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -28,12 +27,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
 from ballot_server import create_app, db
-from cli.main import cli
 from cli.witness import write_durably
 from evote import merkle
 from evote.checkpoint import (
@@ -50,17 +47,19 @@ from evote.encoding import b64encode, parse_json
 from evote.errors import WitnessPolicyError
 from evote.signing import SigningKey
 from evote.witness import (
-    WitnessKey,
     WitnessPolicy,
     WitnessState,
     check_witness_policy,
     verify_evidence,
     verify_final_checkpoint,
 )
+from tests import witnesses as shared_witnesses
 from tests.api_election import MANIFEST, build_election, server_config
+from tests.witnesses import init_witness, policy_of
 
 ELECTION = "fork-poll"
 DEADLINE = 30.0
+witnesses = shared_witnesses.witnesses
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -77,25 +76,6 @@ def serving(app: Flask) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join()
-
-
-def init_witness(directory: Path, name: str) -> WitnessKey:
-    result = CliRunner().invoke(cli, ["witness", "init", str(directory), "--name", name])
-    assert result.exit_code == 0, result.output
-    return WitnessKey.from_json(json.loads(result.stdout))
-
-
-@pytest.fixture
-def witnesses(tmp_path: Path) -> list[tuple[Path, WitnessKey]]:
-    out = []
-    for i in range(3):
-        directory = tmp_path / f"w{i}"
-        out.append((directory, init_witness(directory, f"w{i}.witness.example/evote")))
-    return out
-
-
-def policy_of(witnesses: list[tuple[Path, WitnessKey]]) -> WitnessPolicy:
-    return WitnessPolicy(tuple(k for _, k in witnesses), 2)
 
 
 class Processes:

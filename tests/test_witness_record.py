@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,27 +22,26 @@ from click.testing import CliRunner
 
 from cli.client import Client
 from cli.election import export_record
-from cli.main import cli
 from cli.receipt import check_receipt
 from cli.witness import Witness
 from evote.board import Receipt
 from evote.checkpoint import Checkpoint, Note, open_checkpoint
 from evote.errors import InvalidSignature, WitnessPolicyError
 from evote.record import CHECKPOINT_FILE
-from evote.witness import WitnessKey, WitnessPolicy
 from tests import api_election
+from tests import witnesses as shared_witnesses
 from tests.api_election import MANIFEST, build_election
+from tests.witnesses import NAMES, policy_of, poll, served_record
 from verifier.checks import verify_record
 from verifier.main import cli as verify_cli
 from verifier.record import Record
-from verifier.sources import DirectorySource, ServerSource, ZipSource
+from verifier.sources import DirectorySource, ServerSource
 
 api_db = api_election.api_db
 api_app = api_election.api_app
 api_client = api_election.api_client
 election = api_election.election
-
-NAMES = [f"w{i}.witness.example/evote" for i in range(3)]
+witnesses = shared_witnesses.witnesses
 
 
 @pytest.fixture
@@ -54,29 +52,11 @@ def http(api_app) -> Iterator[Client]:
 
 
 @pytest.fixture
-def witness_dirs(tmp_path: Path) -> list[tuple[Path, WitnessKey]]:
-    out = []
-    for i, name in enumerate(NAMES):
-        directory = tmp_path / f"w{i}"
-        result = CliRunner().invoke(cli, ["witness", "init", str(directory), "--name", name])
-        assert result.exit_code == 0, result.output
-        out.append((directory, WitnessKey.from_json(json.loads(result.stdout))))
-    return out
-
-
-@pytest.fixture
-def witnessed(api_client, http, witness_dirs):
+def witnessed(api_client, http, witnesses):
     """An open election with a 2-of-3 policy, and its three witnesses (not yet polled)."""
-    policy = WitnessPolicy(tuple(k for _, k in witness_dirs), 2)
+    policy = policy_of(witnesses)
     e = build_election(api_client, manifest={**MANIFEST, "witnesses": policy.to_json()})
-    witnesses = [Witness(d, http, board_key=e.board_key) for d, _ in witness_dirs]
-    return e, witnesses, policy
-
-
-def poll(witnesses: list[Witness], election: str, which: range | list[int] = range(3)) -> None:
-    for i in which:
-        outcome = witnesses[i].round(election)
-        assert outcome.startswith(("cosigned", "unchanged")), outcome
+    return e, [Witness(d, http, board_key=e.board_key) for d, _ in witnesses], policy
 
 
 def test_receipts_records_and_the_verifier_require_the_witnesses(witnessed, http, api_app,
@@ -118,7 +98,7 @@ def test_receipts_records_and_the_verifier_require_the_witnesses(witnessed, http
     # The election ends; witness 2 is down for the final poll, so exactly the threshold
     # (w0, w1) cosign the final board.
     e.tally()
-    poll(witnesses, eid, [0, 1])
+    poll(witnesses[:2], eid)
     out = tmp_path / "record"
     size, _ = export_record(http, eid, out)
     note_bytes = (out / CHECKPOINT_FILE).read_bytes()
@@ -136,14 +116,14 @@ def test_receipts_records_and_the_verifier_require_the_witnesses(witnessed, http
     live = ServerSource("http://localhost", eid, board_key=e.board_key,
                         transport=httpx.WSGITransport(app=api_app))
     try:
-        assert _verify(Record.load(live)).check("witnesses").status == "pass"
+        assert verify_record(Record.load(live)).check("witnesses").status == "pass"
     finally:
         live.close()
 
     # Remove w1's cosignature: one of three is below the 2-of-3 policy.
     lines = note_bytes.decode().split("\n")
     (out / CHECKPOINT_FILE).write_text("\n".join(x for x in lines if NAMES[1] not in x))
-    report = _verify(Record.load(DirectorySource(out)))
+    report = verify_record(Record.load(DirectorySource(out)))
     failed = report.check("witnesses")
     assert failed.status == "fail" and failed.first_failure.code == "witness_policy"
     assert failed.first_failure.evidence["signed"] == [NAMES[0]]
@@ -161,38 +141,30 @@ def test_the_record_needs_the_final_checkpoint(witnessed, http, tmp_path):
     e.cast_ok(1)
 
     # The record carries the largest cosigned checkpoint, which is behind the board.
-    response = e.client.get(f"{e.url}/record")
-    archive = tmp_path / "record.zip"
-    archive.write_bytes(response.data)
-    source = ZipSource(archive)
-    try:
+    with served_record(e.client, e.url, tmp_path / "record.zip") as source:
         record = Record.load(source)
         assert Checkpoint.parse(Note.parse(record.checkpoint).text).size == early
-        lagging = _verify(record, in_progress=True).check("witnesses")
+        lagging = verify_record(record, in_progress=True).check("witnesses")
         assert lagging.status == "pass", lagging.first_failure
         assert f"in progress: cosigned up to entry {early} of {early + 1}" in lagging.note
-        final = _verify(Record.load(source)).check("witnesses")  # not in progress: fails
+        final = verify_record(Record.load(source)).check("witnesses")  # not in progress: fails
         assert final.status == "fail" and final.first_failure.code == "board"
-    finally:
-        source.close()
 
     # Without checkpoint.txt a witnessed election fails check 19.
     out = tmp_path / "dir"
     export_record(http, eid, out)
+    note_text = (out / CHECKPOINT_FILE).read_text()
     (out / CHECKPOINT_FILE).unlink()
-    missing = _verify(Record.load(DirectorySource(out))).check("witnesses")
+    missing = verify_record(Record.load(DirectorySource(out))).check("witnesses")
     assert missing.status == "fail" and missing.first_failure.code == "missing_checkpoint"
-    skipped = _verify(Record.load(DirectorySource(out)), in_progress=True).check("witnesses")
+    skipped = verify_record(Record.load(DirectorySource(out)), in_progress=True).check("witnesses")
     assert skipped.status == "skipped"
 
-    # A checkpoint the board did not sign (another root) fails, as does another election's.
+    # A checkpoint the board did not sign (another root) fails.
     other = tmp_path / "other"
     shutil.copytree(out, other)
-    poll(witnesses, eid)
-    export_record(http, eid, tmp_path / "fresh")
-    note_text = (tmp_path / "fresh" / CHECKPOINT_FILE).read_text()
     (other / CHECKPOINT_FILE).write_text(_other_root(note_text))
-    forged = _verify(Record.load(DirectorySource(other))).check("witnesses")
+    forged = verify_record(Record.load(DirectorySource(other))).check("witnesses")
     assert forged.status == "fail" and forged.first_failure.code == "invalid_signature"
 
 
@@ -200,21 +172,11 @@ def test_elections_without_witnesses_are_unchanged(election, tmp_path):
     receipt = election.cast_ok(0)
     assert receipt.cosigned_checkpoint is None
     assert "cosigned_checkpoint" not in receipt.to_json()
-    response = election.client.get(f"{election.url}/record")
-    archive = tmp_path / "record.zip"
-    archive.write_bytes(response.data)
-    source = ZipSource(archive)
-    try:
+    with served_record(election.client, election.url, tmp_path / "record.zip") as source:
         record = Record.load(source)
         assert record.checkpoint is None
-        check = _verify(record, in_progress=True).check("witnesses")
+        check = verify_record(record, in_progress=True).check("witnesses")
         assert (check.status, check.note) == ("pass", "no witness policy")
-    finally:
-        source.close()
-
-
-def _verify(record: Record, **options):
-    return verify_record(record, **options)
 
 
 def _other_root(note_text: str) -> str:

@@ -15,12 +15,12 @@
 // to decide with the keys it trusts (a line naming an unknown key is ignored,
 // a line naming a trusted key must verify).
 
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 
 import { b64encode, bytesEqual, concatBytes, utf8 } from './encoding.js';
 import { EncodingError, InvalidSignature, SchemaError } from './errors.js';
 import { HASH_SIZE } from './merkle.js';
+import { ed25519Verifies } from './signing.js';
 
 export const SIG_ED25519 = 0x01;
 export const SIG_COSIGNATURE_V1 = 0x04;
@@ -131,15 +131,9 @@ export function signaturesBy(note, name, sigType, publicKey) {
 }
 
 function verifyRaw(publicKey, message, signature, who) {
-  let ok = false;
-  if (signature.length === SIGNATURE_BYTES) {
-    try {
-      ok = ed25519.verify(signature, message, publicKey, { zip215: false });
-    } catch {
-      ok = false;
-    }
+  if (!ed25519Verifies(publicKey, message, signature)) {
+    throw new InvalidSignature(`note signature of ${who} does not verify`);
   }
-  if (!ok) throw new InvalidSignature(`note signature of ${who} does not verify`);
 }
 
 /**

@@ -42,18 +42,24 @@ export function verifyKeyFromBytes(raw) {
 export const verifyKeyFromJson = (value, what = 'public key') =>
   verifyKeyFromBytes(b64decode(value, { length: 32, what }));
 
+const isSignature = (signature) => signature instanceof Uint8Array && signature.length === 64;
+
+/** Whether `signature` is a strict (non-ZIP-215) Ed25519 signature of `message` under `publicKey`. */
+export function ed25519Verifies(publicKey, message, signature) {
+  if (!isSignature(signature)) return false;
+  try {
+    return ed25519.verify(signature, message, publicKey, { zip215: false });
+  } catch {
+    return false;
+  }
+}
+
 /** Throw InvalidSignature unless `signature` signs transcript(tag, fields) under `publicKey`. */
 export function verifyTagged(publicKey, tag, fields, signature) {
-  if (!(signature instanceof Uint8Array) || signature.length !== 64) {
-    throw new InvalidSignature('signature must be exactly 64 bytes');
+  if (!isSignature(signature)) throw new InvalidSignature('signature must be exactly 64 bytes');
+  if (!ed25519Verifies(publicKey, transcript(tag, fields), signature)) {
+    throw new InvalidSignature(`${new TextDecoder().decode(tag)} signature does not verify`);
   }
-  let ok = false;
-  try {
-    ok = ed25519.verify(signature, transcript(tag, fields), publicKey, { zip215: false });
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new InvalidSignature(`${new TextDecoder().decode(tag)} signature does not verify`);
 }
 
 export const signatureToJson = (sig) => b64encode(sig);

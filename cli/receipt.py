@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import click
 
@@ -90,8 +89,9 @@ def check_receipt(client: Client, receipt: Receipt) -> ReceiptCheck:
     verify_heads(receipt.tree_head, current, proof, board_key=key)  # (2)
     entry = api.entry(client, receipt.election, receipt.index)
     receipt.verify_entry(entry)  # (3)
-    _check_tracking_code(client, receipt, entry)  # (3)
-    policy = _witness_policy(client, receipt, current)  # (4)
+    manifest = _proven_manifest(client, receipt, current)
+    _check_tracking_code(receipt, entry, manifest)  # (3)
+    policy = manifest.witnesses  # (4)
     if policy is None:
         if receipt.cosigned_checkpoint is not None:
             raise WitnessPolicyError(
@@ -102,18 +102,17 @@ def check_receipt(client: Client, receipt: Receipt) -> ReceiptCheck:
     return ReceiptCheck(receipt, current, _check_witnesses(client, receipt, policy))
 
 
-def _witness_policy(
-    client: Client, receipt: Receipt, current: SignedTreeHead
-) -> WitnessPolicy | None:
-    """The manifest's witness policy, from entry 0 proven to be in the current head
-    (the server cannot drop the policy without failing that proof)."""
+def _proven_manifest(client: Client, receipt: Receipt, current: SignedTreeHead) -> Manifest:
+    """The election's manifest, from entry 0 proven to be in the current head (the
+    server cannot swap the manifest, nor drop its witness policy, without failing that
+    proof)."""
     first = api.entry(client, receipt.election, 0)
     proof = api.inclusion_proof(client, receipt.election, 0, current.size)
     merkle.verify_inclusion(0, current.size, first.leaf_hash(), proof, current.root)
     body = Command.from_entry(first).body
     if not isinstance(body, ElectionCreated):
         raise BoardError(f"entry 0 of {receipt.election!r} is a {first.kind}, not election_created")
-    return body.manifest.witnesses
+    return body.manifest
 
 
 def _check_witnesses(client: Client, receipt: Receipt, policy: WitnessPolicy) -> WitnessCheck:
@@ -160,7 +159,7 @@ def _check_same_history(client: Client, receipt: Receipt, cp: Checkpoint) -> Non
         ) from None
 
 
-def _check_tracking_code(client: Client, receipt: Receipt, entry: Entry) -> None:
+def _check_tracking_code(receipt: Receipt, entry: Entry, manifest: Manifest) -> None:
     """The ballot in the entry has the receipt's tracking code.
 
     ``verify_entry`` shows only that the entry is the one the board signed for
@@ -168,8 +167,6 @@ def _check_tracking_code(client: Client, receipt: Receipt, entry: Entry) -> None
     tracking code on another voter's entry (a clash attack: two voters shown one
     ballot), so the code is recomputed from the ballot on the board.
     """
-    path = "/elections/" + quote(receipt.election, safe="") + "/manifest"
-    manifest = Manifest.from_json(client.get(path))
     if entry.kind == "ballot_cast":
         ballot = parse_ballot_cast(entry, manifest)
     elif entry.kind == "ballot_audited":

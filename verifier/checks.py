@@ -297,7 +297,6 @@ class RecordVerifier:
         self.roots: dict[int, bytes] = {}
         self.needed: dict[tuple[int, int], bytes | None] = {}
         self.state = ElectionState()
-        self._steady_kind: str | None = None  # a kind that leaves self.state as it is
         # setup
         self.created: ElectionCreated | None = None
         self.ceremony = _Ceremony()
@@ -392,31 +391,23 @@ class RecordVerifier:
 
     def _consume_chunk(self, cr: parallel.ChunkResult) -> None:
         self.segment_sums.update(cr.sums)
-        n = len(cr.results)
-        for check in (self._fmt, self._chain, self._life):
-            check.count("entries", n)
-        consume = self._consume
         for r in cr.results:
-            consume(r, counted=True)
+            self._consume(r)
 
     # ------------------------------------------------------------------
     # one entry
     # ------------------------------------------------------------------
 
-    def _consume(
-        self, r: parallel.LineResult, *, counted: bool = False, entry: Entry | None = None
-    ) -> None:
+    def _consume(self, r: parallel.LineResult, *, entry: Entry | None = None) -> None:
         """Feed one entry (already parsed and, if a ballot, verified by a worker) to
         the sequential checks, in board order; the numbers are the checks'.
-        ``counted``: the caller has already counted the entry (a whole chunk at
-        once); ``entry``: a command's line already parsed in this process."""
+        ``entry``: a command's line already parsed in this process."""
         pos = r.position
         fmt, chain, life = self._fmt, self._chain, self._life
         self._merkle(r.leaf)  # (7, 8) roots and proof nodes, for the end
-        if not counted:
-            fmt.count("entries")
-            chain.count("entries")
-            life.count("entries")
+        fmt.count("entries")
+        chain.count("entries")
+        life.count("entries")
         if self.segment_sums:
             sums = self.segment_sums.pop(pos, None)  # (14) a run of ballots starts here
             if sums:
@@ -449,19 +440,13 @@ class RecordVerifier:
         else:
             self.last_time = time
         self.prev_leaf = r.leaf
-        # (10) the phase table.  ``apply`` is a pure function of (state, kind):
-        # once a kind has left the state unchanged (a ballot while open), the
-        # next entry of that kind does too, and is not looked up again.
+        # (10) the phase table
         in_phase = True
-        if kind != self._steady_kind:
-            try:
-                state = self.state.apply(kind)
-            except LifecycleError as exc:
-                life.fail_exc(exc, pos)
-                in_phase = False
-            else:
-                self._steady_kind = kind if state == self.state else None
-                self.state = state
+        try:
+            self.state = self.state.apply(kind)
+        except LifecycleError as exc:
+            life.fail_exc(exc, pos)
+            in_phase = False
         # (11-13, 18) ballots; (2-5, 13-17) commands
         if kind == parallel.CAST:
             self._on_cast(r, in_phase)

@@ -268,17 +268,7 @@ def open_election(client: Client, parties: Parties, work: Path, voters: int) -> 
         THRESHOLD,
     )
     election.create_election(client, parties.official, setup)
-    states = parties.trustee_states
-    for path in states:
-        trustee.keygen_round(client, path, eid)  # everyone announces
-    for path in states:
-        if not (status := trustee.keygen_round(client, path, eid)).done:  # then reveals
-            raise RuntimeError(f"key generation did not finish: {status.waiting}")
-    for path in states:
-        trustee.shares_round(client, path)  # everyone deals
-    for path in states:
-        if not (status := trustee.shares_round(client, path)).done:  # then checks
-            raise RuntimeError(f"the share exchange did not finish: {status.waiting}")
+    trustee.run_ceremony(client, parties.trustee_states, eid)
     labels = numbered_labels(voters)
     issued = issue_to_directory(
         eid, manifest.label(), labels, work / "credentials", sheets=False, quiet=True

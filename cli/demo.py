@@ -267,16 +267,7 @@ def run_demo(
                 manifest, official.verify_key, ca.verify_key, trustee_keys, threshold
             )
             election.create_election(client, official, setup)
-            for path in states:
-                trustee.keygen_round(client, path, eid)  # everyone announces
-            for path in states:
-                if not trustee.keygen_round(client, path, eid).done:  # then reveals
-                    raise CliError("demo: key generation did not finish")
-            for path in states:
-                trustee.shares_round(client, path)  # everyone deals
-            for path in states:
-                if not trustee.shares_round(client, path).done:  # then checks
-                    raise CliError("demo: the share exchange did not finish")
+            trustee.run_ceremony(client, states, eid)
             note(f"      key ceremony done: {threshold} of {trustees} trustees needed to decrypt")
 
             labels = numbered_labels(voters)

@@ -27,6 +27,7 @@ re-running ``shares`` before the election opens.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -266,6 +267,21 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
             )
         raise
     return RoundStatus(True, detail=joint)
+
+
+def run_ceremony(client: Client, paths: Sequence[str | Path], election_id: str) -> None:
+    """Every trustee's key ceremony driven from one place (the demo, the benchmarks,
+    the tests): all announce, then all reveal; all deal, then all check.  Raises
+    :class:`CliError` naming what a round still waits for if it did not finish."""
+    for what, step in (
+        ("key generation", lambda p: keygen_round(client, p, election_id)),
+        ("the share exchange", lambda p: shares_round(client, p)),
+    ):
+        for path in paths:
+            step(path)
+        for path in paths:
+            if not (status := step(path)).done:
+                raise CliError(f"{what} did not finish: {status.waiting}")
 
 
 def _finalized(state: TrusteeFile, ceremony: dkg.TrusteeState, view: BoardView) -> Scalar:

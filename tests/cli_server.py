@@ -138,12 +138,7 @@ def make_election(
         )
         election.create_election(client, official, setup)
         if ceremony:
-            for rnd in (trustee.keygen_round, trustee.keygen_round):
-                for s in states:
-                    rnd(client, s, election_id)
-            for _ in range(2):
-                for s in states:
-                    trustee.shares_round(client, s)
+            trustee.run_ceremony(client, states, election_id)
         if credentials:
             issued = issue_to_directory(
                 election_id, "Test poll", labels, work / "creds", quiet=True

@@ -153,12 +153,9 @@ def recording() -> Iterator[list[Call]]:
 
         return wrapper
 
-    group_orig = dict(vars(group_module._S))
     hashing_bindings = hashing_module.bindings
     verify_orig = signing_module.VerifyKey.verify
     sign_orig = signing_module.SigningKey.sign
-    for name, fn in group_orig.items():
-        setattr(group_module._S, name, recorded(name, fn))
     hashing_module.bindings = SimpleNamespace(
         crypto_hash_sha512=recorded("sha512", bindings.crypto_hash_sha512),
         crypto_hash_sha256=recorded("sha256", bindings.crypto_hash_sha256),
@@ -169,10 +166,9 @@ def recording() -> Iterator[list[Call]]:
     signing_module.VerifyKey.verify = recorded("ed25519_verify", verify_orig)  # type: ignore[method-assign]
     signing_module.SigningKey.sign = recorded("ed25519_sign", sign_orig)  # type: ignore[method-assign]
     try:
-        yield calls
+        with group_module.instrumented(recorded):
+            yield calls
     finally:
-        for name, fn in group_orig.items():
-            setattr(group_module._S, name, fn)
         hashing_module.bindings = hashing_bindings
         signing_module.VerifyKey.verify = verify_orig  # type: ignore[method-assign]
         signing_module.SigningKey.sign = sign_orig  # type: ignore[method-assign]

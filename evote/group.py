@@ -55,7 +55,7 @@ evote's core never reads the OS itself; the edges pass ``secrets.token_bytes``
 and the tests pass a seeded generator so that vectors reproduce."""
 
 # libsodium entry points, looked up through one namespace so that
-# ``count_operations`` can swap in counting wrappers for the benchmarks.
+# ``instrumented`` can swap in wrappers (counting, or recording for bench/crypto.py).
 _S = SimpleNamespace(
     add=bindings.crypto_core_ed25519_add,
     sub=bindings.crypto_core_ed25519_sub,
@@ -73,12 +73,24 @@ _ORIGINAL = dict(vars(_S))
 
 
 @contextmanager
-def count_operations() -> Iterator[Counter]:
-    """Count every libsodium group call made inside the ``with`` block.
+def instrumented(
+    wrap: Callable[[str, Callable[..., Any]], Callable[..., Any]],
+) -> Iterator[None]:
+    """Inside the ``with`` block, every libsodium group call goes through
+    ``wrap(name, fn)``'s wrapper.  For ``bench/`` and tests only (not thread-safe;
+    never used by protocol code)."""
+    for name, fn in _ORIGINAL.items():
+        setattr(_S, name, wrap(name, fn))
+    try:
+        yield
+    finally:
+        for name, fn in _ORIGINAL.items():
+            setattr(_S, name, fn)
 
-    For ``bench/``: the operation-cost floor is the sum over operations of
-    count x measured cost.  Not thread-safe; never used by protocol code.
-    """
+
+@contextmanager
+def count_operations() -> Iterator[Counter]:
+    """Count every libsodium group call made inside the ``with`` block."""
     counts: Counter = Counter()
 
     def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -88,13 +100,8 @@ def count_operations() -> Iterator[Counter]:
 
         return counted
 
-    for name, fn in _ORIGINAL.items():
-        setattr(_S, name, wrap(name, fn))
-    try:
+    with instrumented(wrap):
         yield counts
-    finally:
-        for name, fn in _ORIGINAL.items():
-            setattr(_S, name, fn)
 
 
 _ZERO32 = bytes(32)

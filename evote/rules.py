@@ -237,7 +237,7 @@ class BoardState:
         """
         kind = command.kind
         self.phase_state.apply(kind)  # R-PHASE-*
-        self._check_signer(command)  # R-SIG-*
+        self.check_signer(command)  # R-SIG-*
         rule = self._rule_for(kind)
         if rule is not None:
             rule(command.body, tally)
@@ -273,7 +273,8 @@ class BoardState:
 
     # --- R-SIG ---------------------------------------------------------------------
 
-    def _check_signer(self, command: Command) -> None:
+    def check_signer(self, command: Command) -> None:
+        """R-SIG-01/02: the signature, then the signer named in election_created."""
         kind, body, signed = command.kind, command.body, command.signed
         if kind == ELECTION_CREATED:
             election_id = body.election_id
@@ -328,13 +329,16 @@ class BoardState:
                 f"commitments are revealed only after every trustee announced (missing {missing})",
                 detail={"missing": missing},
             )
-        _dkg(lambda: dkg.check_commitments(self.election_id, self.announcements[m.trustee], m))
+        own = self.announcements.get(m.trustee)
+        if own is None:  # only on a replay past a violation (then R-DKG-02 failed it)
+            raise violation("R-DKG-02", f"trustee {m.trustee} has not announced")
+        _dkg(lambda: dkg.check_commitments(self.election_id, own, m))
 
     def _check_trustee_shares(self, s: dkg.EncryptedShares, _t: Any) -> None:
         self._ceremony_open("trustee_shares")
         if s.dealer in self.shares:
             raise violation("R-DKG-05", f"trustee {s.dealer} has already dealt its shares")
-        if s.dealer not in self.commitments:
+        if s.dealer not in self.commitments or s.dealer not in self.announcements:
             raise violation(
                 "R-DKG-04", f"trustee {s.dealer} deals shares before revealing its commitments"
             )
@@ -359,7 +363,7 @@ class BoardState:
                 "R-DKG-08",
                 f"trustee {a.accuser} has no complaint against trustee {a.dealer} to answer",
             )
-        if a.dealer not in self.commitments:
+        if a.dealer not in self.commitments or a.dealer not in self.announcements:
             raise violation(
                 "R-DKG-12", f"trustee {a.dealer} answers before revealing its commitments"
             )

@@ -550,7 +550,11 @@ class RecordVerifier:
             try:
                 self.board.check(command, tally=tally)
             except RuleViolation as exc:
-                self.c[exc.check].fail_exc(exc, pos, f"{kind}: ")
+                found = [exc]
+                if exc.rule.startswith("R-TAL-0") and kind == "tally_posted":
+                    found = self.board.tally_violations(command.body, tally)  # each, own check
+                for v in found:
+                    self.c[v.check].fail_exc(v, pos, f"{kind}: ")
                 valid = False
         self.board = self.board.fold(command)
         getattr(self, "_on_" + kind)(pos, command.body, valid)

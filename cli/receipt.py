@@ -39,6 +39,7 @@ from evote import merkle
 from evote.board import Entry, Receipt, SignedTreeHead, verify_heads
 from evote.checkpoint import Checkpoint, Note, open_checkpoint
 from evote.errors import BoardError, EvoteError, WitnessPolicyError
+from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
 from evote.manifest import Manifest
 from evote.payloads import Command, ElectionCreated, parse_ballot_audited, parse_ballot_cast
 from evote.witness import WitnessPolicy, check_cosigners, verify_cosigned_inclusion
@@ -167,9 +168,9 @@ def _check_tracking_code(receipt: Receipt, entry: Entry, manifest: Manifest) -> 
     tracking code on another voter's entry (a clash attack: two voters shown one
     ballot), so the code is recomputed from the ballot on the board.
     """
-    if entry.kind == "ballot_cast":
+    if entry.kind == BALLOT_CAST:
         ballot = parse_ballot_cast(entry, manifest)
-    elif entry.kind == "ballot_audited":
+    elif entry.kind == BALLOT_AUDITED:
         ballot = parse_ballot_audited(entry, manifest).ballot
     else:
         raise BoardError(f"entry {entry.index} is a {entry.kind}, not a ballot")

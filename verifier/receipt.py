@@ -38,6 +38,7 @@ from evote.board import Entry, Receipt, verify_heads
 from evote.checkpoint import checkpoint_size, open_checkpoint
 from evote.encoding import b64encode, parse_json
 from evote.errors import EvoteError, MerkleError, WitnessPolicyError
+from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
 from evote.manifest import Manifest
 from evote.merkle import MerkleAccumulator, consistency_nodes, consistency_proof, leaf_hash
 from evote.payloads import Command, ElectionCreated, parse_ballot_audited, parse_ballot_cast
@@ -258,7 +259,7 @@ def _check_entry(check: CheckState, receipt: Receipt, line: bytes,
     except EvoteError as exc:
         check.fail_exc(exc, receipt.index)
         return None
-    if entry.kind not in ("ballot_cast", "ballot_audited"):
+    if entry.kind not in (BALLOT_CAST, BALLOT_AUDITED):
         check.fail(f"entry {receipt.index} is a {entry.kind}, not a ballot", "not_a_ballot",
                    receipt.index)
         return None
@@ -267,7 +268,7 @@ def _check_entry(check: CheckState, receipt: Receipt, line: bytes,
                    receipt.index)
         return None
     try:
-        if entry.kind == "ballot_cast":
+        if entry.kind == BALLOT_CAST:
             ballot = parse_ballot_cast(entry, manifest)
         else:
             ballot = parse_ballot_audited(entry, manifest).ballot
@@ -277,7 +278,7 @@ def _check_entry(check: CheckState, receipt: Receipt, line: bytes,
     if ballot.tracking_code != receipt.tracking_code:
         check.fail(f"the ballot's tracking code is {ballot.tracking_code}, the receipt says "
                    f"{receipt.tracking_code}", "tracking_mismatch", receipt.index)
-    if entry.kind == "ballot_audited":
+    if entry.kind == BALLOT_AUDITED:
         check.notes.append("an audited ballot: posted for checking, never counted")
         return None
     return ballot.credential.to_json()

@@ -328,3 +328,16 @@ class RuleViolation(EvoteError):
 class PhaseViolation(RuleViolation, LifecycleError):
     """A rule of the phase table (``R-PHASE-*``): also a :class:`LifecycleError`,
     which is what callers that only ask "is this the wrong phase?" catch."""
+
+
+class NotABallot(BoardError):
+    """A receipt that points at an entry that is not a cast or audited ballot."""
+
+    code = "not_a_ballot"
+
+
+class TrackingMismatch(BoardError):
+    """A receipt whose tracking code is not the one of the ballot in its entry (a
+    clash attack: the board signed one voter's code onto another voter's ballot)."""
+
+    code = "tracking_mismatch"

@@ -88,7 +88,7 @@ from evote.payloads import (
     TallyPosted,
     parse_body,
 )
-from evote.rulebook import violation
+from evote.rulebook import RULES, violation
 from evote.rules import BoardState, CountedSet
 from evote.tally import (
     EncryptedTally,
@@ -180,6 +180,23 @@ SPEC_BY_NAME = {c.name: c for c in CHECKS}
 #: ``--in-progress`` reports them as skipped instead of failed.
 LATE_CHECKS = ("counted-set", "aggregation", "partial-decryptions", "combination", "result")
 
+#: Codes that say a check had nothing (yet) to judge, not that a rule broke.
+NOT_A_VERDICT = frozenset({"empty", "not_reached", "no_context"})
+
+
+def rule_of(check: str, code: str) -> str | None:
+    """The rule (docs/rules.md) a failure of ``check`` with ``code`` reports, for the
+    failures the verifier finds itself (the chain, the heads, the ballots' proofs);
+    the projection's own violations name their rule directly."""
+    if code in NOT_A_VERDICT:
+        return None
+    ids = [r for r in RULES.values() if r.check == check]
+    for candidates in ([r for r in ids if r.code == code], [r for r in ids if r.cause_code], ids):
+        if len(candidates) == 1:
+            return candidates[0].id
+    return None
+
+
 class CheckState:
     """The running state of one check: counts and the first failure."""
 
@@ -201,6 +218,8 @@ class CheckState:
     ) -> None:
         self.failures += 1
         if self.first is None:
+            if rule is None:
+                rule = rule_of(self.spec.name, code)
             self.first = Failure(message=message, code=code, index=index, evidence=evidence,
                                  rule=rule)
 

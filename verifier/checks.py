@@ -89,13 +89,12 @@ from evote.payloads import (
     parse_body,
 )
 from evote.rulebook import RULES, violation
-from evote.rules import BoardState, CountedSet
+from evote.rules import AggregateExpectation, BoardState, CountedSet
 from evote.tally import (
     EncryptedTally,
     PartialDecryption,
     Result,
     combine,
-    verify_aggregate,
 )
 from evote.witness import verify_final_checkpoint
 from verifier import parallel
@@ -242,20 +241,6 @@ class CheckState:
             first, failures = Failure(f"nothing to check: no {s.needs}", "empty"), 1
         status = PASS if first is None else FAIL
         return CheckResult(s.number, s.name, s.title, status, counts, failures, first, note)
-
-
-@dataclass(frozen=True)
-class _VerifierTally:
-    """The verifier's :class:`evote.rules.TallyExpectation`: the counted set's size
-    and weight, and the per-weight sums of its ballots (check 14's aggregate)."""
-
-    counted: int
-    total_weight: int
-    shape: tuple[int, ...]
-    sums: list[tuple[int, list[list[Ciphertext]]]]
-
-    def verify(self, tally: EncryptedTally) -> None:
-        verify_aggregate(self.shape, self.sums, tally)
 
 
 ProgressFn = Callable[[int, int], None]
@@ -427,7 +412,7 @@ class RecordVerifier:
         # (1) the line is a canonical entry of this election at this index
         if r.header is None:
             assert r.error is not None
-            fmt.fail(r.error[2], r.error[1], pos)
+            fmt.fail(r.error[2], r.error[1], pos, rule=r.error[3])
             chain.fail("entry cannot be read, so its link cannot be checked", "unreadable", pos)
             self.prev_leaf = r.leaf
             return
@@ -500,7 +485,7 @@ class RecordVerifier:
         self.ballots += 1
         if r.error is not None:
             check = self.c[r.error[0]]
-            check.fail(r.error[2], r.error[1], r.position)
+            check.fail(r.error[2], r.error[1], r.position, rule=r.error[3])
             return
         assert r.credential is not None
         ballots.count("valid")
@@ -524,7 +509,7 @@ class RecordVerifier:
         check = self.c["audited-ballots"]
         check.count("audited")
         if r.error is not None:
-            self.c[r.error[0]].fail(r.error[2], r.error[1], r.position)
+            self.c[r.error[0]].fail(r.error[2], r.error[1], r.position, rule=r.error[3])
             return
         self._alphas(r.position, r.ciphertexts)
 
@@ -644,12 +629,12 @@ class RecordVerifier:
     def _on_election_closed(self, pos: int, body: ElectionClosed, valid: bool) -> None:
         pass
 
-    def _tally_expectation(self) -> _VerifierTally | None:
+    def _tally_expectation(self) -> AggregateExpectation | None:
         """What the counted ballots add up to (R-TAL-01/02 compare tally_posted with it)."""
         if not self.shape:
             return None
         counted, weight = self._counted()
-        return _VerifierTally(counted, weight, self.shape, list(self._weighted_sums()))
+        return AggregateExpectation(counted, weight, self.shape, list(self._weighted_sums()))
 
     def _on_tally_posted(self, pos: int, body: TallyPosted, valid: bool) -> None:
         counted_check, agg = self.c["counted-set"], self.c["aggregation"]

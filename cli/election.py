@@ -161,7 +161,7 @@ def open_election(
             ) from None
         api.post_command(client, election_id, KEY_PUBLISHED, signed)
         view = api.fetch_board(client, election_id)
-    if view.credentials() is None:
+    if not view.allows(ELECTION_OPENED):  # R-PHASE-04: the key is on the board by now
         raise LifecycleError(
             "the credential authority has not published the credential list yet "
             "(`evote credentials issue`)"

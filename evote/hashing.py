@@ -121,6 +121,7 @@ TAG_SHUFFLE_U = b"mixnet-shuffle-u"  # hash_to_scalar: the N per-row challenges 
 TAG_SHUFFLE_SEED = b"mixnet-shuffle-seed"  # tagged_hash: the seed of the u_i
 TAG_SHUFFLE = b"mixnet-shuffle"  # hash_to_scalar: the shuffle proof's challenge c
 TAG_MIX_SIGNATURE = b"mixnet-mix"  # Ed25519 signature of a mixer's posted mix
+TAG_MIX_PROOF = b"mixnet-proof"  # tagged_hash of a shuffle proof's canonical JSON
 TAG_TIE_BREAK = b"count-tie-break"  # tagged_hash: the seeded order of candidates
 CTX_SHUFFLE = b"shuffle"
 CTX_MIX_DECRYPTION = b"mix-decryption"

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evote.encoding import b64encode, canonical_json, Fields
+from evote.encoding import Fields, b64encode, canonical_json
 from evote.errors import EncodingError, InvalidSignature, MixnetError, SchemaError
 from evote.generators import Generators
 from evote.group import Point, Rng

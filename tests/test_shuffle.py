@@ -26,11 +26,13 @@ from evote.encoding import b64encode, canonical_json, parse_json
 from evote.errors import InvalidPoint, InvalidScalar, InvalidShuffle, SchemaError
 from evote.generators import derive_generators, hash_to_group
 from evote.group import IDENTITY, SMALL_ORDER_POINTS, G, Point, Scalar, small_multiple
-from evote.shuffle import (
+from evote.shuffle import (  # the exact hashes, for the weak-variant forger
     RowList,
     ShuffleContext,
     ShuffleProof,
     ShuffleWitness,
+    _challenge,
+    _challenges,
     apply_shuffle,
     gen_shuffle,
     prove_shuffle,
@@ -346,3 +348,100 @@ def test_any_single_change_to_proof_or_output_is_rejected(data) -> None:
 @given(n=st.integers(1, 30), seed=st.binary(min_size=4, max_size=4))
 def test_random_permutations_are_permutations(n: int, seed: bytes) -> None:
     assert sorted(random_permutation(n, SeededRng(seed))) == list(range(n))
+
+
+# -- why the output list must be in the hash (weak Fiat–Shamir) ---------------------------
+
+WEAK = b"\x00" * 32  # the weak variant hashes a constant where the output list's digest goes
+
+
+def forge_without_output_binding() -> tuple[RowList, ShuffleProof]:
+    """A mixer that replaces the last output row *after* seeing the challenge.
+
+    It commits to T_4 at random, learns c (which, in the weak variant, does not
+    depend on the outputs), and then solves the T_4 equations for the last
+    row's ciphertexts.  The resulting row is no re-encryption of any input.
+    """
+    rng = SeededRng(b"weak-forgery")
+    n, k = len(INPUTS), INPUTS.width
+    gens = derive_generators(CTX.fingerprint, n)
+    honest, witness = gen_shuffle(KEY, INPUTS, rng)
+    perm = witness.permutation
+    r = [Scalar.random(rng) for _ in range(n)]
+    commitments = [G] * n
+    for i, j in enumerate(perm):
+        commitments[j] = Point.base_mul(r[j]) + gens.hs[i]
+    d_in = INPUTS.digest()
+    u = _challenges(CTX, KEY, d_in, WEAK, commitments)
+    u_perm = [u[j] for j in perm]
+    r_hat = [Scalar.random(rng) for _ in range(n)]
+    chain, prev = [], gens.h0
+    for i in range(n):
+        prev = Point.base_mul(r_hat[i]) + prev * u_perm[i]
+        chain.append(prev)
+    w1, w2, w3 = (Scalar.random(rng) for _ in range(3))
+    w_hat = [Scalar.random(rng) for _ in range(n)]
+    w_prime = [Scalar.random(rng) for _ in range(n)]
+    t3 = Point.base_mul(w3)
+    for h, w in zip(gens.hs, w_prime, strict=True):
+        t3 = t3 + h * w
+    t4 = [(Point.base_mul(Scalar.random(rng)), Point.base_mul(Scalar.random(rng))) for _ in range(k)]
+    t_hat, prev = [], gens.h0
+    for i in range(n):
+        t_hat.append(Point.base_mul(w_hat[i]) + prev * w_prime[i])
+        prev = chain[i]
+    c = _challenge(
+        CTX, KEY, d_in, WEAK, commitments, chain, Point.base_mul(w1), Point.base_mul(w2), t3, t4, t_hat
+    )
+    s_prime = [w_prime[i] + c * u_perm[i] for i in range(n)]
+    s4 = [Scalar.random(rng) for _ in range(k)]
+    last = []
+    for col in range(k):
+        a_tilde = b_tilde = None
+        for j in range(n):
+            a, b = INPUTS.rows[j][col].alpha * u[j], INPUTS.rows[j][col].beta * u[j]
+            a_tilde = a if a_tilde is None else a_tilde + a
+            b_tilde = b if b_tilde is None else b_tilde + b
+        acc_a = t4[col][0] + Point.base_mul(s4[col]) + a_tilde * c
+        acc_b = t4[col][1] + KEY * s4[col] + b_tilde * c
+        for i in range(n - 1):
+            acc_a = acc_a - honest.rows[i][col].alpha * s_prime[i]
+            acc_b = acc_b - honest.rows[i][col].beta * s_prime[i]
+        inv = s_prime[n - 1].inverse()
+        last.append(Ciphertext(acc_a * inv, acc_b * inv))
+    forged_rows = with_row(honest, n - 1, last)
+    v = [Scalar.from_int(1)] * n
+    for i in range(n - 1, 0, -1):
+        v[i - 1] = u_perm[i] * v[i]
+
+    def total(xs):
+        acc = xs[0]
+        for x in xs[1:]:
+            acc = acc + x
+        return acc
+
+    proof = ShuffleProof(
+        commitments=tuple(commitments),
+        chain=tuple(chain),
+        challenge=c,
+        s1=w1 + c * total(r),
+        s2=w2 + c * total([a * b for a, b in zip(r_hat, v, strict=True)]),
+        s3=w3 + c * total([a * b for a, b in zip(r, u, strict=True)]),
+        s4=tuple(s4),
+        s_hat=tuple(w_hat[i] + c * r_hat[i] for i in range(n)),
+        s_prime=tuple(s_prime),
+    )
+    return forged_rows, proof
+
+
+def test_the_weak_variants_forgery_is_rejected(monkeypatch) -> None:
+    forged, proof = forge_without_output_binding()
+    # The last row decrypts to no vote at all: a ballot has been replaced.
+    table = {small_multiple(m).raw for m in range(200)}
+    assert not any(decrypt_to_point(SECRET, ct).raw in table for ct in forged.rows[-1])
+    # The strong proof (output list in both hashes) rejects it ...
+    rejected("challenge", outputs=forged, proof=proof)
+    # ... while a verifier that left the output list out of the hash accepts it.
+    original = RowList.digest
+    monkeypatch.setattr(RowList, "digest", lambda self: WEAK if self is forged else original(self))
+    verify_shuffle(CTX, KEY, INPUTS, forged, proof)

@@ -362,8 +362,13 @@ def _check_pair(inputs: RowList, outputs: RowList) -> None:
 
 
 def _generators_for(ctx: ShuffleContext, n: int, generators: Generators | None) -> Generators:
+    """The election's generators: derived here, or passed in by a caller that
+    derived them already (never taken from a prover: generators with a known
+    relation would make the proof unsound)."""
     if generators is None:
         return derive_generators(ctx.fingerprint, n)
+    if generators.seed != ctx.fingerprint:
+        raise ValueError("generators were derived for another election")
     if len(generators) < n:
         raise ValueError(f"need {n} generators, have {len(generators)}")
     return generators

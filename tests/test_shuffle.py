@@ -24,7 +24,7 @@ from evote.drbg import SeededRng
 from evote.elgamal import Ciphertext, decrypt_to_point, encrypt_random
 from evote.encoding import b64encode, canonical_json, parse_json
 from evote.errors import InvalidPoint, InvalidScalar, InvalidShuffle, SchemaError
-from evote.generators import derive_generators, hash_to_group
+from evote.generators import Generators, derive_generators, hash_to_group
 from evote.group import IDENTITY, SMALL_ORDER_POINTS, G, Point, Scalar, small_multiple
 from evote.shuffle import (  # the exact hashes, for the weak-variant forger
     RowList,
@@ -180,17 +180,32 @@ def test_another_election_key_is_rejected() -> None:
     rejected("challenge", key=KEY + G)
 
 
-def test_other_generators_are_rejected() -> None:
-    """Same context, generators of another seed (a verifier or prover with a
-    wrong derivation): the proof fails."""
-    rejected("challenge", generators=derive_generators(b"\x09" * 32, len(INPUTS)))
+def changed_generators(position: int) -> Generators:
+    """The election's generators with one of H_0..H_N replaced by another point."""
+    gens = derive_generators(CTX.fingerprint, len(INPUTS))
+    if position == 0:
+        return replace(gens, h0=gens.h0 + G)
+    hs = list(gens.hs)
+    hs[position - 1] = hs[position - 1] + G
+    return replace(gens, hs=tuple(hs))
 
 
-def test_a_proof_made_with_other_generators_is_rejected() -> None:
+@pytest.mark.parametrize("position", [0, 1, 5])
+def test_a_changed_generator_is_rejected(position: int) -> None:
+    """Verifying with one generator changed, or verifying (with the right
+    ones) a proof made with one changed: rejected either way."""
+    rejected("challenge", generators=changed_generators(position))
     proof = prove_shuffle(
-        CTX, KEY, INPUTS, OUTPUTS, WITNESS, _rng, generators=derive_generators(b"\x09" * 32, 5)
+        CTX, KEY, INPUTS, OUTPUTS, WITNESS, _rng, generators=changed_generators(position)
     )
     rejected("challenge", proof=proof)
+
+
+def test_generators_of_another_election_are_refused() -> None:
+    with pytest.raises(ValueError, match="another election"):
+        verify_shuffle(
+            CTX, KEY, INPUTS, OUTPUTS, PROOF, generators=derive_generators(b"\x09" * 32, 5)
+        )
 
 
 def test_a_proof_of_the_wrong_length_is_rejected() -> None:

@@ -460,3 +460,61 @@ def test_the_weak_variants_forgery_is_rejected(monkeypatch) -> None:
     original = RowList.digest
     monkeypatch.setattr(RowList, "digest", lambda self: WEAK if self is forged else original(self))
     verify_shuffle(CTX, KEY, INPUTS, forged, proof)
+
+
+# -- the tampered variants, on the published vector ---------------------------------
+
+
+def _vector_statement():
+    v = VECTOR["shuffle"]
+    key = Point.from_json(v["election_key"])
+    inputs = RowList.from_json(v["inputs"])
+    outputs = RowList.from_json(v["outputs"])
+    proof = ShuffleProof.from_json(v["proof"], rows=len(inputs), width=inputs.width)
+    ctx = ShuffleContext(
+        bytes.fromhex(v["fingerprint"]), v["question"], v["mixer"], Point.from_json(v["mixer_key"]).raw
+    )
+    return ctx, key, inputs, outputs, proof
+
+
+def _tamper(name: str):
+    ctx, key, inputs, outputs, proof = _vector_statement()
+    gens = derive_generators(ctx.fingerprint, len(inputs))
+    if name == "one ciphertext changed":
+        row = list(outputs.rows[1])
+        row[2] = Ciphertext(row[2].alpha, row[2].beta + G)
+        outputs = with_row(outputs, 1, row)
+    elif name == "two rows swapped after proving":
+        rows = list(outputs.rows)
+        rows[0], rows[2] = rows[2], rows[0]
+        outputs = RowList(outputs.width, tuple(rows))
+    elif name == "a proof scalar changed":
+        proof = replace(proof, s3=proof.s3 + Scalar.from_int(1))
+    elif name == "a generator changed":
+        gens = replace(gens, hs=(gens.hs[0] + G, *gens.hs[1:]))
+    elif name == "a row width changed":
+        inputs = RowList(2, tuple(r[:2] for r in inputs.rows))
+        outputs = RowList(2, tuple(r[:2] for r in outputs.rows))
+    return ctx, key, inputs, outputs, proof, gens
+
+
+@pytest.mark.parametrize(
+    ("name", "check"),
+    [
+        ("one ciphertext changed", "challenge"),
+        ("two rows swapped after proving", "challenge"),
+        ("a proof scalar changed", "challenge"),
+        ("a generator changed", "challenge"),
+        ("a row width changed", "shape"),
+    ],
+)
+def test_tampered_vector_is_rejected_by_the_named_check(name: str, check: str) -> None:
+    ctx, key, inputs, outputs, proof, gens = _tamper(name)
+    with pytest.raises(InvalidShuffle) as info:
+        verify_shuffle(ctx, key, inputs, outputs, proof, generators=gens)
+    assert info.value.detail["check"] == check
+
+
+def test_untampered_vector_passes_with_explicit_generators() -> None:
+    ctx, key, inputs, outputs, proof = _vector_statement()
+    verify_shuffle(ctx, key, inputs, outputs, proof, generators=derive_generators(ctx.fingerprint, 4))

@@ -22,10 +22,11 @@ Signed bytes (``docs/protocol-mixnet.md`` §4)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from evote.elgamal import Ciphertext
 from evote.encoding import Fields, b64encode, canonical_json
 from evote.errors import EncodingError, InvalidSignature, MixnetError, SchemaError
 from evote.generators import Generators
@@ -132,6 +133,26 @@ class Mix:
         proof = ShuffleProof.from_json(f.raw("proof"), f.sub("proof"), rows=len(rows), width=rows.width)
         signature = f.bytes("signature", length=SIGNATURE_BYTES)
         return cls(question, mixer, input_digest, rows, proof, signature)
+
+
+def initial_rows(
+    counted: Iterable[Sequence[Sequence[Ciphertext]]], question: int
+) -> RowList:
+    """The list mixer 1 shuffles: question ``question``'s option ciphertexts of
+    every counted ballot, one row per ballot, in the order given (the board's
+    order of the counted ballots).  Ballots are already verified; this only
+    checks their shape."""
+    rows = []
+    for n, ballot in enumerate(counted):
+        if not 0 <= question < len(ballot):
+            raise MixnetError(f"counted ballot {n} has no question {question}")
+        rows.append(tuple(ballot[question]))
+    if not rows:
+        raise MixnetError(f"question {question}: no counted ballots to mix")
+    widths = {len(r) for r in rows}
+    if len(widths) != 1:
+        raise MixnetError(f"question {question}: counted ballots have different numbers of options")
+    return RowList(widths.pop(), tuple(rows))
 
 
 def mix(

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evote import dkg
+from evote.counting import count
 from evote.drbg import SeededRng
 from evote.elgamal import encrypt_random
 from evote.encoding import canonical_json, parse_json
@@ -39,6 +40,7 @@ from evote.mixnet import (
     MixerKey,
     _signed_fields,  # the exact bytes a mixer signs
     check_mixers,
+    initial_rows,
     mix,
     verify_mix,
     verify_mix_chain,
@@ -221,3 +223,25 @@ def test_decoding_rejects_bad_values() -> None:
     doc["factors"][0][0]["factor"] = IDENTITY.to_json()
     with pytest.raises(InvalidPoint, match=r"factors\[0\]\[0\]: point is the identity"):
         RowsPartialDecryption.from_json(doc)
+
+
+# -- end to end: ballots -> mixes -> decryption -> count ------------------------------------
+
+
+def test_ranked_ballots_through_the_mixnet_count_as_their_plaintexts() -> None:
+    """Tennessee-shaped ballots (two questions; the ranked one is question 1):
+    the count of the decrypted mixed rows is the count of the plaintext rows."""
+    rng = SeededRng(b"end-to-end")
+    plain = [[1, 2, 3, 4]] * 4 + [[4, 1, 2, 3]] * 3 + [[4, 3, 1, 2]] * 2 + [[4, 3, 2, 1]] * 2
+    ballots = [
+        [[encrypt_random(KEY, 1, rng)[0]], [encrypt_random(KEY, m, rng)[0] for m in row]]
+        for row in plain
+    ]
+    initial = initial_rows(ballots, 1)
+    final = verify_mix_chain(FP, KEY, Q, MIXERS, initial, run_chain(initial, rng))
+    partials = [partial_decrypt_rows(FP, Q, j, SHARES[j], final, rng) for j in (2, 3)]
+    result = combine_rows(FP, Q, final, partials, JOINT, 4)
+    for method in ("irv", "schulze", "borda"):
+        assert count(method, result.rows, 4, b"seed").to_json() == count(method, plain, 4, b"seed").to_json()
+    with pytest.raises(MixnetError, match="counted ballot 0 has no question 2"):
+        initial_rows(ballots, 2)

@@ -341,3 +341,31 @@ class TrackingMismatch(BoardError):
     clash attack: the board signed one voter's code onto another voter's ballot)."""
 
     code = "tracking_mismatch"
+
+
+# --- Mixnet (evote/shuffle.py, evote/mixnet.py, evote/mixdecryption.py, evote/counting/). ---
+
+
+class InvalidShuffle(InvalidProof):
+    """A proof of a shuffle that does not verify, or does not fit its lists
+    (wrong number of rows, wrong width, wrong number of responses).
+
+    ``detail["check"]`` names the part that failed: ``"shape"`` or ``"challenge"``."""
+
+    code = "invalid_shuffle"
+
+
+class MixnetError(EvoteError):
+    """A mix that does not fit the chain: posted by a mixer out of turn or not
+    named in the manifest, or shuffling a list other than the previous output."""
+
+    code = "mixnet"
+    http_status = 422
+
+
+class CountError(EvoteError):
+    """Decrypted rows a counting rule cannot take (a value out of range, a row
+    of the wrong width, an impossible number of seats)."""
+
+    code = "count"
+    http_status = 422

@@ -68,6 +68,7 @@ _S = SimpleNamespace(
     scalar_negate=bindings.crypto_core_ed25519_scalar_negate,
     scalar_invert=bindings.crypto_core_ed25519_scalar_invert,
     scalar_reduce=bindings.crypto_core_ed25519_scalar_reduce,
+    from_uniform=bindings.crypto_core_ed25519_from_uniform,
 )
 _ORIGINAL = dict(vars(_S))
 

@@ -110,3 +110,17 @@ def hash_to_scalar(tag: bytes, *fields: bytes) -> Scalar:
     """
     digest = bindings.crypto_hash_sha512(transcript(tag, fields))
     return Scalar.from_bytes(bindings.crypto_core_ed25519_scalar_reduce(digest))
+
+
+# --- Mixnet (evote/generators.py, evote/shuffle.py, evote/mixnet.py,
+# evote/mixdecryption.py, evote/counting/).  Quoted in docs/protocol-mixnet.md.
+TAG_GENERATOR = b"mixnet-generator"  # tagged_hash input of the hash to the group
+TAG_SHUFFLE_LIST = b"mixnet-list"  # tagged_hash of a list of rows
+TAG_SHUFFLE_U = b"mixnet-shuffle-u"  # hash_to_scalar: the N per-row challenges u_i
+TAG_SHUFFLE_SEED = b"mixnet-shuffle-seed"  # tagged_hash: the seed of the u_i
+TAG_SHUFFLE = b"mixnet-shuffle"  # hash_to_scalar: the shuffle proof's challenge c
+TAG_MIX_SIGNATURE = b"mixnet-mix"  # Ed25519 signature of a mixer's posted mix
+TAG_MIX_PROOF = b"mixnet-proof"  # tagged_hash of a shuffle proof's canonical JSON
+TAG_TIE_BREAK = b"count-tie-break"  # tagged_hash: the seeded order of candidates
+CTX_SHUFFLE = b"shuffle"
+CTX_MIX_DECRYPTION = b"mix-decryption"

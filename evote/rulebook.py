@@ -130,8 +130,8 @@ _RULES: tuple[Rule, ...] = (
          "its proofs verify.", cause_code=True),
     # --- tally ---
     Rule("R-TAL-01", "counted-set", "tally", 422,
-         "tally_posted's counted is the size of the counted set (the last ballot_cast of "
-         "each credential) and total_weight the sum of those credentials' weights."),
+         "tally_posted's counted is the size of the counted set (the last valid "
+         "ballot_cast of each listed credential, rules.md 3.1) and total_weight the sum of those credentials' weights."),
     Rule("R-TAL-02", "aggregation", "tally", 422,
          "tally_posted's tally is the weighted homomorphic sum of the counted ballots."),
     Rule("R-TAL-03", "partial-decryptions", "decryption", 422,

@@ -381,3 +381,38 @@ def test_every_answer_of_a_resend_is_error_free(election: ApiElection) -> None:
     assert again.headers["Content-Type"].startswith("application/json")
     assert again.headers["Cache-Control"] == "no-store"
     Receipt.from_json(again.get_json()).verify(e.board_key)
+
+
+# --- witnessed elections -------------------------------------------------------------------
+
+
+def test_a_resend_in_a_witnessed_election_keeps_the_receipt_checkpoint_before_the_ballot(
+    api_client,
+) -> None:
+    """The attached cosigned checkpoint of a receipt never includes its ballot
+    (docs/api.md §5): a resend made after the witnesses cosigned a checkpoint that does
+    include it still attaches one that precedes it; the signed statement is unchanged."""
+    from evote.checkpoint import Checkpoint, Note
+    from tests.api_election import MANIFEST, build_election
+    from tests.test_witness_api import POLICY, checkpoint, cosign_line, post
+
+    e = build_election(api_client, manifest={**MANIFEST, "witnesses": POLICY.to_json()})
+
+    def cosign_now() -> int:
+        text = checkpoint(e)["checkpoint"]
+        for i in (0, 1):
+            assert post(e, text, cosign_line(text, i)).status_code == 200
+        return Checkpoint.parse(Note.parse(text).text).size
+
+    before = cosign_now()
+    ballot, _ = e.ballot(0)
+    first = e.cast(ballot, login=e.login(0)).get_json()
+    index = first["index"]
+    assert before == index
+    assert cosign_now() == index + 1  # the witnesses now cosigned a tree with the ballot
+
+    for answer in (e.cast(ballot, login=e.login(0)).get_json(),
+                   lookup(e, ballot.tracking_code).get_json()["receipt"]):
+        note = answer.pop("cosigned_checkpoint")
+        assert Checkpoint.parse(Note.parse(note).text).size <= index
+        assert answer == {k: v for k, v in first.items() if k != "cosigned_checkpoint"}

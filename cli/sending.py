@@ -147,8 +147,9 @@ def _unknown(tracking_code: str, cause: EvoteError, *, asked: bool) -> OutcomeUn
     return OutcomeUnknown(
         f"the ballot with tracking code {tracking_code} was sent but no answer came back "
         f"({cause.message}), and {board}. It may or may not have arrived; nothing was "
-        "revealed. Look it up later by its tracking code, or send the very same ballot "
-        "again with `evote vote --resend`.",
+        "revealed. Look it up later by its tracking code (`evote receipt fetch "
+        f"{tracking_code} --election ...`), or send the very same ballot again with "
+        "`evote vote --resend`.",
         detail={"tracking_code": tracking_code},
     )
 

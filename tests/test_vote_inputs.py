@@ -95,3 +95,21 @@ def test_a_missing_file_is_named(server, tmp_path: Path) -> None:
     fails(invoke(server, "vote", "--credential", tmp_path / "nope.json",
                  "--login", e.login(e.voters[0]), "--choices", "park=1;priorities="),
           "nope.json")
+
+
+def test_a_receipt_is_fetched_by_tracking_code(server, tmp_path: Path) -> None:
+    """A voter whose answer was lost fetches the original receipt from the board by the
+    tracking code; `evote receipt check` accepts it."""
+    e = make_election(server, tmp_path, "inputs-h")
+    v = e.voters[0]
+    code = cast_ok(invoke(server, "vote", "--credential", e.credential(v), "--login", e.login(v),
+                          "--choices", "park=1;priorities=", "--receipt", tmp_path / "cast.json"))
+    fetched = tmp_path / "fetched.json"
+    result = ok(invoke(server, "receipt", "fetch", code.lower(), "--election", e.id,
+                       "--out", fetched))
+    assert "is on the board (cast" in result.output
+    assert json.loads(fetched.read_text()) == json.loads((tmp_path / "cast.json").read_text())
+    ok(invoke(server, "receipt", "check", fetched))
+    fails(invoke(server, "receipt", "fetch", "AAAA-AAAA-AAAA-AAAA", "--election", e.id,
+                 "--out", tmp_path / "none.json"),
+          "no ballot with tracking code AAAA-AAAA-AAAA-AAAA")

@@ -34,6 +34,7 @@ class Seen:
     method: str
     path: str
     action: str
+    body: bytes = b""
 
 
 def pass_through(_method: str, _path: str, _n: int) -> str:
@@ -138,7 +139,7 @@ class FaultyProxy:
                 n = self._counts.get((method, path), 0)
                 self._counts[(method, path)] = n + 1
                 action = self.plan(method, path, n)
-                self.seen.append(Seen(method, path, action))
+                self.seen.append(Seen(method, path, action, body))
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=60)
             except OSError:
@@ -148,8 +149,11 @@ class FaultyProxy:
                     upstream.sendall(head + body[: len(body) // 2])
                     self.on_kill()
                     return
-                upstream.sendall(head + body)
-                answer = _read_all(upstream)
+                try:
+                    upstream.sendall(head + body)
+                    answer = _read_all(upstream)
+                except OSError:
+                    return  # the server died meanwhile (a kill of another request)
             if action == "kill_after":
                 self.on_kill()
                 return

@@ -89,8 +89,12 @@ def assert_one_ballot_and_a_good_receipt(
     assert board[0].payload["ballot"]["credential"] == e.credentials[0].verify_key.to_json()
     checked = receipt_check(server, work / "receipt.json")
     assert checked.exit_code == 0, checked.output
-    # Never an audit, and the saved ballot is gone once the receipt is stored.
+    # Never an audit, no request carries randomness or choices, and every cast sent the
+    # very same bytes; the saved ballot is gone once the receipt is stored.
     assert not [s for s in proxy.seen if s.path.endswith("/audits")]
+    assert not [s for s in proxy.seen if b'"randomness"' in s.body or b'"selections"' in s.body]
+    casts = {s.body for s in proxy.seen if s.method == "POST" and s.path.endswith("/ballots")}
+    assert len(casts) == 1
     assert not list(work.glob("ballot-*.json"))
     return receipt
 

@@ -25,6 +25,7 @@ from flask import Blueprint, Response, current_app, make_response, render_templa
 
 from ballot_server import booth
 from ballot_server.api import get_service
+from evote.kinds import BALLOT_CAST
 
 bp = Blueprint("site", __name__)
 
@@ -57,7 +58,7 @@ def election_rows(lang: str) -> list[dict[str, Any]]:
                 "id": election_id,
                 "title": facts.created.manifest.label(lang),
                 "phase": facts.phase.value,
-                "ballots": facts.counts.get("ballot_cast", 0),
+                "ballots": facts.counts.get(BALLOT_CAST, 0),
             }
         )
     return rows

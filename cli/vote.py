@@ -52,7 +52,7 @@ from cli.keyfiles import json_bytes, read_json, write_new_file
 from cli.options import server_option
 from cli.sending import OutcomeUnknown, RetryPolicy, deliver
 from cli.voters import read_login_file
-from evote.ballot import AuditedBallot, Ballot, encrypt_ballot, verify_audit
+from evote.ballot import AuditedBallot, Ballot, encrypt_ballot
 from evote.board import Receipt
 from evote.commands import check_election_id
 from evote.credentials import CredentialFile, parse_credential_code
@@ -66,7 +66,9 @@ from evote.errors import (
     SchemaError,
 )
 from evote.fingerprint import ElectionContext
+from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
 from evote.manifest import Manifest, Question
+from evote.rules import check_audit
 from evote.signing import SigningKey
 
 
@@ -280,7 +282,7 @@ def election_context(client: Client, election_id: str) -> ElectionContext:
     # The setup part ends at the opening, so ask the server whether it was closed
     # since (an early, friendly refusal; the server refuses a late ballot anyway).
     phase = view.phase.value if view.phase else "empty"
-    if view.phase is Phase.OPEN:
+    if view.allows(BALLOT_CAST):
         phase = str(api.election_info(client, election_id).get("phase"))
     if phase != Phase.OPEN.value:
         raise LifecycleError(f"election {election_id!r} is not open (phase {phase})")
@@ -320,11 +322,11 @@ def cast_or_audit(
     eid = ctx.election_id
     if audit:
         audited = AuditedBallot.from_secrets(ballot, ballot_secrets)
-        verify_audit(ctx, audited)
+        check_audit(ctx, audited)  # R-BAL-01/04, before posting it
         receipt = deliver(
             lambda: api.audit_ballot(client, eid, audited, login_code),
             lambda: board_receipt(client, ballot),
-            lambda r: check_receipt_for(client, r, ballot, kind="ballot_audited"),
+            lambda r: check_receipt_for(client, r, ballot, kind=BALLOT_AUDITED),
             tracking_code=ballot.tracking_code,
             policy=policy or RetryPolicy(),
         )
@@ -357,7 +359,7 @@ def board_receipt(client: Client, ballot: Ballot) -> Receipt | None:
 
 
 def check_receipt_for(
-    client: Client, receipt: Receipt, ballot: Ballot, *, kind: str = "ballot_cast"
+    client: Client, receipt: Receipt, ballot: Ballot, *, kind: str = BALLOT_CAST
 ) -> None:
     """The receipt is signed, proves inclusion, and its entry holds exactly ``ballot``."""
     receipt.verify(receipt.tree_head.board_key)
@@ -365,8 +367,8 @@ def check_receipt_for(
         raise BoardError("the server's receipt is for another ballot")
     entry = api.entry(client, receipt.election, receipt.index)
     receipt.verify_entry(entry)
-    posted = entry.payload.get("ballot" if kind == "ballot_cast" else "audited")
-    if kind == "ballot_audited" and isinstance(posted, dict):
+    posted = entry.payload.get("ballot" if kind == BALLOT_CAST else "audited")
+    if kind == BALLOT_AUDITED and isinstance(posted, dict):
         posted = posted.get("ballot")
     if entry.kind != kind or posted != ballot.to_json():
         raise BoardError(f"entry {entry.index} on the board does not hold the ballot just sent")

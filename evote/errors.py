@@ -283,3 +283,61 @@ class BoardMisbehaviour(BoardError):
         super().__init__(message, detail={"reason": reason, "evidence": evidence})
         self.reason = reason
         self.evidence = evidence
+
+
+# --- The rulebook (evote/rulebook.py, docs/rules.md). ------------------------------
+
+
+class RuleViolation(EvoteError):
+    """An entry that breaks a rule of a valid board (docs/rules.md).
+
+    The one error the board projection (:mod:`evote.rules`) raises.  ``rule`` is
+    the stable rule id (``R-DKG-02``); ``code`` and ``http_status`` are that
+    rule's, so the server refuses with them, and ``check`` names the verifier
+    check that reports it.  ``cause`` is the core error a rule wraps (a bad
+    Schnorr proof under R-DKG-10), kept for its message and detail (``detail``
+    is the cause's, so evidence such as the question and option stays where
+    it was; the rule id travels beside ``code``, not inside ``detail``).
+    """
+
+    def __init__(
+        self,
+        rule: str,
+        message: str,
+        *,
+        code: str,
+        http_status: int,
+        check: str,
+        detail: dict | None = None,
+        cause: EvoteError | None = None,
+    ) -> None:
+        merged = dict(cause.detail) if cause is not None else {}
+        merged.update(detail or {})
+        super().__init__(message, detail=merged)
+        self.rule = rule
+        self.code = code
+        self.http_status = http_status
+        self.check = check
+        self.cause = cause
+
+    def to_json(self) -> dict:
+        """The error body, with the broken rule's id beside the code."""
+        return {**super().to_json(), "rule": self.rule}
+
+
+class PhaseViolation(RuleViolation, LifecycleError):
+    """A rule of the phase table (``R-PHASE-*``): also a :class:`LifecycleError`,
+    which is what callers that only ask "is this the wrong phase?" catch."""
+
+
+class NotABallot(BoardError):
+    """A receipt that points at an entry that is not a cast or audited ballot."""
+
+    code = "not_a_ballot"
+
+
+class TrackingMismatch(BoardError):
+    """A receipt whose tracking code is not the one of the ballot in its entry (a
+    clash attack: the board signed one voter's code onto another voter's ballot)."""
+
+    code = "tracking_mismatch"

@@ -22,7 +22,8 @@ from ballot_server.casting import PendingCast
 from ballot_server.service import _alphas, pending_cast
 from evote.ballot import AuditedBallot, Ballot, sign_ballot
 from evote.board import Entry, Receipt, verify_chain
-from evote.errors import DuplicateCiphertext
+from evote.errors import RuleViolation
+from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
 from evote.payloads import ballot_cast_payload
 from tests import api_election
 from tests.api_election import ApiElection
@@ -133,7 +134,8 @@ def test_a_copy_reaching_the_board_check_is_a_duplicate_not_a_resend(
     try:
         copy.outcome()
         raise AssertionError("the copy was accepted")
-    except DuplicateCiphertext as exc:
+    except RuleViolation as exc:
+        assert (exc.rule, exc.code) == ("R-BAL-03", "duplicate_ciphertext")
         assert exc.detail == {"index": original.index}
     assert e.size() == size
 
@@ -157,7 +159,8 @@ def test_a_ballot_sharing_only_some_ciphertexts_is_a_duplicate(
     try:
         cast.outcome()
         raise AssertionError("accepted")
-    except DuplicateCiphertext as exc:
+    except RuleViolation as exc:
+        assert (exc.rule, exc.code) == ("R-BAL-03", "duplicate_ciphertext")
         assert exc.detail == {"index": original.index}
     assert e.size() == size
 
@@ -345,7 +348,7 @@ def test_the_lookup_gives_the_entry_and_the_original_receipt(election: ApiElecti
     receipt.verify(e.board_key)
     entry = Entry.from_json(body["entry"])
     receipt.verify_entry(entry)
-    assert entry.kind == "ballot_cast" and entry.payload == {"ballot": ballot.to_json()}
+    assert entry.kind == BALLOT_CAST and entry.payload == {"ballot": ballot.to_json()}
     assert entry == e.entries()[receipt.index]
 
 
@@ -356,7 +359,7 @@ def test_the_lookup_of_an_audited_ballot(election: ApiElection) -> None:
     original = e.audit(audited, login=e.login(2)).get_json()
     body = lookup(e, ballot.tracking_code).get_json()
     assert body["receipt"] == original
-    assert body["entry"]["kind"] == "ballot_audited"
+    assert body["entry"]["kind"] == BALLOT_AUDITED
     assert body["entry"]["payload"] == {"audited": audited.to_json()}
 
 
@@ -482,7 +485,7 @@ def test_random_sends_and_resends_in_random_batches(api_app: Flask, api_client) 
             assert (w.entry.index, w.head) == seen
         entries = e.entries()
         verify_chain(entries)
-        on_board = [x.payload["ballot"]["signature"] for x in entries if x.kind == "ballot_cast"]
+        on_board = [x.payload["ballot"]["signature"] for x in entries if x.kind == BALLOT_CAST]
         assert len(on_board) == len(set(on_board))  # no ballot twice
         appended = {code for code, (index, _) in first_answer.items() if index >= size}
         assert e.size() - size == len(appended)  # one entry per ballot new in this run

@@ -15,6 +15,7 @@ import httpx
 
 from evote.ballot import AuditedBallot
 from evote.board import Receipt, verify_chain
+from evote.kinds import BALLOT_AUDITED
 from tests import api_election
 from tests.test_server_process import board_key, served, whole_board  # noqa: F401 - fixture
 
@@ -85,4 +86,4 @@ def test_identical_audits_into_two_workers_make_one_entry(served) -> None:  # no
     assert sorted(r.status_code for r in answers) == [200] * (COPIES - 1) + [201]
     assert all(r.json() == answers[0].json() for r in answers)
     entries = whole_board(server.base, e.election_id)
-    assert len(entries) == size + 1 and entries[-1].kind == "ballot_audited"
+    assert len(entries) == size + 1 and entries[-1].kind == BALLOT_AUDITED

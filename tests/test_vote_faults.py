@@ -25,6 +25,7 @@ from ballot_server import create_app, db
 from cli.main import cli
 from evote.board import Entry, Receipt
 from evote.credentials import format_credential_code
+from evote.kinds import BALLOT_CAST
 from tests import api_election
 from tests.api_election import ApiElection, build_election, server_config
 from tests.faulty_proxy import FaultyProxy, Plan, first_post_to
@@ -83,7 +84,7 @@ def assert_one_ballot_and_a_good_receipt(
 ) -> Receipt:
     assert result.exit_code == 0, result.output
     board = ballots_on(server, e)
-    assert [x.kind for x in board] == ["ballot_cast"], board
+    assert [x.kind for x in board] == [BALLOT_CAST], board
     receipt = Receipt.from_json(json.loads((work / "receipt.json").read_text()))
     assert receipt.index == board[0].index
     assert board[0].payload["ballot"]["credential"] == e.credentials[0].verify_key.to_json()

@@ -17,10 +17,11 @@ Three layers, each a pure function of the board prefix:
   ceremony order and validity (``R-DKG-*``), credential batches (``R-CRED-*``),
   the fingerprint (``R-OPEN-*``), tally, partials and result (``R-TAL-*``);
 * the ballot rules (``R-BAL-*``): :func:`check_cast`, :func:`check_audit`,
-  :func:`check_fresh` and the counting rule :class:`CountedSet`.  They are
-  functions, not state, because a board holds millions of ballots: the
-  server looks the ciphertexts up in its index, the verifier in a set, and
-  both ask these functions what follows.
+  :func:`check_fresh` (or :func:`resend_of`, where a send may be a resend)
+  and the counting rule :class:`CountedSet`.  They are functions, not state,
+  because a board holds millions of ballots: the server looks the
+  ciphertexts up in its index, the verifier in a set, and both ask these
+  functions what follows.
 
 The key ceremony is kept as data (``announcements``, ``commitments``, ...)
 and checked by one method per message kind (``_check_trustee_committed``
@@ -34,12 +35,13 @@ checked when it was written (the server's own database).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from evote import dkg
 from evote.ballot import AuditedBallot, Ballot, verify_audit, verify_ballot
+from evote.board import Entry
 from evote.credentials import CredentialList
 from evote.election import ElectionState, Phase
 from evote.encoding import b64encode, canonical_json
@@ -75,7 +77,10 @@ __all__ = [
     "check_audit",
     "check_cast",
     "check_fresh",
+    "duplicate_of",
+    "is_resend",
     "merged_credentials",
+    "resend_of",
 ]
 
 
@@ -610,6 +615,36 @@ def check_fresh(alphas: Iterable[bytes], taken: Mapping[bytes, int] | Any) -> No
                 "a ciphertext of this ballot is already on the board",
                 detail={} if where is None else {"index": where},
             )
+
+
+def resend_of(alphas: Sequence[bytes], taken: Mapping[bytes, int]) -> int | None:
+    """R-BAL-03 for a ballot that may be sent again (docs/rules.md §3.5).
+
+    None: no ciphertext of the ballot is taken (``taken``: alpha -> index), it is fresh.
+    An index: every one of its ciphertexts is that one entry's, so the send may be the
+    same ballot again -- :func:`is_resend` decides, and a resend is answered from the
+    entry, appending nothing, which is why it never breaks R-BAL-03.  Any other reuse
+    breaks R-BAL-03 (:func:`duplicate_of`).
+    """
+    found = [taken[a] for a in alphas if a in taken]
+    if not found:
+        return None
+    if len(found) == len(alphas) and len(set(found)) == 1:
+        return found[0]
+    raise duplicate_of(found[0])
+
+
+def is_resend(entry: Entry, kind: str, payload: Mapping[str, Any]) -> bool:
+    """``entry`` (found by :func:`resend_of`) is a ``kind`` entry holding exactly
+    ``payload`` (canonical bytes): the same ballot, sent again."""
+    return entry.kind == kind and canonical_json(entry.payload) == canonical_json(payload)
+
+
+def duplicate_of(index: int) -> RuleViolation:
+    """R-BAL-03 broken: a ciphertext of the ballot is entry ``index``'s."""
+    return violation(
+        "R-BAL-03", "a ciphertext of this ballot is already on the board", detail={"index": index}
+    )
 
 
 V = TypeVar("V")

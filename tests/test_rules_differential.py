@@ -254,11 +254,15 @@ def test_random_sequences_server_accepts_iff_verifier_accepts(api_client, tmp_pa
 def _agree_on_ballot(e: Any, tmp: Path, response: Any, kind: str, payload: Any) -> str | None:
     """Server's answer to one ballot vs the verifier on the board with it appended."""
     before = [(x.kind, x.payload) for x in e.entries()]
-    if response.status_code in (200, 201):
+    if response.status_code == 200:  # an identical resend: answered, nothing appended
+        board = forced_board(tmp / f"b{next(_dirs)}", e.election_id, before)
+        assert rule_failures(board) == []
+        return None
+    if response.status_code == 201:
         before = before[:-1]  # the accepted ballot is the last entry now
     board = forced_board(tmp / f"b{next(_dirs)}", e.election_id, [*before, (kind, payload)])
     failures = rule_failures(board)
-    if response.status_code in (200, 201):
+    if response.status_code == 201:
         assert failures == [], failures
         return None
     rule = response.get_json().get("rule")
@@ -274,6 +278,11 @@ def test_ballot_orders_server_and_verifier_agree(api_client, tmp_path):
     cast, _ = e.ballot(1)
     ok = e.cast(cast, login=e.login(1))
     assert _agree_on_ballot(e, tmp_path, ok, "ballot_cast", {"ballot": cast.to_json()}) is None
+    # the same ballot again from its login: answered (200), nothing appended (rules.md §3.5)
+    size = len(e.entries())
+    again = e.cast(cast, login=e.login(1))
+    assert again.status_code == 200 and len(e.entries()) == size
+    assert _agree_on_ballot(e, tmp_path, again, "ballot_cast", {"ballot": cast.to_json()}) is None
     ballot, secrets = e.ballot(0)
     audited = AuditedBallot.from_secrets(ballot, secrets)
     shown = e.audit(audited, login=e.login(0))

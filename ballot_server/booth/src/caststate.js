@@ -64,7 +64,7 @@ const same = (state) => ({ state, effects: [] });
 
 /** What a lost-answer state keeps: enough to resend and to look up, nothing secret. */
 function sentPart(state) {
-  return { code: state.code, bytes: state.bytes, attempt: state.attempt };
+  return { code: state.code, bytes: state.bytes, attempt: state.attempt, duplicate: Boolean(state.duplicate) };
 }
 
 function sentRecord(election, code, bytes) {
@@ -146,8 +146,11 @@ export function step(state, event) {
       // A final refusal of a first send means it is not there; but an earlier
       // send may have landed (and a resend after closing is refused), so look first.
       const refusal = event.type === 'REFUSED' ? (event.code || 'refused') : null;
+      // After a duplicate the same bytes are refused again (an idempotent
+      // server answers our own resend with 200): from now on only look.
+      const duplicate = event.type === 'DUPLICATE' || Boolean(state.duplicate);
       return {
-        state: freeze({ phase: 'unknown', seq, hasToken: state.hasToken, election: state.election, ...sentPart(state), looking: true, refusal }),
+        state: freeze({ phase: 'unknown', seq, hasToken: state.hasToken, election: state.election, ...sentPart(state), looking: true, refusal, duplicate }),
         effects: [{ type: 'lookup', seq, code: state.code }],
       };
     }
@@ -163,6 +166,12 @@ export function step(state, event) {
         return {
           state: freeze({ phase: 'refused', seq, hasToken: state.hasToken, refusal: state.refusal }),
           effects: [{ type: 'forget' }],
+        };
+      }
+      if (state.duplicate) {
+        return {
+          state: freeze({ ...state, seq, looking: false, attempt: state.attempt + 1 }),
+          effects: [{ type: 'wait', seq, ms: backoff(state.attempt + 1) }],
         };
       }
       if (!state.hasToken) {

@@ -110,6 +110,12 @@ test('duplicate_ciphertext is "look it up", never a failure', () => {
   assert.equal(state.refusal, null);
   assert.deepEqual(effects.at(-1), { type: 'lookup', seq: state.seq, code: 'CODE-1' });
   assert.equal(step(state, { type: 'FOUND', seq: state.seq, receipt: receiptFor('CODE-1') }).state.phase, 'cast');
+  // not found yet (not committed, or a board that lies): keep looking with back-off, never resend
+  const missing = step(state, { type: 'MISSING', seq: state.seq });
+  assert.equal(missing.state.phase, 'unknown');
+  assert.deepEqual(missing.effects, [{ type: 'wait', seq: missing.state.seq, ms: BACKOFF_MS[1] }]);
+  const again = run([cur('TICK'), cur('MISSING'), cur('TICK'), cur('MISSING')], missing.state);
+  assert.ok(again.effects.every((e) => e.type !== 'send'));
 });
 
 test('a final refusal is confirmed by a lookup: refused (not sent) only when it is not on the board', () => {
@@ -256,6 +262,7 @@ function simulate(script) {
         assert.equal(e.bytes, sentBytes.get(code), 'a resend carries the first send\'s bytes');
         assert.ok(!audited.has(code), 'an audited ballot is never sent');
         assert.ok(state.hasToken, 'a send needs the login');
+        assert.ok(!before.duplicate, 'no resend after duplicate_ciphertext');
         sentCodes.add(code);
       }
       if (e.type === 'audit') {

@@ -17,7 +17,7 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from ballot_server.db import get_store
 from ballot_server.openapi import openapi_document
-from ballot_server.service import ElectionService
+from ballot_server.service import ElectionService, Posted
 from evote.commands import check_election_id
 from evote.encoding import MAX_SAFE_INTEGER, parse_json
 from evote.errors import NotFound, SchemaError
@@ -233,19 +233,29 @@ def register_voters(election_id: str) -> Response:
 @bp.post("/elections/<election_id>/ballots")
 @rate_limited
 def cast(election_id: str) -> Response:
-    receipt = get_service().cast(
+    """201 and the receipt; 200 and the same receipt for a ballot already on the board
+    (the same bytes sent again after a lost answer, docs/api.md §5.1)."""
+    posted = get_service().cast(
         election_id, request.headers.get("Authorization"), json_body()
     )
-    return created(receipt.to_json())
+    return posted_answer(posted)
 
 
 @bp.post("/elections/<election_id>/audits")
 @rate_limited
 def audit(election_id: str) -> Response:
-    receipt = get_service().audit(
+    """As :func:`cast`, for audited ballots."""
+    posted = get_service().audit(
         election_id, request.headers.get("Authorization"), json_body()
     )
-    return created(receipt.to_json())
+    return posted_answer(posted)
+
+
+def posted_answer(posted: Posted) -> Response:
+    """201 when this request appended the ballot, 200 when it was already there."""
+    return created(posted.receipt.to_json()) if posted.appended else jsonify(
+        posted.receipt.to_json()
+    )
 
 
 @bp.get("/elections/<election_id>/ballots/<tracking_code>")
@@ -254,6 +264,16 @@ def ballot(election_id: str, tracking_code: str) -> Response:
     if not plausible_tracking_code(tracking_code):
         raise NotFound("no ballot with such a tracking code")
     return jsonify(get_service().ballot(election_id, tracking_code).to_json())
+
+
+@bp.get("/elections/<election_id>/ballots/<tracking_code>/receipt")
+def ballot_receipt(election_id: str, tracking_code: str) -> Response:
+    """The ballot's entry and its original receipt, by tracking code (docs/api.md §5.2):
+    how a device that lost the answer to its cast recovers the receipt."""
+    if not plausible_tracking_code(tracking_code):
+        raise NotFound("no ballot with such a tracking code")
+    entry, receipt = get_service().ballot_receipt(election_id, tracking_code)
+    return jsonify({"entry": entry.to_json(), "receipt": receipt.to_json()})
 
 
 # --- the board --------------------------------------------------------------------

@@ -16,7 +16,9 @@ batch, led by one of their threads.
 
 Each cast still gets its own answer: a refused cast (a credential bound to
 another login, a ciphertext already on the board) gets its own error, writes
-nothing, and does not affect the others; a failure of the transaction itself
+nothing, and does not affect the others; the same ballot sent again (its answer
+was lost) is answered from its entry, in this batch or on the board, and writes
+nothing either (docs/api.md §5.1); a failure of the transaction itself
 (the database is unreachable, the commit fails) fails every cast of the batch,
 none of which was then written.  A cast is acknowledged only after the commit
 that wrote it, exactly as without batching.
@@ -50,11 +52,16 @@ MAX_BATCH_CIPHERTEXTS = 4096
 @dataclass(frozen=True, slots=True)
 class CastWritten:
     """What the batch that wrote a cast returns to it: its entry, the signed head of the
-    board after the batch, and the entry's inclusion proof in that head."""
+    board after the batch, and the entry's inclusion proof in that head.
+
+    ``resent``: the cast was the same ballot as an entry already on the board (or
+    earlier in the batch), and is answered from that entry with the head its first
+    send got (docs/api.md §5.1); nothing was appended for it."""
 
     entry: Entry
     head: SignedTreeHead
     proof: list[bytes]
+    resent: bool = False
 
 
 @dataclass(eq=False)

@@ -114,6 +114,7 @@ SCHEMAS: dict[str, Any] = {
             }
         },
     ),
+    "BallotReceipt": _obj({"entry": _ref("Entry"), "receipt": _ref("Receipt")}),
     "Appended": _obj(
         {
             "index": INT,
@@ -296,6 +297,15 @@ def _op(
     return op
 
 
+def _resendable(op: dict[str, Any]) -> dict[str, Any]:
+    """A cast or audit also answers 200 with the same Receipt: the ballot was already on
+    the board (sent again after a lost answer, docs/api.md §5.1)."""
+    op["responses"]["200"] = _json(
+        "Receipt", "the same ballot was already on the board: its original receipt"
+    )
+    return op
+
+
 def _election(path: str = "") -> str:
     return "/elections/{election_id}" + path
 
@@ -384,13 +394,15 @@ PATHS: dict[str, Any] = {
         )
     },
     _election("/ballots"): {
-        "post": _op(
-            "Cast a ballot (Authorization: Bearer <login code>)",
-            _json("Receipt", "the voter's receipt"),
-            status="201",
-            body="Ballot",
-            params=[ELECTION_PARAM],
-            security=BEARER,
+        "post": _resendable(
+            _op(
+                "Cast a ballot (Authorization: Bearer <login code>)",
+                _json("Receipt", "the voter's receipt"),
+                status="201",
+                body="Ballot",
+                params=[ELECTION_PARAM],
+                security=BEARER,
+            )
         )
     },
     _election("/ballots/{tracking_code}"): {
@@ -409,13 +421,31 @@ PATHS: dict[str, Any] = {
         )
     },
     _election("/audits"): {
-        "post": _op(
-            "Post an audited ballot (its ciphertexts can never be cast)",
-            _json("Receipt", "the receipt for the ballot_audited entry"),
-            status="201",
-            body="AuditedBallot",
-            params=[ELECTION_PARAM],
-            security=BEARER,
+        "post": _resendable(
+            _op(
+                "Post an audited ballot (its ciphertexts can never be cast)",
+                _json("Receipt", "the receipt for the ballot_audited entry"),
+                status="201",
+                body="AuditedBallot",
+                params=[ELECTION_PARAM],
+                security=BEARER,
+            )
+        )
+    },
+    _election("/ballots/{tracking_code}/receipt"): {
+        "get": _op(
+            "A cast or audited ballot's entry and original receipt, by tracking code "
+            "(recovering a lost answer, docs/api.md §5.2)",
+            _json("BallotReceipt", "the entry and its receipt"),
+            params=[
+                ELECTION_PARAM,
+                {
+                    "name": "tracking_code",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "maxLength": 200},
+                },
+            ],
         )
     },
     _election("/entries"): {

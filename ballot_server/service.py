@@ -41,6 +41,12 @@ Rules for a cast (``POST .../ballots``), each with its own code:
   credential (409 duplicate_ciphertext).  A ciphertext is identified by its
   alpha (r·G), i.e. by its randomness: an audited ballot makes its randomness
   public, so any ciphertext reusing it could be decrypted by anyone.
+  The one exception is the same ballot sent again (docs/api.md §5.1): a cast
+  whose every ciphertext belongs to one ``ballot_cast`` entry holding exactly
+  this ballot, from a login bound to its credential, is answered with that
+  entry's original receipt (200) and appends nothing -- a voter whose answer
+  was lost resends the same bytes and must end with a receipt, not an error.
+  Audits likewise.
 
 Re-voting is allowed: each cast is a new entry and the credential's last one
 counts.  Nothing about the login or the connection is written on the board;
@@ -55,7 +61,7 @@ import secrets
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -291,6 +297,15 @@ class BoardCache:
 
 
 @dataclass(frozen=True, slots=True)
+class Posted:
+    """A cast's or audit's outcome: its receipt, and whether this request appended the
+    entry (False: the same ballot was already on the board, docs/api.md §5.1)."""
+
+    receipt: Receipt
+    appended: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Appended:
     """A command's outcome: its entry and a signed tree head that includes it."""
 
@@ -462,6 +477,24 @@ class ElectionService:
         if entry is None:
             raise NotFound(f"no ballot with tracking code {tracking_code!r}")
         return entry
+
+    def ballot_receipt(self, election_id: str, tracking_code: str) -> tuple[Entry, Receipt]:
+        """The entry of the ballot with this tracking code and its original receipt
+        (docs/api.md §5.2), in any phase: what a device that lost the answer to its
+        cast recovers.  The receipt is the one the cast was answered with (the first
+        head that includes the entry), so a lookup and a resend agree byte for byte."""
+        entry = self.ballot(election_id, tracking_code)
+        head = store_queries.first_head_covering(self.store, election_id, entry.index)
+        if head is None:  # not expected: every append stores its head
+            head = self.tree_head(election_id)
+        proof = self.store.inclusion_proof(election_id, entry.index, head.size)
+        policy = self.facts(election_id).created.manifest.witnesses
+        cosigned = (
+            None
+            if policy is None
+            else self.cosigned_checkpoint(election_id, policy, max_size=entry.index)
+        )
+        return entry, self._receipt(entry, tracking_code, head, proof, cosigned)
 
     def tree_head(self, election_id: str) -> SignedTreeHead:
         """The latest signed head; a fresh one if the board has grown since (or none exists)."""
@@ -677,8 +710,11 @@ class ElectionService:
     def authenticate(self, election_id: str, authorization: str | None) -> VoterLogin:
         return self.authenticator.authenticate(self.store, election_id, authorization)
 
-    def cast(self, election_id: str, authorization: str | None, ballot_json: Any) -> Receipt:
+    def cast(self, election_id: str, authorization: str | None, ballot_json: Any) -> Posted:
         """Cast a ballot for the voter logged in by ``authorization``; return the receipt.
+
+        The same ballot sent again by its login gets the original receipt and
+        appends nothing (``Posted.appended`` False, docs/api.md §5.1).
 
         Everything up to the append runs in this request's thread, in parallel
         with other requests: the login, parsing and verifying the ballot.  The
@@ -698,9 +734,15 @@ class ElectionService:
         cosigned = self._receipt_checkpoint(ctx, election_id)
         written = self.casts.submit(election_id, pending, self._write_casts)
         # Committed (and fsynced): only now is the ballot acknowledged.
-        return self._receipt(
+        if written.resent and ctx.manifest.witnesses is not None:
+            # The checkpoint read above may include the earlier entry; a receipt's never does.
+            cosigned = self.cosigned_checkpoint(
+                election_id, ctx.manifest.witnesses, max_size=written.entry.index
+            )
+        receipt = self._receipt(
             written.entry, ballot.tracking_code, written.head, written.proof, cosigned
         )
+        return Posted(receipt, appended=not written.resent)
 
     def _write_casts(self, election_id: str, casts: list[PendingCast]) -> None:
         """Write a batch of verified casts in one locked transaction (the
@@ -715,6 +757,11 @@ class ElectionService:
         """
         time_ms = self.clock()
         appended: list[tuple[PendingCast, Entry]] = []
+        # Casts of a ballot already on the board (or earlier in this batch): answered
+        # from that entry, appending nothing (docs/api.md §5.1).
+        resent: list[tuple[PendingCast, Entry]] = []
+        answers: list[tuple[PendingCast, CastWritten]] = []
+        head: SignedTreeHead | None = None
         with self.store.locked(election_id, batched=True) as board:
             try:
                 board.state.apply("ballot_cast")
@@ -730,43 +777,73 @@ class ElectionService:
             )
             taken = board.ciphertext_entries(a for c in casts for a in c.alphas)
             to_bind: dict[str, bytes] = {}
+            in_batch: dict[int, Entry] = {}
             for cast in casts:
                 try:
                     bind = _check_binding(cast, logins, owners, to_bind)
-                    _check_fresh(cast, taken)
+                    original = _resend_candidate(cast.alphas, taken)
+                    if original is not None:
+                        resent.append((cast, _resent_cast(board, cast, original, in_batch, bind)))
+                        continue
                 except EvoteError as exc:
                     cast.refused(exc)
                     continue
                 entry = board.append("ballot_cast", cast.payload, time_ms)
+                in_batch[entry.index] = entry
                 board.index_ballot(entry.index, cast.tracking_code, cast.credential, cast.alphas)
                 taken.update(dict.fromkeys(cast.alphas, entry.index))
                 if bind:
                     to_bind[cast.voter_id] = cast.credential
                     owners[cast.credential] = cast.voter_id
                 appended.append((cast, entry))
-            if not appended:
-                return
-            board.bind_credentials(list(to_bind.items()))
-            head = store_queries.sign_head_locked(board, self.board_key, appended[-1][1].time)
-            proofs = [board.inclusion_proof(entry.index, head.size) for _, entry in appended]
-        for (cast, entry), proof in zip(appended, proofs, strict=True):
-            cast.written(CastWritten(entry, head, proof))
+            if appended:
+                board.bind_credentials(list(to_bind.items()))
+                head = store_queries.sign_head_locked(board, self.board_key, appended[-1][1].time)
+                for cast, entry in appended:
+                    proof = board.inclusion_proof(entry.index, head.size)
+                    answers.append((cast, CastWritten(entry, head, proof)))
+            for cast, entry in resent:
+                if head is not None and entry.index in in_batch:
+                    first_head = head  # its first send is in this batch: the same head
+                else:
+                    first_head = self._first_head_locked(board, entry)
+                proof = board.inclusion_proof(entry.index, first_head.size)
+                answers.append((cast, CastWritten(entry, first_head, proof, resent=True)))
+        # Committed: only now is any cast of the batch answered.
+        for cast, written in answers:
+            cast.written(written)
 
-    def audit(self, election_id: str, authorization: str | None, audited_json: Any) -> Receipt:
-        """Post an audited ballot; its ciphertexts can never be cast afterwards."""
+    def audit(self, election_id: str, authorization: str | None, audited_json: Any) -> Posted:
+        """Post an audited ballot; its ciphertexts can never be cast afterwards.
+
+        The same audited ballot sent again gets its original receipt and appends
+        nothing (docs/api.md §5.1), unless the login's binding shows it is another
+        voter's (audits record no login; the binding is all there is)."""
         ctx = self._open_context(election_id)
-        self.authenticate(election_id, authorization)
+        login = self.authenticate(election_id, authorization)
         audited = AuditedBallot.from_json(audited_json, ctx.manifest)
         verify_audit(ctx, audited)
         ballot = audited.ballot
         alphas = _alphas(ballot)
         cosigned = self._receipt_checkpoint(ctx, election_id)
+        payload = ballot_audited_payload(audited)
         with self.store.locked(election_id, batched=True) as board:
             board.state.apply("ballot_audited")
-            entry = board.append("ballot_audited", ballot_audited_payload(audited), self.clock())
-            board.index_ballot(entry.index, ballot.tracking_code, None, alphas)
-            head, proof = self._head_and_proof(board, entry)
-        return self._receipt(entry, ballot.tracking_code, head, proof, cosigned)
+            original = _resend_candidate(alphas, board.ciphertext_entries(alphas))
+            if original is not None:
+                entry = _resent_audit(board, login, ballot, payload, original)
+                head = self._first_head_locked(board, entry)
+                proof = board.inclusion_proof(entry.index, head.size)
+            else:
+                entry = board.append("ballot_audited", payload, self.clock())
+                board.index_ballot(entry.index, ballot.tracking_code, None, alphas)
+                head, proof = self._head_and_proof(board, entry)
+        if original is not None and ctx.manifest.witnesses is not None:
+            cosigned = self.cosigned_checkpoint(
+                election_id, ctx.manifest.witnesses, max_size=entry.index
+            )
+        receipt = self._receipt(entry, ballot.tracking_code, head, proof, cosigned)
+        return Posted(receipt, appended=original is None)
 
     def _open_context(self, election_id: str) -> ElectionContext:
         """The context, after a cheap early refusal when the election is known to be past open."""
@@ -781,6 +858,15 @@ class ElectionService:
         return ctx
 
     # -- signed answers --------------------------------------------------------
+
+    def _first_head_locked(self, board: BoardHandle, entry: Entry) -> SignedTreeHead:
+        """Inside the lock: the head the receipt of ``entry`` (already on the board) was
+        issued with -- the first one that includes it; a new one if none does (not
+        expected: every append stores its head)."""
+        head = store_queries.first_head_covering_locked(board, entry.index)
+        if head is None:
+            head = store_queries.sign_head_locked(board, self.board_key, self.clock())
+        return head
 
     def _head_and_proof(
         self, board: BoardHandle, entry: Entry
@@ -888,14 +974,65 @@ def _check_binding(
     return binding_needed(cast.voter_id, cast.credential, current, owners.get(cast.credential))
 
 
-def _check_fresh(cast: PendingCast, taken: Mapping[bytes, int]) -> None:
-    """No ciphertext of the cast is on the board or earlier in its batch."""
-    for alpha in cast.alphas:
-        if alpha in taken:
-            raise DuplicateCiphertext(
-                "a ciphertext of this ballot is already on the board",
-                detail={"index": taken[alpha]},
-            )
+def _resend_candidate(alphas: Sequence[bytes], taken: Mapping[bytes, int]) -> int | None:
+    """None if no ciphertext of the ballot is on the board (or earlier in its batch);
+    the entry index if every one of them belongs to one entry, which may then hold this
+    very ballot (a resend, checked by the caller); otherwise 409 duplicate_ciphertext."""
+    found = [taken[a] for a in alphas if a in taken]
+    if not found:
+        return None
+    if len(found) == len(alphas) and len(set(found)) == 1:
+        return found[0]
+    raise _already_on_board(found[0])
+
+
+def _already_on_board(index: int) -> DuplicateCiphertext:
+    return DuplicateCiphertext(
+        "a ciphertext of this ballot is already on the board", detail={"index": index}
+    )
+
+
+def _same_payload(entry: Entry, kind: str, payload: Mapping[str, Any]) -> bool:
+    """``entry`` is a ``kind`` entry holding exactly ``payload`` (canonical bytes)."""
+    return entry.kind == kind and canonical_json(entry.payload) == canonical_json(payload)
+
+
+def _resent_cast(
+    board: BoardHandle,
+    cast: PendingCast,
+    index: int,
+    in_batch: Mapping[int, Entry],
+    bind: bool,
+) -> Entry:
+    """The entry a resent cast is answered from: entry ``index`` must be a cast of this
+    very ballot, and the login already bound to its credential (``bind`` False: the
+    login that cast it, since a credential serves one login).  Otherwise 409
+    duplicate_ciphertext, as for any reuse of a ciphertext."""
+    entry = in_batch.get(index) or store_queries.entry_locked(board, index)
+    if bind or not _same_payload(entry, "ballot_cast", cast.payload):
+        raise _already_on_board(index)
+    return entry
+
+
+def _resent_audit(
+    board: BoardHandle, login: VoterLogin, ballot: Ballot, payload: Mapping[str, Any], index: int
+) -> Entry:
+    """The entry a resent audit is answered from: entry ``index`` must be this very
+    audited ballot, and the login's binding must not contradict its credential (neither
+    the login bound to another credential nor the credential to another login: audits
+    record no login, so that is all that tells voters apart).  Otherwise 409
+    duplicate_ciphertext, the refusal of any reuse of an audited ballot's ciphertexts."""
+    entry = store_queries.entry_locked(board, index)
+    if not _same_payload(entry, "ballot_audited", payload):
+        raise _already_on_board(index)
+    credential = ballot.credential.raw
+    logins, owners = board.login_bindings([login.voter_id], [credential])
+    if logins.get(login.voter_id) not in (None, credential) or owners.get(credential) not in (
+        None,
+        login.voter_id,
+    ):
+        raise _already_on_board(index)
+    return entry
 
 
 # --- payload semantics, one function per command kind ----------------------------------

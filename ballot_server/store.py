@@ -1512,3 +1512,45 @@ def largest_cosigned_size(
             .limit(1)
         ).scalar()
 
+
+
+# --- resends and receipt lookup (idempotent casting, docs/api.md §5.1-5.2) ----------
+# A ballot sent again is answered from the entry already on the board, with the receipt
+# its first send got: these read that entry and the head of the transaction that wrote
+# it, either inside the append lock (a resend) or as a plain read (a lookup).
+
+
+def _first_head_covering(conn: Connection, election_id: str, index: int) -> SignedTreeHead | None:
+    t = m.tree_heads.c
+    signed = conn.execute(
+        select(t.signed)
+        .where(t.election_id == election_id, t.size > index)
+        .order_by(t.size, t.time_ms)
+        .limit(1)
+    ).scalar()
+    return None if signed is None else _signed_head(signed)
+
+
+def first_head_covering(store: Store, election_id: str, index: int) -> SignedTreeHead | None:
+    """The first signed head that includes entry ``index``: the smallest size above it,
+    then the earliest time.  Every append stores its head in the transaction that
+    writes the entry, and no head of a larger size can exist before that commit, so
+    this is the head the entry's receipt was issued with (None: no head covers it)."""
+    with store._read() as conn:
+        return _first_head_covering(conn, election_id, index)
+
+
+def first_head_covering_locked(board: BoardHandle, index: int) -> SignedTreeHead | None:
+    """:func:`first_head_covering` inside the locked block (its queued rows sent first)."""
+    return _first_head_covering(board.conn, board.election_id, index)
+
+
+def entry_locked(board: BoardHandle, index: int) -> Entry:
+    """Entry ``index`` as the locked block sees it (committed, or appended in the block)."""
+    e = m.board_entries.c
+    data = board.conn.execute(
+        select(e.entry).where(e.election_id == board.election_id, e.idx == index)
+    ).scalar()
+    if data is None:
+        raise NotFound(f"no entry {index} on the board of {board.election_id!r}")
+    return Entry.from_bytes(bytes(data))

@@ -145,6 +145,22 @@ def audit_ballot(
     )
 
 
+def ballot_receipt(
+    client: Client, election_id: str, tracking_code: str
+) -> tuple[Entry, Receipt] | None:
+    """The entry and original receipt of the ballot with this tracking code (docs/api.md
+    §5.2), or None while the board has no such ballot."""
+    try:
+        body = client.get(
+            f"{_election_path(election_id)}/ballots/{quote(tracking_code, safe='')}/receipt"
+        )
+    except NotFound:
+        return None
+    if not isinstance(body, dict) or set(body) != {"entry", "receipt"}:
+        raise SchemaError("ballot receipt answer: expected an object with entry and receipt")
+    return Entry.from_json(body["entry"]), Receipt.from_json(body["receipt"])
+
+
 def download_record(client: Client, election_id: str, target: BinaryIO) -> None:
     """Stream the election record archive (.zip) into ``target``."""
     client.download(f"{_election_path(election_id)}/record", target)

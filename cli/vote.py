@@ -16,6 +16,19 @@ What happens, in order:
    the randomness is revealed, the ballot is re-encrypted here and compared,
    posted as an audited (never counted) ballot, and nothing is cast.
 
+A ballot to be cast is saved (``ballot-<tracking code>.json``: the signed,
+encrypted ballot, no secret) before it is sent, and its randomness is dropped
+at once: it can never be audited.  If the answer is lost, the *same bytes* are
+sent again with back-off and the board is asked for the tracking code
+(:mod:`cli.sending`); the receipt comes from whichever answers first.  If
+nothing answers, the saved file lets ``evote vote --resend FILE`` finish later.
+
+The voter's secrets come as files or as the codes themselves: ``--credential``
+takes the credential file or the printed credential code from the voter's
+letter, ``--login`` the ``.login`` file or the login code; left out, each is
+asked for without echo (a code typed on the command line may stay in the
+shell history).
+
 ``--choices`` format: ``QUESTION=OPTIONS`` items separated by ``;``, where
 QUESTION is a question id or its number (1-based), and OPTIONS lists option
 numbers (``park=1;priorities=1,3``) for choice questions, or
@@ -26,7 +39,7 @@ list (``priorities=``) selects nothing.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,15 +47,24 @@ import click
 
 from cli import api
 from cli.client import Client
-from cli.console import CliError, note, say
+from cli.console import CliError, note, say, warn
 from cli.keyfiles import json_bytes, read_json, write_new_file
 from cli.options import server_option
+from cli.sending import RetryPolicy, deliver
 from cli.voters import read_login_file
 from evote.ballot import AuditedBallot, Ballot, encrypt_ballot, verify_audit
 from evote.board import Receipt
-from evote.credentials import CredentialFile
+from evote.commands import check_election_id
+from evote.credentials import CredentialFile, parse_credential_code
 from evote.election import Phase
-from evote.errors import BoardError, CredentialError, EvoteError, InvalidBallot, LifecycleError
+from evote.errors import (
+    BoardError,
+    CredentialError,
+    EvoteError,
+    InvalidBallot,
+    LifecycleError,
+    SchemaError,
+)
 from evote.fingerprint import ElectionContext
 from evote.manifest import Manifest, Question
 from evote.signing import SigningKey
@@ -55,6 +77,67 @@ def read_credential_file(path: str | Path) -> CredentialFile:
         return CredentialFile.from_json(obj, str(path))
     except EvoteError as exc:
         raise CredentialError(f"credential file {path}: {exc.message}") from None
+
+
+def _names_a_file(value: str) -> bool:
+    """``value`` was meant as a path (it exists, or looks like one), not as a code."""
+    return Path(value).exists() or "/" in value or value.endswith((".json", ".login"))
+
+
+def read_credential(value: str) -> tuple[str | None, SigningKey]:
+    """``(election id or None, key)`` from a credential file or a printed credential code
+    (which names no election)."""
+    if _names_a_file(value):
+        found = read_credential_file(value)
+        return found.election_id, found.key
+    try:
+        return None, parse_credential_code(value.strip().upper())
+    except CredentialError as exc:
+        raise CredentialError(
+            f"--credential is neither a credential file nor a valid credential code: "
+            f"{exc.message}"
+        ) from None
+
+
+def read_login(value: str) -> tuple[str | None, str]:
+    """``(election id or None, login code)`` from a ``.login`` file or the login code."""
+    if _names_a_file(value):
+        return read_login_file(value)
+    code = value.strip()
+    if not code or any(c.isspace() for c in code) or code.startswith("{"):
+        raise CliError("--login is neither a login file nor a login code")
+    return None, code
+
+
+def one_election(named: dict[str, str | None]) -> str:
+    """The election every input that names one agrees on (``named``: where -> id)."""
+    ids = {where: eid for where, eid in named.items() if eid is not None}
+    if not ids:
+        raise CliError(
+            "which election? The credential code and login code do not say: add --election ID"
+        )
+    if len(set(ids.values())) > 1:
+        listed = ", ".join(f"{where} {eid!r}" for where, eid in ids.items())
+        raise CliError(f"these are for different elections: {listed}")
+    return next(iter(ids.values()))
+
+
+def read_sent_ballot(path: str | Path, ctx: ElectionContext) -> Ballot:
+    """A ballot saved before it was sent (``ballot-<code>.json``), for ``--resend``."""
+    obj = read_json(path, "ballot file")
+    try:
+        return Ballot.from_json(obj, ctx.manifest)
+    except EvoteError as exc:
+        raise CliError(f"ballot file {path}: {exc.message}") from None
+
+
+def ballot_file_election(path: str | Path) -> str:
+    """The election a saved ballot is for (read before the election is fetched)."""
+    obj = read_json(path, "ballot file")
+    try:
+        return check_election_id(obj.get("election_id") if isinstance(obj, dict) else None)
+    except SchemaError:
+        raise CliError(f"{path} is not a saved evote ballot (no election_id)") from None
 
 
 # --- choices ---------------------------------------------------------------------------
@@ -219,8 +302,16 @@ def cast_or_audit(
     selections: Sequence[Sequence[int]],
     *,
     audit: bool = False,
+    policy: RetryPolicy | None = None,
+    before_sending: Callable[[Ballot], None] | None = None,
 ) -> Cast:
-    """Encrypt, prove and sign; then cast (checking the receipt) or audit."""
+    """Encrypt, prove and sign; then cast (checking the receipt) or audit.
+
+    For a cast, the randomness is dropped before anything is sent, so the
+    ballot can never be audited; ``before_sending`` sees the signed ballot
+    first (to save it for ``--resend``).  Both paths resend the same bytes
+    after a lost answer and recover the receipt from the board
+    (:func:`cli.sending.deliver`)."""
     if credential.verify_key not in ctx.credentials:
         raise CredentialError(
             "this credential is not on the election's published list (unknown credential)"
@@ -230,12 +321,39 @@ def cast_or_audit(
     if audit:
         audited = AuditedBallot.from_secrets(ballot, ballot_secrets)
         verify_audit(ctx, audited)
-        receipt = api.audit_ballot(client, eid, audited, login_code)
-        check_receipt_for(client, receipt, ballot, kind="ballot_audited")
+        receipt = deliver(
+            lambda: api.audit_ballot(client, eid, audited, login_code),
+            lambda: board_receipt(client, ballot),
+            lambda r: check_receipt_for(client, r, ballot, kind="ballot_audited"),
+            tracking_code=ballot.tracking_code,
+            policy=policy or RetryPolicy(),
+        )
         return Cast(ballot, receipt, audited)
-    receipt = api.cast_ballot(client, eid, ballot, login_code)
-    check_receipt_for(client, receipt, ballot)
-    return Cast(ballot, receipt)
+    del ballot_secrets  # a ballot that may be sent is never opened
+    if before_sending is not None:
+        before_sending(ballot)
+    return Cast(ballot, send_ballot(client, ballot, login_code, policy))
+
+
+def send_ballot(
+    client: Client, ballot: Ballot, login_code: str, policy: RetryPolicy | None = None
+) -> Receipt:
+    """Cast ``ballot`` (already signed) and return its checked receipt, resending the same
+    bytes and asking the board after a lost answer."""
+    eid = ballot.election_id
+    return deliver(
+        lambda: api.cast_ballot(client, eid, ballot, login_code),
+        lambda: board_receipt(client, ballot),
+        lambda r: check_receipt_for(client, r, ballot),
+        tracking_code=ballot.tracking_code,
+        policy=policy or RetryPolicy(),
+    )
+
+
+def board_receipt(client: Client, ballot: Ballot) -> Receipt | None:
+    """The receipt of ``ballot`` from the board, by its tracking code (None: not there)."""
+    found = api.ballot_receipt(client, ballot.election_id, ballot.tracking_code)
+    return None if found is None else found[1]
 
 
 def check_receipt_for(
@@ -258,17 +376,21 @@ def check_receipt_for(
 @server_option
 @click.option(
     "--login",
-    "login_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Your login file (from the election office).",
+    "login_value",
+    help="Your login file (from the election office), or the login code itself. "
+    "Left out: asked for without echo.",
 )
 @click.option(
     "--credential",
-    "credential_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Your credential file (from the credential authority).",
+    "credential_value",
+    help="Your credential file, or the credential code printed in your letter "
+    "(from the credential authority). Left out: asked for without echo.",
+)
+@click.option(
+    "--election",
+    "election_opt",
+    help="The election id, when neither the credential nor the login names it "
+    "(a printed code and a bare login code do not).",
 )
 @click.option(
     "--choices",
@@ -281,21 +403,46 @@ def check_receipt_for(
     "encryption, post it as an audited ballot; nothing is counted.",
 )
 @click.option(
+    "--resend",
+    "resend_path",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Send again a ballot saved by an earlier `evote vote` whose answer never came "
+    "(ballot-<tracking code>.json), and get its receipt. Needs only the login.",
+)
+@click.option(
     "--receipt",
     "receipt_path",
     type=click.Path(dir_okay=False),
     help="Where to store the receipt (default: receipt-<tracking code>.json), or with "
     "--audit the audited ballot (default: audited-<tracking code>.json).",
 )
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 20),
+    default=5,
+    show_default=True,
+    help="How many times to send the same ballot again after a lost answer.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 600),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for each answer of the server.",
+)
 @click.option("--lang", default=None, help="Language of the questions, e.g. en or ru.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation before casting.")
 def vote(
     server: str,
-    login_path: str,
-    credential_path: str,
+    login_value: str | None,
+    credential_value: str | None,
+    election_opt: str | None,
     choices: str | None,
     audit: bool,
+    resend_path: str | None,
     receipt_path: str | None,
+    retries: int,
+    timeout: float,
     lang: str | None,
     yes: bool,
 ) -> None:
@@ -306,22 +453,49 @@ def vote(
     receipt; check it later with `evote receipt check RECEIPT`.  You may vote
     again: only your last ballot counts.
 
+    If the server's answer is lost, the same ballot is sent again (never a new
+    one, never opened) and the board is asked for it by its tracking code,
+    until a receipt is had; if the server stays out of reach, the ballot is
+    kept in ballot-<tracking code>.json for `evote vote --resend`.
+
     \b
     --choices: QUESTION=OPTIONS separated by ';'. QUESTION is an id or number;
     OPTIONS are option numbers (1,3) or, for scored questions, option:points
     pairs (1:3,2:2).  Example: --choices 'park=1;priorities=1,3'
     """
-    credential = read_credential_file(credential_path)
-    login_election, login_code = read_login_file(login_path)
-    eid = credential.election_id
-    if login_election is not None and login_election != eid:
-        raise CliError(
-            f"the login file is for election {login_election!r} but the credential is for {eid!r}"
-        )
-    with Client(server) as client:
+    if resend_path is not None and (audit or choices is not None or credential_value):
+        raise CliError("--resend sends a saved ballot as it is: no --audit, --choices or "
+                       "--credential with it")
+    policy = RetryPolicy(attempts=retries + 1)
+    credential: SigningKey | None = None
+    named: dict[str, str | None] = {"--election": election_opt}
+    if resend_path is not None:
+        named["the ballot file"] = ballot_file_election(resend_path)
+    else:
+        if credential_value is None:
+            credential_value = click.prompt(
+                "Your credential code (from your letter) or credential file", hide_input=True
+            )
+        elif not _names_a_file(credential_value):
+            warn_code_on_command_line("--credential")
+        named["the credential"], credential = read_credential(credential_value)
+    if login_value is None:
+        login_value = click.prompt("Your login code or login file", hide_input=True)
+    elif not _names_a_file(login_value):
+        warn_code_on_command_line("--login")
+    named["the login"], login_code = read_login(login_value)
+    eid = one_election(named)
+
+    with Client(server, timeout=timeout) as client:
         ctx = election_context(client, eid)
+        if resend_path is not None:
+            ballot = read_sent_ballot(resend_path, ctx)
+            receipt = send_ballot(client, ballot, login_code, policy)
+            store_receipt(ballot, receipt, receipt_path)
+            return
+        assert credential is not None
         manifest = ctx.manifest
-        if credential.key.verify_key not in ctx.credentials:
+        if credential.verify_key not in ctx.credentials:
             raise CredentialError(
                 "this credential is not on the election's published list (unknown credential)"
             )
@@ -335,7 +509,23 @@ def vote(
             verb = "Encrypt and audit" if audit else "Encrypt and cast"
             if not click.confirm(f"{verb} this ballot?", default=False):
                 raise click.Abort()
-        done = cast_or_audit(client, ctx, credential.key, login_code, selections, audit=audit)
+        saved: list[Path] = []
+
+        def save(ballot: Ballot) -> None:
+            folder = receipt_target(ballot, receipt_path).parent
+            target = folder / f"ballot-{ballot.tracking_code}.json"
+            saved.append(write_new_file(target, json_bytes(ballot.to_json()), secret=False))
+
+        try:
+            done = cast_or_audit(
+                client, ctx, credential, login_code, selections,
+                audit=audit, policy=policy, before_sending=save,
+            )
+        except EvoteError:
+            if saved:
+                note(f"the ballot that was sent is kept in {saved[0]}; finish with "
+                     f"`evote vote --resend {saved[0]} --login ...`")
+            raise
     code = done.ballot.tracking_code
     if done.audited is not None:
         target = Path(receipt_path or f"audited-{code}.json")
@@ -350,7 +540,22 @@ def vote(
             "NOT counted; run `evote vote` again to cast."
         )
         return
-    target = Path(receipt_path or f"receipt-{code}.json")
-    write_new_file(target, json_bytes(done.receipt.to_json()), secret=False)
+    store_receipt(done.ballot, done.receipt, receipt_path)
+    for path in saved:  # the receipt is stored: the saved ballot is no longer needed
+        path.unlink(missing_ok=True)
+
+
+def warn_code_on_command_line(option: str) -> None:
+    warn(f"a code given as {option} on the command line can stay in your shell history and be "
+         f"seen by other users of this machine; leave {option} out to be asked for it")
+
+
+def receipt_target(ballot: Ballot, receipt_path: str | None) -> Path:
+    return Path(receipt_path or f"receipt-{ballot.tracking_code}.json")
+
+
+def store_receipt(ballot: Ballot, receipt: Receipt, receipt_path: str | None) -> None:
+    target = receipt_target(ballot, receipt_path)
+    write_new_file(target, json_bytes(receipt.to_json()), secret=False)
     note(f"receipt stored in {target}; check it any time with `evote receipt check {target}`")
-    say(f"ballot cast; tracking code {code} (board entry {done.receipt.index})")
+    say(f"ballot cast; tracking code {ballot.tracking_code} (board entry {receipt.index})")

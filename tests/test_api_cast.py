@@ -227,13 +227,15 @@ def test_a_ballot_for_another_election_is_invalid(election: ApiElection) -> None
     refused(election, election.cast(doc, login=election.login(0)), 422, "invalid_ballot", size)
 
 
-def test_the_same_ballot_cannot_be_cast_twice(election: ApiElection) -> None:
+def test_the_same_ballot_cast_twice_is_on_the_board_once(election: ApiElection) -> None:
+    """A resend is answered with the original receipt (tests/test_api_resend.py)."""
     ballot, _ = election.ballot(0)
-    assert election.cast(ballot, login=election.login(0)).status_code == 201
+    first = election.cast(ballot, login=election.login(0))
+    assert first.status_code == 201
     size = election.size()
-    refused(
-        election, election.cast(ballot, login=election.login(0)), 409, "duplicate_ciphertext", size
-    )
+    again = election.cast(ballot, login=election.login(0))
+    assert again.status_code == 200 and again.get_json() == first.get_json()
+    assert election.size() == size
 
 
 def test_a_ballot_reusing_randomness_inside_itself_is_refused(election: ApiElection) -> None:

@@ -16,6 +16,7 @@ from ballot_server import create_app, db
 from ballot_server.config import ConfigError, load_or_create_board_key, load_settings
 from ballot_server.openapi import openapi_document
 from ballot_server.security import CONTENT_SECURITY_POLICY, TokenBucketLimiter
+from evote.ballot import AuditedBallot
 from evote.errors import RateLimited
 from evote.signing import SigningKey
 from tests import api_election
@@ -165,14 +166,15 @@ def test_an_unexpected_exception_is_a_bare_json_500(api_db, tmp_path, caplog) ->
 
 def test_security_headers_on_every_response(election: ApiElection) -> None:
     c = election.client
-    ballot, _ = election.ballot(0)
+    ballot, secrets = election.ballot(0)
     responses = [
         c.get(f"{API}/openapi.json"),
         c.get(f"{API}/board-key"),
         c.get(election.url),
         c.get(f"{election.url}/record", buffered=True),
         election.cast(ballot, login=election.login(0)),  # 201
-        election.cast(ballot, login=election.login(0)),  # 409
+        election.cast(ballot, login=election.login(0)),  # 200: the same ballot again
+        election.audit(AuditedBallot.from_secrets(ballot, secrets), login=election.login(0)),  # 409
         election.cast(ballot, login=None),  # 401
         c.get(f"{election.url}/entries?limit=0"),  # 400
         c.get(f"{election.url}/entries/12345"),  # 404

@@ -508,35 +508,70 @@ def test_re_voting_twice_in_one_batch(api_app: Flask, election) -> None:
 
 
 def test_the_same_ballot_twice_in_one_batch(api_app: Flask, election) -> None:
+    """The second copy is a resend (docs/api.md §5.1): answered from the first one's
+    entry and head, appended once."""
     e = election
     ballot = e.ballot(0)[0]
     size = e.size()
     with service(api_app) as svc:
         casts = [pending(svc, e, 0, ballot), pending(svc, e, 0, ballot)]
         svc._write_casts(e.election_id, casts)
-        first = written(casts[0])
-        error = refused(casts[1], DuplicateCiphertext, "duplicate_ciphertext")
-        assert error.detail == {"index": first.entry.index} == {"index": size}
+        first, again = written(casts[0]), written(casts[1])
+        assert first.entry.index == size and not first.resent
+        assert again.resent and (again.entry, again.head, again.proof) == (
+            first.entry, first.head, first.proof
+        )
+        check_receipt(svc, e, casts[1])
     assert e.size() == size + 1
 
 
-def test_a_ballot_already_on_the_board_is_refused_in_a_batch(api_app: Flask, election) -> None:
+def test_the_same_ballot_from_another_login_in_one_batch_is_refused(
+    api_app: Flask, election
+) -> None:
+    e = election
+    ballot = e.ballot(0)[0]
+    size = e.size()
+    with service(api_app) as svc:
+        casts = [pending(svc, e, 0, ballot), pending(svc, e, 1, ballot)]
+        svc._write_casts(e.election_id, casts)
+        assert written(casts[0]).entry.index == size
+        refused(casts[1], BindingError, "binding")
+    assert e.size() == size + 1
+
+
+def test_a_ballot_already_on_the_board_is_a_resend_in_a_batch(api_app: Flask, election) -> None:
     e = election
     ballot = e.ballot(0)[0]
     response = e.cast(ballot, login=e.login(0))
     assert response.status_code == 201
-    on_board = Receipt.from_json(response.get_json()).index
+    original = Receipt.from_json(response.get_json())
     fresh = e.ballot(1)[0]
     size = e.size()
     with service(api_app) as svc:
         before = heads(svc, e)
         casts = [pending(svc, e, 0, ballot), pending(svc, e, 1, fresh)]
         svc._write_casts(e.election_id, casts)
-        error = refused(casts[0], DuplicateCiphertext, "duplicate_ciphertext")
-        assert error.detail == {"index": on_board}
-        assert written(casts[1]).entry.index == size  # no gap where the refused one was
+        again = written(casts[0])
+        assert again.resent and again.entry.index == original.index
+        assert again.head == original.tree_head  # the head its first send got
+        assert check_receipt(svc, e, casts[0]) == original
+        assert written(casts[1]).entry.index == size  # no gap where the resend was
         assert heads(svc, e) == before + 1
     assert e.size() == size + 1
+
+
+def test_a_batch_of_only_resends_writes_nothing(api_app: Flask, election) -> None:
+    e = election
+    ballot = e.ballot(0)[0]
+    assert e.cast(ballot, login=e.login(0)).status_code == 201
+    size = e.size()
+    with service(api_app) as svc:
+        before = heads(svc, e)
+        casts = [pending(svc, e, 0, ballot), pending(svc, e, 0, ballot)]
+        svc._write_casts(e.election_id, casts)
+        assert all(written(c).resent for c in casts)
+        assert heads(svc, e) == before
+    assert e.size() == size
 
 
 def test_an_audited_ballot_cannot_be_cast_and_its_refusal_binds_nothing(

@@ -14,9 +14,12 @@ evote's defences, each tested here against the live server and the verifier:
   them too (the proofs hash the ciphertext, and nobody but the victim knows
   the new randomness);
 * the server refuses any ciphertext whose alpha (r·G) is already on the board
-  (409 duplicate_ciphertext), so a replay of a voter's earlier ballot after a
-  re-vote is refused; a server that appends it anyway fails the verifier's
-  unique-ciphertexts check, so it is never silently counted.
+  (409 duplicate_ciphertext); the one exception, the very same ballot sent
+  again by its own login (a lost answer, docs/api.md §5.1), is answered with
+  its original receipt and appends nothing, so a replay of a voter's earlier
+  ballot after a re-vote changes nothing; a server that appends it anyway
+  fails the verifier's unique-ciphertexts check, so it is never silently
+  counted.
 """
 
 from __future__ import annotations
@@ -71,7 +74,8 @@ def test_cortier_smyth_2011_identical_ciphertexts_under_another_credential(
     them with its own credential and casts them with its own login: refused
     with 422 invalid_proof at question 0, option 0.  Casting voter 0's ballot
     verbatim with the attacker's login is refused by the binding (403), and
-    replaying it with voter 0's own login by the duplicate check (409)."""
+    replaying it with voter 0's own login only returns its original receipt
+    (200, nothing appended)."""
     victim, _ = live.ballot(0)
     response = live.cast(victim, login=live.login(0))
     assert response.status_code == 201
@@ -85,7 +89,9 @@ def test_cortier_smyth_2011_identical_ciphertexts_under_another_credential(
     assert body["detail"] == {"question": 0, "option": 0}
 
     refused(live, live.cast(victim, login=live.login(1)), 403, "binding", size)
-    refused(live, live.cast(victim, login=live.login(0)), 409, "duplicate_ciphertext", size)
+    replay = live.cast(victim, login=live.login(0))
+    assert replay.status_code == 200 and replay.get_json() == response.get_json()
+    assert live.size() == size
 
 
 def test_cortier_smyth_2011_copy_on_the_board_fails_the_verifier(
@@ -144,14 +150,18 @@ def test_cortier_smyth_2011_replayed_ballot_after_a_revote_is_refused(
 ) -> None:
     """Voter 0 votes for option 1, then re-votes for option 2.  Replaying the
     first request (same ballot, same login: a network attacker or a dishonest
-    front end) is refused with 409 duplicate_ciphertext, the re-vote is what
-    counts, and the live server's record verifies."""
+    front end) appends nothing: it is answered with the first ballot's original
+    receipt (200, idempotent casting), the re-vote is what counts, and the live
+    server's record verifies."""
     first, _ = live.ballot(0, [[0, 1, 0]])
     second, _ = live.ballot(0, [[0, 0, 1]])
-    assert live.cast(first, login=live.login(0)).status_code == 201
+    original = live.cast(first, login=live.login(0))
+    assert original.status_code == 201
     assert live.cast(second, login=live.login(0)).status_code == 201
     size = live.size()
-    refused(live, live.cast(first, login=live.login(0)), 409, "duplicate_ciphertext", size)
+    replay = live.cast(first, login=live.login(0))
+    assert replay.status_code == 200 and replay.get_json() == original.get_json()
+    assert live.size() == size
     result = live.tally()
     assert result.counts == ((0, 0, 1),)
     report = verify_zip(download_record(live, tmp_path / "record.zip"))

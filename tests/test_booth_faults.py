@@ -1,0 +1,434 @@
+"""The web booth over an unreliable network (issue 13 acceptance): a fault matrix.
+
+Debian's Chromium (headless, Playwright) against a real ballot server
+(gunicorn, ``evote serve``) that this module can SIGKILL and restart on the
+same port and database.  Each case makes a voter sign in, mark, encrypt, and
+then meets one fault at Cast:
+
+* offline at Cast, then back online;
+* the request reaches the server, which commits, and the answer is dropped
+  (``route.fetch()`` then ``route.abort()``);
+* the server SIGKILLed just before its commit (the request never reaches it)
+  and just after (it committed, the answer dies with it), then restarted;
+* a reload of the tab 5, 40, 80 and 150 ms after Cast;
+* double and quadruple clicks on Cast over a slow network;
+* a whole vote on a 3G profile (CDP Network.emulateNetworkConditions).
+
+Every case asserts the board (the voter's credential has exactly one ballot,
+the one whose tracking code the booth showed before Cast), the receipt
+(downloaded from the booth and accepted by ``evote receipt check``), and the
+requests: every POST of a ballot carries the same bytes, no request goes to
+/audits, and no body carries an opening (``randomness``/``selections``).
+Screens of each state are saved under test-artifacts/booth-faults/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli.api import fetch_entries
+from cli.client import Client
+from cli.demo import _wait_ready, free_port
+from cli.official import create_signing_key
+from evote.signing import SigningKey
+from tests import booth_browser
+from tests.booth_browser import CHROMIUM, BoothElection, RequestLog, Voter, make_booth_election
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts" / "booth-faults"
+BUNDLE = ROOT / "ballot_server" / "static" / "booth.js"
+
+if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
+
+pytestmark = pytest.mark.slow
+browser = booth_browser.browser
+
+CHOICE = {"park": "Yes", "priorities": ["Lighting"], "budget": {"Pool": 2}}
+PROFILE_3G = {"offline": False, "latency": 300, "downloadThroughput": 750 * 1024 // 8,
+              "uploadThroughput": 250 * 1024 // 8}
+SLOW = {"offline": False, "latency": 600, "downloadThroughput": 200 * 1024, "uploadThroughput": 200 * 1024}
+
+
+# --- a server this module can kill and restart --------------------------------------------
+
+
+class KillableServer:
+    """``evote serve`` on a fixed port and data directory, SIGKILLable and restartable."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.keys = work / "keys"
+        self.keys.mkdir()
+        create_signing_key(self.keys / "official.key", "official")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log_path = self.work / f"server-{self.starts}.log"
+        command = [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1",
+                   "--port", str(self.port), "--workers", "2", "--threads", "1",
+                   "--data-dir", str(self.work / "server"), "--official", str(self.keys / "official.pub")]
+        env = {**os.environ, "EVOTE_HSTS_MAX_AGE": "0", "EVOTE_CAST_RATE": "100000",
+               "EVOTE_CAST_BURST": "100000"}
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        _wait_ready(self.url, self.process, log_path)
+
+    def kill(self) -> None:
+        """SIGKILL the server's whole process group (gunicorn master and workers): no clean shutdown."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[KillableServer]:
+    assert BUNDLE.exists(), "the booth bundle is not built: run `make install`"
+    s = KillableServer(tmp_path_factory.mktemp("booth-faults"))
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def election(server, tmp_path_factory) -> BoothElection:
+    return make_booth_election(server.url, server.keys / "official.key",
+                               tmp_path_factory.mktemp("faults-election"), "booth-faults", voters=14)
+
+
+_next_voter = iter(range(100))
+
+
+@pytest.fixture
+def voter(election) -> Voter:
+    return election.voters[next(_next_voter)]
+
+
+# --- the voter's steps --------------------------------------------------------------------
+
+
+@dataclass
+class Booth:
+    page: Any
+    log: RequestLog
+    context: Any
+
+
+def open_booth(browser: Any, e: BoothElection, *, network: dict | None = None) -> Booth:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="en-GB")
+    log = RequestLog()
+    log.attach(context)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors
+    if network is not None:
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.emulateNetworkConditions", network)
+    return Booth(page, log, context)
+
+
+def sign_in(page: Any, v: Voter) -> None:
+    page.get_by_label("Login code").fill(v.login)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def to_sealed(b: Booth, e: BoothElection, v: Voter) -> str:
+    """Sign in, enter the credential, mark, encrypt: the tracking code shown before Cast."""
+    page = b.page
+    page.goto(e.booth_url)
+    sign_in(page, v)
+    page.get_by_label("Credential code").fill(v.code)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("heading", name="Your ballot").wait_for()
+    page.get_by_label(CHOICE["park"], exact=True).check()
+    page.get_by_label("Lighting", exact=True).check()
+    page.get_by_label("Pool", exact=True).select_option("2")
+    page.get_by_role("button", name="Review my choices").click()
+    page.get_by_role("button", name="Encrypt my ballot").click()
+    page.get_by_role("heading", name="Your ballot is encrypted").wait_for()
+    return page.get_by_test_id("tracking-code").inner_text()
+
+
+def wait_cast(page: Any, timeout: float = 60_000) -> str:
+    page.get_by_role("heading", name="Your ballot is cast").wait_for(timeout=timeout)
+    return page.get_by_test_id("tracking-code").inner_text()
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+# --- what every case must show -------------------------------------------------------------
+
+
+def board_ballots(e: BoothElection, v: Voter) -> list[dict]:
+    """The voter's ballot_cast entries on the board (by public credential)."""
+    public = SigningKey(v.seed).verify_key.to_json()
+    with Client(e.url) as client:
+        entries = [x.to_json() for x in fetch_entries(client, e.id)]
+    return [x for x in entries if x["kind"] == "ballot_cast" and x["payload"]["ballot"]["credential"] == public]
+
+
+def assert_outcome(b: Booth, e: BoothElection, v: Voter, code: str, tmp_path: Path) -> None:
+    page = b.page
+    assert wait_cast(page) == code  # the receipt is for the ballot encrypted before Cast
+    mine = board_ballots(e, v)
+    assert len(mine) == 1, f"{len(mine)} ballots of this voter on the board"
+    # the receipt, as the voter downloads it, passes `evote receipt check`
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download my receipt").click()
+    receipt = tmp_path / "receipt.json"
+    download.value.save_as(receipt)
+    assert json.loads(receipt.read_text())["tracking_code"] == code
+    checked = subprocess.run([sys.executable, "-m", "cli.main", "receipt", "check", str(receipt),
+                              "--server", e.url], capture_output=True, text=True, timeout=120, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"receipt OK: ballot {code}" in checked.stdout
+    assert_requests(b, v)
+
+
+def assert_requests(b: Booth, v: Voter) -> None:
+    sends = [r for r in b.log.requests if r["method"] == "POST" and r["url"].endswith("/ballots")]
+    assert sends, "no ballot was ever sent"
+    assert {r["body"] for r in sends} == {sends[0]["body"]}, "a resend differs from the first send"
+    ballot = json.loads(sends[0]["body"])
+    assert sorted(ballot) == ["answers", "credential", "election_id", "signature"]
+    assert [r["url"] for r in b.log.requests if "/audits" in r["url"]] == []
+    for r in b.log.requests:
+        body = r["body"].decode("utf-8", "replace")
+        assert '"randomness"' not in body and '"selections"' not in body, r["url"]
+    assert b.log.leaks(v) == []
+    assert b.page.js_errors == []
+
+
+def sends(b: Booth) -> int:
+    return sum(1 for r in b.log.requests if r["method"] == "POST" and r["url"].endswith("/ballots"))
+
+
+# --- the matrix ----------------------------------------------------------------------------
+
+
+def test_offline_at_cast_then_online(browser, election, voter, tmp_path) -> None:
+    b = open_booth(browser, election)
+    code = to_sealed(b, election, voter)
+    b.context.set_offline(True)
+    b.page.get_by_role("button", name="Cast this ballot").click()
+    b.page.get_by_role("heading", name="Checking whether your ballot arrived").wait_for()
+    # a sent ballot is never offered for audit
+    assert b.page.get_by_role("button", name="Audit this ballot").count() == 0
+    assert "can no longer be audited" in b.page.locator("main").inner_text()
+    shot(b.page, "unknown-offline")
+    b.page.wait_for_timeout(2500)  # a few looks and retries fail while offline
+    assert board_ballots(election, voter) == []
+    b.context.set_offline(False)
+    assert_outcome(b, election, voter, code, tmp_path)
+    shot(b.page, "cast-after-offline")
+    b.context.close()
+
+
+def test_answer_dropped_after_the_server_committed(browser, election, voter, tmp_path) -> None:
+    b = open_booth(browser, election)
+    code = to_sealed(b, election, voter)
+    dropped: list[int] = []
+
+    def drop_first(route: Any) -> None:
+        if route.request.method == "POST" and not dropped:
+            response = route.fetch()  # the server commits and answers...
+            dropped.append(response.status)
+            route.abort()  # ...and the answer never reaches the booth
+        else:
+            route.continue_()
+
+    b.page.route("**/api/v1/elections/*/ballots", drop_first)
+    b.page.get_by_role("button", name="Cast this ballot").click()
+    assert_outcome(b, election, voter, code, tmp_path)
+    assert dropped == [201]
+    # recovered by the lookup (or an idempotent resend answered 200): one entry either way
+    assert sends(b) <= 2
+    b.context.close()
+
+
+def test_duplicate_answer_is_looked_up_not_a_failure(browser, election, voter, tmp_path) -> None:
+    """The first answer lost; the booth must end with the receipt, never 'duplicate_ciphertext'."""
+    b = open_booth(browser, election)
+    code = to_sealed(b, election, voter)
+    seen: list[int] = []
+
+    def lose_then_pass(route: Any) -> None:
+        if route.request.method == "POST" and not seen:
+            seen.append(route.fetch().status)
+            route.abort()
+        else:
+            route.continue_()
+
+    b.page.route("**/api/v1/elections/*/ballots", lose_then_pass)
+    b.page.route("**/ballots/*/receipt", lambda route: route.fulfill(status=503, json={"code": "unavailable"}))
+    b.page.get_by_role("button", name="Cast this ballot").click()
+    assert_outcome(b, election, voter, code, tmp_path)  # the idempotent resend gave the receipt
+    assert "duplicate" not in b.page.locator("main").inner_text()
+    b.context.close()
+
+
+@pytest.mark.parametrize("moment", ["before", "after"])
+def test_server_killed_at_commit_then_restarted(browser, server, election, voter, tmp_path, moment) -> None:
+    b = open_booth(browser, election)
+    code = to_sealed(b, election, voter)
+    killed: list[str] = []
+
+    def kill(route: Any) -> None:
+        if route.request.method != "POST" or killed:
+            route.continue_()
+            return
+        if moment == "after":
+            route.fetch()  # committed (a 201 is only sent after the commit)...
+        server.kill()  # ...or not: SIGKILL before the request reaches a worker
+        killed.append(moment)
+        route.abort("connectionreset")
+
+    b.page.route("**/api/v1/elections/*/ballots", kill)
+    b.page.get_by_role("button", name="Cast this ballot").click()
+    b.page.get_by_role("heading", name="Checking whether your ballot arrived").wait_for()
+    shot(b.page, f"unknown-server-killed-{moment}")
+    b.page.wait_for_timeout(1500)
+    assert killed == [moment]
+    server.start()
+    assert len(board_ballots(election, voter)) == (1 if moment == "after" else 0)
+    assert_outcome(b, election, voter, code, tmp_path)
+    b.context.close()
+
+
+@pytest.mark.parametrize("delay_ms", [5, 40, 80, 150])
+def test_reload_right_after_cast(browser, election, voter, tmp_path, delay_ms) -> None:
+    b = open_booth(browser, election)
+    code = to_sealed(b, election, voter)
+    b.page.get_by_role("button", name="Cast this ballot").click(no_wait_after=True)
+    b.page.wait_for_timeout(delay_ms)
+    b.page.reload()
+    # after the reload: checking, then the receipt; or, if the ballot had not
+    # reached the board, the login is asked and the very same ballot is sent
+    cast = b.page.get_by_role("heading", name="Your ballot is cast")
+    relogin = b.page.get_by_role("heading", name="Your ballot has not arrived yet")
+    cast.or_(relogin).wait_for(timeout=30_000)
+    if relogin.is_visible():
+        shot(b.page, f"need-login-reload-{delay_ms}")
+        b.page.get_by_label("Login code").fill(voter.login)
+        b.page.get_by_role("button", name="Sign in and send my ballot").click()
+    assert_outcome(b, election, voter, code, tmp_path)
+    stored = b.page.evaluate(f"sessionStorage.getItem('evote.cast.{election.id}')")
+    assert voter.login not in stored and voter.code not in stored and "randomness" not in stored
+    # a further reload shows the receipt again, from the stored receipt
+    b.page.reload()
+    assert wait_cast(b.page) == code
+    b.context.close()
+
+
+@pytest.mark.parametrize("clicks", [2, 4])
+def test_repeated_clicks_on_a_slow_network(browser, election, voter, tmp_path, clicks) -> None:
+    b = open_booth(browser, election)
+    code = to_sealed(b, election, voter)
+    cdp = b.context.new_cdp_session(b.page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", SLOW)
+    b.page.get_by_role("button", name="Cast this ballot").click(click_count=clicks, delay=30)
+    b.page.get_by_role("heading", name="Sending your ballot").wait_for()
+    shot(b.page, f"sending-{clicks}-clicks")
+    assert_outcome(b, election, voter, code, tmp_path)
+    assert sends(b) == 1
+    b.context.close()
+
+
+def test_a_whole_vote_on_3g(browser, election, voter, tmp_path) -> None:
+    b = open_booth(browser, election, network=PROFILE_3G)
+    code = to_sealed(b, election, voter)
+    b.page.get_by_role("button", name="Cast this ballot").click()
+    assert_outcome(b, election, voter, code, tmp_path)
+    assert sends(b) == 1
+    b.context.close()
+
+
+def test_leaving_with_unsent_marks_asks_first(browser, election, voter) -> None:
+    b = open_booth(browser, election)
+    page = b.page
+    page.goto(election.booth_url)
+    sign_in(page, voter)
+    page.get_by_label("Credential code").fill(voter.code)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Yes", exact=True).check()
+    asked: list[str] = []
+
+    def on_dialog(dialog: Any) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()  # stay
+
+    page.on("dialog", on_dialog)
+    page.evaluate("location.reload()")
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"]
+    assert page.get_by_label("Yes", exact=True).is_checked()  # still here, marks kept
+    b.context.close()
+
+
+def test_a_bare_login_or_the_login_file(browser, election, voter) -> None:
+    login_file = json.dumps({"type": "evote-login", "v": 1, "election": election.id,
+                             "voter": voter.voter_id, "login_code": voter.login}, indent=2)
+    b = open_booth(browser, election)
+    page = b.page
+    page.goto(election.booth_url)
+    page.get_by_label("Login code").fill(json.dumps({"type": "evote-login", "v": 1, "election": "other",
+                                                     "voter": "x", "login_code": voter.login}))
+    page.get_by_role("button", name="Sign in").click()
+    assert "for another election (other)" in page.locator("p.error[data-field='login']").inner_text()
+    path = Path(election.official).parent / f"{voter.voter_id}-test.login"
+    path.write_text(login_file)
+    page.get_by_label("Or load your .login file").set_input_files(str(path))
+    page.get_by_role("heading", name="Your private credential").wait_for()
+    assert b.page.js_errors == []
+    b.context.close()
+
+
+def test_check_link_works_without_a_reload(browser, election) -> None:
+    b = open_booth(browser, election)
+    page = b.page
+    page.goto(election.booth_url)
+    page.get_by_role("heading", name="Sign in").wait_for()
+    page.get_by_test_id("check-link").click()
+    page.get_by_role("heading", name="Check a ballot on the board").wait_for()
+    page.get_by_role("button", name="Back").click()
+    page.get_by_role("heading", name="Sign in").wait_for()
+    page.evaluate("location.hash = '#check=AAAA-BBBB-CCCC-DDDD'")
+    page.get_by_test_id("check-verdict").wait_for()
+    assert "No ballot with this tracking code" in page.get_by_test_id("check-verdict").inner_text()
+    assert page.get_by_label("Tracking code").input_value() == "AAAA-BBBB-CCCC-DDDD"
+    assert b.page.js_errors == []
+    b.context.close()

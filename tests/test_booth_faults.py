@@ -279,24 +279,58 @@ def test_answer_dropped_after_the_server_committed(browser, election, voter, tmp
     b.context.close()
 
 
-def test_duplicate_answer_is_looked_up_not_a_failure(browser, election, voter, tmp_path) -> None:
-    """The first answer lost; the booth must end with the receipt, never 'duplicate_ciphertext'."""
+def test_resend_gets_the_receipt_when_the_lookup_is_down(browser, election, voter, tmp_path) -> None:
+    """The answer is lost and the board lookup is unavailable: the same bytes, resent, get the
+    original receipt (idempotent casting, 200)."""
     b = open_booth(browser, election)
     code = to_sealed(b, election, voter)
-    seen: list[int] = []
+    statuses: list[int] = []
 
-    def lose_then_pass(route: Any) -> None:
-        if route.request.method == "POST" and not seen:
-            seen.append(route.fetch().status)
+    def lose_first(route: Any) -> None:
+        response = route.fetch()
+        statuses.append(response.status)
+        if len(statuses) == 1:
             route.abort()
+        else:
+            route.fulfill(response=response)
+
+    b.page.route("**/api/v1/elections/*/ballots", lose_first)
+    b.page.route("**/ballots/*/receipt", lambda route: route.fulfill(status=503, json={"code": "unavailable"}))
+    b.page.get_by_role("button", name="Cast this ballot").click()
+    assert_outcome(b, election, voter, code, tmp_path)
+    assert statuses == [201, 200]
+    b.context.close()
+
+
+def test_duplicate_ciphertext_is_looked_up_never_a_failure(browser, election, voter, tmp_path) -> None:
+    """A resend answered 409 duplicate_ciphertext (as a server without idempotent casting
+    answers) makes the booth look the ballot up and show its receipt, not an error."""
+    b = open_booth(browser, election)
+    code = to_sealed(b, election, voter)
+    posts: list[int] = []
+    lookups: list[int] = []
+
+    def commit_then_duplicate(route: Any) -> None:
+        posts.append(1)
+        if len(posts) == 1:
+            route.fetch()
+            route.abort()
+        else:
+            route.fulfill(status=409, json={"code": "duplicate_ciphertext", "message": "already on the board"})
+
+    def first_lookup_down(route: Any) -> None:
+        lookups.append(1)
+        if len(lookups) == 1:
+            route.fulfill(status=503, json={"code": "unavailable"})
         else:
             route.continue_()
 
-    b.page.route("**/api/v1/elections/*/ballots", lose_then_pass)
-    b.page.route("**/ballots/*/receipt", lambda route: route.fulfill(status=503, json={"code": "unavailable"}))
+    b.page.route("**/api/v1/elections/*/ballots", commit_then_duplicate)
+    b.page.route("**/ballots/*/receipt", first_lookup_down)
     b.page.get_by_role("button", name="Cast this ballot").click()
-    assert_outcome(b, election, voter, code, tmp_path)  # the idempotent resend gave the receipt
-    assert "duplicate" not in b.page.locator("main").inner_text()
+    assert_outcome(b, election, voter, code, tmp_path)
+    assert len(posts) == 2 and len(lookups) == 2
+    assert "refused" not in b.page.locator("main").inner_text()
     b.context.close()
 
 

@@ -183,6 +183,14 @@ export function step(state, event) {
       };
     case 'LOOKUP_LOST':
       if (state.phase !== 'unknown' || !state.looking || stale) return same(state);
+      // The board cannot be asked: resending the same bytes is as good a
+      // question (the server answers its own ballot with its receipt).
+      if (state.hasToken && !state.duplicate && state.refusal === null) {
+        return {
+          state: freeze({ phase: 'sending', seq, hasToken: true, election: state.election, code: state.code, bytes: state.bytes, attempt: state.attempt + 1 }),
+          effects: [{ type: 'send', seq, bytes: state.bytes }],
+        };
+      }
       return {
         state: freeze({ ...state, seq, looking: false, attempt: state.attempt + 1 }),
         effects: [{ type: 'wait', seq, ms: backoff(state.attempt + 1) }],

@@ -97,11 +97,17 @@ test('sending → unknown on a lost answer: wait, look up, resend the same bytes
   assert.equal(state.phase, 'cast');
 });
 
-test('a lookup that is itself lost waits longer and looks again', () => {
-  const { state, effects } = run([signedIn, ballot(), { type: 'CAST' }, cur('LOST'), cur('TICK'), cur('LOOKUP_LOST')]);
+test('a lookup that is itself lost: resend the same bytes, or (no login, or after a duplicate) wait longer', () => {
+  const resent = run([signedIn, ballot(), { type: 'CAST' }, cur('LOST'), cur('TICK'), cur('LOOKUP_LOST')]);
+  assert.equal(resent.state.phase, 'sending');
+  assert.deepEqual(resent.effects.at(-1), { type: 'send', seq: resent.state.seq, bytes: '{"ballot":1}' });
+  const record = { v: 1, kind: 'sent', election: 'e1', code: 'CODE-1', bytes: '{"ballot":1}' };
+  const { state, effects } = run([{ type: 'RELOAD', record }, cur('LOOKUP_LOST')]);
   assert.equal(state.phase, 'unknown');
   assert.equal(state.looking, false);
   assert.deepEqual(effects.at(-1), { type: 'wait', seq: state.seq, ms: BACKOFF_MS[1] });
+  const dup = run([signedIn, ballot(), { type: 'CAST' }, cur('DUPLICATE'), cur('LOOKUP_LOST')]);
+  assert.equal(dup.effects.at(-1).type, 'wait');
 });
 
 test('duplicate_ciphertext is "look it up", never a failure', () => {
@@ -312,7 +318,8 @@ test('random sequences of send / timeout / answer / reload keep every safety rul
   // The random walk really went through the states that matter.
   for (const edge of [
     'sealed --CAST--> sending', 'sending --LOST--> unknown', 'unknown --TICK--> unknown',
-    'unknown --MISSING--> sending', 'unknown --MISSING--> need_login', 'need_login --TOKEN--> sending',
+    'unknown --MISSING--> sending', 'unknown --MISSING--> need_login', 'unknown --LOOKUP_LOST--> sending',
+    'unknown --LOOKUP_LOST--> unknown', 'need_login --TOKEN--> sending',
     'sending --ANSWER--> cast', 'unknown --FOUND--> cast', 'sending --DUPLICATE--> unknown',
     'unknown --MISSING--> refused', 'sealed --AUDIT--> auditing', 'auditing --AUDITED--> idle',
     'idle --RELOAD--> unknown', 'idle --RELOAD--> cast', 'cast --RESET--> idle',

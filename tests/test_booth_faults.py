@@ -466,3 +466,123 @@ def test_check_link_works_without_a_reload(browser, election) -> None:
     assert page.get_by_label("Tracking code").input_value() == "AAAA-BBBB-CCCC-DDDD"
     assert b.page.js_errors == []
     b.context.close()
+
+
+# --- every new screen: axe-core in English and Russian at 360 and 1280 px -----------------
+
+
+def axe(page: Any, name: str) -> None:
+    from tests.test_booth_browser import ARTIFACTS as SHOTS
+    from tests.test_booth_browser import audit_screen
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    audit_screen(page, name, "English")
+
+
+def footer_is_clean(page: Any) -> None:
+    footer = page.locator("footer").inner_text()
+    assert "null" not in footer and "undefined" not in footer, footer
+
+
+def test_new_screens_are_accessible_in_both_languages(browser, server, election, tmp_path) -> None:
+    from tests.booth_browser import tally
+    from tests.cli_server import Server, make_election
+
+    v1, v2, v3 = election.voters[-3:]  # the matrix above uses the first ones
+    # sending (the answer held back), then checking (the answer lost, the lookup held back)
+    b = open_booth(browser, election)
+    to_sealed(b, election, v1)
+    held: list[Any] = []
+    b.page.route("**/api/v1/elections/*/ballots", lambda route: held.append(route))
+    b.page.get_by_role("button", name="Cast this ballot").click()
+    b.page.get_by_role("heading", name="Sending your ballot").wait_for()
+    axe(b.page, "20-sending")
+    b.page.route("**/ballots/*/receipt", lambda route: held.append(route))
+    held[0].abort()
+    b.page.get_by_role("heading", name="Checking whether your ballot arrived").wait_for()
+    b.page.get_by_text("Checking whether your ballot arrived…").wait_for()
+    axe(b.page, "21-unknown")
+    # a reload while it is not on the board: the login is asked to send the same ballot
+    # (the newest route wins: a held lookup that dies with the page must not let a resend through)
+    b.page.route("**/api/v1/elections/*/ballots", lambda route: route.abort())
+    b.page.route("**/ballots/*/receipt", lambda route: route.continue_())
+    b.page.reload()
+    b.page.get_by_role("heading", name="Your ballot has not arrived yet").wait_for()
+    assert board_ballots(election, v1) == []
+    axe(b.page, "22-need-login")
+    b.page.unroute_all(behavior="ignoreErrors")
+    b.page.get_by_label("Login code").fill(v1.login)
+    b.page.get_by_role("button", name="Sign in and send my ballot").click()
+    wait_cast(b.page)
+    b.context.close()
+
+    # an audit whose answer is lost: the ballot is burnt, a fresh encryption is offered
+    b = open_booth(browser, election)
+    to_sealed(b, election, v2)
+    b.page.route("**/audits", lambda route: route.abort())
+    b.page.get_by_role("button", name="Audit this ballot").click()
+    b.page.get_by_role("heading", name="The audit could not be completed").wait_for()
+    assert b.page.get_by_role("button", name="Cast this ballot").count() == 0
+    axe(b.page, "23-audit-failed")
+    b.context.close()
+
+    # an election being set up (no key yet), and one set up but not opened: not yet open, no alarm
+    s = Server(server.url, server.keys)
+    for eid, ceremony in (("a11y-setup", False), ("a11y-ready", True)):
+        (tmp_path / eid).mkdir()
+        make_election(s, tmp_path / eid, eid, open_it=False, ceremony=ceremony, credentials=ceremony)
+        b = open_booth(browser, election)
+        b.page.goto(f"{server.url}/booth/{eid}")
+        b.page.get_by_role("heading", name="Voting has not opened yet").wait_for()
+        assert b.page.get_by_role("alert").count() == 0
+        assert "Do not vote here" not in b.page.locator("body").inner_text()
+        footer_is_clean(b.page)
+        axe(b.page, f"24-not-open-{eid}")
+        b.context.close()
+
+    # refused: the election closes while the ballot is on screen; then closed, then tallied
+    other = make_booth_election(server.url, server.keys / "official.key", tmp_path / "closing", "a11y-closing",
+                                voters=2)
+    voter = other.voters[0]
+    b = open_booth(browser, other)
+    code = to_sealed(b, other, voter)
+    from cli import election as official_cli
+    from cli.keyfiles import read_key_file
+    with Client(other.url) as client:
+        official_cli.close_election(client, read_key_file(other.official, "official"), other.id)
+    b.page.get_by_role("button", name="Cast this ballot").click()
+    b.page.get_by_role("heading", name="Your ballot was not cast").wait_for()
+    assert "not open for voting" in b.page.get_by_test_id("refused-reason").inner_text()
+    assert board_ballots(other, voter) == []
+    assert_requests(b, voter)
+    axe(b.page, "25-refused")
+    b.page.goto(other.booth_url)
+    b.page.get_by_role("heading", name="Voting has closed").wait_for()
+    axe(b.page, "26-closed")
+    b.context.close()
+    # a voter of the closed election can still check a ballot: here one that was never cast
+    b = open_booth(browser, other)
+    b.page.goto(f"{other.booth_url}#check={code}")
+    b.page.get_by_test_id("check-verdict").wait_for()
+    assert "No ballot with this tracking code" in b.page.get_by_test_id("check-verdict").inner_text()
+    b.context.close()
+
+    tallied = make_booth_election(server.url, server.keys / "official.key", tmp_path / "tallied", "a11y-tallied",
+                                  voters=1)
+    b = open_booth(browser, tallied)
+    code = to_sealed(b, tallied, tallied.voters[0])
+    b.page.get_by_role("button", name="Cast this ballot").click()
+    wait_cast(b.page)
+    counts = tally(tallied)
+    b.page.goto(tallied.booth_url)
+    b.page.get_by_role("heading", name="The result is published").wait_for()
+    result = b.page.get_by_test_id("result").inner_text()
+    assert f"Yes: {counts[0][0]}" in result and "Pool: 2" in result
+    assert b.page.get_by_test_id("result-link").get_attribute("href") == f"/api/v1/elections/{tallied.id}"
+    axe(b.page, "27-tallied")
+    b.page.get_by_role("link", name="Check a ballot on the board").first.click()
+    b.page.get_by_role("heading", name="Check a ballot on the board").wait_for()
+    b.page.get_by_label("Tracking code").fill(code)
+    b.page.get_by_role("button", name="Check", exact=True).click()
+    assert b.page.get_by_test_id("check-verdict").inner_text() == "Your ballot is on the board: every check passed."
+    b.context.close()

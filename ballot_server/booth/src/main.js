@@ -101,13 +101,14 @@ function renderFrame() {
     }, t(`lang.${lang}`))),
   );
   const fp = S.election ? b64encode(S.election.fingerprint) : null;
-  frame.footer.replaceChildren(
+  // replaceChildren would print a null as the text "null": keep only the parts there are.
+  frame.footer.replaceChildren(...[
     h('p', {}, h('a', { href: '#check', 'data-testid': 'check-link', text: t('footer.check') })),
     h('p', { text: t('footer.private') }),
     fp && h('p', {}, `${t('footer.fingerprint')}: `, h('code', { class: 'digest', text: fp })),
     S.boothSha256 && h('p', {}, `${t('footer.booth')}: `, h('code', { class: 'digest', text: S.boothSha256 }),
       S.boothOnBoard === null ? null : ` (${t(`footer.booth_${S.boothOnBoard}`)})`),
-  );
+  ].filter(Boolean));
 }
 
 function switchLanguage(lang) {
@@ -451,12 +452,14 @@ const SCREENS = {
     const c = S.cast;
     return h('section', {},
       heading('unknown.heading'),
-      h('p', { class: 'status', role: 'status', 'data-testid': 'unknown-status', text: t(c.looking ? 'unknown.looking' : 'unknown.waiting') }),
+      h('p', { class: 'status', role: 'status', 'data-testid': 'unknown-status', text: t(unknownStatusKey()) }),
       h('p', { text: t('unknown.intro') }),
       trackingBlock(c.code),
       h('p', { class: 'note', text: t('unknown.no_audit') }),
       h('div', { class: 'actions' },
-        h('button', { type: 'button', class: 'primary', onclick: checkNow, disabled: c.looking }, t('unknown.now')),
+        h('button', {
+          type: 'button', class: 'primary', 'data-testid': 'check-now', onclick: checkNow, disabled: c.phase !== 'unknown' || c.looking,
+        }, t('unknown.now')),
       ),
     );
   },
@@ -612,7 +615,7 @@ const SCREENS = {
       download(`receipt-${r.trackingCode}.json`, r.json, 'cast.download'),
       qrFigure(url, 'cast.qr_alt', 'cast.qr_caption'),
       h('div', { class: 'actions' },
-        button('cast.vote_again', voteAgain),
+        S.election.phase === 'open' ? button('cast.vote_again', voteAgain) : null,
         button('cast.check', () => { S.drafts.check = r.trackingCode; S.check = null; S.backTo = 'cast'; go('check'); }, { primary: true }),
       ),
     );
@@ -958,15 +961,31 @@ function dispatch(event) {
   S.cast = state;
   for (const effect of effects) perform(effect);
   if (state === before) return;
-  const screen = {
+  // A resend after a lost answer stays on the "checking" screen: no flicker
+  // between screens, and focus moves only when the screen really changes.
+  const screen = state.phase === 'sending' && state.attempt > 1 ? 'unknown' : {
     sending: 'sending', unknown: 'unknown', need_login: 'need_login', cast: 'cast', refused: 'refused',
   }[state.phase];
   if (state.phase === 'cast') {
     S.receipt = receiptView(state.receipt, state.bytes ?? before.bytes);
     S.sealed = null;
   }
-  if (screen && S.screen !== 'check') go(screen);
-  else if (screen) S.backTo = screen;
+  if (!screen) return;
+  if (S.screen === 'check') S.backTo = screen;
+  else if (S.screen !== screen) go(screen);
+  else refreshCastStatus();
+}
+
+/** Update the status line of the sending/checking screen in place (no re-render, focus kept). */
+function refreshCastStatus() {
+  const status = frame.main.querySelector('[data-testid="unknown-status"]');
+  if (status) status.textContent = t(unknownStatusKey());
+  const now = frame.main.querySelector('[data-testid="check-now"]');
+  if (now) now.disabled = !(S.cast.phase === 'unknown' && !S.cast.looking);
+}
+
+function unknownStatusKey() {
+  return S.cast.phase === 'sending' || S.cast.looking ? 'unknown.looking' : 'unknown.waiting';
 }
 
 function receiptView(receipt, bytes) {
@@ -1048,6 +1067,11 @@ function resumeCast() {
     return false;
   }
   let receipt;
+  if (record.kind === 'cast' && S.election.phase !== 'open') {
+    // Voting is over: the phase's own screen (result, check) is the useful one now.
+    forgetRecord();
+    return false;
+  }
   if (record.kind === 'cast') {
     try {
       receipt = checkedReceipt(record.receipt, record.code);

@@ -28,7 +28,16 @@ import pytest
 from tests import booth_browser
 from tests.booth_browser import CHROMIUM, MANIFEST, make_booth_election
 from tests.cli_server import Server, start_server
-from tests.test_booth_browser import ARTIFACTS, audit_screen, cast, encrypt, enter_code, mark, new_page, sign_in
+from tests.test_booth_browser import (
+    ARTIFACTS,
+    audit_screen,
+    cast,
+    encrypt,
+    enter_code,
+    mark,
+    new_page,
+    sign_in,
+)
 from tests.witnesses import NAMES, init_witnesses, policy_of, poll_server
 
 if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):

@@ -377,6 +377,8 @@ def test_reload_right_after_cast(browser, election, voter, tmp_path, delay_ms) -
     cast = b.page.get_by_role("heading", name="Your ballot is cast")
     relogin = b.page.get_by_role("heading", name="Your ballot has not arrived yet")
     cast.or_(relogin).wait_for(timeout=30_000)
+    path = "login asked" if relogin.is_visible() else "found on the board"
+    print(f"reload at {delay_ms} ms: {path}")
     if relogin.is_visible():
         shot(b.page, f"need-login-reload-{delay_ms}")
         b.page.get_by_label("Login code").fill(voter.login)

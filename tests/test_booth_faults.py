@@ -121,7 +121,7 @@ def server(tmp_path_factory) -> Iterator[KillableServer]:
 @pytest.fixture(scope="module")
 def election(server, tmp_path_factory) -> BoothElection:
     return make_booth_election(server.url, server.keys / "official.key",
-                               tmp_path_factory.mktemp("faults-election"), "booth-faults", voters=20)
+                               tmp_path_factory.mktemp("faults-election"), "booth-faults", voters=22)
 
 
 _next_voter = iter(range(100))
@@ -334,6 +334,39 @@ def test_duplicate_ciphertext_is_looked_up_never_a_failure(browser, election, vo
     assert_outcome(b, election, voter, code, tmp_path)
     assert len(posts) == 2 and len(lookups) == 2
     assert "refused" not in b.page.locator("main").inner_text()
+    b.context.close()
+
+
+def test_a_refused_ballot_is_not_sent_and_casting_again_works(browser, election, voter, tmp_path) -> None:
+    """A final refusal (here a 403 the route makes up) is confirmed by a lookup; the voter is
+    told nothing was cast, and a fresh encryption cast afterwards is the one ballot."""
+    b = open_booth(browser, election)
+    first = to_sealed(b, election, voter)
+    refusals: list[str] = []
+
+    def refuse_first(route: Any) -> None:
+        if not refusals:
+            refusals.append(route.request.post_data)
+            route.fulfill(status=403, json={"code": "bad_credential", "message": "not on the list"})
+        else:
+            route.continue_()
+
+    b.page.route("**/api/v1/elections/*/ballots", refuse_first)
+    b.page.get_by_role("button", name="Cast this ballot").click()
+    b.page.get_by_role("heading", name="Your ballot was not cast").wait_for()
+    assert "not on the election's list of voters" in b.page.get_by_test_id("refused-reason").inner_text()
+    assert board_ballots(election, voter) == []
+    shot(b.page, "refused")
+    b.page.get_by_role("button", name="Vote again").click()
+    b.page.get_by_role("heading", name="Your ballot").wait_for()
+    b.page.get_by_role("button", name="Review my choices").click()
+    b.page.get_by_role("button", name="Encrypt my ballot").click()
+    b.page.get_by_role("heading", name="Your ballot is encrypted").wait_for()
+    second = b.page.get_by_test_id("tracking-code").inner_text()
+    assert second != first
+    b.page.get_by_role("button", name="Cast this ballot").click()
+    assert wait_cast(b.page) == second
+    assert len(board_ballots(election, voter)) == 1
     b.context.close()
 
 

@@ -9,7 +9,7 @@ docs/guide.md walks through a whole election)::
     evote voters register                     voter logins (server side)
     evote trustee init|keygen|shares|decrypt  one trustee, on its own machine
     evote vote                                cast (or audit) a ballot from a terminal
-    evote receipt check                       is my ballot still on the board?
+    evote receipt check|fetch                 is my ballot still on the board? (fetch: by code)
     evote serve                               run the ballot server
     evote witness init|run                    an independent witness of the board
     evote demo                                a whole election on this machine

@@ -1,4 +1,6 @@
 """``evote receipt check``: is my ballot still on the board, and is the board the same one?
+(And ``evote receipt fetch``: the receipt of a ballot whose answer was lost, by its
+tracking code.)
 
 A receipt (stored by ``evote vote``) is the board's signed statement that the
 ballot is entry ``index`` of a tree of ``size`` entries with root ``root``,
@@ -33,12 +35,12 @@ import click
 from cli import api
 from cli.client import Client
 from cli.console import say
-from cli.keyfiles import read_json
+from cli.keyfiles import json_bytes, read_json, write_new_file
 from cli.options import OrderedGroup, server_option
 from evote import merkle
 from evote.board import Entry, Receipt, SignedTreeHead, verify_heads
 from evote.checkpoint import Checkpoint, Note, open_checkpoint
-from evote.errors import BoardError, EvoteError, WitnessPolicyError
+from evote.errors import BoardError, EvoteError, NotFound, WitnessPolicyError
 from evote.manifest import Manifest
 from evote.payloads import Command, ElectionCreated, parse_ballot_audited, parse_ballot_cast
 from evote.witness import WitnessPolicy, check_cosigners, verify_cosigned_inclusion
@@ -217,3 +219,46 @@ def check_command(receipt_path: str, server: str) -> None:
             f"the receipt's checkpoint ({w.at_cast_size} entries, cosigned by "
             f"{', '.join(w.at_cast)}) is the same history as the receipt's tree"
         )
+
+
+@receipt.command("fetch")
+@click.argument("tracking_code")
+@click.option("--election", "election_id", required=True, help="The election id.")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False),
+    help="Where to store the receipt (default: receipt-<tracking code>.json).",
+)
+@server_option
+def fetch_command(tracking_code: str, election_id: str, out_path: str | None, server: str) -> None:
+    """Fetch the receipt of the ballot with TRACKING_CODE from the board.
+
+    For a voter whose device lost the answer to a cast: the board gives the
+    ballot's original receipt (docs/api.md §5.2).  Its signature, inclusion
+    proof and entry are checked before it is stored; check it against the
+    current board with `evote receipt check`.
+    """
+    code = tracking_code.strip().upper()
+    with Client(server) as client:
+        found = api.ballot_receipt(client, election_id, code)
+        if found is None:
+            raise NotFound(
+                f"the board of {election_id!r} has no ballot with tracking code {code} "
+                "(not yet, or never arrived)"
+            )
+        entry, r = found
+        r.verify(r.tree_head.board_key)
+        r.verify_entry(entry)
+        if r.tracking_code != code or r.election != election_id:
+            raise BoardError("the server's receipt is for another ballot")
+        board_entry = api.entry(client, election_id, r.index)
+        r.verify_entry(board_entry)
+    target = write_new_file(
+        Path(out_path or f"receipt-{code}.json"), json_bytes(r.to_json()), secret=False
+    )
+    kind = "cast" if entry.kind == "ballot_cast" else "audited (not counted)"
+    say(
+        f"ballot {code} is on the board ({kind}, entry {r.index}); receipt stored in {target}; "
+        f"check it with `evote receipt check {target}`"
+    )

@@ -111,30 +111,51 @@ def deliver(
             unknown = exc
             note(f"no answer to the ballot ({exc.message})")
             continue
-        except EvoteError:
-            if unknown is not None:  # an earlier send may have arrived after all
-                found = _look_up(lookup)
-                if found is not None:
-                    check(found)
-                    return found
-            raise
+        except EvoteError as refusal:
+            if unknown is None:
+                raise
+            # An earlier send may have arrived after all: only the board can say.
+            try:
+                found = lookup()
+            except UNCERTAIN as exc:
+                raise _unknown(tracking_code, exc, asked=False) from refusal
+            if found is None:
+                raise
+            check(found)
+            return found
         check(receipt)
         return receipt
-    found = _look_up(lookup)
+    try:
+        found = lookup()
+    except UNCERTAIN:
+        found, asked = None, False
+    else:
+        asked = True
     if found is not None:
         check(found)
         return found
     assert unknown is not None
-    raise OutcomeUnknown(
+    raise _unknown(tracking_code, unknown, asked=asked)
+
+
+def _unknown(tracking_code: str, cause: EvoteError, *, asked: bool) -> OutcomeUnknown:
+    board = (
+        "the board does not show it yet"
+        if asked
+        else "the board could not be asked either"
+    )
+    return OutcomeUnknown(
         f"the ballot with tracking code {tracking_code} was sent but no answer came back "
-        f"({unknown.message}), and the board could not be asked either. It may or may not "
-        "have arrived; nothing was revealed. Look it up later by its tracking code, or send "
-        "the very same ballot again with `evote vote --resend`.",
+        f"({cause.message}), and {board}. It may or may not have arrived; nothing was "
+        "revealed. Look it up later by its tracking code (`evote receipt fetch "
+        f"{tracking_code} --election ...`), or send the very same ballot again with "
+        "`evote vote --resend`.",
         detail={"tracking_code": tracking_code},
     )
 
 
 def _look_up(lookup: Lookup) -> Receipt | None:
+    """A look-up that fails counts as "not found yet" (the loop goes on)."""
     try:
         return lookup()
     except UNCERTAIN:

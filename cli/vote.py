@@ -50,7 +50,7 @@ from cli.client import Client
 from cli.console import CliError, note, say, warn
 from cli.keyfiles import json_bytes, read_json, write_new_file
 from cli.options import server_option
-from cli.sending import RetryPolicy, deliver
+from cli.sending import OutcomeUnknown, RetryPolicy, deliver
 from cli.voters import read_login_file
 from evote.ballot import AuditedBallot, Ballot, encrypt_ballot, verify_audit
 from evote.board import Receipt
@@ -521,10 +521,14 @@ def vote(
                 client, ctx, credential, login_code, selections,
                 audit=audit, policy=policy, before_sending=save,
             )
-        except EvoteError:
+        except OutcomeUnknown:
             if saved:
                 note(f"the ballot that was sent is kept in {saved[0]}; finish with "
                      f"`evote vote --resend {saved[0]} --login ...`")
+            raise
+        except EvoteError:
+            for path in saved:  # refused for certain: nothing to finish later
+                path.unlink(missing_ok=True)
             raise
     code = done.ballot.tracking_code
     if done.audited is not None:

@@ -381,3 +381,110 @@ def test_every_answer_of_a_resend_is_error_free(election: ApiElection) -> None:
     assert again.headers["Content-Type"].startswith("application/json")
     assert again.headers["Cache-Control"] == "no-store"
     Receipt.from_json(again.get_json()).verify(e.board_key)
+
+
+# --- witnessed elections -------------------------------------------------------------------
+
+
+def test_a_resend_in_a_witnessed_election_keeps_the_receipt_checkpoint_before_the_ballot(
+    api_client,
+) -> None:
+    """The attached cosigned checkpoint of a receipt never includes its ballot
+    (docs/api.md §5): a resend made after the witnesses cosigned a checkpoint that does
+    include it still attaches one that precedes it; the signed statement is unchanged."""
+    from evote.checkpoint import Checkpoint, Note
+    from tests.api_election import MANIFEST, build_election
+    from tests.test_witness_api import POLICY, checkpoint, cosign_line, post
+
+    e = build_election(api_client, manifest={**MANIFEST, "witnesses": POLICY.to_json()})
+
+    def cosign_now() -> int:
+        text = checkpoint(e)["checkpoint"]
+        for i in (0, 1):
+            assert post(e, text, cosign_line(text, i)).status_code == 200
+        return Checkpoint.parse(Note.parse(text).text).size
+
+    before = cosign_now()
+    ballot, _ = e.ballot(0)
+    first = e.cast(ballot, login=e.login(0)).get_json()
+    index = first["index"]
+    assert before == index
+    assert cosign_now() == index + 1  # the witnesses now cosigned a tree with the ballot
+
+    for answer in (e.cast(ballot, login=e.login(0)).get_json(),
+                   lookup(e, ballot.tracking_code).get_json()["receipt"]):
+        note = answer.pop("cosigned_checkpoint")
+        assert Checkpoint.parse(Note.parse(note).text).size <= index
+        assert answer == {k: v for k, v in first.items() if k != "cosigned_checkpoint"}
+
+
+# --- random sequences of sends, resends and copies, in random batches ----------------------
+
+
+def test_random_sends_and_resends_in_random_batches(api_app: Flask, api_client) -> None:
+    """Hypothesis drives sequences of new ballots, resends of earlier ones (by their
+    login, or by another login) split into random group-commit batches, on one board.
+    Invariants: every ballot is on the board at most once; every answer to the same
+    ballot from its own login is the same entry and head; a copy under another login is
+    refused with ``binding``; the chain stays one chain."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from evote.errors import BindingError
+    from tests.api_election import build_election
+
+    e = build_election(api_client, voters=3)
+    first_answer: dict[str, tuple[int, Any]] = {}  # tracking code -> (index, head)
+    ballots: list[tuple[int, Ballot]] = []
+
+    op = st.one_of(
+        st.tuples(st.just("new"), st.integers(0, 2)),
+        st.tuples(st.just("again"), st.integers(0, 50)),
+        st.tuples(st.just("other_login"), st.integers(0, 50)),
+    )
+
+    @settings(max_examples=15, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(ops=st.lists(op, min_size=1, max_size=6), cuts=st.lists(st.booleans(), max_size=6))
+    def run(ops: list[tuple[str, int]], cuts: list[bool]) -> None:
+        size = e.size()
+        with api_app.test_request_context():
+            svc = get_service()
+            casts: list[tuple[str, int, Ballot, PendingCast]] = []
+            for kind, n in ops:
+                if kind == "new" or not ballots:
+                    voter = n % 3
+                    ballot = e.ballot(voter)[0]
+                    ballots.append((voter, ballot))
+                    login_of = voter
+                else:
+                    voter, ballot = ballots[n % len(ballots)]
+                    login_of = voter if kind == "again" else (voter + 1) % 3
+                login = svc.authenticate(e.election_id, "Bearer " + e.login(login_of))
+                casts.append((kind if kind != "new" else "again", voter, ballot,
+                              pending_cast(login, ballot)))
+            batch: list[PendingCast] = []
+            for i, (_, _, _, cast) in enumerate(casts):
+                batch.append(cast)
+                if i < len(cuts) and cuts[i]:
+                    svc._write_casts(e.election_id, batch)
+                    batch = []
+            if batch:
+                svc._write_casts(e.election_id, batch)
+        for kind, _voter, ballot, cast in casts:
+            try:
+                w = cast.outcome()
+            except BindingError:
+                assert kind == "other_login"
+                continue
+            assert kind == "again"
+            seen = first_answer.setdefault(ballot.tracking_code, (w.entry.index, w.head))
+            assert (w.entry.index, w.head) == seen
+        entries = e.entries()
+        verify_chain(entries)
+        on_board = [x.payload["ballot"]["signature"] for x in entries if x.kind == "ballot_cast"]
+        assert len(on_board) == len(set(on_board))  # no ballot twice
+        appended = {code for code, (index, _) in first_answer.items() if index >= size}
+        assert e.size() - size == len(appended)  # one entry per ballot new in this run
+
+    run()

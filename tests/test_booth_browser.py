@@ -97,7 +97,7 @@ def mark(page: Any, choice: dict[str, Any]) -> None:
 
 def encrypt(page: Any) -> str:
     page.get_by_role("button", name="Review my choices").click()
-    page.get_by_role("heading", name="Check your choices").wait_for()
+    page.get_by_role("heading", name="Review your choices").wait_for()
     page.get_by_role("button", name="Encrypt my ballot").click()
     page.get_by_role("heading", name="Your ballot is encrypted").wait_for()
     return page.get_by_test_id("tracking-code").inner_text()
@@ -224,7 +224,7 @@ def test_browser_voters_and_the_tally(server, browser, tmp_path) -> None:
     assert q2.inner_text() == "Too many options chosen (3): choose at most 2."
     page.get_by_role("button", name="Review my choices").click()
     assert page.locator("p.error[data-field='ballot']").is_visible()
-    assert page.get_by_role("heading", name="Check your choices").count() == 0
+    assert page.get_by_role("heading", name="Review your choices").count() == 0
     mark(page, {"park": "No", "priorities": [], "budget": {}})
     page.get_by_role("button", name="Review my choices").click()
     assert q2.inner_text() == "Too few options chosen (0): choose at least 1."
@@ -290,7 +290,7 @@ def test_keyboard_only_vote(server, browser, tmp_path) -> None:
     page.keyboard.press("ArrowDown")
     tab_to(page, "Review my choices")
     page.keyboard.press("Enter")
-    page.get_by_role("heading", name="Check your choices").wait_for()
+    page.get_by_role("heading", name="Review your choices").wait_for()
     review = page.locator("main").inner_text()
     assert "Yes" in review and "Lighting" in review and "Pool: 2 points" in review
     tab_to(page, "Encrypt my ballot")
@@ -354,7 +354,7 @@ def test_every_screen_is_accessible_in_both_languages(server, browser, tmp_path)
     mark(page, {"park": "Yes", "priorities": ["Cycle lanes"], "budget": {"Tram": 3}})
     audit_screen(page, "06-ballot", "English")
     page.get_by_role("button", name="Review my choices").click()
-    page.get_by_role("heading", name="Check your choices").wait_for()
+    page.get_by_role("heading", name="Review your choices").wait_for()
     audit_screen(page, "07-review", "English")
     page.get_by_role("button", name="Encrypt my ballot").click()
     page.get_by_role("heading", name="Your ballot is encrypted").wait_for()

@@ -28,7 +28,16 @@ import pytest
 from tests import booth_browser
 from tests.booth_browser import CHROMIUM, MANIFEST, make_booth_election
 from tests.cli_server import Server, start_server
-from tests.test_booth_browser import cast, encrypt, enter_code, mark, new_page, sign_in
+from tests.test_booth_browser import (
+    ARTIFACTS,
+    audit_screen,
+    cast,
+    encrypt,
+    enter_code,
+    mark,
+    new_page,
+    sign_in,
+)
 from tests.witnesses import NAMES, init_witnesses, policy_of, poll_server
 
 if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
@@ -72,6 +81,7 @@ def run_check(page: Any, previous: str | None = None) -> tuple[str, list[str]]:
 
 def test_check_my_ballot_requires_the_witnesses(server, browser, witnessed) -> None:
     e, dirs = witnessed
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     poll_server(server.url, dirs, e.id)  # the witnesses follow the election from its opening
     page = new_page(browser)
     v = e.voters[0]
@@ -86,12 +96,20 @@ def test_check_my_ballot_requires_the_witnesses(server, browser, witnessed) -> N
     page.get_by_role("button", name="Check my ballot on the board").click()
 
     verdict, steps = run_check(page)
-    assert "have not yet cosigned a checkpoint that includes this ballot" in verdict
+    # not cosigned yet is pending, not a failure: a status, no alarm, checked again by itself
+    assert "have not yet cosigned a checkpoint that includes it" in verdict
+    assert "FAILED" not in verdict
+    assert page.get_by_test_id("check-verdict").get_attribute("role") == "status"
+    assert page.get_by_role("alert").filter(has_text="FAILED").count() == 0
     assert len(steps) == 4  # the board's own proofs did pass
+    audit_screen(page, "13-check-witness-pending", "English")
 
     poll_server(server.url, dirs[:2], e.id)  # w0 and w1 cosign the board with the ballot; w2 is down
-    verdict, steps = run_check(page, previous=verdict)
-    assert verdict == "Your ballot is on the board: every check passed.", (verdict, steps)
+    # no click: the booth re-checks a pending cosignature by itself
+    expect(page.get_by_test_id("check-verdict")).to_have_text(
+        "Your ballot is on the board: every check passed.", timeout=30_000)
+    page.locator('main[aria-busy="false"]').wait_for()
+    steps = page.locator(".check-results li").all_inner_texts()
     assert len(steps) == 5
     assert f"cosigned by {NAMES[0]}, {NAMES[1]} (2 of the election's 3 witnesses needed)" in steps[-1]
     assert page.js_errors == []

@@ -14,26 +14,39 @@ export class ApiError extends Error {
 
 export class NetworkError extends Error {}
 
-async function request(method, url, { token = null, body = null } = {}) {
+/** A request that took longer than this is abandoned (the cast machine then looks it up). */
+export const TIMEOUT_MS = 30000;
+
+/**
+ * `body` is a JSON value, or `raw` the exact text to send (a ballot's
+ * canonical bytes, so that a resend is byte for byte the first send).
+ */
+async function request(method, url, { token = null, body = null, raw = null, timeoutMs = TIMEOUT_MS } = {}) {
   const headers = { Accept: 'application/json' };
   if (token !== null) headers.Authorization = `Bearer ${token}`;
-  if (body !== null) headers['Content-Type'] = 'application/json';
+  if (body !== null || raw !== null) headers['Content-Type'] = 'application/json';
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
   let response;
+  let text;
   try {
     response = await fetch(url, {
       method,
       headers,
-      body: body === null ? undefined : JSON.stringify(body),
+      body: raw !== null ? raw : (body === null ? undefined : JSON.stringify(body)),
       credentials: 'omit',
       cache: 'no-store',
       redirect: 'error',
       referrerPolicy: 'no-referrer',
+      signal: abort.signal,
     });
+    text = await response.text();
   } catch (exc) {
     throw new NetworkError(String(exc));
+  } finally {
+    clearTimeout(timer);
   }
   let data = null;
-  const text = await response.text();
   if (text) {
     try {
       data = JSON.parse(text);
@@ -54,12 +67,15 @@ export function makeApi(electionId) {
   return {
     booth: () => request('GET', `/booth/${enc(electionId)}/election.json`),
     login: (token) => request('POST', `/booth/${enc(electionId)}/login`, { token, body: {} }),
-    cast: (token, ballot) => request('POST', `${e}/ballots`, { token, body: ballot }),
+    cast: (token, ballotText) => request('POST', `${e}/ballots`, { token, raw: ballotText }),
     audit: (token, audited) => request('POST', `${e}/audits`, { token, body: audited }),
     inclusion: (trackingCode) => request('GET', `${e}/inclusion?tracking_code=${enc(trackingCode)}`),
     inclusionAt: (trackingCode, size) => request('GET', `${e}/inclusion?tracking_code=${enc(trackingCode)}&size=${size}`),
     cosigned: () => request('GET', `${e}/checkpoint/cosigned`),
     ballotEntry: (trackingCode) => request('GET', `${e}/ballots/${enc(trackingCode)}`),
+    receiptOf: (trackingCode) => request('GET', `${e}/ballots/${enc(trackingCode)}/receipt`),
+    summary: () => request('GET', e),
+    summaryUrl: () => e,
     ballotUrl: (trackingCode) => `${e}/ballots/${enc(trackingCode)}`,
   };
 }

@@ -22,11 +22,15 @@ import qrcode from 'qrcode-generator';
 
 import { makeApi, ApiError, NetworkError } from './api.js';
 import {
+  FINAL_REFUSALS, canAudit, inDoubt, initial as castInitial, step as castStep, validRecord,
+} from './caststate.js';
+import { LoginTextError, parseLoginText } from './login.js';
+import {
   auditedBallotJson, Ballot, ElectionContext, encryptBallot,
 } from './ballot.js';
 import { parseCredentialCode, parseCredentialFile } from './credentials.js';
 import { encrypt } from './elgamal.js';
-import { b64decode, b64encode, bytesEqual, bytesToHex, canonicalJson, parseJson } from './encoding.js';
+import { b64decode, b64encode, bytesEqual, bytesToHex, canonicalJson, fromUtf8, parseJson } from './encoding.js';
 import { CredentialError, EvoteError } from './errors.js';
 import { electionFingerprint } from './fingerprint.js';
 import { pointFromJson, systemRng } from './group.js';
@@ -54,10 +58,15 @@ const S = {
   seed: null,
   selections: null,
   attempted: false, // the voter pressed "Review": show every rule breach
-  sealed: null, // {ballot, secrets}
+  sealed: null, // {ballot}: the encrypted ballot on screen (its randomness lives only in S.cast while it is unsent)
+  cast: castInitial(), // the cast state machine (caststate.js)
+  backTo: null, // the screen to return to from the check screen
+  checkTimer: null, // the automatic re-check while a witness cosignature is pending
+  recheckCount: 0,
+  phaseInfo: null, // {phase, result} for the not-open screens
   audited: null, // {ballot, revealed, match, receipt, json}
   receipt: null, // the last cast ballot's receipt (parsed and raw)
-  drafts: { login: '', code: '', check: '' },
+  drafts: { login: '', code: '', check: '', relogin: '' },
   error: null, // {field, key, params}
   screen: 'loading',
   busy: false,
@@ -92,12 +101,14 @@ function renderFrame() {
     }, t(`lang.${lang}`))),
   );
   const fp = S.election ? b64encode(S.election.fingerprint) : null;
-  frame.footer.replaceChildren(
+  // replaceChildren would print a null as the text "null": keep only the parts there are.
+  frame.footer.replaceChildren(...[
+    h('p', {}, h('a', { href: '#check', 'data-testid': 'check-link', text: t('footer.check') })),
     h('p', { text: t('footer.private') }),
     fp && h('p', {}, `${t('footer.fingerprint')}: `, h('code', { class: 'digest', text: fp })),
     S.boothSha256 && h('p', {}, `${t('footer.booth')}: `, h('code', { class: 'digest', text: S.boothSha256 }),
       S.boothOnBoard === null ? null : ` (${t(`footer.booth_${S.boothOnBoard}`)})`),
-  );
+  ].filter(Boolean));
 }
 
 function switchLanguage(lang) {
@@ -200,6 +211,9 @@ async function load() {
   try {
     data = await S.api.booth();
   } catch (exc) {
+    // 404 here is also an election that exists but has no key or credential
+    // list yet: a normal state before opening, not an error.
+    if (exc instanceof ApiError && exc.code === 'not_found' && (await notYetSetUp())) return;
     fatal(exc);
     return;
   }
@@ -212,6 +226,12 @@ async function load() {
     // The fingerprint the official signed on the board must be the one this
     // manifest, key and ceremony give: otherwise the booth would encrypt for
     // something other than what the election published.
+    if (data.fingerprint === null && data.phase === 'setup' && manifest.electionId === S.electionId) {
+      // Set up but not opened: nothing signed to compare with yet, and nothing to vote on.
+      S.phaseInfo = { phase: 'setup', manifest };
+      go('notopen');
+      return;
+    }
     if (data.fingerprint === null || !bytesEqual(fingerprint, b64decode(data.fingerprint, { length: 32 }))
       || manifest.electionId !== S.electionId) {
       S.fatal = { key: 'error.fingerprint' };
@@ -240,18 +260,83 @@ async function load() {
     throw exc;
   }
   S.selections = S.election.manifest.questions.map((q) => q.options.map(() => 0));
+  window.addEventListener('hashchange', () => routeHash());
+  window.addEventListener('beforeunload', (ev) => {
+    if (hasUnsentMarks()) {
+      ev.preventDefault();
+      ev.returnValue = '';
+    }
+  });
+  S.screen = homeScreen();
+  if (resumeCast()) return;
+  if (routeHash()) return;
+  if (S.election.phase === 'tallied') S.phaseInfo = { phase: 'tallied', result: await resultCounts() };
+  go(S.screen);
+}
+
+/** The first screen for this election's phase (the vote starts at login; the others say why not). */
+function homeScreen() {
+  const { phase } = S.election;
+  if (phase === 'open') return 'login';
+  if (phase === 'closed') return 'closed';
+  if (phase === 'tallied') return 'tallied';
+  return 'notopen';
+}
+
+/** The election exists but is not set up yet: show "not yet open" (true), or false if it does not exist. */
+async function notYetSetUp() {
+  let summary;
+  try {
+    summary = await S.api.summary();
+  } catch {
+    return false;
+  }
+  if (summary?.phase !== 'setup') return false;
+  try {
+    S.phaseInfo = { phase: 'setup', manifest: Manifest.fromJson(summary.manifest) };
+  } catch {
+    S.phaseInfo = { phase: 'setup', manifest: null };
+  }
+  go('notopen');
+  return true;
+}
+
+/** The published result's counts (null when it cannot be fetched: the screen then only links to it). */
+async function resultCounts() {
+  try {
+    const summary = await S.api.summary();
+    return Array.isArray(summary?.result?.counts) ? summary.result.counts : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `#check` or `#check=CODE`: open the check screen (and run the check when a code is given). */
+function routeHash() {
   const hash = new URLSearchParams(location.hash.slice(1));
-  if (hash.has('check')) {
-    S.drafts.check = hash.get('check');
-    go('check');
-    return;
-  }
-  if (S.election.phase !== 'open') {
-    S.fatal = { key: 'error.not_open', params: { phase: t(`phase.${S.election.phase}`) } };
-    go('fatal');
-    return;
-  }
-  go('login');
+  if (!hash.has('check') || !S.election) return false;
+  const code = (hash.get('check') || '').trim();
+  if (S.screen !== 'check') S.backTo = S.screen;
+  if (code) S.drafts.check = code;
+  S.check = null;
+  stopRecheck();
+  go('check');
+  if (code) runCheck();
+  return true;
+}
+
+function leaveCheck() {
+  stopRecheck();
+  if (location.hash) history.replaceState(null, '', location.pathname + location.search);
+  const back = S.backTo && S.backTo !== 'check' ? S.backTo : homeScreen();
+  S.backTo = null;
+  go(back);
+}
+
+function hasUnsentMarks() {
+  if (!['ballot', 'review', 'sealed'].includes(S.screen) && !(S.screen === 'check' && ['ballot', 'review', 'sealed'].includes(S.backTo))) return false;
+  if (S.cast.phase === 'sealed') return true;
+  return Boolean(S.selections?.some((row) => row.some((v) => v !== 0)));
 }
 
 /**
@@ -302,9 +387,10 @@ const SCREENS = {
   login() {
     const inputId = uid('login');
     const errId = uid('login-error');
+    const hintId = uid('login-hint');
     const input = h('input', {
       id: inputId, type: 'password', autocomplete: 'off', spellcheck: 'false',
-      'aria-describedby': errId, 'aria-invalid': String(S.error?.field === 'login'),
+      'aria-describedby': `${hintId} ${errId}`, 'aria-invalid': String(S.error?.field === 'login'),
       value: S.drafts.login, 'data-autofocus': true,
       oninput: (ev) => { S.drafts.login = ev.target.value; },
     });
@@ -313,12 +399,113 @@ const SCREENS = {
       h('p', { text: t('login.intro') }),
       h('form', { novalidate: true, onsubmit: (ev) => { ev.preventDefault(); signIn(); } },
         h('label', { for: inputId, text: t('login.label') }),
+        h('p', { id: hintId, class: 'hint', text: t('login.hint') }),
         input,
         errorBox(errId, 'login'),
         submitButton('login.submit'),
+        loginFileInput('login'),
       ),
     );
   },
+
+  notopen() {
+    const manifest = S.phaseInfo?.manifest;
+    return h('section', {},
+      heading('notopen.heading'),
+      manifest ? h('p', { class: 'description', text: manifest.label(language()) }) : null,
+      h('p', { role: 'status', 'data-testid': 'phase-message', text: t('notopen.intro') }),
+      h('p', { text: t('notopen.when') }),
+    );
+  },
+
+  closed: () => h('section', {},
+    heading('closed.heading'),
+    h('p', { role: 'status', 'data-testid': 'phase-message', text: t('closed.intro') }),
+    h('div', { class: 'actions' }, checkLinkButton()),
+  ),
+
+  tallied() {
+    const { manifest } = S.election;
+    const lang = language();
+    const counts = S.phaseInfo?.result;
+    return h('section', {},
+      heading('tallied.heading'),
+      h('p', { role: 'status', 'data-testid': 'phase-message', text: t('tallied.intro') }),
+      counts ? h('dl', { class: 'review', 'data-testid': 'result' }, manifest.questions.map((q, qi) => [
+        h('dt', { text: q.label(lang) }),
+        h('dd', {}, h('ul', {}, q.options.map((_, o) => h('li', { text: `${q.optionLabel(o, lang)}: ${counts[qi]?.[o] ?? '?'}` })))),
+      ])) : null,
+      h('p', {}, h('a', { href: S.api.summaryUrl(), 'data-testid': 'result-link', text: t('tallied.result_link') })),
+      h('div', { class: 'actions' }, checkLinkButton()),
+    );
+  },
+
+  sending() {
+    return h('section', {},
+      heading('sending.heading'),
+      h('p', { class: 'status', role: 'status', text: t('sending.intro') }),
+      trackingBlock(S.cast.code),
+    );
+  },
+
+  unknown() {
+    const c = S.cast;
+    return h('section', {},
+      heading('unknown.heading'),
+      h('p', { class: 'status', role: 'status', 'data-testid': 'unknown-status', text: t(unknownStatusKey()) }),
+      h('p', { text: t('unknown.intro') }),
+      trackingBlock(c.code),
+      h('p', { class: 'note', text: t('unknown.no_audit') }),
+      h('div', { class: 'actions' },
+        h('button', {
+          type: 'button', class: 'primary', 'data-testid': 'check-now', onclick: checkNow, disabled: c.phase !== 'unknown' || c.looking,
+        }, t('unknown.now')),
+      ),
+    );
+  },
+
+  need_login() {
+    const inputId = uid('relogin');
+    const errId = uid('relogin-error');
+    return h('section', {},
+      heading('need_login.heading'),
+      h('p', { text: t('need_login.intro') }),
+      trackingBlock(S.cast.code),
+      h('form', { novalidate: true, onsubmit: (ev) => { ev.preventDefault(); signIn('relogin'); } },
+        h('label', { for: inputId, text: t('login.label') }),
+        h('input', {
+          id: inputId, type: 'password', autocomplete: 'off', spellcheck: 'false',
+          'aria-describedby': errId, 'aria-invalid': String(S.error?.field === 'relogin'),
+          value: S.drafts.relogin, 'data-autofocus': true,
+          oninput: (ev) => { S.drafts.relogin = ev.target.value; },
+        }),
+        errorBox(errId, 'relogin'),
+        submitButton('need_login.submit'),
+        loginFileInput('relogin'),
+      ),
+    );
+  },
+
+  refused() {
+    const code = S.cast.refusal;
+    const reason = failureMessage(new ApiError(409, code, code));
+    return h('section', {},
+      heading('refused.heading'),
+      h('p', { class: 'error', role: 'alert', 'data-testid': 'refused-reason', text: t(reason.key, reason.params) }),
+      h('p', { text: t('refused.intro') }),
+      h('div', { class: 'actions' },
+        S.election.phase === 'open' ? button('refused.again', voteAgain, { primary: true }) : null,
+        checkLinkButton(),
+      ),
+    );
+  },
+
+  audit_failed: () => h('section', {},
+    heading('audit_failed.heading'),
+    h('p', { class: 'error', role: 'alert', text: errorText() }),
+    h('p', { text: t('audit_failed.intro') }),
+    h('div', { class: 'actions' }, button('audit.again', sealAgain, { primary: true })),
+  ),
 
   credential() {
     const inputId = uid('code');
@@ -428,8 +615,8 @@ const SCREENS = {
       download(`receipt-${r.trackingCode}.json`, r.json, 'cast.download'),
       qrFigure(url, 'cast.qr_alt', 'cast.qr_caption'),
       h('div', { class: 'actions' },
-        button('cast.vote_again', voteAgain),
-        button('cast.check', () => { S.drafts.check = r.trackingCode; S.check = null; go('check'); }, { primary: true }),
+        S.election.phase === 'open' ? button('cast.vote_again', voteAgain) : null,
+        button('cast.check', () => { S.drafts.check = r.trackingCode; S.check = null; S.backTo = 'cast'; go('check'); }, { primary: true }),
       ),
     );
   },
@@ -453,15 +640,44 @@ const SCREENS = {
       S.busy ? h('p', { class: 'status', role: 'status', text: t('check.running') }) : null,
       results && h('div', { class: 'check-results' },
         h('ul', {}, results.steps.map((s) => h('li', { class: 'ok', text: `✓ ${t(s.key, s.params)}` }))),
-        results.failure
-          ? h('p', { class: 'error', role: 'alert', 'data-testid': 'check-verdict', text: t('check.fail', { reason: t(results.failure) }) })
-          : h('p', { class: 'ok', role: 'status', 'data-testid': 'check-verdict', text: t('check.ok') }),
+        checkVerdict(results),
       ),
       h('p', { class: 'small' }, `${t('check.board_key')}: `, h('code', { class: 'digest', text: b64encode(S.election.boardKey) })),
-      S.receipt ? h('div', { class: 'actions' }, button('check.back', () => go('cast'))) : null,
+      h('div', { class: 'actions' },
+        button(S.backTo === 'cast' || (!S.backTo && S.receipt) ? 'check.back' : 'check.leave', leaveCheck),
+      ),
     );
   },
 };
+
+function checkVerdict(results) {
+  if (results.pending) {
+    return h('p', { class: 'pending', role: 'status', 'data-testid': 'check-verdict', text: t('check.pending') });
+  }
+  if (results.failure) {
+    return h('p', { class: 'error', role: 'alert', 'data-testid': 'check-verdict', text: t('check.fail', { reason: t(results.failure) }) });
+  }
+  return h('p', { class: 'ok', role: 'status', 'data-testid': 'check-verdict', text: t('check.ok') });
+}
+
+function checkLinkButton() {
+  return h('a', { href: '#check', class: 'button secondary', text: t('footer.check') });
+}
+
+function trackingBlock(code) {
+  return [
+    h('p', { class: 'label', text: t('sealed.tracking') }),
+    h('p', { class: 'tracking', 'data-testid': 'tracking-code', text: code }),
+  ];
+}
+
+function loginFileInput(field) {
+  const fileId = uid('login-file');
+  return [
+    h('label', { for: fileId, class: 'file-label', text: t('login.file') }),
+    h('input', { id: fileId, type: 'file', accept: '.login,.json,application/json,text/plain', onchange: (ev) => useLoginFile(ev.target.files[0], field) }),
+  ];
+}
 
 // --- questions -----------------------------------------------------------------
 
@@ -578,10 +794,15 @@ function chosenList(q, values, lang) {
 
 // --- actions -------------------------------------------------------------------
 
-async function signIn() {
-  const token = S.drafts.login.trim();
-  if (!token) {
-    S.error = { field: 'login', key: 'login.error.empty' };
+/** Sign in with the login code (typed, pasted as the .login file, or loaded from it). */
+async function signIn(field = 'login') {
+  const draft = field === 'relogin' ? S.drafts.relogin : S.drafts.login;
+  let token;
+  try {
+    token = parseLoginText(draft, S.electionId);
+  } catch (exc) {
+    if (!(exc instanceof LoginTextError)) throw exc;
+    S.error = { field, key: exc.key, params: exc.params };
     render();
     return;
   }
@@ -589,13 +810,28 @@ async function signIn() {
     await busy('status.working', () => S.api.login(token));
   } catch (exc) {
     S.error = exc instanceof ApiError && exc.code === 'unauthenticated'
-      ? { field: 'login', key: 'login.error.wrong' }
-      : { field: 'login', ...failureMessage(exc) };
+      ? { field, key: 'login.error.wrong' }
+      : { field, ...failureMessage(exc) };
     render();
     return;
   }
   S.token = token;
-  go('credential');
+  S.drafts.login = '';
+  S.drafts.relogin = '';
+  if (field === 'relogin') {
+    dispatch({ type: 'TOKEN', has: true }); // need_login → sending the same bytes
+    return;
+  }
+  dispatch({ type: 'TOKEN', has: true });
+  go(S.seed ? 'ballot' : 'credential');
+}
+
+async function useLoginFile(file, field) {
+  if (!file) return;
+  const text = await file.text();
+  if (field === 'relogin') S.drafts.relogin = text;
+  else S.drafts.login = text;
+  await signIn(field);
 }
 
 function credentialError(exc) {
@@ -662,40 +898,203 @@ function review() {
 }
 
 async function seal() {
-  S.sealed = await busy('review.encrypting', () => encryptBallot(S.election.ctx, S.seed, S.selections, systemRng));
-  go('sealed');
+  const sealed = await busy('review.encrypting', () => encryptBallot(S.election.ctx, S.seed, S.selections, systemRng));
+  sealBallot(sealed);
 }
 
 async function sealAgain() {
-  S.sealed = await busy('review.encrypting', () => encryptBallot(S.election.ctx, S.seed, S.selections, systemRng));
+  const sealed = await busy('review.encrypting', () => encryptBallot(S.election.ctx, S.seed, S.selections, systemRng));
   S.audited = null;
+  sealBallot(sealed);
+}
+
+function sealBallot({ ballot, secrets }) {
+  S.sealed = { ballot };
+  dispatch({
+    type: 'SEAL', election: S.electionId, code: ballot.trackingCode, bytes: fromUtf8(ballot.canonical()), secrets,
+  });
   go('sealed');
 }
 
 /** The receipt, checked here before it is shown: signed by the board key, proof valid, for this ballot. */
-function checkedReceipt(json, ballot) {
+function checkedReceipt(json, trackingCode) {
   const receipt = receiptFromJson(json);
   verifyReceipt(receipt, S.election.boardKey);
-  if (receipt.trackingCode !== ballot.trackingCode || receipt.election !== S.electionId) {
+  if (receipt.trackingCode !== trackingCode || receipt.election !== S.electionId) {
     throw new EvoteError('the receipt is for another ballot');
   }
   return receipt;
 }
 
-async function castBallot() {
-  const { ballot } = S.sealed;
+// --- casting: the driver of the cast state machine (caststate.js) ------------------------
+
+const STORE_KEY = () => `evote.cast.${S.electionId}`;
+
+function storeRecord(record) {
+  try {
+    sessionStorage.setItem(STORE_KEY(), JSON.stringify(record));
+  } catch {
+    // private mode or a full store: the cast still works, only a reload cannot resume it
+  }
+}
+
+function storedRecord() {
+  try {
+    return JSON.parse(sessionStorage.getItem(STORE_KEY()) || 'null');
+  } catch {
+    return null;
+  }
+}
+
+function forgetRecord() {
+  try {
+    sessionStorage.removeItem(STORE_KEY());
+  } catch {
+    // nothing stored
+  }
+}
+
+/** Feed one event to the cast machine, perform its effects, show the screen of its phase. */
+function dispatch(event) {
+  const before = S.cast;
+  const { state, effects } = castStep(S.cast, event);
+  S.cast = state;
+  for (const effect of effects) perform(effect);
+  if (state === before) return;
+  // A resend after a lost answer stays on the "checking" screen: no flicker
+  // between screens, and focus moves only when the screen really changes.
+  const screen = state.phase === 'sending' && state.attempt > 1 ? 'unknown' : {
+    sending: 'sending', unknown: 'unknown', need_login: 'need_login', cast: 'cast', refused: 'refused',
+  }[state.phase];
+  if (state.phase === 'cast') {
+    S.receipt = receiptView(state.receipt, state.bytes ?? before.bytes);
+    S.sealed = null;
+  }
+  if (!screen) return;
+  if (S.screen === 'check') S.backTo = screen;
+  else if (S.screen !== screen) go(screen);
+  else refreshCastStatus();
+}
+
+/** Update the status line of the sending/checking screen in place (no re-render, focus kept). */
+function refreshCastStatus() {
+  const status = frame.main.querySelector('[data-testid="unknown-status"]');
+  if (status) status.textContent = t(unknownStatusKey());
+  const now = frame.main.querySelector('[data-testid="check-now"]');
+  if (now) now.disabled = !(S.cast.phase === 'unknown' && !S.cast.looking);
+}
+
+function unknownStatusKey() {
+  return S.cast.phase === 'sending' || S.cast.looking ? 'unknown.looking' : 'unknown.waiting';
+}
+
+function receiptView(receipt, bytes) {
+  let ballotHash = null;
+  try {
+    if (bytes) ballotHash = Ballot.fromJson(parseJson(bytes), S.election.manifest).ballotHash();
+  } catch {
+    ballotHash = null;
+  }
+  return { ...receipt, json: receipt.json, ballotHash };
+}
+
+function perform(effect) {
+  if (effect.type === 'persist') storeRecord(effect.record);
+  else if (effect.type === 'forget') forgetRecord();
+  else if (effect.type === 'send') sendBallot(effect);
+  else if (effect.type === 'lookup') lookUp(effect);
+  else if (effect.type === 'wait') setTimeout(() => dispatch({ type: 'TICK', seq: effect.seq }), effect.ms);
+  else if (effect.type === 'audit') postAudit(effect);
+}
+
+/** One send of the ballot's bytes; its outcome becomes an event of the machine. */
+async function sendBallot({ seq, bytes }) {
+  const code = S.cast.code;
   let json;
   try {
-    json = await busy('sealed.casting', () => S.api.cast(S.token, ballot.toJson()));
-    const receipt = checkedReceipt(json, ballot);
-    S.receipt = { ...receipt, json, ballotHash: ballot.ballotHash() };
+    json = await S.api.cast(S.token, bytes);
   } catch (exc) {
-    S.error = { field: 'sealed', ...failureMessage(exc) };
-    render();
-    return;
+    if (exc instanceof NetworkError) return dispatch({ type: 'LOST', seq });
+    if (!(exc instanceof ApiError)) throw exc;
+    if (exc.code === 'duplicate_ciphertext') return dispatch({ type: 'DUPLICATE', seq });
+    if (FINAL_REFUSALS.includes(exc.code)) return dispatch({ type: 'REFUSED', seq, code: exc.code });
+    return dispatch({ type: 'LOST', seq }); // 5xx, 429, a proxy's page: the fate is unknown
   }
-  S.sealed = null;
-  go('cast');
+  let receipt;
+  try {
+    receipt = checkedReceipt(json, code);
+  } catch (exc) {
+    if (!(exc instanceof EvoteError)) throw exc;
+    return dispatch({ type: 'LOST', seq }); // an answer that does not check out proves nothing: look it up
+  }
+  return dispatch({ type: 'ANSWER', seq, receipt });
+}
+
+/**
+ * Look the tracking code up on the board (api.md §5.2): the entry and its
+ * original receipt, checked here (the board's signature on the tree head and
+ * the receipt, the inclusion proof to that head, the entry's hash, and the
+ * entry's ballot byte for byte the one this device sent).
+ */
+async function lookUp({ seq, code }) {
+  let answer;
+  try {
+    answer = await S.api.receiptOf(code);
+  } catch (exc) {
+    if (exc instanceof ApiError && exc.status === 404) return dispatch({ type: 'MISSING', seq });
+    if (exc instanceof ApiError || exc instanceof NetworkError) return dispatch({ type: 'LOOKUP_LOST', seq });
+    throw exc;
+  }
+  try {
+    const receipt = checkedReceipt(answer?.receipt, code);
+    const entry = answer.entry;
+    if (!bytesEqual(leafHash(canonicalJson(entry)), receipt.entryHash) || entry.kind !== 'ballot_cast'
+      || fromUtf8(canonicalJson(entry.payload.ballot)) !== S.cast.bytes) {
+      throw new EvoteError('the board entry is not the ballot this device sent');
+    }
+    return dispatch({ type: 'FOUND', seq, receipt });
+  } catch (exc) {
+    if (!(exc instanceof EvoteError) && !(exc instanceof TypeError)) throw exc;
+    return dispatch({ type: 'LOOKUP_LOST', seq });
+  }
+}
+
+/** After a reload: finish the cast that was in doubt, or show the receipt it got. */
+function resumeCast() {
+  const record = storedRecord();
+  if (!validRecord(record) || record.election !== S.electionId) {
+    if (record !== null) forgetRecord();
+    return false;
+  }
+  let receipt;
+  if (record.kind === 'cast' && S.election.phase !== 'open') {
+    // Voting is over: the phase's own screen (result, check) is the useful one now.
+    forgetRecord();
+    return false;
+  }
+  if (record.kind === 'cast') {
+    try {
+      receipt = checkedReceipt(record.receipt, record.code);
+    } catch (exc) {
+      if (!(exc instanceof EvoteError)) throw exc;
+      forgetRecord();
+      return false;
+    }
+  }
+  S.screen = 'unknown';
+  dispatch({ type: 'RELOAD', record, receipt });
+  if (S.cast.phase === 'cast' && S.screen !== 'cast') go('cast');
+  return S.cast.phase !== 'idle';
+}
+
+function castBallot() {
+  if (S.cast.phase !== 'sealed') return;
+  S.sealed = { ballot: S.sealed.ballot }; // the randomness goes with this step (caststate drops it)
+  dispatch({ type: 'CAST' });
+}
+
+function checkNow() {
+  if (S.cast.phase === 'unknown' && !S.cast.looking) dispatch({ type: 'TICK', seq: S.cast.seq });
 }
 
 /** What the ballot really encrypts, read back with its randomness (independent of the UI state). */
@@ -710,33 +1109,49 @@ function revealed(ballot, secrets) {
   }));
 }
 
-async function auditBallot() {
-  const { ballot, secrets } = S.sealed;
+function auditBallot() {
+  if (!canAudit(S.cast)) return; // a ballot that was sent is never opened
+  dispatch({ type: 'AUDIT' });
+}
+
+async function postAudit({ seq, secrets }) {
+  const { ballot } = S.sealed;
   const audited = auditedBallotJson(ballot, secrets);
   const content = revealed(ballot, secrets);
   const match = content.every((row, qi) => row.every((m, o) => m === S.selections[qi][o]));
   try {
     const json = await busy('sealed.auditing', () => S.api.audit(S.token, audited));
-    const receipt = checkedReceipt(json, ballot);
+    const receipt = checkedReceipt(json, ballot.trackingCode);
     S.audited = { ballot, revealed: content.map((row) => row.map((m) => Math.max(m, 0))), match, receipt, json: audited };
   } catch (exc) {
-    S.error = { field: 'sealed', ...failureMessage(exc) };
-    render();
+    if (!(exc instanceof ApiError || exc instanceof NetworkError || exc instanceof EvoteError)) throw exc;
+    dispatch({ type: 'AUDIT_FAILED', seq });
+    S.sealed = null; // its randomness may have reached the server: it can never be cast
+    S.error = { field: 'audit', ...failureMessage(exc) };
+    go('audit_failed');
     return;
   }
+  dispatch({ type: 'AUDITED', seq });
   S.sealed = null; // its randomness is public now: it can never be cast
   go('audited');
 }
 
 function voteAgain() {
+  dispatch({ type: 'RESET' });
   S.attempted = false;
   S.check = null;
-  go('ballot');
+  S.receipt = null;
+  S.audited = null;
+  // After a reload the credential is no longer in memory: ask for it again.
+  if (!S.token) go('login');
+  else if (!S.seed) go('credential');
+  else go('ballot');
 }
 
-async function runCheck() {
+async function runCheck({ again = false } = {}) {
   const code = S.drafts.check.trim().toUpperCase();
   if (!code) return;
+  if (!again) S.recheckCount = 0;
   const steps = [];
   let failure = null;
   try {
@@ -756,7 +1171,7 @@ async function runCheck() {
         failure = 'check.reason.entry';
         return;
       }
-      if (S.receipt && S.receipt.trackingCode === code && !bytesEqual(ballot.ballotHash(), S.receipt.ballotHash)) {
+      if (S.receipt?.ballotHash && S.receipt.trackingCode === code && !bytesEqual(ballot.ballotHash(), S.receipt.ballotHash)) {
         failure = 'check.reason.entry';
         return;
       }
@@ -784,9 +1199,26 @@ async function runCheck() {
       throw exc;
     }
   }
-  S.check = { steps, failure };
+  // Witnesses cosign checkpoints every few seconds: not yet cosigned is
+  // pending, not a failure, and the check runs again by itself.
+  const pending = failure === 'check.reason.not_witnessed';
+  S.check = { steps, failure: pending ? null : failure, pending };
+  if (S.screen !== 'check') return;
   render({ focus: false });
   frame.main.querySelector('[data-testid="check-verdict"]')?.focus();
+  stopRecheck();
+  if (pending && S.recheckCount < RECHECK_LIMIT) {
+    S.recheckCount += 1;
+    S.checkTimer = setTimeout(() => { S.checkTimer = null; if (S.screen === 'check') runCheck({ again: true }); }, RECHECK_MS);
+  }
+}
+
+const RECHECK_MS = 4000;
+const RECHECK_LIMIT = 45; // three minutes; then the voter presses Check again
+
+function stopRecheck() {
+  if (S.checkTimer !== null) clearTimeout(S.checkTimer);
+  S.checkTimer = null;
 }
 
 /**

@@ -56,3 +56,18 @@ test('the starting language follows the browser, else English', () => {
   assert.equal(preferredLanguage(['fr']), 'en');
   assert.equal(preferredLanguage(undefined), 'en');
 });
+
+test('review, audit and check are different words in every language', () => {
+  for (const lang of LANGUAGES) {
+    const c = CATALOGUES[lang];
+    const review = c['ballot.review'];
+    const audit = c['sealed.audit'];
+    const check = c['check.submit'];
+    assert.equal(new Set([review, audit, check, c['cast.check']]).size, 4, lang);
+    // the word of "check" appears in neither the review nor the audit button
+    const stem = check.slice(0, 6).toLowerCase();
+    for (const other of [review, audit, c['review.heading'], c['audit.heading'], c['audit.download']]) {
+      assert.ok(!other.toLowerCase().includes(stem), `${lang}: "${other}" uses the word of check`);
+    }
+  }
+});

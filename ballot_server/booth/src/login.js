@@ -1,0 +1,44 @@
+// Reading what the voter gives as a login: the bare login code, or the whole
+// `.login` file the election office sent (pasted or loaded).  The file is the
+// one cli/voters.py writes (LOGIN_FILE_TYPE "evote-login", version 1):
+// {"type", "v", "election", "voter", "login_code"}.  Pure: no DOM.
+
+export const LOGIN_FILE_TYPE = 'evote-login';
+export const LOGIN_FILE_VERSION = 1;
+const MAX_LOGIN = 1000;
+
+/** A login problem, named by its catalogue key (login.error.*). */
+export class LoginTextError extends Error {
+  constructor(key, params = {}) {
+    super(key);
+    this.name = 'LoginTextError';
+    this.key = key;
+    this.params = params;
+  }
+}
+
+/**
+ * The login code in `text` for election `electionId`.  Throws LoginTextError
+ * with key login.error.empty / login.error.file / login.error.election.
+ */
+export function parseLoginText(text, electionId) {
+  const trimmed = String(text ?? '').trim();
+  if (!trimmed) throw new LoginTextError('login.error.empty');
+  if (!trimmed.startsWith('{')) {
+    if (/\s/.test(trimmed) || trimmed.length > MAX_LOGIN) throw new LoginTextError('login.error.file');
+    return trimmed;
+  }
+  let obj;
+  try {
+    obj = JSON.parse(trimmed);
+  } catch {
+    throw new LoginTextError('login.error.file');
+  }
+  if (obj === null || typeof obj !== 'object' || obj.type !== LOGIN_FILE_TYPE || obj.v !== LOGIN_FILE_VERSION
+    || typeof obj.login_code !== 'string' || !obj.login_code || obj.login_code.length > MAX_LOGIN
+    || /\s/.test(obj.login_code)) {
+    throw new LoginTextError('login.error.file');
+  }
+  if (obj.election !== electionId) throw new LoginTextError('login.error.election', { election: String(obj.election) });
+  return obj.login_code;
+}

@@ -22,6 +22,9 @@ The caps per route are listed in docs/api.md ("Request size caps").
 
 from __future__ import annotations
 
+import hashlib
+import io
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,19 +53,27 @@ class LargeBody:
 
 
 def read_body(*, small: int, large: int, timeout: float, large_body: LargeBody | None) -> bytes:
-    """The raw request body, within the route's cap and the deadline (see module doc)."""
+    """The raw request body, within the route's cap and the deadline (see module doc).
+
+    A body sent with a body signature may be large: it is hashed while it is
+    read and kept in a temporary file beyond ``small`` bytes, so that a forged
+    signature (the signer's key is public) costs the server at most ``small``
+    bytes of memory; only a body whose signature verifies is read back."""
     deadline = time.monotonic() + timeout
     signature = _large_body_signature(large_body)
     cap = large if signature is not None else small
     length = request.content_length
     if length is not None and length > cap:
         raise RequestEntityTooLarge(_too_large(cap, small, large_body))
-    data = _read(request.stream, cap, length, deadline)
-    if len(data) > cap:
-        raise RequestEntityTooLarge(_too_large(cap, small, large_body))
-    if signature is not None and large_body is not None:
-        signature.verify(large_body.election, large_body.route, data)
-    return data
+    with tempfile.SpooledTemporaryFile(max_size=small) as sink:
+        digest = hashlib.sha256()
+        got = _read(_input(length), cap, length, deadline, sink, digest)
+        if got > cap:
+            raise RequestEntityTooLarge(_too_large(cap, small, large_body))
+        if signature is not None and large_body is not None:
+            signature.verify(large_body.election, large_body.route, digest.digest())
+        sink.seek(0)
+        return sink.read()
 
 
 def _large_body_signature(large_body: LargeBody | None) -> BodySignature | None:
@@ -86,10 +97,21 @@ def _too_large(cap: int, small: int, large_body: LargeBody | None) -> str:
     return message
 
 
-def _read(stream, cap: int, length: int | None, deadline: float) -> bytes:  # type: ignore[no-untyped-def]
-    """Read to the end (or one byte past ``cap``), chunk by chunk, before ``deadline``."""
+def _input(length: int | None):  # type: ignore[no-untyped-def]
+    """The WSGI input itself, not Werkzeug's wrapper around it: the wrapper turns a
+    receive timeout into "client disconnected" (400), and this module enforces the
+    cap itself.  Without Content-Length, a body exists only if the server decoded
+    a chunked one (``wsgi.input_terminated``)."""
+    environ = request.environ
+    if length is None and not environ.get("wsgi.input_terminated"):
+        return io.BytesIO()
+    return environ["wsgi.input"]
+
+
+def _read(stream, cap: int, length: int | None, deadline: float, sink, digest) -> int:  # type: ignore[no-untyped-def]
+    """Copy the body (to its end, or one byte past ``cap``) into ``sink`` and ``digest``,
+    chunk by chunk, before ``deadline``; return how many bytes came."""
     want = cap + 1 if length is None else length
-    parts: list[bytes] = []
     got = 0
     while got < want:
         if time.monotonic() > deadline:
@@ -102,11 +124,12 @@ def _read(stream, cap: int, length: int | None, deadline: float) -> bytes:  # ty
             raise BadRequest("the connection failed while the body was read") from None
         if not chunk:
             break
-        parts.append(chunk)
+        sink.write(chunk)
+        digest.update(chunk)
         got += len(chunk)
     if length is not None and got < length:
         raise BadRequest("the request body is shorter than its Content-Length")
-    return b"".join(parts)
+    return got
 
 
 def login_first(authorization: str | None) -> None:

@@ -145,6 +145,7 @@ def publish_credentials(
         election_id,
         "credentials_published",
         sign_command(key, election_id, "credentials_published", body),
+        key,
     )
 
 

@@ -31,8 +31,8 @@ from evote.signing import SIGNATURE_BYTES, SigningKey, VerifyKey
 HEADER = "Evote-Body-Signature"
 
 
-def _fields(election_id: str, route: str, body: bytes) -> list[bytes]:
-    return [enc_str(election_id), enc_str(route), hashlib.sha256(body).digest()]
+def _fields(election_id: str, route: str, digest: bytes) -> list[bytes]:
+    return [enc_str(election_id), enc_str(route), digest]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +55,13 @@ class BodySignature:
     def header(self) -> str:
         return f"{self.signer.to_json()}.{b64encode(self.signature)}"
 
-    def verify(self, election_id: str, route: str, body: bytes) -> None:
-        """Raise :class:`~evote.errors.InvalidSignature` unless it signs these bytes."""
-        self.signer.verify(TAG_BODY_SIGNATURE, _fields(election_id, route, body), self.signature)
+    def verify(self, election_id: str, route: str, digest: bytes) -> None:
+        """Raise :class:`~evote.errors.InvalidSignature` unless it signs the body whose
+        SHA-256 is ``digest`` (hashed while it was read, so it need not be in memory)."""
+        self.signer.verify(TAG_BODY_SIGNATURE, _fields(election_id, route, digest), self.signature)
 
 
 def sign_body(key: SigningKey, election_id: str, route: str, body: bytes) -> BodySignature:
     """The header value for sending ``body`` to ``route`` of ``election_id``."""
-    return BodySignature(key.verify_key, key.sign(TAG_BODY_SIGNATURE, _fields(election_id, route, body)))
+    fields = _fields(election_id, route, hashlib.sha256(body).digest())
+    return BodySignature(key.verify_key, key.sign(TAG_BODY_SIGNATURE, fields))

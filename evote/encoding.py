@@ -146,6 +146,8 @@ def parse_json(data: bytes | str) -> Any:
     except ValueError as exc:
         # Python's own integer limit (a number of more than 4300 digits) and
         # anything else the decoder refuses: bad input, never a crash.
+        if "digits" in str(exc):
+            raise EncodingError("malformed JSON: a number has more than 4300 digits") from None
         raise EncodingError(f"malformed JSON: {exc}") from None
 
 

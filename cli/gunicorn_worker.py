@@ -1,0 +1,123 @@
+"""The gunicorn worker ``evote serve`` runs: gthread, a receive deadline, JSON errors.
+
+Two things gunicorn's own ``gthread`` worker does not do:
+
+* **A deadline on every receive.** gthread waits for a new connection's
+  first bytes without a thread, but once a request has started, a thread
+  reads its headers and body from a blocking socket: a client that sends
+  ``Content-Length: 1000`` and then ``{`` holds that thread until gunicorn's
+  ``--timeout`` (120 s).  This worker sets ``SO_RCVTIMEO`` on each client
+  socket, so every ``recv`` returns within :data:`RECV_TIMEOUT` seconds;
+  the app turns a stalled body into 408 (:mod:`ballot_server.bodies`, which
+  also bounds the *whole* body by ``EVOTE_BODY_TIMEOUT``).  With many
+  threads per worker, a handful of slow clients cannot take them all.
+* **Accepting only with a free thread.** gthread accepts every connection
+  and queues it for its thread pool; when slow clients hold all threads of
+  one worker, whatever that worker accepts next waits behind them although
+  the other workers are idle.  This worker stops accepting while all its
+  threads are busy, so the connection goes to a worker that can serve it.
+* **The JSON error body.** Errors gunicorn answers without the app (414 for
+  a request line over ``limit_request_line``, 431 for headers over the
+  limits, 400 for a malformed request) are written as the API's
+  ``{"code", "message"}`` body (docs/api.md) instead of gunicorn's HTML page.
+
+Behind the reverse proxy of ``deploy/nginx.conf`` neither should ever be
+needed (nginx buffers whole requests and answers those errors itself, also
+in JSON); they make ``evote serve`` safe on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+from typing import Any
+
+from gunicorn.http import errors as http_errors
+from gunicorn.workers.gthread import ThreadWorker
+
+#: Seconds one ``recv`` on a client socket may wait before it fails.
+RECV_TIMEOUT = 5.0
+
+# status, code, reason for the errors gunicorn detects while reading a request.
+_CLIENT_ERRORS: tuple[tuple[type[BaseException], int, str, str], ...] = (
+    (http_errors.LimitRequestLine, 414, "uri_too_long", "URI Too Long"),
+    (http_errors.LimitRequestHeaders, 431, "headers_too_large", "Request Header Fields Too Large"),
+    (http_errors.UnsupportedTransferCoding, 501, "not_implemented", "Not Implemented"),
+    (http_errors.ExpectationFailed, 417, "expectation_failed", "Expectation Failed"),
+    (http_errors.ForbiddenProxyRequest, 403, "forbidden", "Forbidden"),
+    (http_errors.ConfigurationProblem, 500, "internal", "Internal Server Error"),
+    (http_errors.ParseException, 400, "bad_request", "Bad Request"),
+)
+
+
+def classify(exc: BaseException) -> tuple[int, str, str, str]:
+    """``(status, code, reason, message)`` for an error gunicorn raised while reading."""
+    for cls, status, code, reason in _CLIENT_ERRORS:
+        if isinstance(exc, cls):
+            return status, code, reason, f"{reason.lower()}: {str(exc)[:200]}"
+    return 500, "internal", "Internal Server Error", "internal server error"
+
+
+def json_error(status: int, reason: str, code: str, message: str) -> bytes:
+    """A complete HTTP/1.1 response carrying the API's error body; the connection closes."""
+    body = json.dumps({"code": code, "message": message}).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/json\r\n"
+        "Cache-Control: no-store\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+class EvoteThreadWorker(ThreadWorker):
+    """gthread with :data:`RECV_TIMEOUT` on client sockets, accepting only while a
+    thread is free, and JSON error pages."""
+
+    evote_busy = 0  # requests handed to the thread pool and not finished (main thread only)
+
+    def enqueue_req(self, conn: Any) -> None:
+        self.evote_busy += 1
+        super().enqueue_req(conn)
+        if self.evote_busy >= self.cfg.threads:
+            # Every thread is taken: leave new connections in the listen queue,
+            # where a worker with a free thread accepts them.  gthread itself
+            # would accept them and queue them behind the busy threads, so a
+            # few slow clients in one worker delayed every request it accepted.
+            ThreadWorker.set_accept_enabled(self, False)
+
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        self.evote_busy -= 1
+        super().finish_request(conn, fs)
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        # gthread's loop turns accepting back on whenever it is below its
+        # connection limit; it stays off while no thread is free.
+        super().set_accept_enabled(enabled and self.evote_busy < self.cfg.threads)
+
+    def handle(self, conn: Any) -> Any:
+        if not getattr(conn, "evote_rcvtimeo", False):
+            seconds = int(RECV_TIMEOUT)
+            micros = int((RECV_TIMEOUT - seconds) * 1_000_000)
+            try:
+                conn.sock.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", seconds, micros)
+                )
+            except OSError:
+                pass  # a socket that is already gone fails its first read anyway
+            conn.evote_rcvtimeo = True
+        return super().handle(conn)
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        status, code, reason, message = classify(exc)
+        if status == 500:
+            self.log.exception("Error handling request")
+        else:
+            self.log.info("refused a malformed request: %s", message)
+        try:
+            client.sendall(json_error(status, reason, code, message))
+        except OSError:
+            self.log.debug("could not send the error answer")

@@ -132,12 +132,15 @@ def plausible_tracking_code(code: str) -> bool:
     return 1 <= len(code) <= MAX_TRACKING_CODE and code.isascii() and code.isprintable()
 
 
-def rate_limited(scope: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def rate_limited(scope: str | Callable[..., Any]) -> Any:
     """Spend one token of the client address's ``scope`` bucket (429 when empty).
 
     The buckets live in the board database (:mod:`ballot_server.ratelimit`), so
     the limit holds across every worker and host; it is checked before the
-    body is read."""
+    body is read.  ``@rate_limited`` without a scope is ``@rate_limited("cast")``
+    (the voter's routes: casting, auditing, the booth's login check)."""
+    if callable(scope):
+        return rate_limited("cast")(scope)
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)

@@ -39,6 +39,11 @@ from evote.signing import VerifyKey
 CHUNK = 64 * 1024
 
 
+class ReceiveTimeout(Exception):  # noqa: N818 (it is the event, like TimeoutError)
+    """A ``recv`` on the client socket waited longer than the server's receive deadline
+    (raised by the socket wrapper of :mod:`cli.gunicorn_worker`)."""
+
+
 @dataclass(frozen=True)
 class LargeBody:
     """A route that accepts bodies above the small cap from some signers.
@@ -118,7 +123,7 @@ def _read(stream, cap: int, length: int | None, deadline: float, sink, digest) -
             raise RequestTimeout("the request body did not arrive in time")
         try:
             chunk = stream.read(min(CHUNK, want - got))
-        except (TimeoutError, BlockingIOError):
+        except (ReceiveTimeout, TimeoutError, BlockingIOError):
             raise RequestTimeout("the request body did not arrive in time") from None
         except OSError:
             raise BadRequest("the connection failed while the body was read") from None

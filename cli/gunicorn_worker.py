@@ -36,6 +36,8 @@ from typing import Any
 from gunicorn.http import errors as http_errors
 from gunicorn.workers.gthread import ThreadWorker
 
+from ballot_server.bodies import ReceiveTimeout
+
 #: Seconds one ``recv`` on a client socket may wait before it fails.
 RECV_TIMEOUT = 5.0
 
@@ -53,6 +55,8 @@ _CLIENT_ERRORS: tuple[tuple[type[BaseException], int, str, str], ...] = (
 
 def classify(exc: BaseException) -> tuple[int, str, str, str]:
     """``(status, code, reason, message)`` for an error gunicorn raised while reading."""
+    if isinstance(exc, ReceiveTimeout):
+        return 408, "request_timeout", "Request Timeout", "the request did not arrive in time"
     for cls, status, code, reason in _CLIENT_ERRORS:
         if isinstance(exc, cls):
             return status, code, reason, f"{reason.lower()}: {str(exc)[:200]}"
@@ -71,6 +75,34 @@ def json_error(status: int, reason: str, code: str, message: str) -> bytes:
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode("latin-1") + body
+
+
+class _DeadlineSocket:
+    """A client socket whose ``recv`` timeout (``SO_RCVTIMEO``, which makes a blocking
+    ``recv`` fail with EAGAIN) is :class:`~ballot_server.bodies.ReceiveTimeout`.
+
+    gthread logs any ``OSError`` while it reads a request as a socket error,
+    with a traceback, and closes the connection; a ``ReceiveTimeout`` instead
+    reaches :meth:`EvoteThreadWorker.handle_error` (a JSON 408) or, while the
+    app reads the body, :mod:`ballot_server.bodies` (also a 408)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def recv(self, *args: Any) -> bytes:
+        try:
+            return self._sock.recv(*args)
+        except BlockingIOError:
+            raise ReceiveTimeout("no data from the client in time") from None
+
+    def recv_into(self, *args: Any) -> int:
+        try:
+            return self._sock.recv_into(*args)
+        except BlockingIOError:
+            raise ReceiveTimeout("no data from the client in time") from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
 
 
 class EvoteThreadWorker(ThreadWorker):
@@ -109,6 +141,8 @@ class EvoteThreadWorker(ThreadWorker):
             except OSError:
                 pass  # a socket that is already gone fails its first read anyway
             conn.evote_rcvtimeo = True
+            if not conn.initialized:  # the parser is made with the socket it will read
+                conn.sock = _DeadlineSocket(conn.sock)
         return super().handle(conn)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:

@@ -280,13 +280,13 @@ def test_slow_clients_do_not_stall_other_requests(served) -> None:
         for s in slow[:12]:
             s.settimeout(20)
             answer = b""
-            while b"\r\n\r\n" not in answer:
+            while b"request_timeout" not in answer:
                 chunk = s.recv(4096)
                 if not chunk:
                     break
                 answer += chunk
             assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
-            assert b"request_timeout" in answer + s.recv(4096)
+            assert b"application/json" in answer and b'"code":"request_timeout"' in answer, answer
     finally:
         for s in slow:
             s.close()
@@ -382,7 +382,10 @@ def test_no_route_answers_500_or_html_to_hostile_json(served) -> None:
         for login in (None, e.login(0)):
             auth = f"Authorization: Bearer {login}\r\n" if login else ""
             for body in HOSTILE_BODIES.values():
-                assert_json_error(*raw_request(server.port, post_head(path, len(body), extra=auth), body))
+                status, headers, answer = raw_request(server.port, post_head(path, len(body), extra=auth), body)
+                if status == 204 and not answer:
+                    continue  # the booth's login check, which reads no body, said yes
+                assert_json_error(status, headers, answer)
                 seen += 1
     print(f"\n[finding 3] {seen} hostile bodies to {len(posts)} POST routes: no 500, all JSON")
     # The server logged no traceback for any of them.
@@ -462,7 +465,7 @@ def test_nginx_answers_its_own_errors_in_json(served, nginx) -> None:
         status, headers, body = raw_request(nginx, request)
         doc = assert_json_error(status, headers, body)
         assert status in (400, 414, 431), (name, status)
-        assert doc["code"] in ("bad_request", "uri_too_long"), (name, doc)
+        assert doc["code"] in ("bad_request", "uri_too_long", "headers_too_large"), (name, doc)
     body = b"[" + b"{}," * (2 * MIB // 3) + b"{}]"
     command = f"{API}/elections/{e.election_id}/commands/election_closed"
     doc = assert_json_error(*raw_request(nginx, post_head(command, len(body)), body), 413)
@@ -543,12 +546,16 @@ def test_receipt_checks_report_hostile_receipts(record, tmp_path) -> None:
     for name, text in hostile_receipts(record).items():
         path = tmp_path / f"{name}.json"
         path.write_text(text)
-        for command in ([str(BIN / "evote-verify"), "receipt", str(path), str(record.path)],
-                        [str(BIN / "evote"), "receipt", "check", str(path), "--server", "http://127.0.0.1:9"]):
+        # evote-verify: 2, unreadable (docs/verifier.md); evote: 1 with an error: line (docs/guide.md).
+        for command, code in (
+            ([str(BIN / "evote-verify"), "receipt", str(path), str(record.path)], 2),
+            ([str(BIN / "evote"), "receipt", "check", str(path), "--server", "http://127.0.0.1:9"], 1),
+        ):
             result = run_cli(*command)
             output = result.stdout + result.stderr
             assert "Traceback" not in output, (name, command[0], output[-2000:])
-            assert result.returncode == 2, (name, command[0], result.returncode, output[-1000:])
+            assert result.returncode == code, (name, command[0], result.returncode, output[-1000:])
+            assert "[bad_encoding]" in output or "not JSON" in output, output[-1000:]
 
 
 class HostileBoard(http.server.BaseHTTPRequestHandler):

@@ -647,6 +647,43 @@ def spend(urls: list[str], path: str, total: int, body: bytes = b"{}") -> dict[i
     return {s: statuses.count(s) for s in sorted(set(statuses))}
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000_000
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def test_shared_bucket_spends_refills_names_the_wait_and_forgets(sqlite_db) -> None:
+    from ballot_server.ratelimit import SharedRateLimiter, client_key, limiter_engine
+    from evote.errors import RateLimited
+
+    engine = limiter_engine(sqlite_db)
+    clock = FakeClock()
+    limiter = SharedRateLimiter(engine, "unit", 0.5, 2, client_key(b"k" * 32), clock=clock)
+    limiter.take("a")
+    limiter.take("a")
+    with pytest.raises(RateLimited) as caught:
+        limiter.take("a")
+    assert caught.value.retry_after == 2 and caught.value.http_status == 429
+    limiter.take("b")  # another address has its own bucket
+    clock.now += 2000
+    limiter.take("a")
+    with pytest.raises(RateLimited):
+        limiter.take("a")
+    clock.now -= 60_000  # a host whose clock is behind never refills a bucket backwards
+    with pytest.raises(RateLimited):
+        limiter.take("a")
+    clock.now += 60_000
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT client FROM rate_buckets WHERE scope = 'unit'").all()
+    assert len(rows) == 2 and all(len(r.client) == 32 for r in rows)  # HMACs, not addresses
+    clock.now += 10_000  # both full again: forgotten
+    assert limiter.purge() == 2
+    engine.dispose()
+
+
 LIMITS = dict(EVOTE_CAST_BURST="5", EVOTE_CAST_RATE="0.01",
               EVOTE_COMMAND_BURST="5", EVOTE_COMMAND_RATE="0.01")
 

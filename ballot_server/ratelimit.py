@@ -26,6 +26,7 @@ server's memory or network could; the record never contains either.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import math
@@ -35,9 +36,10 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import DBAPIError
 
 from ballot_server.store import WRITE_OPTION
-from evote.errors import RateLimited
+from evote.errors import RateLimited, ServiceUnavailable
 
 #: Requests (per process) between two purges of refilled buckets.
 PURGE_EVERY = 200
@@ -132,6 +134,25 @@ class SharedRateLimiter:
             "per_ms": self.rate / 1000.0,
             "burst": float(self.burst),
         }
+        try:
+            spent, row = self._spend(params)
+        except DBAPIError as exc:
+            # A lost connection (PostgreSQL restarting) or a busy database: the
+            # request is refused as the board itself would refuse it (503,
+            # retry), never a 500.  The pool drops the dead connections.
+            raise ServiceUnavailable(
+                "the board database is busy or unreachable; nothing was written, retry later",
+                detail={"reason": type(exc.orig).__name__ if exc.orig is not None else "database"},
+            ) from None
+        self._maybe_purge(params["now"])
+        if spent:
+            return
+        tokens = float(row.tokens) if row is not None else 0.0
+        retry_after = max(1, math.ceil((1.0 - tokens) / self.rate))
+        raise RateLimited(f"too many requests; retry in {retry_after} s", retry_after=retry_after)
+
+    def _spend(self, params: dict[str, Any]) -> tuple[bool, Any]:
+        """One transaction: spend a token if there is one; else the bucket's row."""
         with self.engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})  # SQLite: BEGIN IMMEDIATE
             with conn.begin():
@@ -145,19 +166,15 @@ class SharedRateLimiter:
                     # committed before our INSERT): spend from it if it can.
                     spent = conn.execute(_SPEND, params).rowcount == 1
                 row = None if spent else conn.execute(_READ, params).first()
-        self._maybe_purge(params["now"])
-        if spent:
-            return
-        tokens = float(row.tokens) if row is not None else 0.0
-        retry_after = max(1, math.ceil((1.0 - tokens) / self.rate))
-        raise RateLimited(f"too many requests; retry in {retry_after} s", retry_after=retry_after)
+        return spent, row
 
     def _maybe_purge(self, now: int) -> None:
         with self._lock:
             self._count += 1
             if self._count % PURGE_EVERY:
                 return
-        self.purge(now)
+        with contextlib.suppress(DBAPIError):  # housekeeping: the next purge will do
+            self.purge(now)
 
     def purge(self, now: int | None = None) -> int:
         """Delete the buckets that are full again (nothing is lost: a missing bucket is

@@ -6,10 +6,11 @@ Every JSON route reads its body through :func:`read_body`:
   before a byte of the body is read; a chunked body is read up to the cap and
   refused at the first byte past it.  Memory per request is thus bounded by
   the cap (raw bytes), never by what a parser makes of them.
-* **Deadline.** The whole body must arrive within ``EVOTE_BODY_TIMEOUT``
-  seconds (and each ``recv`` within the worker's socket timeout,
-  :mod:`cli.gunicorn_worker`): a client that sends ``Content-Length: 1000``
-  and then one byte gets 408 ``request_timeout`` and its thread back.
+* **Deadline.** The body must arrive within ``EVOTE_BODY_TIMEOUT`` seconds
+  plus one second per :data:`MIN_RATE` bytes received (and each ``recv``
+  within the worker's socket timeout, :mod:`cli.gunicorn_worker`): a client
+  that sends ``Content-Length: 1000`` and then one byte gets 408
+  ``request_timeout`` and its thread back.
 * **Authorisation before size.** The small cap (``EVOTE_MAX_BODY``, 1 MiB)
   holds every ballot, audit and command but a credential list.  Above it --
   up to ``EVOTE_MAX_COMMAND_BODY`` -- only three routes accept a body, and
@@ -37,6 +38,8 @@ from evote.errors import AuthenticationError, UnauthorisedSigner
 from evote.signing import VerifyKey
 
 CHUNK = 64 * 1024
+#: Bytes per second a body must keep arriving at, beyond its first EVOTE_BODY_TIMEOUT.
+MIN_RATE = 256 * 1024
 
 
 class ReceiveTimeout(Exception):  # noqa: N818 (it is the event, like TimeoutError)
@@ -118,9 +121,15 @@ def _read(stream, cap: int, length: int | None, deadline: float, sink, digest) -
     chunk by chunk, before ``deadline``; return how many bytes came."""
     want = cap + 1 if length is None else length
     got = 0
+    start = time.monotonic()
     while got < want:
-        if time.monotonic() > deadline:
-            raise RequestTimeout("the request body did not arrive in time")
+        # The deadline grows with what has arrived, at MIN_RATE: a 64 MiB
+        # credential list over a slow link is fine, a trickle is not.
+        if time.monotonic() > deadline + got / MIN_RATE:
+            raise RequestTimeout(
+                f"the request body did not arrive in time ({got} bytes in "
+                f"{time.monotonic() - start:.0f} s)"
+            )
         try:
             chunk = stream.read(min(CHUNK, want - got))
         except (ReceiveTimeout, TimeoutError, BlockingIOError):

@@ -9,7 +9,9 @@ Two things gunicorn's own ``gthread`` worker does not do:
   ``--timeout`` (120 s).  This worker sets ``SO_RCVTIMEO`` on each client
   socket, so every ``recv`` returns within :data:`RECV_TIMEOUT` seconds;
   the app turns a stalled body into 408 (:mod:`ballot_server.bodies`, which
-  also bounds the *whole* body by ``EVOTE_BODY_TIMEOUT``).  With many
+  also bounds the *whole* body by ``EVOTE_BODY_TIMEOUT``), and the request
+  line and headers must all be in within :data:`HEADER_DEADLINE` (a client
+  that drips a byte every few seconds gets a JSON 408 too).  With many
   threads per worker, a handful of slow clients cannot take them all.
 * **Accepting only with a free thread.** gthread accepts every connection
   and queues it for its thread pool; when slow clients hold all threads of
@@ -31,6 +33,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import time
 from typing import Any
 
 from gunicorn.http import errors as http_errors
@@ -40,6 +43,8 @@ from ballot_server.bodies import ReceiveTimeout
 
 #: Seconds one ``recv`` on a client socket may wait before it fails.
 RECV_TIMEOUT = 5.0
+#: Seconds a request's line and headers may take in all, once a thread reads them.
+HEADER_DEADLINE = 10.0
 
 # status, code, reason for the errors gunicorn detects while reading a request.
 _CLIENT_ERRORS: tuple[tuple[type[BaseException], int, str, str], ...] = (
@@ -88,14 +93,22 @@ class _DeadlineSocket:
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        #: time.monotonic() by which the request's headers must be in (None: no limit).
+        self.evote_deadline: float | None = None
+
+    def _check_deadline(self) -> None:
+        if self.evote_deadline is not None and time.monotonic() > self.evote_deadline:
+            raise ReceiveTimeout("the request headers did not arrive in time")
 
     def recv(self, *args: Any) -> bytes:
+        self._check_deadline()
         try:
             return self._sock.recv(*args)
         except BlockingIOError:
             raise ReceiveTimeout("no data from the client in time") from None
 
     def recv_into(self, *args: Any) -> int:
+        self._check_deadline()
         try:
             return self._sock.recv_into(*args)
         except BlockingIOError:
@@ -143,7 +156,16 @@ class EvoteThreadWorker(ThreadWorker):
             conn.evote_rcvtimeo = True
             if not conn.initialized:  # the parser is made with the socket it will read
                 conn.sock = _DeadlineSocket(conn.sock)
+        if isinstance(conn.sock, _DeadlineSocket):
+            # A client that drips header bytes just under RECV_TIMEOUT must still
+            # finish its headers in HEADER_DEADLINE (the body has the app's own).
+            conn.sock.evote_deadline = time.monotonic() + HEADER_DEADLINE
         return super().handle(conn)
+
+    def handle_request(self, req: Any, conn: Any) -> Any:
+        if isinstance(conn.sock, _DeadlineSocket):
+            conn.sock.evote_deadline = None  # headers are in: the app bounds the body
+        return super().handle_request(req, conn)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         status, code, reason, message = classify(exc)

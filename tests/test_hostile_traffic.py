@@ -292,6 +292,34 @@ def test_slow_clients_do_not_stall_other_requests(served) -> None:
             s.close()
 
 
+def test_a_header_drip_gets_a_json_408(served) -> None:
+    """One header byte every 1.5 s (under the 5 s receive timeout): the header deadline
+    (10 s) ends it with a JSON 408 instead of holding a thread for as long as it drips."""
+    server, _ = served
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    s.sendall(b"GET /api/v1/board-key HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Drip: ")
+    t0 = time.monotonic()
+    answer = b""
+    try:
+        s.settimeout(1.5)
+        for _ in range(20):  # at most 30 s
+            try:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+                if b"request_timeout" in answer:
+                    break
+            except TimeoutError:
+                s.sendall(b"a")
+    finally:
+        s.close()
+    elapsed = time.monotonic() - t0
+    print(f"\n[finding 1] header drip answered after {elapsed:.1f} s: {answer[:12]!r}")
+    assert answer.startswith(b"HTTP/1.1 408") and b'"code": "request_timeout"' in answer, answer
+    assert elapsed < 20
+
+
 # --- finding 2: huge bodies -----------------------------------------------------------
 
 

@@ -18,9 +18,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from ballot_server import api, booth, db, site, witness_api
 from ballot_server.auth import Authenticator, LoginCodeAuthenticator
 from ballot_server.casting import CastQueue
-from ballot_server.config import Settings, load_or_create_board_key, load_settings
+from ballot_server.config import (
+    Settings,
+    load_or_create_board_key,
+    load_settings,
+    secure_data_dir,
+)
 from ballot_server.errors import register_error_handlers
-from ballot_server.security import TokenBucketLimiter, security_headers
+from ballot_server.ratelimit import SharedRateLimiter, client_key, limiter_engine
+from ballot_server.security import security_headers
 from ballot_server.service import BoardCache, now_ms
 from evote.group import Rng
 from evote.signing import SigningKey
@@ -36,7 +42,8 @@ class ServerState:
     board_key: SigningKey
     cache: BoardCache
     authenticator: Authenticator
-    cast_limiter: TokenBucketLimiter
+    #: Shared rate limits by scope ("cast", "command"): :mod:`ballot_server.ratelimit`.
+    limiters: dict[str, SharedRateLimiter]
     casts: CastQueue
     clock: Callable[[], int]
     rng: Rng
@@ -53,9 +60,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     config = dict(config or {})
     instance = config.get("EVOTE_INSTANCE_PATH") or os.environ.get("EVOTE_INSTANCE_PATH")
     app = Flask(__name__, instance_path=instance or None, instance_relative_config=True)
-    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
-
     settings = load_settings(app.instance_path, config, os.environ)
+    secure_data_dir(app.instance_path, settings.database_url)
     app.config.from_mapping(
         EVOTE_DATABASE_URL=settings.database_url,
         MAX_CONTENT_LENGTH=settings.max_body,
@@ -64,17 +70,31 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         {k: v for k, v in config.items() if not k.startswith("EVOTE_")}
     )
 
+    board_key = load_or_create_board_key(settings.board_key_path)
+    db.init_app(app)
+    engine = limiter_engine(settings.database_url)
+    secret = client_key(board_key.seed)
     app.extensions[EXTENSION] = ServerState(
         settings=settings,
-        board_key=load_or_create_board_key(settings.board_key_path),
+        board_key=board_key,
         cache=BoardCache(),
         authenticator=config.get("EVOTE_AUTHENTICATOR") or LoginCodeAuthenticator(),
-        cast_limiter=TokenBucketLimiter(settings.cast_rate_per_minute / 60.0, settings.cast_burst),
+        limiters={
+            "cast": SharedRateLimiter(
+                engine, "cast", settings.cast_rate_per_minute / 60.0, settings.cast_burst, secret
+            ),
+            "command": SharedRateLimiter(
+                engine,
+                "command",
+                settings.command_rate_per_minute / 60.0,
+                settings.command_burst,
+                secret,
+            ),
+        },
         clock=config.get("EVOTE_CLOCK") or now_ms,
         rng=config.get("EVOTE_RNG") or secrets.token_bytes,
         casts=CastQueue(),
     )
-    db.init_app(app)
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops

@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
+from ballot_server.bodies import LargeBody, read_body
 from ballot_server.db import get_store
 from ballot_server.openapi import openapi_document
-from ballot_server.service import ElectionService, Posted
+from ballot_server.service import REGISTER_VOTERS, ElectionService, Posted
 from evote.commands import check_election_id
 from evote.encoding import MAX_SAFE_INTEGER, parse_json
 from evote.errors import NotFound, SchemaError
 from evote.record import MEDIA_TYPE
+from evote.signing import VerifyKey
 
 if TYPE_CHECKING:
     from ballot_server import ServerState
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_TRACKING_CODE = 200
+
+#: Command kinds whose body may exceed EVOTE_MAX_BODY (with an Evote-Body-Signature).
+LARGE_KINDS = frozenset({"credentials_published"})
 
 
 def server_state() -> ServerState:
@@ -66,27 +71,44 @@ def served_booth_sha256() -> bytes | None:
 # --- request helpers --------------------------------------------------------------
 
 
-def json_body(*, large: bool = False) -> Any:
-    """The request body as strict JSON.
+def json_body(large_body: LargeBody | None = None) -> Any:
+    """The request body as strict JSON, read by :func:`ballot_server.bodies.read_body`.
 
-    415 unless ``Content-Type: application/json``; 413 above the body cap
-    (``large``: the higher cap for official commands, which carry credential
-    lists); 400 for an empty or malformed body (duplicate keys, NaN and
-    invalid UTF-8 included).
+    415 unless ``Content-Type: application/json`` (checked before reading);
+    413 above the route's cap -- ``EVOTE_MAX_BODY``, or for a ``large_body``
+    route with a valid ``Evote-Body-Signature`` ``EVOTE_MAX_COMMAND_BODY``;
+    408 if the body does not arrive within ``EVOTE_BODY_TIMEOUT``; 400 for an
+    empty or malformed body (duplicate keys, NaN, invalid UTF-8, integers of
+    more than 4300 digits, deep nesting included).
     """
-    if large:
-        request.max_content_length = server_state().settings.max_command_body
-    if request.mimetype != "application/json":
-        raise UnsupportedMediaType("the request body must be JSON (Content-Type: application/json)")
-    data = request.get_data(cache=False)
-    limit = request.max_content_length
-    if request.content_length is None and limit is not None and len(data) >= limit:
-        # A streamed (chunked) body is cut at the cap without an error; one more
-        # read past the cap raises 413 instead of parsing a truncated document.
-        request.stream.read(1)
+    settings = server_state().settings
+    require_json()
+    request.max_content_length = max(settings.max_body, settings.max_command_body)
+    data = read_body(
+        small=settings.max_body,
+        large=settings.max_command_body,
+        timeout=settings.body_timeout,
+        large_body=large_body,
+    )
     if not data:
         raise BadRequest("the request body is empty; expected a JSON document")
     return parse_json(data)
+
+
+def require_json() -> None:
+    """415 unless the request says its body is JSON (a header: checked before anything)."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("the request body must be JSON (Content-Type: application/json)")
+
+
+def _party_of(election_id: str) -> Callable[[VerifyKey], bool]:
+    """``allowed`` for a large body to an election: its official or credential authority."""
+
+    def allowed(signer: VerifyKey) -> bool:
+        created = get_service().facts(election_id).created
+        return signer.raw in (created.official.raw, created.credential_authority.raw)
+
+    return allowed
 
 
 def int_arg(name: str, *, required: bool = False, lo: int = 0, hi: int = MAX_SAFE_INTEGER) -> int | None:
@@ -110,15 +132,25 @@ def plausible_tracking_code(code: str) -> bool:
     return 1 <= len(code) <= MAX_TRACKING_CODE and code.isascii() and code.isprintable()
 
 
-def rate_limited(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Spend one token of the client address's casting bucket (429 when empty)."""
+def rate_limited(scope: str | Callable[..., Any]) -> Any:
+    """Spend one token of the client address's ``scope`` bucket (429 when empty).
 
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        server_state().cast_limiter.take(request.remote_addr or "unknown")
-        return view(*args, **kwargs)
+    The buckets live in the board database (:mod:`ballot_server.ratelimit`), so
+    the limit holds across every worker and host; it is checked before the
+    body is read.  ``@rate_limited`` without a scope is ``@rate_limited("cast")``
+    (the voter's routes: casting, auditing, the booth's login check)."""
+    if callable(scope):
+        return rate_limited("cast")(scope)
 
-    return wrapped
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            server_state().limiters[scope].take(request.remote_addr or "unknown")
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
 
 
 def created(body: Any, location: str | None = None) -> Response:
@@ -177,8 +209,11 @@ def list_elections() -> Response:
 
 
 @bp.post("/elections")
+@rate_limited("command")
 def create_election() -> Response:
-    appended = get_service().create_election(json_body(large=True))
+    officials = {k.raw for k in server_state().settings.officials}
+    large = LargeBody("", "election_created", lambda signer: signer.raw in officials)
+    appended = get_service().create_election(json_body(large))
     return created(appended.to_json(), f"/api/v1/elections/{appended.entry.election}")
 
 
@@ -216,14 +251,19 @@ def fingerprint(election_id: str) -> Response:
 
 
 @bp.post("/elections/<election_id>/commands/<kind>")
+@rate_limited("command")
 def command(election_id: str, kind: str) -> Response:
-    appended = get_service().command(election_id, kind, json_body(large=True))
+    # Only a credential list may be large (a command is a few KiB at most).
+    large = LargeBody(election_id, kind, _party_of(election_id)) if kind in LARGE_KINDS else None
+    appended = get_service().command(election_id, kind, json_body(large))
     return created(appended.to_json())
 
 
 @bp.post("/elections/<election_id>/voters")
+@rate_limited("command")
 def register_voters(election_id: str) -> Response:
-    logins = get_service().register_voters(election_id, json_body(large=True))
+    large = LargeBody(election_id, REGISTER_VOTERS, _party_of(election_id))
+    logins = get_service().register_voters(election_id, json_body(large))
     return created({"logins": dict(logins)})
 
 
@@ -231,24 +271,24 @@ def register_voters(election_id: str) -> Response:
 
 
 @bp.post("/elections/<election_id>/ballots")
-@rate_limited
+@rate_limited("cast")
 def cast(election_id: str) -> Response:
     """201 and the receipt; 200 and the same receipt for a ballot already on the board
     (the same bytes sent again after a lost answer, docs/api.md §5.1)."""
-    posted = get_service().cast(
-        election_id, request.headers.get("Authorization"), json_body()
-    )
-    return posted_answer(posted)
+    authorization = request.headers.get("Authorization")
+    require_json()
+    get_service().authenticate(election_id, authorization)  # log in before the body is read
+    return posted_answer(get_service().cast(election_id, authorization, json_body()))
 
 
 @bp.post("/elections/<election_id>/audits")
-@rate_limited
+@rate_limited("cast")
 def audit(election_id: str) -> Response:
     """As :func:`cast`, for audited ballots."""
-    posted = get_service().audit(
-        election_id, request.headers.get("Authorization"), json_body()
-    )
-    return posted_answer(posted)
+    authorization = request.headers.get("Authorization")
+    require_json()
+    get_service().authenticate(election_id, authorization)  # log in before the body is read
+    return posted_answer(get_service().audit(election_id, authorization, json_body()))
 
 
 def posted_answer(posted: Posted) -> Response:

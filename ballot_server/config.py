@@ -12,11 +12,18 @@ name                       meaning                                          defa
 EVOTE_DATABASE_URL         SQLAlchemy URL of the board database             SQLite file in instance/
 EVOTE_BOARD_KEY            path of the board's Ed25519 key file              instance/board-key
 EVOTE_OFFICIALS            comma-separated official public keys (b64url)    empty (nobody may create)
-EVOTE_MAX_BODY             request body cap in bytes (413 above)            1 MiB
-EVOTE_MAX_COMMAND_BODY     cap for official/trustee commands and voter     64 MiB
-                           registration (credential lists are large)
-EVOTE_CAST_RATE            casts per minute per client IP (token refill)    60
+EVOTE_MAX_BODY             request body cap in bytes (413 above): every     1 MiB
+                           ballot, audit and command
+EVOTE_MAX_COMMAND_BODY     cap for a credential list, voter registration   64 MiB
+                           or new election sent with a valid
+                           Evote-Body-Signature (ballot_server/bodies.py)
+EVOTE_BODY_TIMEOUT         seconds a request body may take to arrive (408)  10
+EVOTE_CAST_RATE            casts per minute per client IP (token refill),   60
+                           shared by all workers and hosts (ratelimit.py)
 EVOTE_CAST_BURST           token-bucket size per client IP                  20
+EVOTE_COMMAND_RATE         commands (and voter registrations, new           600
+                           elections) per minute per client IP
+EVOTE_COMMAND_BURST        token-bucket size for commands                   600
 EVOTE_PROXY_HOPS           trusted reverse proxies in front (X-Forwarded)   0
 EVOTE_HSTS_MAX_AGE         Strict-Transport-Security max-age, 0 = off       63072000 (two years)
 =========================  ==============================================  ==========================
@@ -45,6 +52,9 @@ DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_MAX_COMMAND_BODY = 64 * 1024 * 1024
 DEFAULT_CAST_RATE = 60.0
 DEFAULT_CAST_BURST = 20
+DEFAULT_BODY_TIMEOUT = 10.0
+DEFAULT_COMMAND_RATE = 600.0
+DEFAULT_COMMAND_BURST = 600
 DEFAULT_HSTS_MAX_AGE = 63_072_000
 BOARD_KEY_FILE = "board-key"
 DATABASE_FILE = "evote.sqlite"
@@ -65,6 +75,9 @@ class Settings:
     max_command_body: int
     cast_rate_per_minute: float
     cast_burst: int
+    body_timeout: float
+    command_rate_per_minute: float
+    command_burst: int
     proxy_hops: int
     hsts_max_age: int
 
@@ -119,6 +132,9 @@ def load_settings(
         "EVOTE_MAX_COMMAND_BODY": DEFAULT_MAX_COMMAND_BODY,
         "EVOTE_CAST_RATE": DEFAULT_CAST_RATE,
         "EVOTE_CAST_BURST": DEFAULT_CAST_BURST,
+        "EVOTE_BODY_TIMEOUT": DEFAULT_BODY_TIMEOUT,
+        "EVOTE_COMMAND_RATE": DEFAULT_COMMAND_RATE,
+        "EVOTE_COMMAND_BURST": DEFAULT_COMMAND_BURST,
         "EVOTE_PROXY_HOPS": 0,
         "EVOTE_HSTS_MAX_AGE": DEFAULT_HSTS_MAX_AGE,
     }
@@ -138,9 +154,43 @@ def load_settings(
         ),
         cast_rate_per_minute=_float("EVOTE_CAST_RATE", raw["EVOTE_CAST_RATE"], lo=0.01, hi=1e9),
         cast_burst=_int("EVOTE_CAST_BURST", raw["EVOTE_CAST_BURST"], lo=1, hi=1 << 30),
+        body_timeout=_float("EVOTE_BODY_TIMEOUT", raw["EVOTE_BODY_TIMEOUT"], lo=0.5, hi=3600),
+        command_rate_per_minute=_float(
+            "EVOTE_COMMAND_RATE", raw["EVOTE_COMMAND_RATE"], lo=0.01, hi=1e9
+        ),
+        command_burst=_int("EVOTE_COMMAND_BURST", raw["EVOTE_COMMAND_BURST"], lo=1, hi=1 << 30),
         proxy_hops=_int("EVOTE_PROXY_HOPS", raw["EVOTE_PROXY_HOPS"], lo=0, hi=10),
         hsts_max_age=_int("EVOTE_HSTS_MAX_AGE", raw["EVOTE_HSTS_MAX_AGE"], lo=0, hi=1 << 31),
     )
+
+
+def secure_data_dir(directory: str, database_url: str) -> None:
+    """Make ``directory`` 0700 and the SQLite board file in it 0600, before first use.
+
+    The SQLite file holds the login <-> credential binding and the board key
+    file the server's signing key: neither may be readable by other local
+    users.  A directory that already exists with group or world access is
+    tightened to 0700 if this process owns it, refused otherwise; the SQLite
+    file is created 0600 before SQLite opens it (SQLite gives its -wal and
+    -shm files the database file's mode), and an existing one is set to 0600.
+    """
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    st = os.stat(directory)
+    if st.st_mode & 0o077:
+        if st.st_uid != os.geteuid():
+            raise ConfigError(
+                f"data directory {directory} is readable by other users (mode "
+                f"{st.st_mode & 0o777:o}) and not ours to fix: chmod 700 it"
+            )
+        os.chmod(directory, 0o700)
+    prefix = "sqlite:///"
+    if database_url.startswith(prefix):
+        path = os.path.abspath(database_url[len(prefix):])
+        if os.path.dirname(path) == os.path.abspath(directory):
+            for name in (path, path + "-wal", path + "-shm"):
+                if os.path.exists(name):
+                    os.chmod(name, 0o600)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def load_or_create_board_key(

@@ -235,6 +235,8 @@ def setup_server_role(admin_url: str, role_name: str, password: str) -> str:
                 sql.SQL("GRANT UPDATE ({}) ON voters TO {}").format(
                     sql.Identifier(models.BINDING_COLUMN), role
                 ),
+                # The shared rate limit's buckets (ballot_server/ratelimit.py): no board data.
+                sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON rate_buckets TO {}").format(role),
             ]
             cursor = conn.connection.cursor()
             try:

@@ -40,6 +40,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -154,6 +155,20 @@ witness_cosignatures = Table(
     Column("root", HASH, nullable=False),
     Column("cosigned_at", BigInteger, nullable=False),  # POSIX seconds, from the signature
     Column("line", String(512), nullable=False),  # "— <name> <base64>" without newline
+)
+
+# --- shared rate limit (ballot_server/ratelimit.py) ------------------------------
+# One token bucket per (scope, keyed hash of the client address), shared by every
+# worker and host on this database.  Not append-only: rows are updated on each
+# request and deleted once their bucket is full again (minutes at most), so the
+# table never holds a history of who sent what when.
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("scope", String(16), primary_key=True),
+    Column("client", LargeBinary(32), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
 )
 
 APPEND_ONLY: tuple[str, ...] = (

@@ -33,7 +33,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from ballot_server import store as queries
-from ballot_server.api import get_service, int_arg, json_body, server_state
+from ballot_server.api import get_service, int_arg, json_body, rate_limited, server_state
 from ballot_server.db import get_store
 from evote.checkpoint import (
     Checkpoint,
@@ -156,6 +156,7 @@ def _witness_for(policy: WitnessPolicy, sig: NoteSignature) -> WitnessKey:
 
 
 @bp.post("/checkpoint/cosignatures")
+@rate_limited("command")
 def add_cosignature(election_id: str) -> Response:
     """Keep a witness's cosignature of one of this board's checkpoints.
 

@@ -7,6 +7,7 @@ so the command modules never see a URL or a raw JSON answer.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
@@ -15,11 +16,12 @@ from cli.client import Client, ServerError
 from cli.console import progress
 from evote.ballot import AuditedBallot, Ballot
 from evote.board import Entry, Receipt, SignedTreeHead
+from evote.body_signature import sign_body
 from evote.commands import SignedCommand
 from evote.encoding import b64decode
 from evote.errors import BoardError, NotFound, SchemaError, ServiceUnavailable
 from evote.kinds import ELECTION_OPENED
-from evote.signing import VerifyKey
+from evote.signing import SigningKey, VerifyKey
 
 PAGE = 1000
 #: Boards longer than this show a progress bar while they download.
@@ -30,16 +32,39 @@ def _election_path(election_id: str) -> str:
     return "/elections/" + quote(election_id, safe="")
 
 
-def create_election(client: Client, command: SignedCommand) -> dict[str, Any]:
+def body_signer(key: SigningKey | None, election_id: str, route: str) -> Callable[[bytes], str] | None:
+    """The ``Evote-Body-Signature`` maker for a route that takes large bodies
+    (None without a key: the body must then fit the small cap, docs/api.md)."""
+    if key is None:
+        return None
+    return lambda raw: sign_body(key, election_id, route, raw).header()
+
+
+def create_election(
+    client: Client, command: SignedCommand, key: SigningKey | None = None
+) -> dict[str, Any]:
     """Post the signed ``election_created`` command (the election's entry 0)."""
-    return client.post("/elections", command.to_json())
+    return client.post(
+        "/elections", command.to_json(), sign_body=body_signer(key, "", "election_created")
+    )
 
 
 def post_command(
-    client: Client, election_id: str, kind: str, command: SignedCommand
+    client: Client,
+    election_id: str,
+    kind: str,
+    command: SignedCommand,
+    key: SigningKey | None = None,
 ) -> dict[str, Any]:
-    """Append a signed lifecycle command of ``kind`` to the election's board."""
-    return client.post(f"{_election_path(election_id)}/commands/{kind}", command.to_json())
+    """Append a signed lifecycle command of ``kind`` to the election's board.
+
+    ``key`` (the command's signer) also signs the raw body, which a large
+    body (a credential list) needs."""
+    return client.post(
+        f"{_election_path(election_id)}/commands/{kind}",
+        command.to_json(),
+        sign_body=body_signer(key, election_id, kind),
+    )
 
 
 def election_info(client: Client, election_id: str) -> dict[str, Any]:
@@ -121,9 +146,15 @@ def entry(client: Client, election_id: str, index: int) -> Entry:
     return Entry.from_json(client.get(f"{_election_path(election_id)}/entries/{index}"))
 
 
-def register_voters(client: Client, election_id: str, command: SignedCommand) -> dict[str, str]:
+def register_voters(
+    client: Client, election_id: str, command: SignedCommand, key: SigningKey | None = None
+) -> dict[str, str]:
     """Register voter ids; the server answers with each voter's login code (shown once)."""
-    body = client.post(f"{_election_path(election_id)}/voters", command.to_json())
+    body = client.post(
+        f"{_election_path(election_id)}/voters",
+        command.to_json(),
+        sign_body=body_signer(key, election_id, "register_voters"),
+    )
     codes = body.get("logins") if isinstance(body, dict) else None
     if not isinstance(codes, dict) or not all(isinstance(v, str) for v in codes.values()):
         raise ServerError("the voter registration answer has no login codes")

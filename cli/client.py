@@ -20,6 +20,7 @@ Errors come back as typed exceptions:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ import httpx
 
 from cli.console import warn
 from evote import errors
+from evote.body_signature import HEADER as BODY_SIGNATURE_HEADER
 from evote.encoding import parse_json
 from evote.errors import EncodingError, EvoteError
 from evote.rulebook import RULES
@@ -155,16 +157,21 @@ class Client:
         body: Any = None,
         params: dict[str, Any] | None = None,
         token: str | None = None,
+        sign_body: Callable[[bytes], str] | None = None,
     ) -> Any:
         """Send one request and return the decoded JSON answer (None for 204).
 
-        ``token`` is sent as ``Authorization: Bearer <token>`` (the voter login).
+        ``token`` is sent as ``Authorization: Bearer <token>`` (the voter login);
+        ``sign_body`` makes the ``Evote-Body-Signature`` header from the raw body
+        (large bodies: credential lists, voter registrations; docs/api.md).
         """
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         content = None
         if body is not None:
             content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json"
+            if sign_body is not None:
+                headers[BODY_SIGNATURE_HEADER] = sign_body(content)
         try:
             response = self._http.request(
                 method, path, content=content, params=params, headers=headers
@@ -198,8 +205,15 @@ class Client:
     ) -> Any:
         return self.request("GET", path, params=params, token=token)
 
-    def post(self, path: str, body: Any, *, token: str | None = None) -> Any:
-        return self.request("POST", path, body=body, token=token)
+    def post(
+        self,
+        path: str,
+        body: Any,
+        *,
+        token: str | None = None,
+        sign_body: Callable[[bytes], str] | None = None,
+    ) -> Any:
+        return self.request("POST", path, body=body, token=token, sign_body=sign_body)
 
     def download(self, path: str, target: BinaryIO, *, params: dict[str, Any] | None = None) -> int:
         """Stream a binary resource (a record archive) into ``target``; returns its size."""

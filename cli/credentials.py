@@ -145,6 +145,7 @@ def publish_credentials(
         election_id,
         CREDENTIALS_PUBLISHED,
         sign_command(key, election_id, CREDENTIALS_PUBLISHED, body),
+        key,
     )
 
 

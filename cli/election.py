@@ -92,7 +92,7 @@ def created_body(
 
 def create_election(client: Client, key: SigningKey, setup: ElectionCreated) -> None:
     eid = setup.manifest.election_id
-    api.create_election(client, sign_command(key, eid, ELECTION_CREATED, setup.to_json()))
+    api.create_election(client, sign_command(key, eid, ELECTION_CREATED, setup.to_json()), key)
 
 
 def _official_view(client: Client, key: SigningKey, election_id: str) -> BoardView:

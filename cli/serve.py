@@ -27,6 +27,11 @@ from cli.keyfiles import read_public_key
 DEFAULT_PORT = 8000
 #: Seconds an idle kept-alive connection stays open (gthread workers).
 KEEPALIVE_SECONDS = 5
+#: Threads per worker by default: a slow client holds one thread for at most
+#: EVOTE_BODY_TIMEOUT, so it takes this many of them per worker to stall it.
+DEFAULT_THREADS = 16
+#: The worker class: gunicorn's gthread with a receive deadline and JSON error pages.
+WORKER_CLASS = "cli.gunicorn_worker.EvoteThreadWorker"
 
 
 def server_config(
@@ -51,8 +56,12 @@ def server_config(
 
 def _make_app(config: Mapping[str, Any]) -> Any:
     from ballot_server import create_app  # the server extra (Flask, SQLAlchemy) is needed here only
+    from ballot_server.config import ConfigError
 
-    return create_app(dict(config))
+    try:
+        return create_app(dict(config))
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
 
 
 def run_gunicorn(
@@ -61,12 +70,15 @@ def run_gunicorn(
     port: int,
     workers: int,
     timeout: int,
-    threads: int = 1,
+    threads: int = DEFAULT_THREADS,
 ) -> None:
     """Serve with gunicorn in this process (it forks the workers).
 
-    ``threads`` > 1 runs gunicorn's ``gthread`` workers: each worker handles
-    that many requests at once and keeps client connections alive between
+    The workers are :class:`cli.gunicorn_worker.EvoteThreadWorker` (gunicorn's
+    ``gthread``): each handles ``threads`` requests at once, gives every
+    ``recv`` a deadline (so slow clients cannot hold threads for gunicorn's
+    ``--timeout``), answers gunicorn's own errors (414, 431, 400) with the
+    API's JSON error body, and keeps client connections alive between
     requests.  A worker whose thread waits for the board's append lock or for
     a commit to reach the disk then verifies another ballot meanwhile (the
     libsodium calls release the GIL), and a client (or reverse proxy) that
@@ -79,10 +91,9 @@ def run_gunicorn(
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("timeout", timeout)
-            if threads > 1:
-                self.cfg.set("worker_class", "gthread")
-                self.cfg.set("threads", threads)
-                self.cfg.set("keepalive", KEEPALIVE_SECONDS)
+            self.cfg.set("worker_class", WORKER_CLASS)
+            self.cfg.set("threads", threads)
+            self.cfg.set("keepalive", KEEPALIVE_SECONDS)
             # No access log: client addresses with timestamps could be matched
             # against ballot entry times (docs/threat-model.md, item 13).
             self.cfg.set("accesslog", None)
@@ -106,10 +117,11 @@ def run_gunicorn(
 )
 @click.option(
     "--threads",
-    type=click.IntRange(1, 64),
-    default=1,
+    type=click.IntRange(1, 256),
+    default=DEFAULT_THREADS,
     show_default=True,
-    help="Threads per worker; more than 1 uses gunicorn's gthread workers with keep-alive.",
+    help="Threads per worker (gunicorn gthread workers with keep-alive); a slow client "
+    "holds one thread for at most EVOTE_BODY_TIMEOUT seconds.",
 )
 @click.option(
     "--timeout",
@@ -124,7 +136,8 @@ def run_gunicorn(
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False),
-    help="Directory for the SQLite board database and the board key (created 0700).",
+    help="Directory for the SQLite board database and the board key (made 0700, the "
+    "database 0600, also when the directory exists).",
 )
 @click.option(
     "--database",

@@ -93,7 +93,7 @@ def register_voters(
         batch = voter_ids[start : start + REGISTER_BATCH]
         command = sign_command(key, election_id, REGISTER_KIND, {"voters": batch})
         try:
-            answer = api.register_voters(client, election_id, command)
+            answer = api.register_voters(client, election_id, command, key)
         except EvoteError as exc:
             if not logins:
                 raise

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -40,10 +41,16 @@ def canonical_json(value: Any) -> bytes:
     equals order by code points, identical escapes).  Anything else goes
     through :mod:`rfc8785`.  ``tests/test_encoding.py`` checks the two agree.
     """
-    if _plain(value):
+    try:
+        plain = _plain(value)
+    except RecursionError:
+        raise EncodingError("value nested too deeply to canonicalise") from None
+    if plain:
         return _dumps_plain(value).encode("ascii")
     try:
         return rfc8785.dumps(value)
+    except RecursionError:
+        raise EncodingError("value nested too deeply to canonicalise") from None
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise EncodingError(f"value cannot be canonicalised: {exc}") from None
 
@@ -98,11 +105,24 @@ def _no_constants(name: str) -> Any:
     raise EncodingError(f"JSON constant {name} is not allowed")
 
 
+def _finite_float(text: str) -> float:
+    """:func:`parse_json`'s float hook: ``1e999`` would silently become infinity."""
+    value = float(text)
+    if math.isinf(value):
+        raise EncodingError(f"number {text[:40]!r} is out of range")
+    return value
+
+
 def parse_json(data: bytes | str) -> Any:
     """Parse JSON strictly: no NaN/Infinity, no duplicate keys, UTF-8 only.
 
     Duplicate keys are rejected because two parsers may keep different copies,
     letting a server and a verifier see different documents under one hash.
+    Every failure of the JSON layer -- Python's 4300-digit integer limit,
+    nesting deep enough to exhaust the stack, a float that overflows to
+    infinity, running out of memory -- is an :class:`EncodingError`, so a
+    hostile document is a 400 on the server and a failed check in the
+    verifier, never a 500 or a traceback (tests/test_hostile_traffic.py).
     """
     if isinstance(data, bytes):
         try:
@@ -112,12 +132,23 @@ def parse_json(data: bytes | str) -> Any:
 
     try:
         return json.loads(
-            data, object_pairs_hook=_no_duplicates, parse_constant=_no_constants
+            data,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constants,
+            parse_float=_finite_float,
         )
     except json.JSONDecodeError as exc:
         raise EncodingError(f"malformed JSON: {exc.msg} at line {exc.lineno}") from None
     except RecursionError:
         raise EncodingError("JSON nested too deeply") from None
+    except MemoryError:
+        raise EncodingError("JSON document too large to parse") from None
+    except ValueError as exc:
+        # Python's own integer limit (a number of more than 4300 digits) and
+        # anything else the decoder refuses: bad input, never a crash.
+        if "digits" in str(exc):
+            raise EncodingError("malformed JSON: a number has more than 4300 digits") from None
+        raise EncodingError(f"malformed JSON: {exc}") from None
 
 
 #: base64url to standard base64 for :func:`b64decode_or_none`; the standard

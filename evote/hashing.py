@@ -43,6 +43,7 @@ TAG_MANIFEST = b"manifest"
 TAG_CREDENTIAL_LIST = b"credential-list"
 TAG_BALLOT = b"ballot"
 TAG_LOGIN_CODE = b"login-code"
+TAG_BODY_SIGNATURE = b"body-signature"
 
 
 # Context labels: the first ctx field of a proof, naming the protocol step it belongs to.

@@ -126,8 +126,36 @@ def test_voatz_2020_database_dump_links_no_ballot_to_an_address_or_a_browser(
         for needle in _needles(marker):
             assert needle not in blob, (marker, board_db.kind)
     for table, names in columns.items():
+        if table == "rate_buckets":
+            continue  # checked below: it holds keyed hashes of addresses, nothing else
         for name in names:
             assert not set(name.lower().split("_")) & SUSPECT_WORDS, (table, name)
+    _check_rate_buckets(private_app, board_db, columns)
+
+
+def _check_rate_buckets(app: Flask, board_db: BoardDatabase, columns: dict[str, list[str]]) -> None:
+    """The shared rate limit's table (ballot_server/ratelimit.py) is the one place that
+    derives from an address: each row is (scope, HMAC-SHA256 of the address under a
+    key derived from the board key -- which is not in the database --, tokens, time
+    of the last request).  No election, ballot, login or credential is in it, and
+    the address cannot be found from the dump alone: neither it nor its unkeyed
+    hash is there; only a holder of the board key can test a guess
+    (docs/threat-model.md §5)."""
+    import hashlib
+    import hmac
+
+    from ballot_server.ratelimit import client_key
+
+    assert sorted(columns["rate_buckets"]) == ["client", "scope", "tokens", "updated_ms"]
+    _, _, rows = _dump(board_db)
+    clients = {bytes(r[1]) for r in rows["rate_buckets"]}
+    assert clients  # the casts did go through the limiter
+    for marker in IP_MARKERS:
+        assert hashlib.sha256(marker.encode()).digest() not in clients
+    key = client_key(app.extensions["evote"].board_key.seed)
+    # Behind one proxy hop the limiter keys the forwarded address, never the peer's.
+    assert hmac.new(key, FORWARDED_FOR.encode(), hashlib.sha256).digest() in clients
+    assert hmac.new(key, PEER.encode(), hashlib.sha256).digest() not in clients
 
 
 def test_voatz_2020_login_credential_binding_is_only_in_voters_and_never_exported(

@@ -22,8 +22,9 @@ Rules for a command (``POST .../commands/<kind>``), in order:
    :func:`evote.dkg.verify_ceremony`; ``election_opened``'s fingerprint equals
    the recomputed one, and its ``booth_sha256`` (if any) is the digest of the
    booth bundle this server serves (422 booth_mismatch); ``tally_posted`` equals :func:`evote.tally.aggregate`
-   over the counted set; a partial decryption passes
-   :func:`evote.tally.verify_partial`; the result passes
+   over the counted set; a partial decryption is from a qualified trustee and has
+   the tally's shape (:func:`evote.tally.check_partial_shape`; one whose proofs fail
+   is recorded all the same and skipped when combining); the result passes
    :func:`evote.tally.verify_result`.  A second message of a kind that may
    appear once per trustee (or once at all) is 409 already_exists.
 
@@ -126,7 +127,13 @@ from evote.record import (
     record_json,
 )
 from evote.signing import SigningKey, VerifyKey
-from evote.tally import PartialDecryption, Result, aggregate, verify_partial, verify_result
+from evote.tally import (
+    PartialDecryption,
+    Result,
+    aggregate,
+    check_partial_shape,
+    verify_result,
+)
 from evote.witness import WitnessPolicy
 
 REGISTER_VOTERS = "register_voters"
@@ -1033,7 +1040,9 @@ def _check_partial(facts: ElectionFacts, p: PartialDecryption) -> None:
         raise DecryptionError(
             f"trustee {p.trustee} is not a qualified trustee", detail={"trustee": p.trustee}
         )
-    verify_partial(fingerprint, key, tally.tally, p)
+    # Robust decryption (docs/protocol-trustees.md §5.12): a well-formed partial whose
+    # proofs fail is recorded, as evidence against its trustee, and skipped by combine.
+    check_partial_shape(tally.tally, p)
 
 
 def _check_result(facts: ElectionFacts, body: ResultPublished) -> None:

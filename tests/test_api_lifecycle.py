@@ -344,18 +344,25 @@ def test_a_wrong_tally_is_refused(election: ApiElection, mistake: str) -> None:
     election.ok("tally_posted", OFFICIAL, {"tally": tally.to_json(), "counted": counted, "total_weight": total})
 
 
-def test_a_bad_partial_decryption_is_refused(election: ApiElection) -> None:
+def test_a_bad_partial_decryption_is_recorded_once_and_not_used(election: ApiElection) -> None:
+    """Robust decryption (docs/protocol-trustees.md §5.12): trustee 1's signed partial
+    made of trustee 2's factors is recorded (evidence against trustee 1), trustee 1
+    cannot post a second one, and the result needs t *valid* partials."""
     tally, counted, total = closed_with_ballots(election)
     election.ok("tally_posted", OFFICIAL, {"tally": tally.to_json(), "counted": counted, "total_weight": total})
     good = election.partials(tally, [1])[0]
     # Trustee 1's label on factors computed with trustee 2's key share.
     other = election.partials(tally, [2])[0]
     forged = dataclasses.replace(other, trustee=1)
-    size = election.size()
-    refused(election, election.post("partial_decryption", election.trustee_keys[0], forged.to_json()), 422, "decryption", size)
-    election.ok("partial_decryption", election.trustee_keys[0], good.to_json())
+    election.ok("partial_decryption", election.trustee_keys[0], forged.to_json())
     size = election.size()
     refused(election, election.post("partial_decryption", election.trustee_keys[0], good.to_json()), 409, "already_exists", size)
+    election.ok("partial_decryption", election.trustee_keys[1], other.to_json())
+    response = election.post("result_published", OFFICIAL, {"result": {"counts": [[1, 0, 1]]}})
+    refused(election, response, 422, "decryption", size + 1)
+    assert "trustee 1: invalid proof" in response.get_json()["message"]
+    election.ok("partial_decryption", election.trustee_keys[2], election.partials(tally, [3])[0].to_json())
+    election.ok("result_published", OFFICIAL, {"result": {"counts": [[1, 0, 1]]}})
 
 
 def test_a_wrong_result_is_refused(election: ApiElection) -> None:

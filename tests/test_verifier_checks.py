@@ -520,8 +520,15 @@ def test_swapped_partial_decryption(base, tmp_path):
                      resign(base, keys[body["trustee"]], "partial_decryption", body))
 
     report = dishonest(base, tmp_path, edit)
-    assert_caught(report, "partial-decryptions")
+    # Robust decryption: the partial is signed by trustee 2, so it is trustee 2's
+    # (invalid) partial -- named, not used -- and with only one valid partial of
+    # the two needed, combination and result fail.
+    partials = report.check("partial-decryptions")
+    assert partials.status == PASS and partials.counts["invalid"] == 1
+    assert "trustee 2's partial decryption" in partials.note
+    assert "trustee 2: invalid proof for question 0 option 0" in partials.note
     assert_caught(report, "combination")
+    assert "need 2 valid partial decryptions, have 1" in report.check("combination").first_failure.message
 
 
 def test_result_that_is_not_the_decryption(base, tmp_path):

@@ -37,7 +37,8 @@ The checks (``CHECKS``; the numbers are part of the interface)::
                              tally's count and total weight match; count <= credentials
     14  aggregation          the posted encrypted tally equals the homomorphic sum of
                              the counted ballots, weighted
-    15  partial-decryptions  every trustee's partial decryption and its DLEQ proofs
+    15  partial-decryptions  every trustee's partial decryption and its DLEQ proofs; an
+                             invalid one (signed, of the tally's shape) is named, not used
     16  combination          t valid partials of distinct qualified trustees combine
                              (Lagrange at 0) and every count is within its bound
     17  result               the published result equals that decryption
@@ -94,6 +95,7 @@ from evote.tally import (
     EncryptedTally,
     PartialDecryption,
     Result,
+    check_partial_shape,
     combine,
     verify_aggregate,
     verify_partial,
@@ -752,12 +754,24 @@ class RecordVerifier:
                        "duplicate_partial", pos)
             return
         try:
+            check_partial_shape(self.tally, partial)
+        except EvoteError as exc:
+            check.fail_exc(exc, pos)  # the server must not record a partial of another shape
+            return
+        # Robust decryption (docs/protocol-trustees.md §5.12): a signed, well-formed
+        # partial whose proofs fail is the trustee's fault, not the record's.  It is
+        # named here, kept (a second one from the trustee stays an error) and skipped
+        # by combine; the combination check fails if fewer than t valid ones remain.
+        self.partials[partial.trustee] = partial
+        try:
             verify_partial(self.ctx.fingerprint, key, self.tally, partial)
         except EvoteError as exc:
-            check.fail_exc(exc, pos)
+            check.count("invalid")
+            check.notes.append(f"trustee {partial.trustee}'s partial decryption (entry {pos}) "
+                               f"is invalid and not used: {exc.message}")
             return
+        check.count("valid")
         check.count("proofs", sum(self.shape))
-        self.partials[partial.trustee] = partial
 
     def _on_result_published(self, pos: int, body: ResultPublished) -> None:
         self.result = body.result

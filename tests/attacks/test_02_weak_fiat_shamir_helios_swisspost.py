@@ -246,8 +246,10 @@ def test_swiss_post_2019_weak_decryption_proof_is_rejected(
 ) -> None:
     """A trustee posts a partial decryption with wrong factors and weak DLEQ
     proofs.  verify_partial refuses it (DecryptionError naming trustee 1,
-    question 0, option 0); replaced on a re-signed board, the verifier fails the
-    partial-decryptions check at that entry, and combination and result with it."""
+    question 0, option 0); replaced on a re-signed board, the verifier names it
+    as trustee 1's invalid partial (never used: robust decryption records it as
+    evidence, docs/protocol-trustees.md §5.12), and with only t−1 valid partials
+    left, combination and result fail."""
     e = honest.election
     pairs = pairs_of(honest.entries)
     at_tally = next(i for i, (k, _) in enumerate(pairs) if k == "tally_posted")
@@ -264,8 +266,10 @@ def test_swiss_post_2019_weak_decryption_proof_is_rejected(
     forge_board(record_copy, e, pairs)
     report = verify(record_copy)
     failed = failures(report)
-    assert failed["partial-decryptions"] == "decryption"
-    assert report.check("partial-decryptions").first_failure.index == at
+    partials = report.check("partial-decryptions")
+    assert "partial-decryptions" not in failed and partials.counts["invalid"] == 1
+    assert (f"trustee 1's partial decryption (entry {at}) is invalid and not used: "
+            "trustee 1: invalid proof for question 0 option 0") in partials.note
     assert failed["combination"] == "decryption"  # only t−1 valid partials remain
     assert "result" in failed
 

@@ -13,8 +13,8 @@ otherwise one trustee dealing inconsistent shares leaves honest trustees with
 shares that cannot decrypt.
 
 evote's defences: every partial decryption carries a Chaum–Pedersen proof per
-option against the trustee's public verification key (server: 422; verifier:
-partial-decryptions), a result is accepted only from t valid partials of
+option against the trustee's public verification key (a signed one that fails is
+recorded and never used; verifier: partial-decryptions names it), a result is accepted only from t valid partials of
 distinct qualified trustees (server: 422 decryption; verifier: combination and
 result), and a trustee who receives a bad share files a public complaint that
 the dealer must answer with a share everybody can check against its Feldman
@@ -81,26 +81,39 @@ def test_swiss_post_2019_partial_decryption_without_proof_is_refused(live: ApiEl
     assert "proof" in body["message"]
 
 
-def test_swiss_post_2019_partial_decryption_with_a_wrong_proof_is_refused(live: ApiElection) -> None:
+def test_swiss_post_2019_partial_decryption_with_a_wrong_proof_is_never_used(
+    live: ApiElection,
+) -> None:
     """Trustee 1 posts factors computed with a wrong share (x_1 + 1) and honest
-    proofs *for those factors*: they are not proofs for its verification key X_1,
-    so the server refuses with 422 decryption naming trustee 1, question 0,
-    option 0; swapping two options' (valid) factor/proof pairs is refused too."""
-    tally, _ = _closed_with_tally(live)
+    proofs *for those factors*: they are not proofs for its verification key X_1.
+    Robust decryption (docs/protocol-trustees.md §5.12) records the signed partial
+    as evidence against trustee 1 but never uses it: a result resting on it is
+    refused with 422 decryption naming trustee 1, question 0, option 0.  Trustee 2
+    swapping two options' (valid) factor/proof pairs is treated alike; trustee 3's
+    valid partial then completes the result."""
+    tally, total = _closed_with_tally(live)
     state = next(s for s in live.states if s.trustee == 1)
     wrong = partial_decrypt(live.ctx.fingerprint, 1, state.share + Scalar.from_int(1), tally,
                             live.rng)
-    body = _refused(live, "partial_decryption", live.trustee_keys[0], wrong.to_json(),
-                    422, "decryption")
-    assert body["detail"] == {"trustee": 1, "question": 0, "option": 0}
+    live.ok("partial_decryption", live.trustee_keys[0], wrong.to_json())
 
-    good = live.partials(tally, [1])[0]
+    good = live.partials(tally, [2])[0]
     row = list(good.shares[0])
     row[0], row[1] = row[1], row[0]
-    swapped = PartialDecryption(1, (tuple(row),))
-    body = _refused(live, "partial_decryption", live.trustee_keys[0], swapped.to_json(),
+    swapped = PartialDecryption(2, (tuple(row),))
+    live.ok("partial_decryption", live.trustee_keys[1], swapped.to_json())
+
+    honest = live.partials(tally, [2, 3])
+    result = combine(live.ctx.fingerprint, tally, honest, live.joint_key, [[total] * 3])
+    body = _refused(live, "result_published", live.official, {"result": result.to_json()},
                     422, "decryption")
-    assert body["detail"] == {"trustee": 1, "question": 0, "option": 0}
+    assert "need 2 valid partial decryptions, have 0" in body["message"]
+    assert "trustee 1: invalid proof for question 0 option 0" in body["message"]
+    assert "trustee 2: invalid proof for question 0 option 0" in body["message"]
+    live.ok("partial_decryption", live.trustee_keys[2], honest[1].to_json())
+    body = _refused(live, "result_published", live.official, {"result": result.to_json()},
+                    422, "decryption")
+    assert "have 1" in body["message"]
 
 
 def test_swiss_post_2019_result_from_fewer_than_t_trustees_is_refused(live: ApiElection) -> None:

@@ -96,8 +96,8 @@ from evote.tally import (
     PartialDecryption,
     Result,
     combine,
-    verify_partial,
     verify_aggregate,
+    verify_partial,
 )
 from evote.witness import verify_final_checkpoint
 from verifier import parallel

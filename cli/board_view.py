@@ -54,6 +54,20 @@ def signing_keys(created: ElectionCreated) -> dict[int, VerifyKey]:
     return {i: k for i, k in enumerate(created.trustees, start=1)}
 
 
+@dataclass(frozen=True)
+class Ceremony:
+    """The key-ceremony messages of one board, by kind (GJKR: phase 1, cut, phase 2)."""
+
+    announcements: list[dkg.Announcement]
+    shares: list[dkg.EncryptedShares]
+    complaints: list[dkg.Complaint]
+    answers: list[dkg.ComplaintAnswer]
+    qualified: tuple[int, ...] | None
+    commitments: list[dkg.Commitments]
+    reconstruct: tuple[int, ...] | None
+    reconstructions: list[dkg.Reconstruction]
+
+
 @dataclass
 class BoardView:
     """The entries of one election (a prefix of its board), chain-checked."""
@@ -144,33 +158,40 @@ class BoardView:
         """Every message of a trustee kind, parsed, signed by the trustee it names."""
         return self.bodies(kind)
 
-    def ceremony(self) -> tuple[list[Any], ...]:
-        """(announcements, commitments, shares, complaints, answers) on the board."""
-        return tuple(
-            self.bodies(kind)
-            for kind in (
-                "trustee_announced",
-                "trustee_committed",
-                "trustee_shares",
-                "trustee_complaint",
-                "trustee_complaint_answer",
-            )
+    def ceremony(self) -> Ceremony:
+        """Every key-ceremony message on the board (docs/protocol-trustees.md §5)."""
+        qualified = self.first_body("ceremony_qualified")
+        reconstruct = self.first_body("ceremony_reconstruct")
+        return Ceremony(
+            announcements=self.bodies("trustee_announced"),
+            shares=self.bodies("trustee_shares"),
+            complaints=self.bodies("trustee_complaint"),
+            answers=self.bodies("trustee_complaint_answer"),
+            qualified=None if qualified is None else qualified.qualified,
+            commitments=self.bodies("trustee_committed"),
+            reconstruct=None if reconstruct is None else reconstruct.dealers,
+            reconstructions=self.bodies("trustee_reconstruction"),
         )
 
-    def computed_joint_key(self) -> dkg.JointKey:
-        """The joint key recomputed from the trustees' messages (needs all commitments)."""
+    def ceremony_outcome(self) -> dkg.CeremonyOutcome:
+        """QUAL, the Feldman values and the joint key recomputed from the trustees' messages."""
         setup = self.setup
-        anns, comms, _shares, complaints, answers = self.ceremony()
-        return dkg.verify_ceremony(
+        c = self.ceremony()
+        return dkg.ceremony_outcome(
             self.election_id,
             len(setup.trustees),
             setup.threshold,
-            anns,
-            comms,
-            complaints,
-            answers,
+            c.announcements,
+            c.complaints,
+            c.answers,
+            c.commitments,
+            c.reconstructions,
             signing_keys=signing_keys(setup),
         )
+
+    def computed_joint_key(self) -> dkg.JointKey:
+        """The joint key recomputed from the trustees' messages."""
+        return self.ceremony_outcome().joint
 
     def joint_key(self) -> dkg.JointKey | None:
         """The published joint key, checked against the recomputed one (None if not posted)."""
@@ -206,12 +227,10 @@ class BoardView:
             if joint is None or credentials is None:
                 missing = "the joint key" if joint is None else "the credential list"
                 raise BoardError(f"{missing} is not on the board yet")
-            comms = {c.trustee: c for c in self.bodies("trustee_committed")}
-            qualified = {j: comms[j] for j in joint.qualified}
             ctx = ElectionContext.build(
                 self.setup.manifest,
                 joint.joint_key,
-                dkg.trustee_commitments(qualified),
+                dkg.trustee_commitments(self.ceremony_outcome().feldman),
                 credentials,
             )
             opened = self.first_body("election_opened")

@@ -76,19 +76,18 @@ _RULES: tuple[Rule, ...] = (
          "message names; election_created by the official it names."),
     # --- the key ceremony ---
     Rule("R-DKG-01", "key-ceremony", "already_exists", 409,
-         "Each trustee announces at most once."),
+         "Each trustee announces (keys and Pedersen commitments) at most once."),
     Rule("R-DKG-02", "key-ceremony", "wrong_phase", 409,
-         "A trustee's commitments appear only after all n trustees have announced "
-         "(commit, then reveal)."),
+         "A trustee's Feldman reveal (trustee_committed) appears only after "
+         "ceremony_qualified, and only from a trustee in QUAL."),
     Rule("R-DKG-03", "key-ceremony", "already_exists", 409,
-         "Each trustee reveals its commitments at most once."),
+         "Each trustee reveals its Feldman values at most once."),
     Rule("R-DKG-04", "key-ceremony", "wrong_phase", 409,
-         "A dealer's encrypted shares appear only after its own commitments."),
+         "A dealer's encrypted shares appear only after all n trustees have announced."),
     Rule("R-DKG-05", "key-ceremony", "already_exists", 409,
          "Each dealer deals its shares at most once."),
     Rule("R-DKG-06", "key-ceremony", "wrong_phase", 409,
-         "No trustee message (announcement, commitments, shares, complaint, answer) "
-         "comes after key_published."),
+         "No ceremony message (trustee or official) comes after key_published."),
     Rule("R-DKG-07", "key-ceremony", "already_exists", 409,
          "A trustee complains about another at most once."),
     Rule("R-DKG-08", "key-ceremony", "key_ceremony", 422,
@@ -98,13 +97,31 @@ _RULES: tuple[Rule, ...] = (
          "A dealer answers each complaint at most once."),
     Rule("R-DKG-10", "key-ceremony", "key_ceremony", 422,
          "Every trustee message is valid in itself (evote.dkg.check_announcement, "
-         "check_commitments against the trustee's own announcement, check_shares, "
-         "check_complaint, check_complaint_answer; docs/protocol-trustees.md).", cause_code=True),
+         "check_shares, check_complaint, check_complaint_answer, check_commitments against "
+         "the trustee's announced Pedersen commitments, check_reconstruction; "
+         "docs/protocol-trustees.md).", cause_code=True),
     Rule("R-DKG-11", "key-ceremony", "key_ceremony", 422,
          "key_published's joint key (key, threshold, QUAL, verification keys) equals the "
-         "one recomputed from the board's ceremony messages (evote.dkg.verify_ceremony).", cause_code=True),
+         "one recomputed from the board's ceremony messages (evote.dkg.verify_ceremony): "
+         "every QUAL dealer revealed or is rebuilt from t published shares.", cause_code=True),
     Rule("R-DKG-12", "key-ceremony", "wrong_phase", 409,
-         "A dealer's answer comes after the dealer's commitments."),
+         "A dealer's answer comes after the dealer's announcement."),
+    Rule("R-DKG-13", "key-ceremony", "wrong_phase", 409,
+         "No phase-1 message (announcement, shares, complaint, answer) comes after "
+         "ceremony_qualified: QUAL is fixed before any Feldman value is public (GJKR)."),
+    Rule("R-DKG-14", "key-ceremony", "key_ceremony", 422,
+         "ceremony_qualified appears once, after all n announcements, and names exactly the "
+         "QUAL recomputed from the phase-1 messages (evote.dkg.qualified_set), at least t "
+         "trustees.", cause_code=True),
+    Rule("R-DKG-15", "key-ceremony", "key_ceremony", 422,
+         "ceremony_reconstruct appears at most once, after ceremony_qualified, and names "
+         "exactly the QUAL dealers without a reveal (evote.dkg.unrevealed); no reveal "
+         "comes after it."),
+    Rule("R-DKG-16", "key-ceremony", "key_ceremony", 422,
+         "A trustee_reconstruction is for a dealer named by ceremony_reconstruct, from an "
+         "announced trustee, at most once per (trustee, dealer)."),
+    Rule("R-DKG-17", "key-ceremony", "wrong_phase", 409,
+         "key_published comes after ceremony_qualified."),
     # --- credentials ---
     Rule("R-CRED-01", "credentials", "already_exists", 409,
          "No credentials_published batch repeats a credential of an earlier batch."),

@@ -575,7 +575,24 @@ class RecordVerifier:
         self.c["key-ceremony"].count("announcements")
 
     def _on_trustee_committed(self, pos: int, body: dkg.Commitments, valid: bool) -> None:
-        self.c["key-ceremony"].count("schnorr-proofs", len(body.proofs))
+        self.c["key-ceremony"].count("reveals")
+        self.c["key-ceremony"].count("schnorr-proofs", len(body.proofs) + len(body.blinding_proofs))
+
+    def _on_ceremony_qualified(self, pos: int, body: dkg.Qualified, valid: bool) -> None:
+        """GJKR's cut (R-DKG-13/14): QUAL fixed before any Feldman value was public."""
+        if valid:
+            self.c["key-ceremony"].notes.append(
+                f"QUAL {list(body.qualified)} fixed at entry {pos}, before any Feldman reveal")
+
+    def _on_ceremony_reconstruct(self, pos: int, body: dkg.Reconstruct, valid: bool) -> None:
+        if valid:
+            self.c["key-ceremony"].notes.append(
+                f"trustees {list(body.dealers)} did not reveal and are rebuilt in public from "
+                f"the shares they dealt (entry {pos})")
+
+    def _on_trustee_reconstruction(self, pos: int, body: dkg.Reconstruction,
+                                   valid: bool) -> None:
+        self.c["key-ceremony"].count("reconstruction shares")
 
     def _on_trustee_shares(self, pos: int, body: dkg.EncryptedShares, valid: bool) -> None:
         self.c["key-ceremony"].count("share messages")

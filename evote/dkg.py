@@ -1587,6 +1587,37 @@ class CeremonyMessages:
     reconstruct: Reconstruct | None = None
     reconstructions: tuple[Reconstruction, ...] = ()
 
+    def to_json(self) -> dict:
+        return {
+            "announcements": [m.to_json() for m in self.announcements],
+            "shares": [m.to_json() for m in self.shares],
+            "complaints": [m.to_json() for m in self.complaints],
+            "answers": [m.to_json() for m in self.answers],
+            "qualified": self.qualified.to_json(),
+            "commitments": [m.to_json() for m in self.commitments],
+            "reconstruct": None if self.reconstruct is None else self.reconstruct.to_json(),
+            "reconstructions": [m.to_json() for m in self.reconstructions],
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any, path: str = "ceremony") -> CeremonyMessages:
+        f = Fields(obj, path, required=("announcements", "shares", "complaints", "answers",
+                                        "qualified", "commitments", "reconstruct",
+                                        "reconstructions"))
+        limit = MAX_TRUSTEES * MAX_TRUSTEES
+        reconstruct = f.raw("reconstruct")
+        return cls(
+            tuple(f.list("announcements", Announcement.from_json, max_len=MAX_TRUSTEES)),
+            tuple(f.list("shares", EncryptedShares.from_json, max_len=MAX_TRUSTEES)),
+            tuple(f.list("complaints", Complaint.from_json, max_len=limit)),
+            tuple(f.list("answers", ComplaintAnswer.from_json, max_len=limit)),
+            Qualified.from_json(f.raw("qualified"), f.sub("qualified")),
+            tuple(f.list("commitments", Commitments.from_json, max_len=MAX_TRUSTEES)),
+            None if reconstruct is None else Reconstruct.from_json(reconstruct,
+                                                                   f.sub("reconstruct")),
+            tuple(f.list("reconstructions", Reconstruction.from_json, max_len=limit)),
+        )
+
 
 def run_ceremony(
     election_id: str, n: int, t: int, rng: Rng

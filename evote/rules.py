@@ -355,7 +355,10 @@ class BoardState:
                 f"shares are dealt only after every trustee announced (missing {missing})",
                 detail={"missing": missing},
             )
-        _dkg(lambda: dkg.check_shares(self.election_id, self.announcements[s.dealer], s))
+        own = self.announcements.get(s.dealer)
+        if own is None:
+            raise violation("R-DKG-04", f"trustee {s.dealer} has not announced")
+        _dkg(lambda: dkg.check_shares(self.election_id, own, s))
 
     def _check_trustee_complaint(self, c: dkg.Complaint, _t: Any) -> None:
         self._phase1_open("trustee_complaint")
@@ -378,8 +381,8 @@ class BoardState:
             )
         if a.dealer not in self.announcements:
             raise violation("R-DKG-12", f"trustee {a.dealer} answers before announcing")
-        _dkg(lambda: dkg.check_complaint_answer(
-            self.election_id, self.announcements[a.dealer], a))
+        dealer = self.announcements[a.dealer]
+        _dkg(lambda: dkg.check_complaint_answer(self.election_id, dealer, a))
 
     def _check_ceremony_qualified(self, body: dkg.Qualified, _t: Any) -> None:
         self._ceremony_open("ceremony_qualified")
@@ -418,7 +421,10 @@ class BoardState:
             raise violation(
                 "R-DKG-15", f"trustee {m.trustee} reveals after ceremony_reconstruct (too late: it "
                             "is being rebuilt from the others' shares)")
-        _dkg(lambda: dkg.check_commitments(self.election_id, self.announcements[m.trustee], m))
+        own = self.announcements.get(m.trustee)
+        if own is None:  # only on a replay past a violation (R-DKG-14 failed it)
+            raise violation("R-DKG-02", f"trustee {m.trustee} has not announced")
+        _dkg(lambda: dkg.check_commitments(self.election_id, own, m))
 
     def _check_ceremony_reconstruct(self, body: dkg.Reconstruct, _t: Any) -> None:
         self._ceremony_open("ceremony_reconstruct")
@@ -445,8 +451,8 @@ class BoardState:
             raise violation(
                 "R-DKG-16", f"trustee {r.trustee} has already published its share from {r.dealer}"
             )
-        if r.trustee not in self.announcements:
-            raise violation("R-DKG-16", f"trustee {r.trustee} has not announced")
+        if r.trustee not in self.announcements or r.dealer not in self.announcements:
+            raise violation("R-DKG-16", f"trustee {r.trustee} or {r.dealer} has not announced")
         _dkg(lambda: dkg.check_reconstruction(
             self.election_id, self.announcements[r.trustee], self.announcements[r.dealer], r))
 

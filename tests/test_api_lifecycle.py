@@ -9,16 +9,16 @@ import dataclasses
 
 import pytest
 
+from evote import dkg
 from evote.commands import sign_command
 from evote.credentials import CredentialList
-from evote import dkg
 from evote.dkg import (
+    Commitments,
     EncryptedShares,
     JointKey,
-    finalize,
-    Commitments,
     Qualified,
     Reconstruct,
+    finalize,
     step1_announce,
     step2_shares,
     step3_receive,

@@ -40,12 +40,12 @@ from evote.credentials import CredentialFile, CredentialList, parse_credential_c
 from evote.dkg import (
     Announcement,
     CeremonyMessages,
-    Reconstruction,
     Commitments,
     Complaint,
     ComplaintAnswer,
     EncryptedShares,
     JointKey,
+    Reconstruction,
     TrusteeState,
 )
 from evote.elgamal import Ciphertext

@@ -589,7 +589,7 @@ class BoardState:
                 "R-TAL-03", f"trustee {p.trustee} is not a qualified trustee",
                 detail={"trustee": p.trustee},
             )
-        # Robust decryption (R-TAL-06, docs/protocol-trustees.md §5.12): a signed partial
+        # Robust decryption (R-TAL-06, docs/protocol-trustees.md §5.13): a signed partial
         # of the tally's shape is recorded even if its proofs fail; combine skips it.
         try:
             check_partial_shape(tally.tally, p)

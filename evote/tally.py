@@ -231,7 +231,7 @@ def check_partial_shape(tally: EncryptedTally, partial: PartialDecryption) -> No
     """Raise :class:`DecryptionError` unless ``partial`` has one factor per option of ``tally``.
 
     This is the form a partial decryption must have to be *recorded* at all
-    (docs/protocol-trustees.md §5.12): a well-formed partial whose proofs fail
+    (docs/protocol-trustees.md §5.13): a well-formed partial whose proofs fail
     is still recorded, as evidence against its trustee, and skipped when
     combining; one of the wrong shape is not a partial decryption of this tally.
     """

@@ -440,7 +440,7 @@ def test_a_wrong_tally_is_refused(election: ApiElection, mistake: str) -> None:
 
 
 def test_a_bad_partial_decryption_is_recorded_once_and_not_used(election: ApiElection) -> None:
-    """Robust decryption (docs/protocol-trustees.md §5.12): trustee 1's signed partial
+    """Robust decryption (docs/protocol-trustees.md §5.13): trustee 1's signed partial
     made of trustee 2's factors is recorded (evidence against trustee 1), trustee 1
     cannot post a second one, and the result needs t *valid* partials."""
     tally, counted, total = closed_with_ballots(election)

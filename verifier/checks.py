@@ -680,7 +680,7 @@ class RecordVerifier:
         check.count("partials")
         if not valid:
             return
-        # Robust decryption (R-TAL-06, docs/protocol-trustees.md §5.12): a signed partial
+        # Robust decryption (R-TAL-06, docs/protocol-trustees.md §5.13): a signed partial
         # of the tally's shape whose proofs fail is the trustee's fault, not the record's.
         # It is named here and kept (combine skips it; a second one from the same trustee
         # stays R-TAL-04); the combination check fails if fewer than t valid ones remain.

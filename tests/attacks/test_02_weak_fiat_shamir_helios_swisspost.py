@@ -245,7 +245,7 @@ def test_swiss_post_2019_weak_decryption_proof_is_rejected(
     proofs.  verify_partial refuses it (DecryptionError naming trustee 1,
     question 0, option 0); replaced on a re-signed board, the verifier names it
     as trustee 1's invalid partial (never used: robust decryption records it as
-    evidence, docs/protocol-trustees.md §5.12), and with only t−1 valid partials
+    evidence, docs/protocol-trustees.md §5.13), and with only t−1 valid partials
     left, combination and result fail."""
     e = honest.election
     pairs = pairs_of(honest.entries)

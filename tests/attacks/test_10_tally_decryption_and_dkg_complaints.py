@@ -86,7 +86,7 @@ def test_swiss_post_2019_partial_decryption_with_a_wrong_proof_is_never_used(
 ) -> None:
     """Trustee 1 posts factors computed with a wrong share (x_1 + 1) and honest
     proofs *for those factors*: they are not proofs for its verification key X_1.
-    Robust decryption (docs/protocol-trustees.md §5.12) records the signed partial
+    Robust decryption (docs/protocol-trustees.md §5.13) records the signed partial
     as evidence against trustee 1 but never uses it: a result resting on it is
     refused with 422 decryption naming trustee 1, question 0, option 0.  Trustee 2
     swapping two options' (valid) factor/proof pairs is treated alike; trustee 3's

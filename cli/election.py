@@ -33,7 +33,6 @@ from evote import dkg
 from evote.board import verify_chain
 from evote.commands import sign_command
 from evote.dkg import MAX_TRUSTEES
-from evote.election import Phase
 from evote.encoding import b64encode
 from evote.errors import (
     BoothMismatch,
@@ -42,6 +41,17 @@ from evote.errors import (
     LifecycleError,
     SchemaError,
     TallyError,
+)
+from evote.kinds import (
+    BALLOT_AUDITED,
+    BALLOT_CAST,
+    CREDENTIALS_PUBLISHED,
+    ELECTION_CLOSED,
+    ELECTION_CREATED,
+    ELECTION_OPENED,
+    KEY_PUBLISHED,
+    RESULT_PUBLISHED,
+    TALLY_POSTED,
 )
 from evote.manifest import Manifest
 from evote.payloads import ElectionCreated, ElectionOpened
@@ -58,7 +68,7 @@ from evote.record import (
     parse_tree_heads,
 )
 from evote.signing import SigningKey, VerifyKey
-from evote.tally import Result, aggregate, combine, verify_result
+from evote.tally import Result, aggregate, combine
 
 # --- the functions (also used by `evote demo`) ---------------------------------------
 
@@ -92,7 +102,7 @@ def created_body(
 
 def create_election(client: Client, key: SigningKey, setup: ElectionCreated) -> None:
     eid = setup.manifest.election_id
-    api.create_election(client, sign_command(key, eid, "election_created", setup.to_json()))
+    api.create_election(client, sign_command(key, eid, ELECTION_CREATED, setup.to_json()))
 
 
 def _official_view(client: Client, key: SigningKey, election_id: str) -> BoardView:
@@ -135,7 +145,7 @@ def qualify_ceremony(
     about the joint key.  Idempotent: returns QUAL if it is already fixed.
     """
     view = _official_view(client, key, election_id)
-    if view.phase is not Phase.SETUP:
+    if not view.allows(CREDENTIALS_PUBLISHED):  # i.e. still in setup
         raise LifecycleError(f"election {election_id!r} is already {view.phase.value}")
     b = view.ceremony()
     if b.qualified is not None:
@@ -157,7 +167,8 @@ def qualify_ceremony(
                 "; pass --now after the deadline to leave them out"
             )
     qualified = dkg.qualified_set(
-        election_id, n, setup.threshold, b.announcements, b.complaints, b.answers
+        election_id, n, setup.threshold, b.announcements, b.complaints, b.answers,
+        dealt={s.dealer for s in b.shares},
     )
     body = dkg.Qualified(qualified).to_json()
     api.post_command(client, election_id, "ceremony_qualified",
@@ -195,7 +206,7 @@ def open_election(
     and a different served bundle refuses the opening before anything is posted).
     """
     view = _official_view(client, key, election_id)
-    if view.phase is not Phase.SETUP:
+    if not view.allows(CREDENTIALS_PUBLISHED):  # i.e. still in setup
         raise LifecycleError(f"election {election_id!r} is already {view.phase.value}")
     booth = booth_digest(client, booth_sha256)
     if view.joint_key() is None:
@@ -220,7 +231,7 @@ def open_election(
             sign_command(key, election_id, "key_published", {"joint_key": joint.to_json()}),
         )
         view = api.fetch_board(client, election_id)
-    if view.credentials() is None:
+    if not view.allows(ELECTION_OPENED):  # R-PHASE-04: the key is on the board by now
         raise LifecycleError(
             "the credential authority has not published the credential list yet "
             "(`evote credentials issue`)"
@@ -228,7 +239,7 @@ def open_election(
     fingerprint = view.context().fingerprint
     body = ElectionOpened(fingerprint, booth).to_json()
     api.post_command(
-        client, election_id, "election_opened", sign_command(key, election_id, "election_opened", body)
+        client, election_id, ELECTION_OPENED, sign_command(key, election_id, ELECTION_OPENED, body)
     )
     return fingerprint, booth
 
@@ -236,16 +247,16 @@ def open_election(
 def close_election(client: Client, key: SigningKey, election_id: str) -> int:
     """Close the election; returns how many ballots were cast."""
     view = _official_view(client, key, election_id)
-    if view.phase is not Phase.OPEN:
+    if not view.allows(ELECTION_CLOSED):
         state = view.phase.value if view.phase else "empty"
         raise LifecycleError(f"election {election_id!r} is not open (phase {state})")
     api.post_command(
         client,
         election_id,
-        "election_closed",
-        sign_command(key, election_id, "election_closed", {}),
+        ELECTION_CLOSED,
+        sign_command(key, election_id, ELECTION_CLOSED, {}),
     )
-    return len(view.of_kind("ballot_cast"))
+    return len(view.of_kind(BALLOT_CAST))
 
 
 @dataclass(frozen=True)
@@ -261,7 +272,7 @@ def post_tally(
 ) -> BoardView:
     """Aggregate the counted ballots and post the encrypted tally (once)."""
     view = _official_view(client, key, election_id)
-    if view.phase in (None, Phase.SETUP, Phase.OPEN):
+    if not (view.allows(TALLY_POSTED) or view.has(TALLY_POSTED)):
         raise LifecycleError(
             f"election {election_id!r} is not closed "
             f"(phase {view.phase.value if view.phase else 'empty'}); "
@@ -283,7 +294,7 @@ def post_tally(
     total_weight = sum(ctx.credentials.weight_of(b.credential) for _, b in counted)
     body = {"tally": tally.to_json(), "counted": len(counted), "total_weight": total_weight}
     api.post_command(
-        client, election_id, "tally_posted", sign_command(key, election_id, "tally_posted", body)
+        client, election_id, TALLY_POSTED, sign_command(key, election_id, TALLY_POSTED, body)
     )
     return api.fetch_board(client, election_id)
 
@@ -300,8 +311,7 @@ def finish_tally(client: Client, key: SigningKey, election_id: str) -> tuple[Tal
     if joint is None:
         raise TallyError("an encrypted tally is on the board without a joint key")
     existing = view.result()
-    if existing is not None:
-        verify_result(ctx.fingerprint, tally, view.partials(), joint, existing)
+    if existing is not None:  # the board view checked it (R-TAL-05)
         return Tallied(ctx.manifest, existing, counted, total_weight), ""
     partials = view.partials()
     if len(partials) < joint.threshold:
@@ -323,8 +333,8 @@ def finish_tally(client: Client, key: SigningKey, election_id: str) -> tuple[Tal
     api.post_command(
         client,
         election_id,
-        "result_published",
-        sign_command(key, election_id, "result_published", {"result": result.to_json()}),
+        RESULT_PUBLISHED,
+        sign_command(key, election_id, RESULT_PUBLISHED, {"result": result.to_json()}),
     )
     return Tallied(ctx.manifest, result, counted, total_weight), ""
 
@@ -340,8 +350,7 @@ def published_result(client: Client, election_id: str) -> Tallied:
     joint = view.joint_key()
     if posted is None or joint is None:
         raise TallyError("a result is on the board without a tally or a joint key")
-    tally, counted, total_weight = posted
-    verify_result(view.context().fingerprint, tally, view.partials(), joint, result)
+    _, counted, total_weight = posted  # the board view checked the result (R-TAL-05)
     return Tallied(view.setup.manifest, result, counted, total_weight)
 
 
@@ -617,25 +626,25 @@ def status_command(election_id: str, server: str) -> None:
             + ("" if b.reconstruct is None else
                f", rebuilding {list(b.reconstruct)} ({len(b.reconstructions)} shares)"),
         ),
-        ("election key", "published" if view.has("key_published") else "not yet published"),
+        ("election key", "published" if view.has(KEY_PUBLISHED) else "not yet published"),
     ]
     creds = view.credentials()
     lines.append(("credentials", f"{len(creds)} published" if creds else "not yet published"))
-    if view.has("election_opened"):
+    if view.has(ELECTION_OPENED):
         lines.append(("fingerprint", b64encode(view.context().fingerprint)))
-    cast = view.of_kind("ballot_cast")
+    cast = view.of_kind(BALLOT_CAST)
     lines.append(
         (
             "ballots",
             f"{len(cast)} cast, {len(view.counted())} counted (last per credential), "
-            f"{len(view.of_kind('ballot_audited'))} audited",
+            f"{len(view.of_kind(BALLOT_AUDITED))} audited",
         )
     )
-    if view.has("tally_posted"):
+    if view.has(TALLY_POSTED):
         lines.append(
             ("tally", f"posted; {len(view.partials())}/{setup.threshold} partial decryptions")
         )
-    lines.append(("result", "published" if view.has("result_published") else "not yet published"))
+    lines.append(("result", "published" if view.has(RESULT_PUBLISHED) else "not yet published"))
     width = max(len(k) for k, _ in lines)
     for k, v in lines:
         say(f"{k.ljust(width)}  {v}")

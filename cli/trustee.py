@@ -51,14 +51,19 @@ from cli.keyfiles import (
 from cli.options import OrderedGroup, server_option, trustee_state_option
 from cli.waiting import DEFAULT_TIMEOUT, names, wait_until
 from evote import dkg
-from evote.ballot import verify_ballot
 from evote.commands import check_election_id, sign_command
-from evote.election import Phase
 from evote.encoding import Fields
-from evote.errors import EvoteError, KeyCeremonyError, LifecycleError, TallyError
+from evote.errors import EvoteError, KeyCeremonyError, LifecycleError
 from evote.group import Scalar
+from evote.kinds import (
+    PARTIAL_DECRYPTION,
+    TALLY_POSTED,
+    TRUSTEE_ANNOUNCED,
+    TRUSTEE_SHARES,
+)
+from evote.rules import AggregateExpectation, check_cast, check_tally
 from evote.signing import SigningKey, VerifyKey
-from evote.tally import partial_decrypt, verify_aggregate
+from evote.tally import partial_decrypt
 
 STATE_FILE_TYPE = "evote-trustee-state"
 STATE_FILE_VERSION = 2  # 2: GJKR ceremony state (two polynomials)
@@ -184,7 +189,7 @@ def keygen_round(client: Client, path: str | Path, election_id: str | None = Non
     eid = _bound(state, election_id)
     view = api.fetch_board(client, eid)
     setup = view.setup
-    if view.phase is not Phase.SETUP:
+    if not view.allows(TRUSTEE_ANNOUNCED):
         raise LifecycleError(
             f"election {eid!r} is past its key ceremony (phase {view.phase.value})"
         )
@@ -200,7 +205,7 @@ def keygen_round(client: Client, path: str | Path, election_id: str | None = Non
     announced = {a.trustee: a for a in board.announcements}
     mine = ceremony.announcement()
     if index not in announced:
-        _post(client, state, "trustee_announced", mine.to_json())
+        _post(client, state, TRUSTEE_ANNOUNCED, mine.to_json())
         announced[index] = mine
     elif announced[index] != mine:
         raise KeyCeremonyError(
@@ -228,7 +233,7 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
         )
     eid, me = ceremony.election_id, ceremony.trustee
     view = api.fetch_board(client, eid)
-    if view.phase is not Phase.SETUP:
+    if not view.allows(TRUSTEE_SHARES):
         raise LifecycleError(
             f"election {eid!r} is past its key ceremony (phase {view.phase.value})"
         )
@@ -343,13 +348,13 @@ def decrypt_round(
     view = api.fetch_board(client, eid)
     posted = view.posted_tally()
     if posted is None:
-        if view.phase in (None, Phase.SETUP, Phase.OPEN):
+        if not view.allows(TALLY_POSTED):
             phase = view.phase.value if view.phase else "empty"
             raise LifecycleError(f"election {eid!r} has no tally to decrypt yet (phase {phase})")
         return RoundStatus(False, "waiting for the official to post the encrypted tally")
     if me in {p.trustee for p in view.partials()}:
         return RoundStatus(True, detail="already posted")
-    if view.phase is Phase.TALLIED:
+    if not view.allows(PARTIAL_DECRYPTION):  # the result is out
         return RoundStatus(True, detail="not needed")
     share = _finalized(state, ceremony, view)
     ctx = view.context()
@@ -357,19 +362,17 @@ def decrypt_round(
     if check_ballots:
         with progress("checking counted ballots", len(counted), quiet=quiet) as advance:
             for _, ballot in counted:
-                verify_ballot(ctx, ballot)
+                check_cast(ctx, ballot)  # R-BAL-01/02
                 advance(1)
-    tally, count, total_weight = posted
-    shape = [len(q.options) for q in ctx.manifest.questions]
-    verify_aggregate(shape, counted_weights(ctx, counted), tally)
+    tally = posted[0]
+    shape = tuple(len(q.options) for q in ctx.manifest.questions)
     weights = sum(ctx.credentials.weight_of(b.credential) for _, b in counted)
-    if count != len(counted) or total_weight != weights:
-        raise TallyError(
-            f"the posted tally claims {count} ballots of total weight {total_weight}; "
-            f"the board has {len(counted)} of total weight {weights}"
-        )
+    # R-TAL-01/02: the tally is the aggregate of the counted set, before decrypting it
+    assert view.board.tally is not None
+    check_tally(view.board.tally, AggregateExpectation(
+        len(counted), weights, shape, list(counted_weights(ctx, counted))))
     partial = partial_decrypt(ctx.fingerprint, me, share, tally, secrets.token_bytes)
-    _post(client, state, "partial_decryption", partial.to_json())
+    _post(client, state, PARTIAL_DECRYPTION, partial.to_json())
     return RoundStatus(True, detail=len(counted))
 
 

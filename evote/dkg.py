@@ -1212,12 +1212,15 @@ def _check_phase1(
     return _Phase1(anns, frozenset(pairs), revealed)
 
 
-def _qualify(record: _Phase1) -> tuple[int, ...]:
-    """QUAL: dealers that announced and answered every complaint against them correctly."""
+def _qualify(record: _Phase1, dealt: Iterable[int] | None = None) -> tuple[int, ...]:
+    """QUAL: dealers that announced, dealt (when ``dealt`` is given: a shares message is
+    on the board) and answered every complaint against them correctly."""
+    have = None if dealt is None else set(dealt)
     return tuple(
         i
         for i in sorted(record.announcements)
-        if all(
+        if (have is None or i in have)
+        and all(
             (i, accuser) in record.revealed
             for accuser, accused in record.complaints
             if accused == i
@@ -1234,18 +1237,22 @@ def qualified_set(
     answers: Iterable[ComplaintAnswer],
     *,
     signing_keys: Mapping[int, VerifyKey] | None = None,
+    dealt: Iterable[int] | None = None,
 ) -> tuple[int, ...]:
     """QUAL, a deterministic function of the phase-1 messages (none of which depends on
     the joint key: Pedersen commitments are perfectly hiding).
 
-    Dealer i is qualified iff it announced and, for every complaint against it,
-    posted an answer whose pair passes Pedersen's check.  Message order does
+    Dealer i is qualified iff it announced, dealt its shares (``dealt``: the
+    dealers with a shares message on the board, R-DKG-13; a dealer that skipped
+    dealing and answered every complaint in public would otherwise be in QUAL
+    without a shares message) and, for every complaint against it, posted an
+    answer whose pair passes Pedersen's check.  Message order does
     not matter; an invalid answer counts as none.  Raises
     :class:`KeyCeremonyError` if fewer than t qualify, or if a message that
     should never have been accepted is present.
     """
     record = _check_phase1(election_id, n, t, announcements, complaints, answers, signing_keys)
-    qualified = _qualify(record)
+    qualified = _qualify(record, dealt)
     if len(qualified) < t:
         raise KeyCeremonyError(
             f"only {len(qualified)} trustees qualified ({list(qualified)}), threshold is {t}",
@@ -1449,6 +1456,7 @@ def ceremony_outcome(
     reconstructions: Iterable[Reconstruction] = (),
     *,
     signing_keys: Mapping[int, VerifyKey] | None = None,
+    dealt: Iterable[int] | None = None,
 ) -> CeremonyOutcome:
     """Recompute QUAL, every QUAL dealer's Feldman values and the joint key from the board.
 
@@ -1458,7 +1466,7 @@ def ceremony_outcome(
     """
     anns_list = list(announcements)
     anns = _announcements_by_index(election_id, n, t, anns_list, signing_keys)
-    qualified = qualified_set(election_id, n, t, anns_list, complaints, answers)
+    qualified = qualified_set(election_id, n, t, anns_list, complaints, answers, dealt=dealt)
     reveals: dict[int, Commitments] = {}
     for c in commitments:
         if c.trustee not in qualified:
@@ -1509,13 +1517,14 @@ def verify_ceremony(
     reconstructions: Iterable[Reconstruction] = (),
     *,
     signing_keys: Mapping[int, VerifyKey] | None = None,
+    dealt: Iterable[int] | None = None,
 ) -> JointKey:
     """The joint key and every verification key, recomputed from the public messages
     (:func:`ceremony_outcome`).  ``signing_keys`` (trustee -> key registered by the
     official) pins who the trustees are."""
     return ceremony_outcome(
         election_id, n, t, announcements, complaints, answers, commitments, reconstructions,
-        signing_keys=signing_keys,
+        signing_keys=signing_keys, dealt=dealt,
     ).joint
 
 
@@ -1542,10 +1551,11 @@ def finalize(
     if state.finalized:
         raise _fail(state.trustee, 7, "this trustee state has already been finalized")
     eid, me = state.election_id, state.trustee
-    anns, complaints, answers = (list(x) for x in (announcements, complaints, answers))
+    anns, complaints, answers, shares = (
+        list(x) for x in (announcements, complaints, answers, shares))
     outcome = ceremony_outcome(
         eid, state.trustees, state.threshold, anns, complaints, answers, commitments,
-        reconstructions,
+        reconstructions, dealt={s.dealer for s in shares},
     )
     joint = outcome.joint
     by_index = {a.trustee: a for a in anns}
@@ -1633,7 +1643,8 @@ def run_ceremony(
         if isinstance(outcome, list):
             complaints += outcome
     answers = [a for s in states for a in step4_answer(s, announcements, complaints)]
-    qualified = qualified_set(election_id, n, t, announcements, complaints, answers)
+    qualified = qualified_set(election_id, n, t, announcements, complaints, answers,
+                              dealt={s.dealer for s in shares})
     commitments = [step5_reveal(s, rng) for s in states if s.trustee in qualified]
     finished = [
         finalize(s, announcements, shares, complaints, answers, commitments)

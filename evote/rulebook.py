@@ -106,21 +106,26 @@ _RULES: tuple[Rule, ...] = (
          "every QUAL dealer revealed or is rebuilt from t published shares.", cause_code=True),
     Rule("R-DKG-12", "key-ceremony", "wrong_phase", 409,
          "A dealer's answer comes after the dealer's announcement."),
-    Rule("R-DKG-13", "key-ceremony", "wrong_phase", 409,
+    Rule("R-DKG-13", "key-ceremony", "key_ceremony", 422,
+         "key_published comes after the encrypted shares of every trustee in QUAL (a "
+         "qualified dealer that never dealt would leave its recipients without shares); "
+         "under GJKR a dealer without a trustee_shares message is not qualified at all "
+         "(evote.dkg.qualified_set), so this holds whenever R-DKG-15 does."),
+    Rule("R-DKG-14", "key-ceremony", "wrong_phase", 409,
          "No phase-1 message (announcement, shares, complaint, answer) comes after "
          "ceremony_qualified: QUAL is fixed before any Feldman value is public (GJKR)."),
-    Rule("R-DKG-14", "key-ceremony", "key_ceremony", 422,
+    Rule("R-DKG-15", "key-ceremony", "key_ceremony", 422,
          "ceremony_qualified appears once, after all n announcements, and names exactly the "
          "QUAL recomputed from the phase-1 messages (evote.dkg.qualified_set), at least t "
          "trustees.", cause_code=True),
-    Rule("R-DKG-15", "key-ceremony", "key_ceremony", 422,
+    Rule("R-DKG-16", "key-ceremony", "key_ceremony", 422,
          "ceremony_reconstruct appears at most once, after ceremony_qualified, and names "
          "exactly the QUAL dealers without a reveal (evote.dkg.unrevealed); no reveal "
          "comes after it."),
-    Rule("R-DKG-16", "key-ceremony", "key_ceremony", 422,
+    Rule("R-DKG-17", "key-ceremony", "key_ceremony", 422,
          "A trustee_reconstruction is for a dealer named by ceremony_reconstruct, from an "
          "announced trustee, at most once per (trustee, dealer)."),
-    Rule("R-DKG-17", "key-ceremony", "wrong_phase", 409,
+    Rule("R-DKG-18", "key-ceremony", "wrong_phase", 409,
          "key_published comes after ceremony_qualified."),
     # --- credentials ---
     Rule("R-CRED-01", "credentials", "already_exists", 409,

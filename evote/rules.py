@@ -62,6 +62,7 @@ from evote.tally import (
     PartialDecryption,
     Result,
     check_partial_shape,
+    verify_aggregate,
     verify_result,
 )
 
@@ -109,6 +110,29 @@ class ExpectedTally:
     def verify(self, tally: EncryptedTally) -> None:
         if canonical_json(tally.to_json()) != canonical_json(self.expected.tally.to_json()):
             raise TallyError("the tally is not the aggregate of the counted ballots")
+
+
+@dataclass(frozen=True)
+class AggregateExpectation:
+    """A :class:`TallyExpectation` from the counted ballots themselves: their number,
+    total weight, and (weight, ciphertexts per question and option) rows or per-weight
+    sums, which :func:`evote.tally.verify_aggregate` adds up (the verifier's and a
+    trustee's)."""
+
+    counted: int
+    total_weight: int
+    shape: tuple[int, ...]
+    rows: list[tuple[int, Any]]
+
+    def verify(self, tally: EncryptedTally) -> None:
+        verify_aggregate(self.shape, self.rows, tally)
+
+
+def check_tally(posted: TallyPosted, expected: TallyExpectation) -> None:
+    """R-TAL-01/02 for a tally already on the board (a trustee, before decrypting)."""
+    found = BoardState().tally_violations(posted, expected)
+    if found:
+        raise found[0]
 
 
 def merged_credentials(
@@ -191,6 +215,7 @@ class BoardState:
             self.commitments.values(),
             self.reconstructions.values(),
             signing_keys={i + 1: key for i, key in enumerate(c.trustees)},
+            dealt=self.shares.keys(),
         )
 
     def recomputed_joint_key(self) -> dkg.JointKey:
@@ -323,11 +348,11 @@ class BoardState:
             raise violation("R-DKG-06", f"{kind}: trustee message after the key was published")
 
     def _phase1_open(self, kind: str) -> None:
-        """R-DKG-13: QUAL is fixed (ceremony_qualified) before any Feldman value is public,
+        """R-DKG-14: QUAL is fixed (ceremony_qualified) before any Feldman value is public,
         so no phase-1 message may come after it."""
         self._ceremony_open(kind)
         if self.qualified is not None or self.count("ceremony_qualified"):
-            raise violation("R-DKG-13", f"{kind}: phase-1 message after ceremony_qualified")
+            raise violation("R-DKG-14", f"{kind}: phase-1 message after ceremony_qualified")
 
     def _n(self) -> int:
         return len(self._created().trustees)
@@ -387,21 +412,21 @@ class BoardState:
     def _check_ceremony_qualified(self, body: dkg.Qualified, _t: Any) -> None:
         self._ceremony_open("ceremony_qualified")
         if self.qualified is not None or self.count("ceremony_qualified"):
-            raise violation("R-DKG-14", "QUAL is already fixed (ceremony_qualified is on the board)")
+            raise violation("R-DKG-15", "QUAL is already fixed (ceremony_qualified is on the board)")
         missing = self._all_announced()
         if missing:
-            raise violation("R-DKG-14", f"QUAL is fixed only after every trustee announced "
+            raise violation("R-DKG-15", f"QUAL is fixed only after every trustee announced "
                                         f"(missing {missing})", detail={"missing": missing})
         c = self._created()
         try:
             expected = dkg.qualified_set(
                 c.election_id, len(c.trustees), c.threshold, self.announcements.values(),
-                self.complaints.values(), self.answers.values())
+                self.complaints.values(), self.answers.values(), dealt=self.shares.keys())
         except EvoteError as exc:
-            raise violation("R-DKG-14", exc.message, cause=exc) from None
+            raise violation("R-DKG-15", exc.message, cause=exc) from None
         if body.qualified != expected:
             raise violation(
-                "R-DKG-14",
+                "R-DKG-15",
                 f"ceremony_qualified names {list(body.qualified)}; the phase-1 messages "
                 f"qualify {list(expected)}",
                 detail={"posted": list(body.qualified), "recomputed": list(expected)},
@@ -419,23 +444,23 @@ class BoardState:
             raise violation("R-DKG-02", f"trustee {m.trustee} is not in QUAL {list(self.qualified)}")
         if self.reconstruct is not None:
             raise violation(
-                "R-DKG-15", f"trustee {m.trustee} reveals after ceremony_reconstruct (too late: it "
+                "R-DKG-16", f"trustee {m.trustee} reveals after ceremony_reconstruct (too late: it "
                             "is being rebuilt from the others' shares)")
         own = self.announcements.get(m.trustee)
-        if own is None:  # only on a replay past a violation (R-DKG-14 failed it)
+        if own is None:  # only on a replay past a violation (R-DKG-15 failed it)
             raise violation("R-DKG-02", f"trustee {m.trustee} has not announced")
         _dkg(lambda: dkg.check_commitments(self.election_id, own, m))
 
     def _check_ceremony_reconstruct(self, body: dkg.Reconstruct, _t: Any) -> None:
         self._ceremony_open("ceremony_reconstruct")
         if self.qualified is None:
-            raise violation("R-DKG-15", "ceremony_reconstruct needs ceremony_qualified first")
+            raise violation("R-DKG-16", "ceremony_reconstruct needs ceremony_qualified first")
         if self.reconstruct is not None or self.count("ceremony_reconstruct"):
-            raise violation("R-DKG-15", "ceremony_reconstruct is already on the board")
+            raise violation("R-DKG-16", "ceremony_reconstruct is already on the board")
         expected = dkg.unrevealed(self.qualified, self.commitments.values())
         if body.dealers != expected:
             raise violation(
-                "R-DKG-15",
+                "R-DKG-16",
                 f"ceremony_reconstruct names {list(body.dealers)}; the QUAL dealers without a "
                 f"reveal are {list(expected)}",
                 detail={"posted": list(body.dealers), "recomputed": list(expected)},
@@ -445,24 +470,31 @@ class BoardState:
         self._ceremony_open("trustee_reconstruction")
         if self.reconstruct is None or r.dealer not in self.reconstruct:
             raise violation(
-                "R-DKG-16", f"trustee {r.dealer} is not named by a ceremony_reconstruct entry: "
+                "R-DKG-17", f"trustee {r.dealer} is not named by a ceremony_reconstruct entry: "
                             "only a QUAL dealer that missed its reveal is rebuilt")
         if (r.trustee, r.dealer) in self.reconstructions:
             raise violation(
-                "R-DKG-16", f"trustee {r.trustee} has already published its share from {r.dealer}"
+                "R-DKG-17", f"trustee {r.trustee} has already published its share from {r.dealer}"
             )
         if r.trustee not in self.announcements or r.dealer not in self.announcements:
-            raise violation("R-DKG-16", f"trustee {r.trustee} or {r.dealer} has not announced")
+            raise violation("R-DKG-17", f"trustee {r.trustee} or {r.dealer} has not announced")
         _dkg(lambda: dkg.check_reconstruction(
             self.election_id, self.announcements[r.trustee], self.announcements[r.dealer], r))
 
     def _check_key_published(self, body: KeyPublished, _t: Any) -> None:
         if self.qualified is None:
-            raise violation("R-DKG-17", "key_published needs ceremony_qualified first")
+            raise violation("R-DKG-18", "key_published needs ceremony_qualified first")
         try:
             expected = self.recomputed_joint_key()
         except EvoteError as exc:
             raise violation("R-DKG-11", exc.message, cause=exc) from None
+        undealt = [i for i in expected.qualified if i not in self.shares]
+        if undealt:
+            raise violation(
+                "R-DKG-13",
+                f"trustees {undealt} are qualified but have not dealt their shares",
+                detail={"missing": undealt},
+            )
         if canonical_json(expected.to_json()) != canonical_json(body.joint_key.to_json()):
             raise violation(
                 "R-DKG-11",
@@ -548,24 +580,35 @@ class BoardState:
     # --- R-TAL: tally, partials, result --------------------------------------------------
 
     def _check_tally_posted(self, body: TallyPosted, expected: TallyExpectation | None) -> None:
+        found = self.tally_violations(body, expected)
+        if found:
+            raise found[0]
+
+    def tally_violations(
+        self, body: TallyPosted, expected: TallyExpectation | None
+    ) -> list[RuleViolation]:
+        """Every way ``tally_posted`` breaks R-TAL-01/02 (the verifier reports each in
+        its own check; :meth:`check` raises the first)."""
         if expected is None:
-            return
+            return []
+        out = []
         if body.counted != expected.counted:
-            raise violation(
+            out.append(violation(
                 "R-TAL-01",
                 f"the tally says {body.counted} ballots were counted; the board has "
                 f"{expected.counted} (the last ballot of each credential)",
-            )
-        if body.total_weight != expected.total_weight:
-            raise violation(
+            ))
+        elif body.total_weight != expected.total_weight:
+            out.append(violation(
                 "R-TAL-01",
                 f"the tally says total weight {body.total_weight}; the counted ballots weigh "
                 f"{expected.total_weight}",
-            )
+            ))
         try:
             expected.verify(body.tally)
         except EvoteError as exc:
-            raise violation("R-TAL-02", exc.message, cause=exc) from None
+            out.append(violation("R-TAL-02", exc.message, cause=exc))
+        return out
 
     def _fold_tally_posted(self, body: TallyPosted) -> BoardState:
         if self.tally is not None:

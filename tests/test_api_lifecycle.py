@@ -184,7 +184,7 @@ def _rule(response) -> str:
 
 def test_no_feldman_value_before_qual_is_fixed(api_client) -> None:
     """GJKR's cut: a reveal before ceremony_qualified is refused (R-DKG-02), and so is
-    the key (R-DKG-17); QUAL must be the recomputed one (R-DKG-14)."""
+    the key (R-DKG-18); QUAL must be the recomputed one (R-DKG-15)."""
     e = build_election(api_client, stop_before="ceremony_qualified")
     size = e.size()
     early = step5_reveal(e.states[0], e.rng)
@@ -193,7 +193,7 @@ def test_no_feldman_value_before_qual_is_fixed(api_client) -> None:
     assert _rule(response) == "R-DKG-02"
     wrong = e.post("ceremony_qualified", OFFICIAL, Qualified((1, 2)).to_json())
     refused(e, wrong, 422, "key_ceremony", size)
-    assert _rule(wrong) == "R-DKG-14" and "qualify [1, 2, 3]" in wrong.get_json()["message"]
+    assert _rule(wrong) == "R-DKG-15" and "qualify [1, 2, 3]" in wrong.get_json()["message"]
     by_trustee = e.post("ceremony_qualified", e.trustee_keys[0], Qualified((1, 2, 3)).to_json())
     refused(e, by_trustee, 403, "wrong_signer", size)
     e.ok("ceremony_qualified", OFFICIAL, Qualified((1, 2, 3)).to_json())
@@ -204,14 +204,14 @@ def test_no_feldman_value_before_qual_is_fixed(api_client) -> None:
 
 def test_no_phase_1_message_after_the_cut(api_client) -> None:
     """After ceremony_qualified a complaint (or answer, shares, announcement) could change
-    QUAL after Feldman values are public: refused (R-DKG-13)."""
+    QUAL after Feldman values are public: refused (R-DKG-14)."""
     e = build_election(api_client, stop_before="trustee_committed")
     complaint = dkg.Complaint.create(e.election_id, e.trustee_keys[1], accuser=2, accused=3,
                                      reason="bad-share")
     size = e.size()
     response = e.post("trustee_complaint", e.trustee_keys[1], complaint.to_json())
     refused(e, response, 409, "wrong_phase", size)
-    assert _rule(response) == "R-DKG-13"
+    assert _rule(response) == "R-DKG-14"
 
 
 def test_a_wrong_reveal_is_refused(api_client) -> None:
@@ -239,20 +239,20 @@ def test_a_dealer_that_withholds_its_reveal_is_rebuilt_and_the_election_opens(ap
     for c in e.commitments[:2]:
         e.ok("trustee_committed", keys[c.trustee - 1], c.to_json())
     size = e.size()
-    # reconstruction needs the official's entry first (R-DKG-16), which must name exactly 3
+    # reconstruction needs the official's entry first (R-DKG-17), which must name exactly 3
     early = step6_reconstruct(e.states[0], e.announcements, e.shares, [], [3])
     response = e.post("trustee_reconstruction", keys[0], early[0].to_json())
     refused(e, response, 422, "key_ceremony", size)
-    assert _rule(response) == "R-DKG-16"
+    assert _rule(response) == "R-DKG-17"
     wrong = e.post("ceremony_reconstruct", OFFICIAL, Reconstruct((2, 3)).to_json())
     refused(e, wrong, 422, "key_ceremony", size)
-    assert _rule(wrong) == "R-DKG-15"
+    assert _rule(wrong) == "R-DKG-16"
     refused(e, e.post("key_published", OFFICIAL, {"joint_key": {}}), 422, "bad_schema", size)
     e.ok("ceremony_reconstruct", OFFICIAL, Reconstruct((3,)).to_json())
     size = e.size()
     late = e.post("trustee_committed", keys[2], e.commitments[2].to_json())
     refused(e, late, 422, "key_ceremony", size)
-    assert _rule(late) == "R-DKG-15"
+    assert _rule(late) == "R-DKG-16"
     recs = [r for s in e.states[:2]
             for r in step6_reconstruct(s, e.announcements, e.shares, [], [3])]
     for r in recs:

@@ -582,7 +582,7 @@ def _with_complaint(base: recordgen.GeneratedRecord, *, honest_answer: bool) -> 
     answer = ComplaintAnswer.create(eid, states[1].signing_key, dealer=1, accuser=2,
                                     share=share, blinding=blinding)
     pairs = pairs_of(base)
-    i = index_of(pairs, "ceremony_qualified")  # phase 1 ends there (R-DKG-13)
+    i = index_of(pairs, "ceremony_qualified")  # phase 1 ends there (R-DKG-14)
     return pairs[:i] + [
         ("trustee_complaint",
          resign(base, states[2].signing_key, "trustee_complaint", complaint.to_json())),
@@ -600,10 +600,10 @@ def test_complaint_answered_with_the_right_share_changes_nothing(base, tmp_path)
 def test_complaint_answered_wrongly_disqualifies_the_dealer(base, tmp_path):
     """Dealer 1's answer fails Pedersen's check: the answer itself breaks R-DKG-10 (the
     server refuses it, docs/rules.md §3.4), and with the complaint open, QUAL is not
-    the one ceremony_qualified names (R-DKG-14) nor the key the joint key (R-DKG-11)."""
+    the one ceremony_qualified names (R-DKG-15) nor the key the joint key (R-DKG-11)."""
     report = dishonest(base, tmp_path, lambda p: _with_complaint(base, honest_answer=False))
     assert_caught(report, "key-ceremony")
     first = report.check("key-ceremony").first_failure
     assert (first.rule, first.code) == ("R-DKG-10", "key_ceremony")
     assert "does not match the commitments" in first.message
-    assert report.check("key-ceremony").failures >= 2  # and R-DKG-14 at ceremony_qualified
+    assert report.check("key-ceremony").failures >= 2  # and R-DKG-15 at ceremony_qualified

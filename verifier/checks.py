@@ -76,7 +76,7 @@ from evote.encoding import b64encode
 from evote.errors import Equivocation, EvoteError, MerkleError, RuleViolation
 from evote.fingerprint import ElectionContext
 from evote.group import POINT_BYTES, Point
-from evote.kinds import BALLOT_KINDS, ELECTION_CREATED, SPECS
+from evote.kinds import BALLOT_KINDS, ELECTION_CREATED, SPECS, TALLY_POSTED
 from evote.merkle import MerkleAccumulator, consistency_nodes, consistency_proof
 from evote.payloads import (
     Command,
@@ -89,14 +89,13 @@ from evote.payloads import (
     TallyPosted,
     parse_body,
 )
-from evote.rulebook import violation
-from evote.rules import BoardState, CountedSet
+from evote.rulebook import RULES, violation
+from evote.rules import AggregateExpectation, BoardState, CountedSet
 from evote.tally import (
     EncryptedTally,
     PartialDecryption,
     Result,
     combine,
-    verify_aggregate,
     verify_partial,
 )
 from evote.witness import verify_final_checkpoint
@@ -182,6 +181,23 @@ SPEC_BY_NAME = {c.name: c for c in CHECKS}
 #: ``--in-progress`` reports them as skipped instead of failed.
 LATE_CHECKS = ("counted-set", "aggregation", "partial-decryptions", "combination", "result")
 
+#: Codes that say a check had nothing (yet) to judge, not that a rule broke.
+NOT_A_VERDICT = frozenset({"empty", "not_reached", "no_context"})
+
+
+def rule_of(check: str, code: str) -> str | None:
+    """The rule (docs/rules.md) a failure of ``check`` with ``code`` reports, for the
+    failures the verifier finds itself (the chain, the heads, the ballots' proofs);
+    the projection's own violations name their rule directly."""
+    if code in NOT_A_VERDICT:
+        return None
+    ids = [r for r in RULES.values() if r.check == check]
+    for candidates in ([r for r in ids if r.code == code], [r for r in ids if r.cause_code], ids):
+        if len(candidates) == 1:
+            return candidates[0].id
+    return None
+
+
 class CheckState:
     """The running state of one check: counts and the first failure."""
 
@@ -203,6 +219,8 @@ class CheckState:
     ) -> None:
         self.failures += 1
         if self.first is None:
+            if rule is None:
+                rule = rule_of(self.spec.name, code)
             self.first = Failure(message=message, code=code, index=index, evidence=evidence,
                                  rule=rule)
 
@@ -225,20 +243,6 @@ class CheckState:
             first, failures = Failure(f"nothing to check: no {s.needs}", "empty"), 1
         status = PASS if first is None else FAIL
         return CheckResult(s.number, s.name, s.title, status, counts, failures, first, note)
-
-
-@dataclass(frozen=True)
-class _VerifierTally:
-    """The verifier's :class:`evote.rules.TallyExpectation`: the counted set's size
-    and weight, and the per-weight sums of its ballots (check 14's aggregate)."""
-
-    counted: int
-    total_weight: int
-    shape: tuple[int, ...]
-    sums: list[tuple[int, list[list[Ciphertext]]]]
-
-    def verify(self, tally: EncryptedTally) -> None:
-        verify_aggregate(self.shape, self.sums, tally)
 
 
 ProgressFn = Callable[[int, int], None]
@@ -410,7 +414,7 @@ class RecordVerifier:
         # (1) the line is a canonical entry of this election at this index
         if r.header is None:
             assert r.error is not None
-            fmt.fail(r.error[2], r.error[1], pos)
+            fmt.fail(r.error[2], r.error[1], pos, rule=r.error[3])
             chain.fail("entry cannot be read, so its link cannot be checked", "unreadable", pos)
             self.prev_leaf = r.leaf
             return
@@ -483,7 +487,7 @@ class RecordVerifier:
         self.ballots += 1
         if r.error is not None:
             check = self.c[r.error[0]]
-            check.fail(r.error[2], r.error[1], r.position)
+            check.fail(r.error[2], r.error[1], r.position, rule=r.error[3])
             return
         assert r.credential is not None
         ballots.count("valid")
@@ -507,7 +511,7 @@ class RecordVerifier:
         check = self.c["audited-ballots"]
         check.count("audited")
         if r.error is not None:
-            self.c[r.error[0]].fail(r.error[2], r.error[1], r.position)
+            self.c[r.error[0]].fail(r.error[2], r.error[1], r.position, rule=r.error[3])
             return
         self._alphas(r.position, r.ciphertexts)
 
@@ -546,13 +550,17 @@ class RecordVerifier:
                 sigs.fail(f"{kind}: unreadable, so no signer is known", "wrong_signer", pos)
             return
         command = Command(kind, signed, body)
-        tally = self._tally_expectation() if kind == "tally_posted" else None
+        tally = self._tally_expectation() if kind == TALLY_POSTED else None
         valid = signature_ok
         if signature_ok:
             try:
                 self.board.check(command, tally=tally)
             except RuleViolation as exc:
-                self.c[exc.check].fail_exc(exc, pos, f"{kind}: ")
+                found = [exc]
+                if exc.rule.startswith("R-TAL-0") and kind == TALLY_POSTED:
+                    found = self.board.tally_violations(command.body, tally)  # each, own check
+                for v in found:
+                    self.c[v.check].fail_exc(v, pos, f"{kind}: ")
                 valid = False
         self.board = self.board.fold(command)
         getattr(self, "_on_" + kind)(pos, command.body, valid)
@@ -640,12 +648,12 @@ class RecordVerifier:
     def _on_election_closed(self, pos: int, body: ElectionClosed, valid: bool) -> None:
         pass
 
-    def _tally_expectation(self) -> _VerifierTally | None:
+    def _tally_expectation(self) -> AggregateExpectation | None:
         """What the counted ballots add up to (R-TAL-01/02 compare tally_posted with it)."""
         if not self.shape:
             return None
         counted, weight = self._counted()
-        return _VerifierTally(counted, weight, self.shape, list(self._weighted_sums()))
+        return AggregateExpectation(counted, weight, self.shape, list(self._weighted_sums()))
 
     def _on_tally_posted(self, pos: int, body: TallyPosted, valid: bool) -> None:
         counted_check, agg = self.c["counted-set"], self.c["aggregation"]

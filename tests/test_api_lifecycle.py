@@ -175,11 +175,11 @@ def test_shares_wait_for_every_announcement(api_client) -> None:
     dealt = step2_shares(e.states[0], e.announcements, e.rng)
     response = e.post("trustee_shares", e.trustee_keys[0], dealt.to_json())
     refused(e, response, 409, "wrong_phase", size)
-    assert response.get_json()["detail"]["rule"] == "R-DKG-04"
+    assert response.get_json()["rule"] == "R-DKG-04"
 
 
 def _rule(response) -> str:
-    return response.get_json()["detail"]["rule"]
+    return response.get_json()["rule"]
 
 
 def test_no_feldman_value_before_qual_is_fixed(api_client) -> None:

@@ -532,7 +532,8 @@ def open_command(
 ) -> None:
     """Publish the joint key and open ELECTION_ID for voting.
 
-    Needs the trustees' key ceremony (all shares dealt) and the credential list
+    Needs the trustees' key ceremony (QUAL fixed, every QUAL trustee revealed or
+    rebuilt) and the credential list
     on the board.  The opening also publishes the SHA-256 of the web booth the
     server serves (GET /booth/assets.json); pin it with --booth-sha256.
     Prints the election fingerprint voters' devices check.

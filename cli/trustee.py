@@ -418,11 +418,10 @@ def init_command(state_path: str) -> None:
 )
 @timeout_option
 def keygen_command(state_path: str, server: str, election_id: str | None, timeout: float) -> None:
-    """Key ceremony steps 1-2: announce keys, then reveal commitments.
+    """Key ceremony, phase 1: announce keys and Pedersen commitments, then deal shares.
 
-    Waits until every trustee has announced before revealing (commit, then
-    reveal, so no trustee can choose its part of the key after seeing the
-    others').  Safe to re-run.
+    Waits until every trustee has announced (the share boxes need their box
+    keys).  The Pedersen commitments reveal nothing about the key.  Safe to re-run.
     """
     with Client(server) as client:
         index = wait_until(
@@ -431,7 +430,7 @@ def keygen_command(state_path: str, server: str, election_id: str | None, timeou
             what="key generation is not finished",
             retry_hint="run `evote trustee keygen` again later",
         )
-    say(f"trustee {index}: announced and revealed commitments; next: `evote trustee shares`")
+    say(f"trustee {index}: announced and dealt shares; next: `evote trustee shares`")
 
 
 @trustee.command("shares")
@@ -439,8 +438,10 @@ def keygen_command(state_path: str, server: str, election_id: str | None, timeou
 @server_option
 @timeout_option
 def shares_command(state_path: str, server: str, timeout: float) -> None:
-    """Key ceremony steps 3-5: deal encrypted shares, check the shares dealt to
-    this trustee (complaining publicly about bad ones), answer complaints.
+    """Key ceremony: check the shares dealt to this trustee (complaining publicly
+    about bad ones), answer complaints; once the official has fixed the qualified
+    trustees (`evote election qualify`), reveal this trustee's Feldman values and,
+    if the official names dealers to rebuild, publish the shares they dealt.
 
     Prints the joint election key this trustee holds a share of.  Safe to re-run.
     """

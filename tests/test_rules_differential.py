@@ -34,9 +34,9 @@ from evote.commands import sign_command
 from evote.credentials import CredentialList, issue_credentials
 from evote.dkg import (
     Complaint,
-    finalize,
     Qualified,
     Reconstruct,
+    finalize,
     step1_announce,
     step2_shares,
     step4_answer,

@@ -136,7 +136,7 @@ def election(election_id: str) -> Response:
     facts = service.facts(_election_id(election_id))
     if facts.joint_key is None or facts.credentials is None:
         raise NotFound("the election is not set up yet: no joint key or credential list")
-    qualified = {i: facts.commitments[i] for i in facts.joint_key.qualified}
+    qualified = facts.ceremony_outcome().feldman  # revealed or rebuilt (GJKR)
     body: dict[str, Any] = {
         "election_id": facts.election_id,
         "phase": facts.phase.value,

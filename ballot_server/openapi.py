@@ -181,6 +181,8 @@ SCHEMAS: dict[str, Any] = {
             "threshold": INT,
             "announcements": {"type": "array", "items": {"type": "object"}},
             "commitments": {"type": "array", "items": {"type": "object"}},
+            "qualified": _nullable({"type": "array", "items": INT}),
+            "reconstructions": {"type": "array", "items": {"type": "object"}},
             "shares": {"type": "array", "items": {"type": "object"}},
             "complaints": {"type": "array", "items": {"type": "object"}},
             "answers": {"type": "array", "items": {"type": "object"}},

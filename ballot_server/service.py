@@ -352,6 +352,8 @@ class ElectionService:
             "threshold": facts.created.threshold,
             "announcements": [m.to_json() for _, m in sorted(facts.announcements.items())],
             "commitments": [m.to_json() for _, m in sorted(facts.commitments.items())],
+            "qualified": None if facts.qualified is None else list(facts.qualified),
+            "reconstructions": [m.to_json() for _, m in sorted(facts.reconstructions.items())],
             "shares": [m.to_json() for _, m in sorted(facts.shares.items())],
             "complaints": [m.to_json() for _, m in sorted(facts.complaints.items())],
             "answers": [m.to_json() for _, m in sorted(facts.answers.items())],

@@ -268,7 +268,7 @@ def open_election(client: Client, parties: Parties, work: Path, voters: int) -> 
         THRESHOLD,
     )
     election.create_election(client, parties.official, setup)
-    trustee.run_ceremony(client, parties.trustee_states, eid)
+    trustee.run_ceremony(client, parties.trustee_states, eid, parties.official)
     labels = numbered_labels(voters)
     issued = issue_to_directory(
         eid, manifest.label(), labels, work / "credentials", sheets=False, quiet=True

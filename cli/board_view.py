@@ -28,7 +28,7 @@ from evote.credentials import CredentialList
 from evote.election import ElectionState, Phase
 from evote.errors import BoardError, EvoteError, RuleViolation, SchemaError, UnauthorisedSigner
 from evote.fingerprint import ElectionContext
-from evote.kinds import BALLOT_AUDITED, BALLOT_CAST, BALLOT_KINDS, CEREMONY_KINDS
+from evote.kinds import BALLOT_AUDITED, BALLOT_CAST, BALLOT_KINDS
 from evote.manifest import Manifest
 from evote.payloads import (
     Command,
@@ -55,6 +55,20 @@ def trustee_index(created: ElectionCreated, key: VerifyKey) -> int:
 
 def signing_keys(created: ElectionCreated) -> dict[int, VerifyKey]:
     return {i: k for i, k in enumerate(created.trustees, start=1)}
+
+
+@dataclass(frozen=True)
+class Ceremony:
+    """The key-ceremony messages of one board, by kind (GJKR: phase 1, cut, phase 2)."""
+
+    announcements: list[dkg.Announcement]
+    shares: list[dkg.EncryptedShares]
+    complaints: list[dkg.Complaint]
+    answers: list[dkg.ComplaintAnswer]
+    qualified: tuple[int, ...] | None
+    commitments: list[dkg.Commitments]
+    reconstruct: tuple[int, ...] | None
+    reconstructions: list[dkg.Reconstruction]
 
 
 @dataclass
@@ -158,21 +172,43 @@ class BoardView:
 
     # --- trustees ------------------------------------------------------------
 
-    def ceremony(self) -> tuple[list[Any], ...]:
-        """(announcements, commitments, shares, complaints, answers) on the board,
-        each in trustee order (checked by the projection, R-DKG-*)."""
+    def ceremony(self) -> Ceremony:
+        """Every key-ceremony message on the board, each in trustee order (checked by the
+        projection, R-DKG-*; docs/protocol-trustees.md §5)."""
         b = self.board
-        return tuple(
-            [m for _, m in sorted(table.items())]
-            for table in (b.announcements, b.commitments, b.shares, b.complaints, b.answers)
+
+        def ordered(table: Any) -> list[Any]:
+            return [m for _, m in sorted(table.items())]
+
+        return Ceremony(
+            announcements=ordered(b.announcements),
+            shares=ordered(b.shares),
+            complaints=ordered(b.complaints),
+            answers=ordered(b.answers),
+            qualified=b.qualified,
+            commitments=ordered(b.commitments),
+            reconstruct=b.reconstruct,
+            reconstructions=ordered(b.reconstructions),
         )
 
     def trustee_messages(self, kind: str) -> list[Any]:
         """Every message of a trustee kind (one of :data:`evote.kinds.CEREMONY_KINDS`)."""
-        return self.ceremony()[CEREMONY_KINDS.index(kind)]
+        c = self.ceremony()
+        return {
+            "trustee_announced": c.announcements,
+            "trustee_shares": c.shares,
+            "trustee_complaint": c.complaints,
+            "trustee_complaint_answer": c.answers,
+            "trustee_committed": c.commitments,
+            "trustee_reconstruction": c.reconstructions,
+        }[kind]
+
+    def ceremony_outcome(self) -> dkg.CeremonyOutcome:
+        """QUAL, the Feldman values and the joint key recomputed from the trustees' messages."""
+        return self.board.ceremony_outcome()
 
     def computed_joint_key(self) -> dkg.JointKey:
-        """The joint key recomputed from the trustees' messages (needs all commitments)."""
+        """The joint key recomputed from the trustees' messages."""
         return self.board.recomputed_joint_key()
 
     def joint_key(self) -> dkg.JointKey | None:

@@ -267,7 +267,7 @@ def run_demo(
                 manifest, official.verify_key, ca.verify_key, trustee_keys, threshold
             )
             election.create_election(client, official, setup)
-            trustee.run_ceremony(client, states, eid)
+            trustee.run_ceremony(client, states, eid, official)
             note(f"      key ceremony done: {threshold} of {trustees} trustees needed to decrypt")
 
             labels = numbered_labels(voters)

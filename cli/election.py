@@ -29,6 +29,7 @@ from cli.manifest_file import load_manifest
 from cli.options import OrderedGroup, election_argument, official_key_option, server_option
 from cli.results import print_result, question_totals
 from cli.waiting import DEFAULT_TIMEOUT, names, wait_until
+from evote import dkg
 from evote.board import verify_chain
 from evote.commands import sign_command
 from evote.encoding import b64encode
@@ -37,7 +38,6 @@ from evote.errors import (
     DecryptionError,
     KeyCeremonyError,
     LifecycleError,
-    RuleViolation,
     SchemaError,
     TallyError,
 )
@@ -53,7 +53,7 @@ from evote.kinds import (
     TALLY_POSTED,
 )
 from evote.manifest import Manifest
-from evote.payloads import Command, ElectionCreated, ElectionOpened
+from evote.payloads import ElectionCreated, ElectionOpened
 from evote.record import (
     BOARD_FILE,
     CHECKPOINT_FILE,
@@ -123,6 +123,68 @@ def booth_digest(client: Client, pinned: bytes | None = None) -> bytes | None:
     )
 
 
+def qualify_ceremony(
+    client: Client, key: SigningKey, election_id: str, *, force: bool = False
+) -> tuple[int, ...]:
+    """GJKR's cut: post ``ceremony_qualified`` with the QUAL the phase-1 messages give.
+
+    Waits (refuses, naming whom) until every trustee has dealt its shares and
+    every complaint is answered, unless ``force`` (the deadline has passed: a
+    dealer that has not dealt or answered is then left out).  After this entry
+    no phase-1 message is accepted, and only then do trustees reveal anything
+    about the joint key.  Idempotent: returns QUAL if it is already fixed.
+    """
+    view = _official_view(client, key, election_id)
+    if not view.allows(CREDENTIALS_PUBLISHED):  # i.e. still in setup
+        raise LifecycleError(f"election {election_id!r} is already {view.phase.value}")
+    b = view.ceremony()
+    if b.qualified is not None:
+        return b.qualified
+    setup = view.setup
+    n = len(setup.trustees)
+    if not force:
+        waiting = sorted(set(range(1, n + 1)) - {s.dealer for s in b.shares})
+        answered = {(a.dealer, a.accuser) for a in b.answers}
+        open_ = sorted({c.accused for c in b.complaints if (c.accused, c.accuser) not in answered})
+        if waiting or open_:
+            parts = []
+            if waiting:
+                parts.append(f"{names(waiting)} to deal shares (`evote trustee keygen`)")
+            if open_:
+                parts.append(f"{names(open_)} to answer complaints (`evote trustee shares`)")
+            raise KeyCeremonyError(
+                f"phase 1 of the key ceremony is not finished: waiting for {' and '.join(parts)}"
+                "; pass --now after the deadline to leave them out"
+            )
+    qualified = dkg.qualified_set(
+        election_id, n, setup.threshold, b.announcements, b.complaints, b.answers,
+        dealt={s.dealer for s in b.shares},
+    )
+    body = dkg.Qualified(qualified).to_json()
+    api.post_command(client, election_id, "ceremony_qualified",
+                     sign_command(key, election_id, "ceremony_qualified", body))
+    return qualified
+
+
+def reconstruct_ceremony(client: Client, key: SigningKey, election_id: str) -> tuple[int, ...]:
+    """After the reveal deadline: name the QUAL dealers that did not reveal
+    (``ceremony_reconstruct``); the other trustees then publish the shares those
+    dealers dealt them (`evote trustee shares`) and anyone rebuilds them.  Returns
+    the dealers named (empty: everybody revealed, nothing posted)."""
+    view = _official_view(client, key, election_id)
+    b = view.ceremony()
+    if b.qualified is None:
+        raise LifecycleError("QUAL is not fixed yet (`evote election qualify`)")
+    if b.reconstruct is not None:
+        return b.reconstruct
+    missing = dkg.unrevealed(b.qualified, b.commitments)
+    if missing:
+        body = dkg.Reconstruct(missing).to_json()
+        api.post_command(client, election_id, "ceremony_reconstruct",
+                         sign_command(key, election_id, "ceremony_reconstruct", body))
+    return missing
+
+
 def open_election(
     client: Client, key: SigningKey, election_id: str, *, booth_sha256: bytes | None = None
 ) -> tuple[bytes, bytes | None]:
@@ -138,18 +200,26 @@ def open_election(
         raise LifecycleError(f"election {election_id!r} is already {view.phase.value}")
     booth = booth_digest(client, booth_sha256)
     if view.joint_key() is None:
-        joint = view.computed_joint_key()
-        signed = sign_command(key, election_id, KEY_PUBLISHED, {"joint_key": joint.to_json()})
-        try:  # the rules the server will apply (docs/rules.md), asked before posting
-            view.board.check(Command.parse(KEY_PUBLISHED, signed.to_json()))
-        except RuleViolation as exc:
-            if exc.rule != "R-DKG-13":
-                raise
+        b = view.ceremony()
+        if b.qualified is None:
             raise KeyCeremonyError(
-                f"the key ceremony is not finished: waiting for {names(exc.detail['missing'])} "
-                "to deal shares (`evote trustee shares`)"
-            ) from None
-        api.post_command(client, election_id, KEY_PUBLISHED, signed)
+                "the key ceremony is not finished: the qualified trustees are not fixed yet "
+                "(`evote election qualify`)"
+            )
+        missing = dkg.unrevealed(b.qualified, b.commitments)
+        if missing and b.reconstruct is None:
+            raise KeyCeremonyError(
+                f"the key ceremony is not finished: waiting for {names(list(missing))} to "
+                "reveal (`evote trustee shares`), or have them rebuilt "
+                "(`evote election reconstruct`)"
+            )
+        joint = view.computed_joint_key()
+        api.post_command(
+            client,
+            election_id,
+            "key_published",
+            sign_command(key, election_id, "key_published", {"joint_key": joint.to_json()}),
+        )
         view = api.fetch_board(client, election_id)
     if not view.allows(ELECTION_OPENED):  # R-PHASE-04: the key is on the board by now
         raise LifecycleError(
@@ -398,6 +468,43 @@ def _sha256_hex(_ctx: click.Context, _param: click.Parameter, value: str | None)
     return bytes.fromhex(text)
 
 
+@election.command("qualify")
+@election_argument
+@server_option
+@official_key_option
+@click.option("--now", "force", is_flag=True,
+              help="The phase-1 deadline has passed: fix QUAL even if some trustee has not "
+              "dealt its shares or answered a complaint (it is left out).")
+def qualify_command(election_id: str, server: str, key_path: str, force: bool) -> None:
+    """Fix the qualified trustees (QUAL) of the key ceremony.
+
+    Run once every trustee has run `evote trustee keygen` and `evote trustee
+    shares`.  Nothing about the election key is public before this step, so no
+    trustee can bias the key by dropping out after seeing it (GJKR).
+    """
+    key = read_key_file(key_path, "official")
+    with Client(server) as client:
+        qualified = qualify_ceremony(client, key, election_id, force=force)
+    say(f"qualified trustees {list(qualified)}; next: each trustee runs `evote trustee shares`")
+
+
+@election.command("reconstruct")
+@election_argument
+@server_option
+@official_key_option
+def reconstruct_command(election_id: str, server: str, key_path: str) -> None:
+    """After the reveal deadline: have every qualified trustee that did not reveal
+    rebuilt in public from the shares it dealt (it cannot drop out)."""
+    key = read_key_file(key_path, "official")
+    with Client(server) as client:
+        dealers = reconstruct_ceremony(client, key, election_id)
+    if dealers:
+        say(f"trustees {list(dealers)} will be rebuilt; each other trustee runs "
+            "`evote trustee shares` again")
+    else:
+        say("every qualified trustee has revealed: nothing to rebuild")
+
+
 @election.command("open")
 @election_argument
 @server_option
@@ -415,7 +522,8 @@ def open_command(
 ) -> None:
     """Publish the joint key and open ELECTION_ID for voting.
 
-    Needs the trustees' key ceremony (all shares dealt) and the credential list
+    Needs the trustees' key ceremony (QUAL fixed, every QUAL trustee revealed or
+    rebuilt) and the credential list
     on the board.  The opening also publishes the SHA-256 of the web booth the
     server serves (GET /booth/assets.json); pin it with --booth-sha256.
     Prints the election fingerprint voters' devices check.
@@ -492,7 +600,9 @@ def status_command(election_id: str, server: str) -> None:
         view = api.fetch_board(client, election_id)
     setup = view.setup
     n = len(setup.trustees)
-    anns, comms, shares, complaints, answers = view.ceremony()
+    b = view.ceremony()
+    anns, comms, shares, complaints, answers = (
+        b.announcements, b.commitments, b.shares, b.complaints, b.answers)
     lines = [
         ("election", f"{election_id} - {setup.manifest.label()}"),
         ("phase", view.phase.value if view.phase else "empty"),
@@ -500,9 +610,12 @@ def status_command(election_id: str, server: str) -> None:
         ("trustees", f"{setup.threshold} of {n} needed to decrypt"),
         (
             "key ceremony",
-            f"{len(anns)}/{n} announced, {len(comms)}/{n} committed, "
-            f"{len(shares)}/{n} dealt shares, {len(complaints)} complaints, "
-            f"{len(answers)} answers",
+            f"{len(anns)}/{n} announced, {len(shares)}/{n} dealt shares, "
+            f"{len(complaints)} complaints, {len(answers)} answers, "
+            + ("QUAL not fixed" if b.qualified is None else
+               f"QUAL {list(b.qualified)}, {len(comms)}/{len(b.qualified)} revealed")
+            + ("" if b.reconstruct is None else
+               f", rebuilding {list(b.reconstruct)} ({len(b.reconstructions)} shares)"),
         ),
         ("election key", "published" if view.has(KEY_PUBLISHED) else "not yet published"),
     ]

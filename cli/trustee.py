@@ -10,11 +10,13 @@ re-running posts only what is not on the board yet, so a trustee whose
 network failed simply runs the command again:
 
 ``init``     make the trustee's signing key; give the public key to the official
-``keygen``   step 1 announce (keys + hash of commitments), wait for every
-             trustee's announcement, step 2 reveal the commitments
-``shares``   step 3 deal encrypted shares, wait for every dealer's shares,
-             step 4 check them (posting complaints), step 5 answer complaints
-             against this trustee, and report the joint key it will hold a share of
+``keygen``   phase 1: announce (keys + Pedersen commitments), wait for every
+             trustee's announcement, deal the encrypted shares
+``shares``   phase 1: check the shares dealt to this trustee (posting complaints),
+             answer complaints against it; once the official has fixed QUAL
+             (``evote election qualify``), phase 2: reveal the Feldman values,
+             publish shares of dealers the official names for reconstruction,
+             and report the joint key it will hold a share of
 ``decrypt``  after the official posts the encrypted tally: recompute the
              aggregate from the board's counted ballots, refuse if it differs,
              else post this trustee's partial decryption with its proofs
@@ -57,9 +59,6 @@ from evote.kinds import (
     PARTIAL_DECRYPTION,
     TALLY_POSTED,
     TRUSTEE_ANNOUNCED,
-    TRUSTEE_COMMITTED,
-    TRUSTEE_COMPLAINT,
-    TRUSTEE_COMPLAINT_ANSWER,
     TRUSTEE_SHARES,
 )
 from evote.rules import AggregateExpectation, check_cast, check_tally
@@ -67,7 +66,7 @@ from evote.signing import SigningKey, VerifyKey
 from evote.tally import partial_decrypt
 
 STATE_FILE_TYPE = "evote-trustee-state"
-STATE_FILE_VERSION = 1
+STATE_FILE_VERSION = 2  # 2: GJKR ceremony state (two polynomials)
 
 
 # --- the state file --------------------------------------------------------------
@@ -184,7 +183,8 @@ class RoundStatus:
 
 
 def keygen_round(client: Client, path: str | Path, election_id: str | None = None) -> RoundStatus:
-    """Announce (step 1), then reveal the commitments (step 2) once every trustee announced."""
+    """Phase 1: announce (keys and Pedersen commitments), then, once every trustee has
+    announced, deal the encrypted shares."""
     state = load_state(path)
     eid = _bound(state, election_id)
     view = api.fetch_board(client, eid)
@@ -201,7 +201,8 @@ def keygen_round(client: Client, path: str | Path, election_id: str | None = Non
             eid, index, n, t, secrets.token_bytes, signing_key=state.signing_key
         )
         state = state.with_ceremony(ceremony)  # saved before anything is posted
-    announced = {a.trustee: a for a in view.trustee_messages(TRUSTEE_ANNOUNCED)}
+    board = view.ceremony()
+    announced = {a.trustee: a for a in board.announcements}
     mine = ceremony.announcement()
     if index not in announced:
         _post(client, state, TRUSTEE_ANNOUNCED, mine.to_json())
@@ -213,14 +214,17 @@ def keygen_round(client: Client, path: str | Path, election_id: str | None = Non
     missing = [i for i in range(1, n + 1) if i not in announced]
     if missing:
         return RoundStatus(False, f"announced; waiting for {names(missing)} to announce")
-    committed = {c.trustee for c in view.trustee_messages(TRUSTEE_COMMITTED)}
-    if index not in committed:
-        _post(client, state, TRUSTEE_COMMITTED, dkg.step2_reveal(ceremony).to_json())
+    if index not in {s.dealer for s in board.shares} and board.qualified is None:
+        dealt = dkg.step2_shares(ceremony, list(announced.values()), secrets.token_bytes)
+        _post(client, state, "trustee_shares", dealt.to_json())
     return RoundStatus(True, detail=index)
 
 
 def shares_round(client: Client, path: str | Path) -> RoundStatus:
-    """Deal shares (step 3), check received shares (step 4), answer complaints (step 5)."""
+    """Phase 1: check the shares dealt to this trustee (complaining in public), answer
+    complaints against it; then, once the official has fixed QUAL, phase 2: reveal the
+    Feldman values, and publish shares of any QUAL dealer the official names for
+    reconstruction.  Done when this trustee can compute its key share."""
     state = load_state(path)
     ceremony = state.ceremony
     if ceremony is None:
@@ -233,63 +237,88 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
         raise LifecycleError(
             f"election {eid!r} is past its key ceremony (phase {view.phase.value})"
         )
-    if not ceremony.polynomial:
+    if ceremony.finalized:
         raise CliError(f"{state.path} has already finished the key ceremony")
-    anns, comms, shares, complaints, answers = view.ceremony()
+    b = view.ceremony()
     n = ceremony.trustees
-    if me not in {c.trustee for c in comms}:
-        raise CliError("this trustee has not revealed its commitments: run `evote trustee keygen`")
-    missing = sorted(set(range(1, n + 1)) - {c.trustee for c in comms})
-    if missing:
-        return RoundStatus(False, f"waiting for {names(missing)} to reveal their commitments")
-    if me not in {s.dealer for s in shares}:
-        mine = dkg.step3_shares(ceremony, anns, secrets.token_bytes)
-        _post(client, state, TRUSTEE_SHARES, mine.to_json())
-        shares = [*shares, mine]
-    missing = sorted(set(range(1, n + 1)) - {s.dealer for s in shares})
-    if missing:
-        return RoundStatus(False, f"shares dealt; waiting for {names(missing)} to deal theirs")
-    outcome = dkg.step4_receive(ceremony, anns, comms, shares)
-    if isinstance(outcome, list):
-        posted = {(c.accuser, c.accused) for c in complaints}
-        for complaint in outcome:
-            if (complaint.accuser, complaint.accused) not in posted:
-                _post(client, state, TRUSTEE_COMPLAINT, complaint.to_json())
-                complaints = [*complaints, complaint]
-    answered = {(a.dealer, a.accuser) for a in answers}
-    for answer in dkg.step5_answer(ceremony, anns, complaints):
-        if (answer.dealer, answer.accuser) not in answered:
-            _post(client, state, TRUSTEE_COMPLAINT_ANSWER, answer.to_json())
-            answers = [*answers, answer]
-    try:
-        joint, _ = dkg.finalize(ceremony, anns, comms, shares, complaints, answers)
-    except KeyCeremonyError as exc:
-        mine_open = sorted(
-            c.accused
-            for c in complaints
-            if c.accuser == me and (c.accused, me) not in {(a.dealer, a.accuser) for a in answers}
+    if me not in {s.dealer for s in b.shares}:
+        raise CliError("this trustee has not dealt its shares: run `evote trustee keygen`")
+    complaints, answers = list(b.complaints), list(b.answers)
+    if b.qualified is None:
+        missing = sorted(set(range(1, n + 1)) - {s.dealer for s in b.shares})
+        if missing:
+            return RoundStatus(False, f"shares dealt; waiting for {names(missing)} to deal theirs")
+        outcome = dkg.step3_receive(ceremony, b.announcements, b.shares)
+        if isinstance(outcome, list):
+            posted = {(c.accuser, c.accused) for c in complaints}
+            for complaint in outcome:
+                if (complaint.accuser, complaint.accused) not in posted:
+                    _post(client, state, "trustee_complaint", complaint.to_json())
+                    complaints.append(complaint)
+        answered = {(a.dealer, a.accuser) for a in answers}
+        for answer in dkg.step4_answer(ceremony, b.announcements, complaints):
+            if (answer.dealer, answer.accuser) not in answered:
+                _post(client, state, "trustee_complaint_answer", answer.to_json())
+                answers.append(answer)
+        return RoundStatus(
+            False, "shares checked; waiting for the official to fix the qualified trustees "
+            "(`evote election qualify`)"
         )
-        if mine_open:
+    if me in b.qualified and me not in {c.trustee for c in b.commitments} and (
+        b.reconstruct is None
+    ):
+        mine = dkg.step5_reveal(ceremony, secrets.token_bytes)
+        _post(client, state, "trustee_committed", mine.to_json())
+        b = view_ceremony(client, eid)
+    if b.reconstruct is not None:
+        have = {(r.trustee, r.dealer) for r in b.reconstructions}
+        for r in dkg.step6_reconstruct(ceremony, b.announcements, b.shares, b.answers,
+                                       b.reconstruct):
+            if (r.trustee, r.dealer) not in have:
+                _post(client, state, "trustee_reconstruction", r.to_json())
+        b = view_ceremony(client, eid)
+    if me not in b.qualified:
+        raise KeyCeremonyError(f"trustee {me} was disqualified and holds no key share")
+    try:
+        joint, _ = dkg.finalize(ceremony, b.announcements, b.shares, b.complaints, b.answers,
+                                b.commitments, b.reconstructions)
+    except KeyCeremonyError as exc:
+        unrevealed = dkg.unrevealed(b.qualified, b.commitments)
+        if unrevealed:
             return RoundStatus(
-                False, f"complained about {names(mine_open)}; waiting for an answer ({exc.message})"
+                False, f"revealed; waiting for {names(list(unrevealed))} to reveal, or for the "
+                f"official to have them rebuilt (`evote election reconstruct`) ({exc.message})"
             )
         raise
     return RoundStatus(True, detail=joint)
 
 
-def run_ceremony(client: Client, paths: Sequence[str | Path], election_id: str) -> None:
+def view_ceremony(client: Client, election_id: str) -> Any:
+    """The ceremony messages on the board now (after this round's own posts)."""
+    return api.fetch_board(client, election_id).ceremony()
+
+
+def run_ceremony(
+    client: Client, paths: Sequence[str | Path], election_id: str, official: SigningKey
+) -> None:
     """Every trustee's key ceremony driven from one place (the demo, the benchmarks,
-    the tests): all announce, then all reveal; all deal, then all check.  Raises
-    :class:`CliError` naming what a round still waits for if it did not finish."""
-    for what, step in (
-        ("key generation", lambda p: keygen_round(client, p, election_id)),
-        ("the share exchange", lambda p: shares_round(client, p)),
-    ):
-        for path in paths:
-            step(path)
-        for path in paths:
-            if not (status := step(path)).done:
-                raise CliError(f"{what} did not finish: {status.waiting}")
+    the tests): all announce and deal; all check; the official fixes QUAL; all reveal.
+    Raises :class:`CliError` naming what a round still waits for if it did not finish."""
+    from cli.election import qualify_ceremony  # the official's step (cli.election imports us)
+
+    for path in paths:
+        keygen_round(client, path, election_id)
+    for path in paths:
+        if not (status := keygen_round(client, path, election_id)).done:
+            raise CliError(f"key generation did not finish: {status.waiting}")
+    for path in paths:
+        shares_round(client, path)
+    qualify_ceremony(client, official, election_id)
+    for path in paths:
+        shares_round(client, path)
+    for path in paths:
+        if not (status := shares_round(client, path)).done:
+            raise CliError(f"the share exchange did not finish: {status.waiting}")
 
 
 def _finalized(state: TrusteeFile, ceremony: dkg.TrusteeState, view: BoardView) -> Scalar:
@@ -297,8 +326,9 @@ def _finalized(state: TrusteeFile, ceremony: dkg.TrusteeState, view: BoardView) 
     and saved in the state file, which from then on no longer holds the polynomial."""
     if ceremony.share is not None:
         return ceremony.share
-    anns, comms, shares, complaints, answers = view.ceremony()
-    joint, final = dkg.finalize(ceremony, anns, comms, shares, complaints, answers)
+    b = view.ceremony()
+    joint, final = dkg.finalize(ceremony, b.announcements, b.shares, b.complaints, b.answers,
+                                b.commitments, b.reconstructions)
     published = view.joint_key()
     if published is None or published != joint or final.share is None:
         raise KeyCeremonyError("the joint key on the board is not the one this trustee computed")
@@ -388,11 +418,10 @@ def init_command(state_path: str) -> None:
 )
 @timeout_option
 def keygen_command(state_path: str, server: str, election_id: str | None, timeout: float) -> None:
-    """Key ceremony steps 1-2: announce keys, then reveal commitments.
+    """Key ceremony, phase 1: announce keys and Pedersen commitments, then deal shares.
 
-    Waits until every trustee has announced before revealing (commit, then
-    reveal, so no trustee can choose its part of the key after seeing the
-    others').  Safe to re-run.
+    Waits until every trustee has announced (the share boxes need their box
+    keys).  The Pedersen commitments reveal nothing about the key.  Safe to re-run.
     """
     with Client(server) as client:
         index = wait_until(
@@ -401,7 +430,7 @@ def keygen_command(state_path: str, server: str, election_id: str | None, timeou
             what="key generation is not finished",
             retry_hint="run `evote trustee keygen` again later",
         )
-    say(f"trustee {index}: announced and revealed commitments; next: `evote trustee shares`")
+    say(f"trustee {index}: announced and dealt shares; next: `evote trustee shares`")
 
 
 @trustee.command("shares")
@@ -409,8 +438,10 @@ def keygen_command(state_path: str, server: str, election_id: str | None, timeou
 @server_option
 @timeout_option
 def shares_command(state_path: str, server: str, timeout: float) -> None:
-    """Key ceremony steps 3-5: deal encrypted shares, check the shares dealt to
-    this trustee (complaining publicly about bad ones), answer complaints.
+    """Key ceremony: check the shares dealt to this trustee (complaining publicly
+    about bad ones), answer complaints; once the official has fixed the qualified
+    trustees (`evote election qualify`), reveal this trustee's Feldman values and,
+    if the official names dealers to rebuild, publish the shares they dealt.
 
     Prints the joint election key this trustee holds a share of.  Safe to re-run.
     """

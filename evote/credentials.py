@@ -14,18 +14,36 @@ Who holds what:
 The public list is always written sorted by key bytes, never in issuance order,
 so its order says nothing about who received which key.
 
-Printable code (the browser booth reimplements this byte for byte)::
+Printable code, format 2 (the browser booth reimplements this byte for byte)::
 
-    data  = seed (32 bytes) || tagged_hash(TAG_CREDENTIAL_CODE, seed)[0:2]
-    code  = Crockford base32 of data: the 272 bits of data, most significant
-            bit first, followed by 3 zero bits, cut into 55 groups of 5 bits,
-            each written with 0123456789ABCDEFGHJKMNPQRSTVWXYZ
-    shown = code in groups of 4 joined by "-" (13 groups of 4, one of 3)
+    data  = seed (32 bytes) || tagged_hash(TAG_CREDENTIAL_CODE, seed)[0:1]
+    body  = Crockford base32 of data: its 264 bits, most significant bit
+            first, followed by 1 zero bit, cut into 53 groups of 5 bits, each
+            written with 0123456789ABCDEFGHJKMNPQRSTVWXYZ
+    check = one more symbol c = 2·s, where s = Horner's value of the 53 body
+            symbols over GF(32) = GF(2)[x]/(x^5 + x^2 + 1): s = 0, then
+            s = 2·s ⊕ v for each symbol v ("2" is x; ⊕ is XOR)
+    code  = body || check: 54 characters
+    shown = code in groups of 4 joined by "-" (13 groups of 4, one of 2)
+
+Why a check symbol over GF(32), not a hash: a code is valid iff
+Σ_i 2^(53−i)·v_i = 0 in GF(32) (i = 0..53).  A substitution at i changes the
+sum by 2^(53−i)·(v_i ⊕ v_i'), non-zero because GF(32) is a field; swapping
+neighbours i, i+1 changes it by 2^(52−i)·(2 ⊕ 1)·(v_i ⊕ v_{i+1}) = 2^(52−i)·3·δ,
+non-zero unless the two symbols are equal.  So *every* single-character
+substitution and *every* adjacent transposition is caught with certainty (this
+is the Damm scheme over the totally anti-symmetric quasigroup x∘y = 2x ⊕ y of
+order 32; tests check both properties exhaustively).  A hash checksum only
+catches them with probability 1 − 2^-16.  The 8 hash bits stay for everything
+else (two random typos pass both checks with probability 2^-13).
+
+Format 1 (55 characters: seed || tagged_hash(...)[0:2], 3 zero bits) was
+issued before; :func:`parse_credential_code` still reads it, told apart by
+length alone, so codes already printed keep working.  New codes are always
+format 2 (see docs/protocol-ballots.md §2.2, "Migration").
 
 Reading a code ignores "-" and " ", accepts lower case, reads O as 0 and I or L
-as 1, and rejects anything else.  The 16-bit checksum catches a random typo
-with probability 1 - 2^-16; a typo in the last character that only touches the
-3 padding bits is caught because those bits must be zero.
+as 1, and rejects anything else.
 """
 
 from __future__ import annotations
@@ -56,8 +74,13 @@ for _c, _v in (("O", 0), ("I", 1), ("L", 1)):
     _DECODE[_c] = _DECODE[_c.lower()] = _v
 _SEPARATORS = frozenset("- ")
 
+#: Format 2 (issued now): 8 hash bits and one GF(32) check symbol.
+HASH_CHECK_BYTES = 1
+BODY_CHARS = -(-(SEED_BYTES + HASH_CHECK_BYTES) * 8 // 5)  # 53
+CODE_CHARS = BODY_CHARS + 1  # 54
+#: Format 1 (legacy, still read): a 16-bit hash checksum, no check symbol.
 CHECKSUM_BYTES = 2
-CODE_CHARS = -(-(SEED_BYTES + CHECKSUM_BYTES) * 8 // 5)  # 55
+LEGACY_CODE_CHARS = -(-(SEED_BYTES + CHECKSUM_BYTES) * 8 // 5)  # 55
 CHECKSUM_MESSAGE = "credential code checksum does not match: check for a typo"
 
 CREDENTIAL_FILE_TYPE = "evote-credential"
@@ -82,15 +105,63 @@ def group_code(code: str, size: int = 4) -> str:
     return "-".join(code[i : i + size] for i in range(0, len(code), size))
 
 
-def _checksum(seed: bytes) -> bytes:
-    return tagged_hash(TAG_CREDENTIAL_CODE, seed)[:CHECKSUM_BYTES]
+def _checksum(seed: bytes, size: int = CHECKSUM_BYTES) -> bytes:
+    return tagged_hash(TAG_CREDENTIAL_CODE, seed)[:size]
+
+
+def gf32_double(x: int) -> int:
+    """2·x in GF(32) = GF(2)[x]/(x^5 + x^2 + 1), without a secret-dependent branch."""
+    return ((x << 1) & 31) ^ (5 * ((x >> 4) & 1))
+
+
+def _horner(values: Iterable[int]) -> int:
+    s = 0
+    for v in values:
+        s = gf32_double(s) ^ v
+    return s
+
+
+def check_symbol(values: Sequence[int]) -> int:
+    """The symbol that makes ``values + [it]`` a valid code: 2·(Horner value of values).
+
+    The quasigroup x∘y = 2x ⊕ y is totally anti-symmetric ((c∘x)∘y = (c∘y)∘x
+    only if x = y) and Latin, hence every substitution and adjacent
+    transposition anywhere in the code, check symbol included, is caught.
+    """
+    return gf32_double(_horner(values))
+
+
+def check_symbol_holds(values: Sequence[int]) -> bool:
+    """True iff the code's symbols (body and check symbol) fold to 0."""
+    return _horner(values) == 0
 
 
 def format_credential_code(key: SigningKey) -> str:
-    """The voter's private credential as a typable code, e.g. ``7Q0B-…-R8G``."""
+    """The voter's private credential as a typable code (format 2, 54 characters)."""
     if not isinstance(key, SigningKey):
         raise TypeError("key must be a SigningKey")
+    body = crockford_encode(key.seed + _checksum(key.seed, HASH_CHECK_BYTES))
+    check = check_symbol([CROCKFORD_ALPHABET.index(c) for c in body])
+    return group_code(body + CROCKFORD_ALPHABET[check])
+
+
+def format_legacy_credential_code(key: SigningKey) -> str:
+    """A format-1 code (55 characters, hash checksum only), as issued before format 2.
+
+    Kept only so tests and migration tools can produce the codes already in
+    voters' hands; :func:`format_credential_code` is what issuing uses.
+    """
     return group_code(crockford_encode(key.seed + _checksum(key.seed)))
+
+
+def _bits_to_seed(values: Sequence[int], check_bytes: int) -> tuple[bytes, bytes, bool]:
+    """(seed, hash check, padding bits are zero) from the body's 5-bit values."""
+    value = 0
+    for v in values:
+        value = (value << 5) | v
+    pad = len(values) * 5 - (SEED_BYTES + check_bytes) * 8
+    data = (value >> pad).to_bytes(SEED_BYTES + check_bytes, "big")
+    return data[:SEED_BYTES], data[SEED_BYTES:], not value & ((1 << pad) - 1)
 
 
 def parse_credential_code(text: str) -> SigningKey:
@@ -112,23 +183,28 @@ def parse_credential_code(text: str) -> SigningKey:
                 detail={"reason": "character", "position": pos},
             )
         values.append(v)
-    if len(values) != CODE_CHARS:
-        raise CredentialError(
-            f"credential code has {len(values)} characters, expected {CODE_CHARS} "
-            "(not counting hyphens)",
-            detail={"reason": "length"},
-        )
-    value = 0
-    for v in values:
-        value = (value << 5) | v
-    pad = CODE_CHARS * 5 - (SEED_BYTES + CHECKSUM_BYTES) * 8
-    data = (value >> pad).to_bytes(SEED_BYTES + CHECKSUM_BYTES, "big")
-    seed, check = data[:SEED_BYTES], data[SEED_BYTES:]
-    # Non-zero padding bits can only come from a typo in the last character.
-    ok = hmac.compare_digest(check, _checksum(seed))
-    if value & ((1 << pad) - 1) or not ok:
-        raise CredentialError(CHECKSUM_MESSAGE, detail={"reason": "checksum"})
-    return SigningKey(seed)
+    if len(values) == CODE_CHARS:
+        # Format 2: the check symbol first (certain for one typo or one swap),
+        # then the hash bits and the zero padding bit.
+        symbol_ok = check_symbol_holds(values)
+        seed, check, pad_ok = _bits_to_seed(values[:BODY_CHARS], HASH_CHECK_BYTES)
+        ok = hmac.compare_digest(check, _checksum(seed, HASH_CHECK_BYTES))
+        if not (symbol_ok and pad_ok and ok):
+            raise CredentialError(CHECKSUM_MESSAGE, detail={"reason": "checksum"})
+        return SigningKey(seed)
+    if len(values) == LEGACY_CODE_CHARS:
+        # Format 1, still in voters' hands: 16-bit checksum, 3 zero padding bits
+        # (non-zero padding can only come from a typo in the last character).
+        seed, check, pad_ok = _bits_to_seed(values, CHECKSUM_BYTES)
+        ok = hmac.compare_digest(check, _checksum(seed))
+        if not (pad_ok and ok):
+            raise CredentialError(CHECKSUM_MESSAGE, detail={"reason": "checksum"})
+        return SigningKey(seed)
+    raise CredentialError(
+        f"credential code has {len(values)} characters, expected {CODE_CHARS} "
+        "(not counting hyphens)",
+        detail={"reason": "length"},
+    )
 
 
 # --------------------------------------------------------------------------

@@ -1,49 +1,55 @@
-"""The trustees' t-of-n key generation: Pedersen's DKG with Feldman commitments.
+"""The trustees' t-of-n key generation: GJKR's two-phase DKG (Pedersen VSS, then Feldman).
 
-Each of n trustees deals a random polynomial f_i of degree t−1 and gives every
-other trustee j the share f_i(j), encrypted to j.  The election key is
-K = Σ_{i∈QUAL} f_i(0)·G and trustee j's key share is x_j = Σ_{i∈QUAL} f_i(j), so
-any t trustees can decrypt together and no t−1 of them learn anything about the
-secret.  Nobody, not even a dealer, ever holds the whole secret key.
+Each of n trustees deals two random polynomials f_i, f'_i of degree t−1 and gives
+every other trustee j the pair (f_i(j), f'_i(j)), encrypted to j.  The election
+key is K = Σ_{i∈QUAL} f_i(0)·G and trustee j's key share is
+x_j = Σ_{i∈QUAL} f_i(j), so any t trustees can decrypt together and no t−1 of
+them learn anything about the secret.  Nobody ever holds the whole secret key.
 
-The steps follow ``docs/protocol.md`` (section "Trustees"), each with a
-``check_*`` partner that anyone can run from the board alone:
+The protocol is Gennaro, Jarecki, Krawczyk and Rabin's ("Secure distributed key
+generation for discrete-log based cryptosystems", J. Cryptology 2007), in two
+phases separated by an entry of the official that fixes QUAL on the board
+(``docs/protocol-trustees.md`` §5):
 
-====  ======================  =========================  ===========================
-step  trustee i does           posts                      anyone checks
-====  ======================  =========================  ===========================
-1     ``step1_announce``      :class:`Announcement`      ``check_announcement``
-2     ``step2_reveal``        :class:`Commitments`       ``check_commitments``
-3     ``step3_shares``        :class:`EncryptedShares`   ``check_shares``
-4     ``step4_receive``       :class:`Complaint` (if     ``check_complaint``
-                              a share is bad)
-5     ``step5_answer``        :class:`ComplaintAnswer`   ``check_complaint_answer``
-6     ``finalize``            (nothing; keeps x_j)       ``verify_ceremony``
-====  ======================  =========================  ===========================
+=====  =========================  ============================  ==========================
+phase  who does                   posts (board kind)            anyone checks
+=====  =========================  ============================  ==========================
+1      ``step1_announce``         :class:`Announcement`         ``check_announcement``
+1      ``step2_shares``           :class:`EncryptedShares`      ``check_shares``
+1      ``step3_receive``          :class:`Complaint` (if bad)   ``check_complaint``
+1      ``step4_answer``           :class:`ComplaintAnswer`      ``check_complaint_answer``
+cut    the official               ``ceremony_qualified``        ``qualified_set``
+2      ``step5_reveal``           :class:`Commitments`          ``check_commitments``
+cut    the official (if needed)   ``ceremony_reconstruct``      ``unrevealed``
+2      ``step6_reconstruct``      :class:`Reconstruction`       ``check_reconstruction``
+end    ``finalize``               (nothing; keeps x_j)          ``verify_ceremony``
+=====  =========================  ============================  ==========================
 
 Why these choices:
 
-* Commit-then-reveal.  In step 1 a trustee publishes only a hash of its Feldman
-  commitments; the commitments themselves are revealed in step 2, after all n
-  hashes are on the board.  Without this, the last trustee to publish could
-  choose its f_i(0)·G after seeing everyone else's and set the joint key to a
-  key it alone knows (the "rogue key" attack).  A Schnorr proof of knowledge on
-  every coefficient commitment makes the same point a second way: a trustee
-  cannot publish a point it does not know the logarithm of.
+* No bias.  In phase 1 every dealer publishes only *Pedersen* commitments
+  E_ik = a_ik·G + b_ik·H, which are perfectly hiding: nothing about the joint
+  key is public while QUAL is decided.  QUAL is fixed on the board
+  (``ceremony_qualified``) before any Feldman value a_ik·G is revealed.  After
+  that, a QUAL dealer cannot drop out: if it does not reveal, or cannot (the
+  board refuses a reveal inconsistent with its E_ik), the other trustees
+  publish the shares it dealt them and anyone interpolates its polynomial.  So
+  c colluders can no longer choose among 2^c keys by disqualifying themselves
+  after seeing the others' contributions (the bias of Pedersen's DKG that
+  evote v1 had; see ``tests/test_dkg_bias.py``).
+* Reveals are publicly checkable: a dealer reveals A_ik = a_ik·G and
+  B_ik = b_ik·H with a Schnorr proof of knowledge for each (base G and base H)
+  and anyone checks A_ik + B_ik = E_ik.  Knowing both logarithms, the dealer
+  could open E_ik two ways only if it knew log_G(H); so phase 2 needs no
+  complaints.
+* H is derived by a documented hash to the group (libsodium
+  ``crypto_core_ed25519_from_uniform``, Elligator 2 with the cofactor cleared),
+  so nobody knows log_G(H).
 * Shares travel in NaCl boxes (X25519 + XSalsa20-Poly1305) inside signed board
-  messages.  The box plaintext repeats the election id, dealer and recipient,
-  because a box between i and j opens with either party's key; without the
-  binding a box could be replayed in another election or in the other
-  direction.
+  messages; the plaintext repeats election, dealer and recipient because a box
+  between i and j opens with either party's key.
 * Complaints are public and the accused dealer answers in public with the
-  plaintext share, which anyone checks against the dealer's commitments.  A
-  dealer with a complaint it does not answer correctly is disqualified; the rule
-  (:func:`qualified_set`) is a deterministic function of the board.
-* The residual bias is documented, not hidden: a dishonest trustee can still
-  get itself disqualified on purpose (deal a bad share, then not answer), which
-  lets c colluding trustees pick among at most 2^c joint keys.  They cannot
-  choose the key, and this is the bias of Pedersen's DKG that Gennaro, Jarecki,
-  Krawczyk and Rabin analyse; see ``docs/protocol.md``.
+  share pair, which anyone checks against the Pedersen commitments.
 * Randomness is a parameter (``rng``), so a seeded generator reproduces a whole
   ceremony byte for byte; the verifying functions hold no secrets.
 
@@ -71,14 +77,17 @@ from evote.errors import (
     KeyCeremonyError,
     SchemaError,
 )
-from evote.group import IDENTITY, ZERO, Point, Rng, Scalar
+from evote.group import IDENTITY, ZERO, G, Point, Rng, Scalar
 from evote.hashing import (
+    CTX_DKG_BLINDING,
     CTX_DKG_COEFFICIENT,
-    TAG_DKG_COMMIT,
+    TAG_PEDERSEN_GENERATOR,
+    TAG_SCHNORR_H,
     TAG_SHARE_BOX,
     TAG_TRUSTEE_MESSAGE,
     enc_int,
     enc_str,
+    hash_to_scalar,
     tagged_hash,
     transcript,
 )
@@ -90,7 +99,6 @@ T = TypeVar("T")
 #: Largest number of trustees an election may have.
 MAX_TRUSTEES = 32
 BOX_KEY_BYTES = 32
-HASH_BYTES = 32
 NONCE_BYTES = 24
 #: Upper bound on an encoded share box (the real size depends on the election id).
 MAX_BOX_BYTES = 20_000
@@ -100,16 +108,36 @@ COMPLAINT_REASONS = ("missing", "undecryptable", "bad-share")
 
 STEP_NAMES = {
     1: "announcement",
-    2: "commitments",
-    3: "shares",
-    4: "complaint",
-    5: "complaint answer",
-    6: "finalize",
+    2: "shares",
+    3: "complaint",
+    4: "complaint answer",
+    5: "reveal",
+    6: "reconstruction",
+    7: "finalize",
 }
 
 # A fixed, public X25519 scalar used only to ask libsodium whether a box public
 # key has small order (the shared point would be all zeros).  Not a secret.
 _LOW_ORDER_PROBE = bytes([0x48]) + bytes(30) + bytes([0x40])
+
+
+def _pedersen_generator() -> Point:
+    """H = from_uniform(tagged_hash("pedersen-generator", "evote/dkg/H")).
+
+    libsodium's ``crypto_core_ed25519_from_uniform`` maps 32 bytes to the curve
+    by Elligator 2 and multiplies by the cofactor 8, so the point lies in the
+    prime-order subgroup; :meth:`Point.from_bytes` checks that again and
+    rejects the identity.  Nobody knows log_G(H): it is a hash output.
+    """
+    seed = tagged_hash(TAG_PEDERSEN_GENERATOR, b"evote/dkg/H")
+    point = Point.from_bytes(bindings.crypto_core_ed25519_from_uniform(seed))
+    if point == G:
+        raise AssertionError("the Pedersen generator must not be G")
+    return point
+
+
+H: Point = _pedersen_generator()
+"""The second generator of the Pedersen commitments (docs/protocol-trustees.md §5.3)."""
 
 
 def _fail(trustee: int, step: int, message: str) -> KeyCeremonyError:
@@ -167,7 +195,7 @@ def _eval_polynomial(coefficients: Sequence[Scalar], x: int) -> Scalar:
 
 
 def _eval_commitments(points: Sequence[Point], x: int) -> Point:
-    """Σ_k C_k·x^k, i.e. f(x)·G computed from the commitments alone."""
+    """Σ_k C_k·x^k, i.e. f(x)·G (or the Pedersen value) computed from commitments alone."""
     xs = Scalar.from_int(x)
     acc = IDENTITY
     for c in reversed(points):
@@ -175,18 +203,61 @@ def _eval_commitments(points: Sequence[Point], x: int) -> Point:
     return acc
 
 
+def interpolate(points: Sequence[tuple[int, Scalar]]) -> list[Scalar]:
+    """The coefficients of the polynomial of degree < len(points) through ``points``.
+
+    Lagrange's basis expanded into coefficients; x values are distinct public
+    trustee indices.  Used to rebuild a QUAL dealer's polynomial in public.
+    """
+    xs = [x for x, _ in points]
+    if len(set(xs)) != len(xs):
+        raise ValueError("interpolation points must have distinct x")
+    out = [ZERO] * len(points)
+    for i, (xi, yi) in enumerate(points):
+        basis = [Scalar.from_int(1)]
+        denom = Scalar.from_int(1)
+        for m, xm in enumerate(xs):
+            if m == i:
+                continue
+            sxm = Scalar.from_int(xm)
+            shifted = [ZERO, *basis]
+            scaled = [c * sxm for c in basis] + [ZERO]
+            basis = [a - b for a, b in zip(shifted, scaled, strict=True)]
+            denom = denom * (Scalar.from_int(xi) - sxm)
+        factor = yi * denom.inverse()
+        out = [o + b * factor for o, b in zip(out, basis, strict=True)]
+    return out
+
+
+def _pedersen_ok(pedersen: Sequence[Point], recipient: int, share: Scalar, blinding: Scalar) -> bool:
+    """Pedersen's check: s·G + s'·H == Σ_k E_k·j^k."""
+    return Point.base_mul(share) + H * blinding == _eval_commitments(pedersen, recipient)
+
+
 def _coefficient_context(election_id: str, trustee: int, k: int) -> list[bytes]:
     return [CTX_DKG_COEFFICIENT, enc_str(election_id), enc_int(trustee), enc_int(k)]
 
 
-def hash_commitments(
-    election_id: str, trustee: int, coefficients: Sequence[Point], proofs: Sequence[SchnorrProof]
-) -> bytes:
-    """The step-1 commitment: tagged_hash("dkg-commit", election, i, t, C_0, c_0, s_0, ...)."""
-    fields = [enc_str(election_id), enc_int(trustee), enc_int(len(coefficients))]
-    for c, proof in zip(coefficients, proofs, strict=True):
-        fields += [c.raw, proof.challenge.raw, proof.response.raw]
-    return tagged_hash(TAG_DKG_COMMIT, *fields)
+def _blinding_context(election_id: str, trustee: int, k: int) -> list[bytes]:
+    return [CTX_DKG_BLINDING, enc_str(election_id), enc_int(trustee), enc_int(k)]
+
+
+def _schnorr_h_challenge(ctx: Sequence[bytes], public: Point, commitment: Point) -> Scalar:
+    return hash_to_scalar(TAG_SCHNORR_H, *ctx, H.raw, public.raw, commitment.raw)
+
+
+def prove_schnorr_h(ctx: Sequence[bytes], secret: Scalar, rng: Rng) -> SchnorrProof:
+    """Knowledge of b with B = b·H: U = w·H, c = H("schnorr-h", ctx, H, B, U), s = w + c·b."""
+    w = Scalar.random(rng)
+    c = _schnorr_h_challenge(ctx, H * secret, H * w)
+    return SchnorrProof(c, w + c * secret)
+
+
+def verify_schnorr_h(ctx: Sequence[bytes], public: Point, proof: SchnorrProof) -> None:
+    """Raise :class:`InvalidProof` unless ``proof`` shows knowledge of log_H(public)."""
+    u = H * proof.response - public * proof.challenge
+    if _schnorr_h_challenge(ctx, public, u) != proof.challenge:
+        raise InvalidProof("Schnorr proof (base H) does not verify")
 
 
 # --------------------------------------------------------------------------
@@ -200,6 +271,20 @@ def _signature_field(f: Fields) -> bytes:
 
 def _index(f: Fields, key: str) -> int:
     return f.int(key, lo=1, hi=MAX_TRUSTEES)
+
+
+def _point_item(value: Any, path: str) -> Point:
+    try:
+        return Point.from_json(value)
+    except EncodingError as exc:
+        raise type(exc)(f"{path}: {exc.message}") from None
+
+
+def _proof_item(value: Any, path: str) -> SchnorrProof:
+    try:
+        return SchnorrProof.from_json(value, path)
+    except InvalidScalar as exc:
+        raise InvalidScalar(f"{path}: {exc.message}") from None
 
 
 class _SignedMessage:
@@ -220,17 +305,17 @@ class _SignedMessage:
 
 @dataclass(frozen=True, slots=True)
 class Announcement(_SignedMessage):
-    """Step 1: a trustee's keys and the hash of the commitments it will reveal."""
+    """Phase 1, step 1: a trustee's keys and its Pedersen commitments E_k = a_k·G + b_k·H."""
 
     trustee: int
     trustees: int
     threshold: int
     signing_key: VerifyKey
     box_key: bytes
-    commitment_hash: bytes
+    pedersen: tuple[Point, ...]
     signature: bytes
 
-    FIELDS = ("trustee", "trustees", "threshold", "signing_key", "box_key", "commitment_hash")
+    FIELDS = ("trustee", "trustees", "threshold", "signing_key", "box_key", "pedersen")
 
     @classmethod
     def create(
@@ -242,9 +327,11 @@ class Announcement(_SignedMessage):
         trustees: int,
         threshold: int,
         box_key: bytes,
-        commitment_hash: bytes,
+        pedersen: Sequence[Point],
     ) -> Announcement:
-        return cls(trustee, trustees, threshold, key.verify_key, box_key, commitment_hash, b"").signed(election_id, key)
+        return cls(
+            trustee, trustees, threshold, key.verify_key, box_key, tuple(pedersen), b""
+        ).signed(election_id, key)
 
     def body(self) -> dict:
         """The signed part: everything but the signature."""
@@ -254,9 +341,8 @@ class Announcement(_SignedMessage):
             "threshold": self.threshold,
             "signing_key": self.signing_key.to_json(),
             "box_key": b64encode(self.box_key),
-            "commitment_hash": b64encode(self.commitment_hash),
+            "pedersen": [e.to_json() for e in self.pedersen],
         }
-
 
     @classmethod
     def from_json(cls, obj: Any, path: str = "announcement") -> Announcement:
@@ -267,66 +353,14 @@ class Announcement(_SignedMessage):
             threshold=_index(f, "threshold"),
             signing_key=_decode(f, "signing_key", VerifyKey.from_json),
             box_key=f.bytes("box_key", length=BOX_KEY_BYTES),
-            commitment_hash=f.bytes("commitment_hash", length=HASH_BYTES),
+            pedersen=tuple(f.list("pedersen", _point_item, min_len=1, max_len=MAX_TRUSTEES)),
             signature=_signature_field(f),
         )
 
 
 @dataclass(frozen=True, slots=True)
-class Commitments(_SignedMessage):
-    """Step 2: the Feldman commitments C_k = a_k·G, each with a Schnorr proof."""
-
-    trustee: int
-    coefficients: tuple[Point, ...]
-    proofs: tuple[SchnorrProof, ...]
-    signature: bytes
-
-    @classmethod
-    def create(
-        cls,
-        election_id: str,
-        key: SigningKey,
-        *,
-        trustee: int,
-        coefficients: Sequence[Point],
-        proofs: Sequence[SchnorrProof],
-    ) -> Commitments:
-        return cls(trustee, tuple(coefficients), tuple(proofs), b"").signed(election_id, key)
-
-    def body(self) -> dict:
-        return {
-            "trustee": self.trustee,
-            "coefficients": [c.to_json() for c in self.coefficients],
-            "proofs": [p.to_json() for p in self.proofs],
-        }
-
-
-    @classmethod
-    def from_json(cls, obj: Any, path: str = "commitments") -> Commitments:
-        f = Fields(obj, path, required=("trustee", "coefficients", "proofs", "signature"))
-
-        def point(value: Any, p: str) -> Point:
-            try:
-                return Point.from_json(value)
-            except EncodingError as exc:
-                raise type(exc)(f"{p}: {exc.message}") from None
-
-        def proof(value: Any, p: str) -> SchnorrProof:
-            try:
-                return SchnorrProof.from_json(value, p)
-            except InvalidScalar as exc:
-                raise InvalidScalar(f"{p}: {exc.message}") from None
-
-        coefficients = f.list("coefficients", point, min_len=1, max_len=MAX_TRUSTEES)
-        proofs = f.list("proofs", proof, min_len=1, max_len=MAX_TRUSTEES)
-        if len(proofs) != len(coefficients):
-            raise SchemaError(f"{path}: {len(coefficients)} coefficients but {len(proofs)} proofs")
-        return cls(_index(f, "trustee"), tuple(coefficients), tuple(proofs), _signature_field(f))
-
-
-@dataclass(frozen=True, slots=True)
 class EncryptedShares(_SignedMessage):
-    """Step 3: dealer i's share f_i(j) for every other trustee j, each in a NaCl box."""
+    """Phase 1, step 2: dealer i's (f_i(j), f'_i(j)) for every other trustee j, in NaCl boxes."""
 
     dealer: int
     boxes: tuple[tuple[int, bytes], ...]
@@ -343,7 +377,6 @@ class EncryptedShares(_SignedMessage):
             "dealer": self.dealer,
             "boxes": [{"recipient": j, "box": b64encode(box)} for j, box in self.boxes],
         }
-
 
     def box_for(self, recipient: int) -> bytes | None:
         for j, box in self.boxes:
@@ -371,7 +404,7 @@ class EncryptedShares(_SignedMessage):
 
 @dataclass(frozen=True, slots=True)
 class Complaint(_SignedMessage):
-    """Step 4: trustee ``accuser`` says dealer ``accused`` gave it no valid share."""
+    """Phase 1, step 3: trustee ``accuser`` says dealer ``accused`` gave it no valid share."""
 
     accuser: int
     accused: int
@@ -387,7 +420,6 @@ class Complaint(_SignedMessage):
     def body(self) -> dict:
         return {"accuser": self.accuser, "accused": self.accused, "reason": self.reason}
 
-
     @classmethod
     def from_json(cls, obj: Any, path: str = "complaint") -> Complaint:
         f = Fields(obj, path, required=("accuser", "accused", "reason", "signature"))
@@ -399,32 +431,192 @@ class Complaint(_SignedMessage):
 
 @dataclass(frozen=True, slots=True)
 class ComplaintAnswer(_SignedMessage):
-    """Step 5: dealer ``dealer`` reveals the share f_dealer(accuser) in public."""
+    """Phase 1, step 4: dealer ``dealer`` reveals (f(accuser), f'(accuser)) in public."""
 
     dealer: int
     accuser: int
     share: Scalar
+    blinding: Scalar
     signature: bytes
 
     @classmethod
     def create(
-        cls, election_id: str, key: SigningKey, *, dealer: int, accuser: int, share: Scalar
+        cls,
+        election_id: str,
+        key: SigningKey,
+        *,
+        dealer: int,
+        accuser: int,
+        share: Scalar,
+        blinding: Scalar,
     ) -> ComplaintAnswer:
-        return cls(dealer, accuser, share, b"").signed(election_id, key)
+        return cls(dealer, accuser, share, blinding, b"").signed(election_id, key)
 
     def body(self) -> dict:
-        return {"dealer": self.dealer, "accuser": self.accuser, "share": self.share.to_json()}
-
+        return {
+            "dealer": self.dealer,
+            "accuser": self.accuser,
+            "share": self.share.to_json(),
+            "blinding": self.blinding.to_json(),
+        }
 
     @classmethod
     def from_json(cls, obj: Any, path: str = "answer") -> ComplaintAnswer:
-        f = Fields(obj, path, required=("dealer", "accuser", "share", "signature"))
+        f = Fields(obj, path, required=("dealer", "accuser", "share", "blinding", "signature"))
         return cls(
             _index(f, "dealer"),
             _index(f, "accuser"),
             _decode(f, "share", Scalar.from_json),
+            _decode(f, "blinding", Scalar.from_json),
             _signature_field(f),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Commitments(_SignedMessage):
+    """Phase 2, step 5: the Feldman values A_k = a_k·G and B_k = b_k·H, each with a
+    Schnorr proof of knowledge, such that A_k + B_k = E_k (the announced commitment)."""
+
+    trustee: int
+    coefficients: tuple[Point, ...]
+    proofs: tuple[SchnorrProof, ...]
+    blindings: tuple[Point, ...]
+    blinding_proofs: tuple[SchnorrProof, ...]
+    signature: bytes
+
+    @classmethod
+    def create(
+        cls,
+        election_id: str,
+        key: SigningKey,
+        *,
+        trustee: int,
+        coefficients: Sequence[Point],
+        proofs: Sequence[SchnorrProof],
+        blindings: Sequence[Point],
+        blinding_proofs: Sequence[SchnorrProof],
+    ) -> Commitments:
+        return cls(
+            trustee, tuple(coefficients), tuple(proofs), tuple(blindings),
+            tuple(blinding_proofs), b"",
+        ).signed(election_id, key)
+
+    def body(self) -> dict:
+        return {
+            "trustee": self.trustee,
+            "coefficients": [c.to_json() for c in self.coefficients],
+            "proofs": [p.to_json() for p in self.proofs],
+            "blindings": [b.to_json() for b in self.blindings],
+            "blinding_proofs": [p.to_json() for p in self.blinding_proofs],
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any, path: str = "commitments") -> Commitments:
+        keys = ("trustee", "coefficients", "proofs", "blindings", "blinding_proofs", "signature")
+        f = Fields(obj, path, required=keys)
+        lists = [
+            f.list(k, item, min_len=1, max_len=MAX_TRUSTEES)
+            for k, item in (
+                ("coefficients", _point_item),
+                ("proofs", _proof_item),
+                ("blindings", _point_item),
+                ("blinding_proofs", _proof_item),
+            )
+        ]
+        if len({len(x) for x in lists}) != 1:
+            raise SchemaError(
+                f"{path}: coefficients, proofs, blindings and blinding_proofs must have one "
+                "entry per coefficient"
+            )
+        return cls(_index(f, "trustee"), *(tuple(x) for x in lists), _signature_field(f))
+
+
+@dataclass(frozen=True, slots=True)
+class Reconstruction(_SignedMessage):
+    """Phase 2, step 6: trustee ``trustee`` publishes the share pair dealer ``dealer`` dealt
+    it, so that a QUAL dealer that did not reveal is rebuilt in public (it cannot drop out)."""
+
+    trustee: int
+    dealer: int
+    share: Scalar
+    blinding: Scalar
+    signature: bytes
+
+    @classmethod
+    def create(
+        cls,
+        election_id: str,
+        key: SigningKey,
+        *,
+        trustee: int,
+        dealer: int,
+        share: Scalar,
+        blinding: Scalar,
+    ) -> Reconstruction:
+        return cls(trustee, dealer, share, blinding, b"").signed(election_id, key)
+
+    def body(self) -> dict:
+        return {
+            "trustee": self.trustee,
+            "dealer": self.dealer,
+            "share": self.share.to_json(),
+            "blinding": self.blinding.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any, path: str = "reconstruction") -> Reconstruction:
+        f = Fields(obj, path, required=("trustee", "dealer", "share", "blinding", "signature"))
+        return cls(
+            _index(f, "trustee"),
+            _index(f, "dealer"),
+            _decode(f, "share", Scalar.from_json),
+            _decode(f, "blinding", Scalar.from_json),
+            _signature_field(f),
+        )
+
+
+def _index_item(value: Any, path: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_TRUSTEES:
+        raise SchemaError(f"{path}: expected a trustee index 1..{MAX_TRUSTEES}")
+    return value
+
+
+def _index_list(f: Fields, key: str, *, min_len: int) -> tuple[int, ...]:
+    out = f.list(key, _index_item, min_len=min_len, max_len=MAX_TRUSTEES)
+    if out != sorted(set(out)):
+        raise SchemaError(f"{f.sub(key)}: must be strictly increasing")
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Qualified:
+    """The official's ``ceremony_qualified`` body: QUAL, fixed before any Feldman value."""
+
+    qualified: tuple[int, ...]
+
+    def to_json(self) -> dict:
+        return {"qualified": list(self.qualified)}
+
+    @classmethod
+    def from_json(cls, obj: Any, path: str = "ceremony_qualified") -> Qualified:
+        f = Fields(obj, path, required=("qualified",))
+        return cls(_index_list(f, "qualified", min_len=1))
+
+
+@dataclass(frozen=True, slots=True)
+class Reconstruct:
+    """The official's ``ceremony_reconstruct`` body: the QUAL dealers that did not reveal
+    by the deadline; from now on they are rebuilt from the others' shares."""
+
+    dealers: tuple[int, ...]
+
+    def to_json(self) -> dict:
+        return {"dealers": list(self.dealers)}
+
+    @classmethod
+    def from_json(cls, obj: Any, path: str = "ceremony_reconstruct") -> Reconstruct:
+        f = Fields(obj, path, required=("dealers",))
+        return cls(_index_list(f, "dealers", min_len=1))
 
 
 # --------------------------------------------------------------------------
@@ -468,9 +660,7 @@ class JointKey:
     @classmethod
     def from_json(cls, obj: Any, path: str = "joint_key") -> JointKey:
         f = Fields(obj, path, required=("joint_key", "threshold", "verification_keys", "qualified"))
-        qualified = f.list("qualified", _index_item, min_len=1, max_len=MAX_TRUSTEES)
-        if qualified != sorted(set(qualified)):
-            raise SchemaError(f"{f.sub('qualified')}: must be strictly increasing")
+        qualified = _index_list(f, "qualified", min_len=1)
         threshold = f.int("threshold", lo=1, hi=len(qualified))
         vks = f.raw("verification_keys")
         if not isinstance(vks, dict):
@@ -486,23 +676,17 @@ class JointKey:
                 keys[j] = Point.from_json(vks[str(j)])
             except EncodingError as exc:
                 raise type(exc)(f"{f.sub('verification_keys')}.{j}: {exc.message}") from None
-        return cls(_decode(f, "joint_key", Point.from_json), threshold, keys, tuple(qualified))
-
-
-def _index_item(value: Any, path: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_TRUSTEES:
-        raise SchemaError(f"{path}: expected a trustee index 1..{MAX_TRUSTEES}")
-    return value
+        return cls(_decode(f, "joint_key", Point.from_json), threshold, keys, qualified)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
 class TrusteeState:
     """One trustee's secrets, kept in the trustee's own file and never posted.
 
-    Holds the signing key, the box secret key, the polynomial until
-    :func:`finalize` (which wipes it) and the key share x_j after.  Also keeps
-    the trustee's own :class:`Commitments` message (public) so step 2 can post
-    exactly what step 1 hashed.
+    Holds the signing key, the box secret key, both polynomials until
+    :func:`finalize` (which wipes them) and the key share x_j after, plus the
+    trustee's own announcement's Pedersen commitments (public), so that loading
+    can check the polynomials still match what was announced.
     """
 
     election_id: str
@@ -512,24 +696,23 @@ class TrusteeState:
     signing_key: SigningKey
     box_secret: bytes
     polynomial: tuple[Scalar, ...]
-    commitments: Commitments
+    blinding: tuple[Scalar, ...]
+    pedersen: tuple[Point, ...]
     share: Scalar | None = None
 
     def __post_init__(self) -> None:
         _check_parameters(self.trustees, self.threshold)
         if not 1 <= self.trustee <= self.trustees:
             raise KeyCeremonyError(f"trustee index {self.trustee} is not in 1..{self.trustees}")
-        if self.commitments.trustee != self.trustee:
-            raise KeyCeremonyError("trustee state holds another trustee's commitments")
-        if len(self.commitments.coefficients) != self.threshold:
+        if len(self.pedersen) != self.threshold:
             raise KeyCeremonyError("trustee state commitments do not match the threshold")
-        if self.polynomial:
-            if len(self.polynomial) != self.threshold:
-                raise KeyCeremonyError("trustee state polynomial does not match the threshold")
-            for a, c in zip(self.polynomial, self.commitments.coefficients, strict=True):
-                if Point.base_mul(a) != c:
+        if self.polynomial or self.blinding:
+            if len(self.polynomial) != self.threshold or len(self.blinding) != self.threshold:
+                raise KeyCeremonyError("trustee state polynomials do not match the threshold")
+            for a, b, e in zip(self.polynomial, self.blinding, self.pedersen, strict=True):
+                if Point.base_mul(a) + H * b != e:
                     raise KeyCeremonyError(
-                        "trustee state polynomial does not match its commitments"
+                        "trustee state polynomials do not match its commitments"
                     )
         if len(self.box_secret) != BOX_KEY_BYTES:
             raise KeyCeremonyError("trustee state box key must be 32 bytes")
@@ -538,9 +721,12 @@ class TrusteeState:
     def box_public_key(self) -> bytes:
         return bytes(PrivateKey(self.box_secret).public_key)
 
+    @property
+    def finalized(self) -> bool:
+        return not self.polynomial
+
     def announcement(self) -> Announcement:
         """The step-1 message (deterministic: Ed25519 signatures are)."""
-        c = self.commitments
         return Announcement.create(
             self.election_id,
             self.signing_key,
@@ -548,9 +734,7 @@ class TrusteeState:
             trustees=self.trustees,
             threshold=self.threshold,
             box_key=self.box_public_key,
-            commitment_hash=hash_commitments(
-                self.election_id, self.trustee, c.coefficients, c.proofs
-            ),
+            pedersen=self.pedersen,
         )
 
     def to_json(self) -> dict:
@@ -562,7 +746,8 @@ class TrusteeState:
             "signing_key": self.signing_key.to_json(),
             "box_secret": b64encode(self.box_secret),
             "polynomial": [a.to_json() for a in self.polynomial],
-            "commitments": self.commitments.to_json(),
+            "blinding": [b.to_json() for b in self.blinding],
+            "pedersen": [e.to_json() for e in self.pedersen],
         }
         if self.share is not None:
             out["share"] = self.share.to_json()
@@ -581,7 +766,8 @@ class TrusteeState:
                 "signing_key",
                 "box_secret",
                 "polynomial",
-                "commitments",
+                "blinding",
+                "pedersen",
             ),
             optional=("share",),
         )
@@ -600,7 +786,8 @@ class TrusteeState:
             signing_key=_decode(f, "signing_key", SigningKey.from_json),
             box_secret=f.bytes("box_secret", length=BOX_KEY_BYTES),
             polynomial=tuple(f.list("polynomial", scalar, max_len=MAX_TRUSTEES)),
-            commitments=Commitments.from_json(f.raw("commitments"), f.sub("commitments")),
+            blinding=tuple(f.list("blinding", scalar, max_len=MAX_TRUSTEES)),
+            pedersen=tuple(f.list("pedersen", _point_item, min_len=1, max_len=MAX_TRUSTEES)),
             share=_decode(f, "share", Scalar.from_json) if f.has("share") else None,
         )
 
@@ -610,20 +797,20 @@ class TrusteeState:
 
 @dataclass(frozen=True, slots=True, repr=False)
 class ReceivedShares:
-    """Step 4 outcome when every dealer's share checked out: dealer -> f_dealer(me).
+    """Step 3 outcome when every dealer's share checked out: dealer -> (f(me), f'(me)).
 
-    Includes the trustee's own f_me(me).  Secret; never posted.
+    Includes the trustee's own pair.  Secret; never posted.
     """
 
     trustee: int
-    shares: Mapping[int, Scalar]
+    shares: Mapping[int, tuple[Scalar, Scalar]]
 
     def __repr__(self) -> str:
         return f"ReceivedShares(trustee={self.trustee}, dealers={sorted(self.shares)})"
 
 
 # --------------------------------------------------------------------------
-# Step 1: announce
+# Phase 1, step 1: announce
 # --------------------------------------------------------------------------
 
 
@@ -636,7 +823,7 @@ def step1_announce(
     *,
     signing_key: SigningKey | None = None,
 ) -> tuple[TrusteeState, Announcement]:
-    """Draw the polynomial and keys; publish keys and a hash of the commitments.
+    """Draw both polynomials and the box key; publish keys and Pedersen commitments.
 
     ``signing_key`` lets a trustee use a key registered with the official
     beforehand (so that auditors can tell real trustees from substitutes);
@@ -650,15 +837,11 @@ def step1_announce(
     if len(box_secret) != BOX_KEY_BYTES:
         raise ValueError("rng returned the wrong number of bytes")
     polynomial = tuple(Scalar.random(rng) for _ in range(t))
-    coefficients = tuple(Point.base_mul(a) for a in polynomial)
-    proofs = tuple(
-        prove_schnorr(_coefficient_context(election_id, index, k), a, rng)
-        for k, a in enumerate(polynomial)
+    blinding = tuple(Scalar.random(rng) for _ in range(t))
+    pedersen = tuple(
+        Point.base_mul(a) + H * b for a, b in zip(polynomial, blinding, strict=True)
     )
-    commitments = Commitments.create(
-        election_id, key, trustee=index, coefficients=coefficients, proofs=proofs
-    )
-    state = TrusteeState(election_id, index, n, t, key, box_secret, polynomial, commitments)
+    state = TrusteeState(election_id, index, n, t, key, box_secret, polynomial, blinding, pedersen)
     return state, state.announcement()
 
 
@@ -672,9 +855,9 @@ def check_announcement(
 ) -> None:
     """Raise :class:`KeyCeremonyError` unless ``announcement`` is a valid step-1 message.
 
-    Checks the parameters agree with the election, the box key is a usable
-    X25519 key (not of small order), and the signature.  ``signing_key``, when
-    the official registered the trustee's key beforehand, must match.
+    Checks the parameters agree with the election, t Pedersen commitments none
+    the identity, the box key is a usable X25519 key (not of small order), and
+    the signature.  ``signing_key``, when registered beforehand, must match.
     """
     _check_parameters(n, t)
     a = announcement
@@ -686,8 +869,13 @@ def check_announcement(
         )
     if signing_key is not None and signing_key != a.signing_key:
         raise _fail(a.trustee, 1, "signing key is not the one registered for this trustee")
-    if len(a.box_key) != BOX_KEY_BYTES or len(a.commitment_hash) != HASH_BYTES:
-        raise _fail(a.trustee, 1, "box key and commitment hash must be 32 bytes")
+    if len(a.box_key) != BOX_KEY_BYTES:
+        raise _fail(a.trustee, 1, "box key must be 32 bytes")
+    if len(a.pedersen) != t:
+        raise _fail(a.trustee, 1, f"expected {t} Pedersen commitments")
+    for k, e in enumerate(a.pedersen):
+        if e.is_identity():
+            raise _fail(a.trustee, 1, f"Pedersen commitment {k} is the identity")
     try:
         bindings.crypto_scalarmult(_LOW_ORDER_PROBE, a.box_key)
     except NaclCryptoError:
@@ -729,79 +917,16 @@ def _own_announcement_matches(
 
 
 # --------------------------------------------------------------------------
-# Step 2: reveal the commitments
+# Phase 1, step 2: deal the encrypted shares
 # --------------------------------------------------------------------------
 
 
-def step2_reveal(state: TrusteeState) -> Commitments:
-    """The commitments hashed in step 1; post only once all n announcements are on the board."""
-    return state.commitments
-
-
-def check_commitments(
-    election_id: str, announcement: Announcement, commitments: Commitments
-) -> None:
-    """Raise :class:`KeyCeremonyError` unless ``commitments`` is what the announcement promised.
-
-    Checks: same trustee, t coefficients, no identity, the step-1 hash, the
-    signature, and a Schnorr proof of knowledge for every coefficient.
-    """
-    i = announcement.trustee
-    c = commitments
-    if c.trustee != i:
-        raise _fail(c.trustee, 2, f"checked against trustee {i}'s announcement")
-    if len(c.coefficients) != announcement.threshold or len(c.proofs) != len(c.coefficients):
-        raise _fail(i, 2, f"expected {announcement.threshold} coefficients with proofs")
-    for k, point in enumerate(c.coefficients):
-        if point.is_identity():
-            raise _fail(i, 2, f"coefficient {k} is the identity")
-    digest = hash_commitments(election_id, i, c.coefficients, c.proofs)
-    if not hmac.compare_digest(digest, announcement.commitment_hash):
-        raise _fail(i, 2, "commitments do not match the hash announced in step 1")
-    _verify_signature(election_id, announcement.signing_key, c.body(), c.signature, i, 2)
-    for k, (point, proof) in enumerate(zip(c.coefficients, c.proofs, strict=True)):
-        try:
-            verify_schnorr(_coefficient_context(election_id, i, k), point, proof)
-        except InvalidProof:
-            raise _fail(i, 2, f"Schnorr proof for coefficient {k} does not verify") from None
-
-
-def _commitments_by_index(
-    election_id: str, announcements: Mapping[int, Announcement], commitments: Iterable[Commitments]
-) -> dict[int, Commitments]:
-    out: dict[int, Commitments] = {}
-    for c in commitments:
-        if c.trustee not in announcements:
-            raise _fail(c.trustee, 2, "commitments from a trustee that did not announce")
-        check_commitments(election_id, announcements[c.trustee], c)
-        if c.trustee in out:
-            raise _fail(c.trustee, 2, "more than one commitments message")
-        out[c.trustee] = c
-    return out
-
-
-def trustee_commitments(commitments_by_trustee: Mapping[int, Commitments]) -> list[list[Point]]:
-    """The commitment points in trustee-index order, for the election fingerprint.
-
-    Callers pass the qualified dealers' messages (``JointKey.qualified``).
-    """
-    out = []
-    for i in sorted(commitments_by_trustee):
-        c = commitments_by_trustee[i]
-        if c.trustee != i:
-            raise KeyCeremonyError(f"commitments of trustee {c.trustee} filed under {i}")
-        out.append(list(c.coefficients))
-    return out
-
-
-# --------------------------------------------------------------------------
-# Step 3: deal the encrypted shares
-# --------------------------------------------------------------------------
-
-
-def _share_plaintext(election_id: str, dealer: int, recipient: int, share_raw: bytes) -> bytes:
+def _share_plaintext(
+    election_id: str, dealer: int, recipient: int, share_raw: bytes, blinding_raw: bytes
+) -> bytes:
     return transcript(
-        TAG_SHARE_BOX, [enc_str(election_id), enc_int(dealer), enc_int(recipient), share_raw]
+        TAG_SHARE_BOX,
+        [enc_str(election_id), enc_int(dealer), enc_int(recipient), share_raw, blinding_raw],
     )
 
 
@@ -812,13 +937,15 @@ def seal_share(
     box_secret: bytes,
     recipient_box_key: bytes,
     share: Scalar,
+    blinding: Scalar,
     nonce: bytes,
 ) -> bytes:
     """One share box: Box(sk_dealer, pk_recipient) over the bound plaintext (nonce || ct)."""
     if len(nonce) != NONCE_BYTES:
         raise ValueError("rng returned the wrong number of bytes")
     box = Box(PrivateKey(box_secret), PublicKey(recipient_box_key))
-    return bytes(box.encrypt(_share_plaintext(election_id, dealer, recipient, share.raw), nonce))
+    plaintext = _share_plaintext(election_id, dealer, recipient, share.raw, blinding.raw)
+    return bytes(box.encrypt(plaintext, nonce))
 
 
 def open_share(
@@ -828,8 +955,8 @@ def open_share(
     box_secret: bytes,
     dealer_box_key: bytes,
     sealed: bytes,
-) -> Scalar:
-    """Open a share box addressed to ``recipient``; raise :class:`KeyCeremonyError` if it fails.
+) -> tuple[Scalar, Scalar]:
+    """Open a share box addressed to ``recipient``: (f(j), f'(j)), or :class:`KeyCeremonyError`.
 
     Fails on a wrong key, a tampered box, or a box made for another election,
     dealer or recipient (the plaintext names all three).
@@ -837,27 +964,33 @@ def open_share(
     try:
         plaintext = Box(PrivateKey(box_secret), PublicKey(dealer_box_key)).decrypt(sealed)
     except NaclCryptoError:
-        raise _fail(dealer, 3, f"share box for trustee {recipient} does not open") from None
-    share_raw = plaintext[-32:]
-    expected = _share_plaintext(election_id, dealer, recipient, share_raw)
+        raise _fail(dealer, 2, f"share box for trustee {recipient} does not open") from None
+    # the last two transcript fields: lp(share) || lp(blinding), 8-byte length prefixes
+    share_raw, blinding_raw = plaintext[-72:-40], plaintext[-32:]
+    expected = _share_plaintext(election_id, dealer, recipient, share_raw, blinding_raw)
     if not hmac.compare_digest(plaintext, expected):
         raise _fail(
             dealer,
-            3,
+            2,
             f"share box for trustee {recipient} is not bound to this election, dealer and recipient",
         )
     try:
-        return Scalar.from_bytes(share_raw)
+        return Scalar.from_bytes(share_raw), Scalar.from_bytes(blinding_raw)
     except InvalidScalar:
-        raise _fail(dealer, 3, f"share for trustee {recipient} is not a canonical scalar") from None
+        raise _fail(dealer, 2, f"share for trustee {recipient} is not a canonical scalar") from None
 
 
-def step3_shares(
+def _pair(state: TrusteeState, x: int) -> tuple[Scalar, Scalar]:
+    return _eval_polynomial(state.polynomial, x), _eval_polynomial(state.blinding, x)
+
+
+def step2_shares(
     state: TrusteeState, announcements: Iterable[Announcement], rng: Rng
 ) -> EncryptedShares:
-    """Deal f_i(j) to every other trustee j, each in a box only j can open."""
-    if not state.polynomial:
-        raise _fail(state.trustee, 3, "this trustee state has already been finalized")
+    """Deal (f_i(j), f'_i(j)) to every other trustee j, each in a box only j can open;
+    post once all n announcements are on the board (it needs their box keys)."""
+    if state.finalized:
+        raise _fail(state.trustee, 2, "this trustee state has already been finalized")
     anns = _announcements_by_index(
         state.election_id, state.trustees, state.threshold, announcements
     )
@@ -866,59 +999,42 @@ def step3_shares(
     for j in range(1, state.trustees + 1):
         if j == state.trustee:
             continue
-        share = _eval_polynomial(state.polynomial, j)
-        boxes.append(
-            (
-                j,
-                seal_share(
-                    state.election_id,
-                    state.trustee,
-                    j,
-                    state.box_secret,
-                    anns[j].box_key,
-                    share,
-                    rng(NONCE_BYTES),
-                ),
-            )
+        share, blinding = _pair(state, j)
+        sealed = seal_share(
+            state.election_id, state.trustee, j, state.box_secret, anns[j].box_key,
+            share, blinding, rng(NONCE_BYTES),
         )
+        boxes.append((j, sealed))
     return EncryptedShares.create(
         state.election_id, state.signing_key, dealer=state.trustee, boxes=boxes
     )
 
 
 def check_shares(election_id: str, announcement: Announcement, shares: EncryptedShares) -> None:
-    """Raise :class:`KeyCeremonyError` unless ``shares`` is a well-formed step-3 message.
+    """Raise :class:`KeyCeremonyError` unless ``shares`` is a well-formed step-2 message.
 
     Checks the signature and that there is exactly one box for every other
     trustee.  Whether each box holds a correct share only its recipient can
-    tell (step 4).
+    tell (step 3).
     """
     i = announcement.trustee
     if shares.dealer != i:
-        raise _fail(shares.dealer, 3, f"checked against trustee {i}'s announcement")
+        raise _fail(shares.dealer, 2, f"checked against trustee {i}'s announcement")
     expected = [j for j in range(1, announcement.trustees + 1) if j != i]
     if [j for j, _ in shares.boxes] != expected:
-        raise _fail(i, 3, "must hold exactly one box for every other trustee, in order")
-    _verify_signature(election_id, announcement.signing_key, shares.body(), shares.signature, i, 3)
+        raise _fail(i, 2, "must hold exactly one box for every other trustee, in order")
+    _verify_signature(election_id, announcement.signing_key, shares.body(), shares.signature, i, 2)
 
 
 # --------------------------------------------------------------------------
-# Step 4: receive, check, complain
+# Phase 1, step 3: receive, check, complain
 # --------------------------------------------------------------------------
-
-
-def _verify_share(commitments: Commitments, recipient: int, share: Scalar) -> bool:
-    """Feldman's check: f_i(j)·G == Σ_k C_ik·j^k."""
-    return Point.base_mul(share) == _eval_commitments(commitments.coefficients, recipient)
 
 
 def _receive_one(
-    state: TrusteeState,
-    announcement: Announcement,
-    commitments: Commitments,
-    shares: EncryptedShares | None,
-) -> tuple[Scalar | None, str | None]:
-    """(share, None) if dealer's share to me is good, else (None, complaint reason)."""
+    state: TrusteeState, announcement: Announcement, shares: EncryptedShares | None
+) -> tuple[tuple[Scalar, Scalar] | None, str | None]:
+    """((share, blinding), None) if the dealer's pair to me is good, else (None, reason)."""
     if shares is None:
         return None, "missing"
     try:
@@ -929,58 +1045,50 @@ def _receive_one(
     if sealed is None:
         return None, "missing"
     try:
-        share = open_share(
-            state.election_id,
-            shares.dealer,
-            state.trustee,
-            state.box_secret,
-            announcement.box_key,
-            sealed,
+        pair = open_share(
+            state.election_id, shares.dealer, state.trustee, state.box_secret,
+            announcement.box_key, sealed,
         )
     except KeyCeremonyError:
         return None, "undecryptable"
-    if not _verify_share(commitments, state.trustee, share):
+    if not _pedersen_ok(announcement.pedersen, state.trustee, *pair):
         return None, "bad-share"
-    return share, None
+    return pair, None
 
 
 def _shares_by_dealer(shares: Iterable[EncryptedShares]) -> dict[int, EncryptedShares]:
     out: dict[int, EncryptedShares] = {}
     for s in shares:
         if s.dealer in out:
-            raise _fail(s.dealer, 3, "more than one shares message")
+            raise _fail(s.dealer, 2, "more than one shares message")
         out[s.dealer] = s
     return out
 
 
-def step4_receive(
+def step3_receive(
     state: TrusteeState,
     announcements: Iterable[Announcement],
-    commitments: Iterable[Commitments],
     shares: Iterable[EncryptedShares],
 ) -> ReceivedShares | list[Complaint]:
-    """Open and check every share dealt to this trustee.
+    """Open and check (Pedersen) every share pair dealt to this trustee.
 
     Returns the shares if all are good, otherwise one signed complaint per
-    dealer whose share is missing, does not open, or fails Feldman's check.
-    Dealers that revealed no commitments are skipped: they are disqualified
-    whatever happens (:func:`qualified_set`).
+    dealer whose pair is missing, does not open, or fails the check.
     """
-    if not state.polynomial:
-        raise _fail(state.trustee, 4, "this trustee state has already been finalized")
+    if state.finalized:
+        raise _fail(state.trustee, 3, "this trustee state has already been finalized")
     eid = state.election_id
     anns = _announcements_by_index(eid, state.trustees, state.threshold, announcements)
     _own_announcement_matches(state, anns)
-    comms = _commitments_by_index(eid, anns, commitments)
     dealt = _shares_by_dealer(shares)
-    received = {state.trustee: _eval_polynomial(state.polynomial, state.trustee)}
+    received = {state.trustee: _pair(state, state.trustee)}
     complaints = []
-    for i in sorted(comms):
+    for i in sorted(anns):
         if i == state.trustee:
             continue
-        share, reason = _receive_one(state, anns[i], comms[i], dealt.get(i))
-        if share is not None:
-            received[i] = share
+        pair, reason = _receive_one(state, anns[i], dealt.get(i))
+        if pair is not None:
+            received[i] = pair
         else:
             complaints.append(
                 Complaint.create(
@@ -1001,30 +1109,31 @@ def check_complaint(
     c = complaint
     if c.accuser not in anns or c.accused not in anns:
         raise _fail(
-            c.accuser, 4, f"complaint names an unknown trustee ({c.accuser} against {c.accused})"
+            c.accuser, 3, f"complaint names an unknown trustee ({c.accuser} against {c.accused})"
         )
     if c.accuser == c.accused:
-        raise _fail(c.accuser, 4, "a trustee cannot complain about itself")
+        raise _fail(c.accuser, 3, "a trustee cannot complain about itself")
     if c.reason not in COMPLAINT_REASONS:
-        raise _fail(c.accuser, 4, f"unknown complaint reason {c.reason!r}")
-    _verify_signature(election_id, anns[c.accuser].signing_key, c.body(), c.signature, c.accuser, 4)
+        raise _fail(c.accuser, 3, f"unknown complaint reason {c.reason!r}")
+    _verify_signature(election_id, anns[c.accuser].signing_key, c.body(), c.signature, c.accuser, 3)
 
 
 # --------------------------------------------------------------------------
-# Step 5: answer complaints in public
+# Phase 1, step 4: answer complaints in public
 # --------------------------------------------------------------------------
 
 
-def step5_answer(
+def step4_answer(
     state: TrusteeState, announcements: Iterable[Announcement], complaints: Iterable[Complaint]
 ) -> list[ComplaintAnswer]:
-    """Reveal f_me(j) for every valid complaint by j against this trustee.
+    """Reveal (f_me(j), f'_me(j)) for every valid complaint by j against this trustee.
 
-    This discloses only j's share from this dealer, which j was owed anyway;
-    not answering gets the dealer disqualified.
+    This discloses only j's pair from this dealer, which j was owed anyway;
+    not answering gets the dealer disqualified (before QUAL is fixed, while
+    nothing about the joint key is public).
     """
-    if not state.polynomial:
-        raise _fail(state.trustee, 5, "this trustee state has already been finalized")
+    if state.finalized:
+        raise _fail(state.trustee, 4, "this trustee state has already been finalized")
     anns = _announcements_by_index(
         state.election_id, state.trustees, state.threshold, announcements
     )
@@ -1033,86 +1142,85 @@ def step5_answer(
         check_complaint(state.election_id, anns.values(), c)
         if c.accused == state.trustee:
             accusers.add(c.accuser)
-    return [
-        ComplaintAnswer.create(
-            state.election_id,
-            state.signing_key,
-            dealer=state.trustee,
-            accuser=j,
-            share=_eval_polynomial(state.polynomial, j),
+    out = []
+    for j in sorted(accusers):
+        share, blinding = _pair(state, j)
+        out.append(
+            ComplaintAnswer.create(
+                state.election_id, state.signing_key, dealer=state.trustee, accuser=j,
+                share=share, blinding=blinding,
+            )
         )
-        for j in sorted(accusers)
-    ]
+    return out
 
 
 def check_complaint_answer(
-    election_id: str, announcement: Announcement, commitments: Commitments, answer: ComplaintAnswer
+    election_id: str, announcement: Announcement, answer: ComplaintAnswer
 ) -> None:
     """Raise :class:`KeyCeremonyError` unless ``answer`` is signed by the dealer and
-    its revealed share passes Feldman's check against the dealer's commitments."""
+    its revealed pair passes Pedersen's check against the dealer's commitments."""
     i = announcement.trustee
-    if answer.dealer != i or commitments.trustee != i:
-        raise _fail(answer.dealer, 5, f"checked against trustee {i}'s messages")
+    if answer.dealer != i:
+        raise _fail(answer.dealer, 4, f"checked against trustee {i}'s messages")
     if not 1 <= answer.accuser <= announcement.trustees or answer.accuser == i:
-        raise _fail(i, 5, f"answers a complaint from an invalid trustee {answer.accuser}")
-    _verify_signature(election_id, announcement.signing_key, answer.body(), answer.signature, i, 5)
-    if not _verify_share(commitments, answer.accuser, answer.share):
+        raise _fail(i, 4, f"answers a complaint from an invalid trustee {answer.accuser}")
+    _verify_signature(election_id, announcement.signing_key, answer.body(), answer.signature, i, 4)
+    if not _pedersen_ok(announcement.pedersen, answer.accuser, answer.share, answer.blinding):
         raise _fail(
-            i, 5, f"revealed share for trustee {answer.accuser} does not match the commitments"
+            i, 4, f"revealed share for trustee {answer.accuser} does not match the commitments"
         )
 
 
 # --------------------------------------------------------------------------
-# Step 6: qualification and the joint key
+# The cut: QUAL
 # --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class _Record:
-    """The public ceremony, every message checked."""
+class _Phase1:
+    """The public phase-1 record, every message checked."""
 
     announcements: dict[int, Announcement]
-    commitments: dict[int, Commitments]
     complaints: frozenset[tuple[int, int]]  # (accuser, accused)
-    revealed: dict[tuple[int, int], Scalar]  # (dealer, accuser) -> valid revealed share
+    revealed: dict[tuple[int, int], tuple[Scalar, Scalar]]  # (dealer, accuser) -> valid pair
 
 
-def _check_record(
+def _check_phase1(
     election_id: str,
     n: int,
     t: int,
     announcements: Iterable[Announcement],
-    commitments: Iterable[Commitments],
     complaints: Iterable[Complaint],
     answers: Iterable[ComplaintAnswer],
     signing_keys: Mapping[int, VerifyKey] | None = None,
-) -> _Record:
+) -> _Phase1:
     anns = _announcements_by_index(election_id, n, t, announcements, signing_keys)
-    comms = _commitments_by_index(election_id, anns, commitments)
     pairs = set()
     for c in complaints:
         check_complaint(election_id, anns.values(), c)
         pairs.add((c.accuser, c.accused))
-    revealed: dict[tuple[int, int], Scalar] = {}
+    revealed: dict[tuple[int, int], tuple[Scalar, Scalar]] = {}
     for a in answers:
-        # An answer that does not check (bad signature, wrong share, dealer
-        # without commitments) clears nothing: the complaint stays open.
-        if a.dealer not in comms or a.dealer not in anns:
+        # An answer that does not check clears nothing: the complaint stays open.
+        if a.dealer not in anns:
             continue
         try:
-            check_complaint_answer(election_id, anns[a.dealer], comms[a.dealer], a)
+            check_complaint_answer(election_id, anns[a.dealer], a)
         except KeyCeremonyError:
             continue
-        revealed[(a.dealer, a.accuser)] = a.share
-    return _Record(anns, comms, frozenset(pairs), revealed)
+        revealed[(a.dealer, a.accuser)] = (a.share, a.blinding)
+    return _Phase1(anns, frozenset(pairs), revealed)
 
 
-def _qualify(record: _Record) -> frozenset[int]:
-    """QUAL: dealers that revealed commitments and answered every complaint correctly."""
-    return frozenset(
+def _qualify(record: _Phase1, dealt: Iterable[int] | None = None) -> tuple[int, ...]:
+    """QUAL: dealers that announced, dealt (when ``dealt`` is given: a shares message is
+    on the board) and answered every complaint against them correctly."""
+    have = None if dealt is None else set(dealt)
+    return tuple(
         i
-        for i in record.commitments
-        if all(
+        for i in sorted(record.announcements)
+        if (have is None or i in have)
+        and all(
             (i, accuser) in record.revealed
             for accuser, accused in record.complaints
             if accused == i
@@ -1120,49 +1228,282 @@ def _qualify(record: _Record) -> frozenset[int]:
     )
 
 
-def _joint_key(record: _Record, qualified: frozenset[int], t: int) -> JointKey:
-    if len(qualified) < t:
-        raise KeyCeremonyError(
-            f"only {len(qualified)} trustees qualified ({sorted(qualified)}), threshold is {t}",
-            detail={"step": STEP_NAMES[6], "qualified": sorted(qualified)},
-        )
-    # A_k = Σ_{i∈QUAL} C_ik; then K = A_0 and X_j = Σ_k A_k·j^k (n·t multiplications, not n²·t).
-    summed = []
-    for k in range(t):
-        acc = IDENTITY
-        for i in sorted(qualified):
-            acc = acc + record.commitments[i].coefficients[k]
-        summed.append(acc)
-    if summed[0].is_identity():
-        raise KeyCeremonyError("the joint key is the identity", detail={"step": STEP_NAMES[6]})
-    keys = {}
-    for j in sorted(qualified):
-        x = _eval_commitments(summed, j)
-        if x.is_identity():
-            raise _fail(j, 6, "verification key is the identity")
-        keys[j] = x
-    return JointKey(summed[0], t, keys, tuple(sorted(qualified)))
-
-
 def qualified_set(
     election_id: str,
     n: int,
     t: int,
     announcements: Iterable[Announcement],
-    commitments: Iterable[Commitments],
     complaints: Iterable[Complaint],
     answers: Iterable[ComplaintAnswer],
-) -> frozenset[int]:
-    """The qualified dealers, a deterministic function of the public messages.
+    *,
+    signing_keys: Mapping[int, VerifyKey] | None = None,
+    dealt: Iterable[int] | None = None,
+) -> tuple[int, ...]:
+    """QUAL, a deterministic function of the phase-1 messages (none of which depends on
+    the joint key: Pedersen commitments are perfectly hiding).
 
-    Dealer i is qualified iff it revealed valid commitments (step 2) and, for
-    every complaint against it, posted an answer whose share passes Feldman's
-    check.  Message order does not matter; an invalid answer counts as none.
-    Raises :class:`KeyCeremonyError` if a message that should never have been
-    accepted is present (bad signature, commitments not matching their hash).
+    Dealer i is qualified iff it announced, dealt its shares (``dealt``: the
+    dealers with a shares message on the board, R-DKG-13; a dealer that skipped
+    dealing and answered every complaint in public would otherwise be in QUAL
+    without a shares message) and, for every complaint against it, posted an
+    answer whose pair passes Pedersen's check.  Message order does
+    not matter; an invalid answer counts as none.  Raises
+    :class:`KeyCeremonyError` if fewer than t qualify, or if a message that
+    should never have been accepted is present.
     """
-    record = _check_record(election_id, n, t, announcements, commitments, complaints, answers)
-    return _qualify(record)
+    record = _check_phase1(election_id, n, t, announcements, complaints, answers, signing_keys)
+    qualified = _qualify(record, dealt)
+    if len(qualified) < t:
+        raise KeyCeremonyError(
+            f"only {len(qualified)} trustees qualified ({list(qualified)}), threshold is {t}",
+            detail={"step": "qualification", "qualified": list(qualified)},
+        )
+    return qualified
+
+
+# --------------------------------------------------------------------------
+# Phase 2, step 5: reveal the Feldman values
+# --------------------------------------------------------------------------
+
+
+def step5_reveal(state: TrusteeState, rng: Rng) -> Commitments:
+    """A_k = a_k·G and B_k = b_k·H with Schnorr proofs; post only once QUAL is on the board."""
+    if state.finalized:
+        raise _fail(state.trustee, 5, "this trustee state has already been finalized")
+    eid, i = state.election_id, state.trustee
+    return Commitments.create(
+        eid,
+        state.signing_key,
+        trustee=i,
+        coefficients=[Point.base_mul(a) for a in state.polynomial],
+        proofs=[
+            prove_schnorr(_coefficient_context(eid, i, k), a, rng)
+            for k, a in enumerate(state.polynomial)
+        ],
+        blindings=[H * b for b in state.blinding],
+        blinding_proofs=[
+            prove_schnorr_h(_blinding_context(eid, i, k), b, rng)
+            for k, b in enumerate(state.blinding)
+        ],
+    )
+
+
+def check_commitments(
+    election_id: str, announcement: Announcement, commitments: Commitments
+) -> None:
+    """Raise :class:`KeyCeremonyError` unless ``commitments`` opens the announced
+    Pedersen commitments: A_k + B_k = E_k, with a proof of knowledge of log_G(A_k)
+    and of log_H(B_k) for every k, signed by the trustee."""
+    i = announcement.trustee
+    c = commitments
+    if c.trustee != i:
+        raise _fail(c.trustee, 5, f"checked against trustee {i}'s announcement")
+    t = announcement.threshold
+    if not len(c.coefficients) == len(c.proofs) == len(c.blindings) == len(c.blinding_proofs) == t:
+        raise _fail(i, 5, f"expected {t} coefficients and blindings with proofs")
+    for k, point in enumerate(c.coefficients):
+        if point.is_identity():
+            raise _fail(i, 5, f"coefficient {k} is the identity")
+    _verify_signature(election_id, announcement.signing_key, c.body(), c.signature, i, 5)
+    for k, (a, b, e) in enumerate(zip(c.coefficients, c.blindings, announcement.pedersen,
+                                      strict=True)):
+        if a + b != e:
+            raise _fail(i, 5, f"coefficient {k} does not open the announced commitment")
+    for k, (point, proof) in enumerate(zip(c.coefficients, c.proofs, strict=True)):
+        try:
+            verify_schnorr(_coefficient_context(election_id, i, k), point, proof)
+        except InvalidProof:
+            raise _fail(i, 5, f"Schnorr proof for coefficient {k} does not verify") from None
+    for k, (point, proof) in enumerate(zip(c.blindings, c.blinding_proofs, strict=True)):
+        try:
+            verify_schnorr_h(_blinding_context(election_id, i, k), point, proof)
+        except InvalidProof:
+            raise _fail(i, 5, f"Schnorr proof for blinding {k} does not verify") from None
+
+
+# --------------------------------------------------------------------------
+# Phase 2, step 6: rebuild a dealer that did not reveal
+# --------------------------------------------------------------------------
+
+
+def unrevealed(qualified: Iterable[int], commitments: Iterable[Commitments]) -> tuple[int, ...]:
+    """The QUAL dealers without a reveal: what ``ceremony_reconstruct`` must name."""
+    revealed = {c.trustee for c in commitments}
+    return tuple(i for i in sorted(qualified) if i not in revealed)
+
+
+def _own_pair_from(
+    state: TrusteeState,
+    announcement: Announcement,
+    dealt: Mapping[int, EncryptedShares],
+    answers: Iterable[ComplaintAnswer],
+) -> tuple[Scalar, Scalar] | None:
+    """This trustee's valid pair from dealer ``announcement.trustee``: the public
+    answer to its complaint if there is one, else its box (if it passes Pedersen)."""
+    i = announcement.trustee
+    if i == state.trustee:
+        return _pair(state, i)
+    for a in answers:
+        if a.dealer == i and a.accuser == state.trustee:
+            try:
+                check_complaint_answer(state.election_id, announcement, a)
+            except KeyCeremonyError:
+                continue
+            return a.share, a.blinding
+    pair, _ = _receive_one(state, announcement, dealt.get(i))
+    return pair
+
+
+def step6_reconstruct(
+    state: TrusteeState,
+    announcements: Iterable[Announcement],
+    shares: Iterable[EncryptedShares],
+    answers: Iterable[ComplaintAnswer],
+    dealers: Iterable[int],
+) -> list[Reconstruction]:
+    """Publish this trustee's pair from each of ``dealers`` (the official's
+    ``ceremony_reconstruct`` list): with t of them anyone rebuilds the dealer."""
+    if state.finalized:
+        raise _fail(state.trustee, 6, "this trustee state has already been finalized")
+    anns = _announcements_by_index(
+        state.election_id, state.trustees, state.threshold, announcements
+    )
+    dealt = _shares_by_dealer(shares)
+    answers = list(answers)
+    out = []
+    for i in sorted(set(dealers)):
+        if i == state.trustee:
+            continue
+        pair = _own_pair_from(state, anns[i], dealt, answers)
+        if pair is None:
+            continue  # nothing valid to give: the others' shares must do
+        out.append(
+            Reconstruction.create(
+                state.election_id, state.signing_key, trustee=state.trustee, dealer=i,
+                share=pair[0], blinding=pair[1],
+            )
+        )
+    return out
+
+
+def check_reconstruction(
+    election_id: str, revealer: Announcement, dealer: Announcement, r: Reconstruction
+) -> None:
+    """Raise :class:`KeyCeremonyError` unless ``r`` is signed by ``revealer`` and its pair
+    passes Pedersen's check against ``dealer``'s commitments at the revealer's index."""
+    if r.trustee != revealer.trustee or r.dealer != dealer.trustee:
+        raise _fail(r.trustee, 6, "checked against another trustee's messages")
+    if r.trustee == r.dealer:
+        raise _fail(r.trustee, 6, "a trustee cannot reconstruct itself")
+    _verify_signature(election_id, revealer.signing_key, r.body(), r.signature, r.trustee, 6)
+    if not _pedersen_ok(dealer.pedersen, r.trustee, r.share, r.blinding):
+        raise _fail(
+            r.trustee, 6, f"share from dealer {r.dealer} does not match its commitments"
+        )
+
+
+# --------------------------------------------------------------------------
+# The joint key
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CeremonyOutcome:
+    """What the public ceremony gives: the joint key, and each QUAL dealer's Feldman
+    values (revealed, or rebuilt in public) for the election fingerprint."""
+
+    joint: JointKey
+    feldman: Mapping[int, tuple[Point, ...]]
+    rebuilt: tuple[int, ...]  # dealers whose polynomial was rebuilt in public
+    public_shares: Mapping[tuple[int, int], Scalar]  # (dealer, j) -> f_dealer(j), rebuilt
+
+
+def _rebuild(
+    election_id: str,
+    t: int,
+    anns: Mapping[int, Announcement],
+    dealer: int,
+    reconstructions: Iterable[Reconstruction],
+) -> list[Scalar]:
+    """Dealer's polynomial from the t lowest-indexed valid published shares."""
+    points: dict[int, Scalar] = {}
+    for r in reconstructions:
+        if r.dealer != dealer or r.trustee in points or r.trustee not in anns:
+            continue
+        try:
+            check_reconstruction(election_id, anns[r.trustee], anns[dealer], r)
+        except KeyCeremonyError:
+            continue
+        points[r.trustee] = r.share
+    if len(points) < t:
+        raise _fail(
+            dealer, 6,
+            f"did not reveal and only {len(points)} of the {t} shares needed to rebuild it "
+            "are on the board",
+        )
+    chosen = sorted(points.items())[:t]
+    return interpolate(chosen)
+
+
+def ceremony_outcome(
+    election_id: str,
+    n: int,
+    t: int,
+    announcements: Iterable[Announcement],
+    complaints: Iterable[Complaint],
+    answers: Iterable[ComplaintAnswer],
+    commitments: Iterable[Commitments],
+    reconstructions: Iterable[Reconstruction] = (),
+    *,
+    signing_keys: Mapping[int, VerifyKey] | None = None,
+    dealt: Iterable[int] | None = None,
+) -> CeremonyOutcome:
+    """Recompute QUAL, every QUAL dealer's Feldman values and the joint key from the board.
+
+    Needs no secrets and no share boxes.  A reveal must open the announced
+    commitments (:func:`check_commitments`); a QUAL dealer without one is
+    rebuilt from t published shares.  Raises :class:`KeyCeremonyError`.
+    """
+    anns_list = list(announcements)
+    anns = _announcements_by_index(election_id, n, t, anns_list, signing_keys)
+    qualified = qualified_set(election_id, n, t, anns_list, complaints, answers, dealt=dealt)
+    reveals: dict[int, Commitments] = {}
+    for c in commitments:
+        if c.trustee not in qualified:
+            raise _fail(c.trustee, 5, "revealed commitments but is not in QUAL")
+        if c.trustee in reveals:
+            raise _fail(c.trustee, 5, "more than one reveal")
+        check_commitments(election_id, anns[c.trustee], c)
+        reveals[c.trustee] = c
+    recs = list(reconstructions)
+    feldman: dict[int, tuple[Point, ...]] = {}
+    rebuilt = []
+    public_shares: dict[tuple[int, int], Scalar] = {}
+    for i in qualified:
+        if i in reveals:
+            feldman[i] = reveals[i].coefficients
+            continue
+        poly = _rebuild(election_id, t, anns, i, recs)
+        feldman[i] = tuple(Point.base_mul(a) for a in poly)
+        rebuilt.append(i)
+        for j in qualified:
+            public_shares[(i, j)] = _eval_polynomial(poly, j)
+    summed = []
+    for k in range(t):
+        acc = IDENTITY
+        for i in qualified:
+            acc = acc + feldman[i][k]
+        summed.append(acc)
+    if summed[0].is_identity():
+        raise KeyCeremonyError("the joint key is the identity", detail={"step": STEP_NAMES[7]})
+    keys = {}
+    for j in qualified:
+        x = _eval_commitments(summed, j)
+        if x.is_identity():
+            raise _fail(j, 7, "verification key is the identity")
+        keys[j] = x
+    return CeremonyOutcome(JointKey(summed[0], t, keys, qualified), feldman, tuple(rebuilt),
+                           public_shares)
 
 
 def verify_ceremony(
@@ -1170,72 +1511,72 @@ def verify_ceremony(
     n: int,
     t: int,
     announcements: Iterable[Announcement],
-    commitments: Iterable[Commitments],
     complaints: Iterable[Complaint],
     answers: Iterable[ComplaintAnswer],
+    commitments: Iterable[Commitments],
+    reconstructions: Iterable[Reconstruction] = (),
     *,
     signing_keys: Mapping[int, VerifyKey] | None = None,
+    dealt: Iterable[int] | None = None,
 ) -> JointKey:
-    """Recompute the joint key and every verification key from the public messages.
+    """The joint key and every verification key, recomputed from the public messages
+    (:func:`ceremony_outcome`).  ``signing_keys`` (trustee -> key registered by the
+    official) pins who the trustees are."""
+    return ceremony_outcome(
+        election_id, n, t, announcements, complaints, answers, commitments, reconstructions,
+        signing_keys=signing_keys, dealt=dealt,
+    ).joint
 
-    Needs no secrets and no share boxes.  ``signing_keys`` (trustee -> key
-    registered by the official) pins who the trustees are; without it, the
-    check shows only that the messages are self-consistent.  Raises
-    :class:`KeyCeremonyError` naming the trustee and step.
-    """
-    record = _check_record(
-        election_id, n, t, announcements, commitments, complaints, answers, signing_keys
-    )
-    return _joint_key(record, _qualify(record), t)
+
+def trustee_commitments(feldman: Mapping[int, Sequence[Point]]) -> list[list[Point]]:
+    """The QUAL dealers' Feldman values in trustee-index order, for the election fingerprint."""
+    return [list(feldman[i]) for i in sorted(feldman)]
 
 
 def finalize(
     state: TrusteeState,
     announcements: Iterable[Announcement],
-    commitments: Iterable[Commitments],
     shares: Iterable[EncryptedShares],
     complaints: Iterable[Complaint],
     answers: Iterable[ComplaintAnswer],
+    commitments: Iterable[Commitments],
+    reconstructions: Iterable[Reconstruction] = (),
 ) -> tuple[JointKey, TrusteeState]:
     """Compute the joint key and this trustee's share x_j = Σ_{i∈QUAL} f_i(j).
 
     Uses the publicly revealed share wherever this trustee's complaint was
     answered.  Checks x_j·G == X_j, then returns a state that holds x_j and no
-    longer holds the polynomial.
+    longer holds the polynomials.
     """
-    if not state.polynomial:
-        raise _fail(state.trustee, 6, "this trustee state has already been finalized")
+    if state.finalized:
+        raise _fail(state.trustee, 7, "this trustee state has already been finalized")
     eid, me = state.election_id, state.trustee
-    anns, comms, complaints, answers = (
-        list(x) for x in (announcements, commitments, complaints, answers)
+    anns, complaints, answers, shares = (
+        list(x) for x in (announcements, complaints, answers, shares))
+    outcome = ceremony_outcome(
+        eid, state.trustees, state.threshold, anns, complaints, answers, commitments,
+        reconstructions, dealt={s.dealer for s in shares},
     )
-    record = _check_record(eid, state.trustees, state.threshold, anns, comms, complaints, answers)
-    _own_announcement_matches(state, record.announcements)
-    qualified = _qualify(record)
-    joint = _joint_key(record, qualified, state.threshold)
-    if me not in qualified:
-        raise _fail(me, 6, "this trustee was disqualified and holds no key share")
+    joint = outcome.joint
+    by_index = {a.trustee: a for a in anns}
+    _own_announcement_matches(state, by_index)
+    if me not in joint.qualified:
+        raise _fail(me, 7, "this trustee was disqualified and holds no key share")
     dealt = _shares_by_dealer(shares)
     x = ZERO
-    for i in sorted(qualified):
-        if i == me:
-            s: Scalar | None = _eval_polynomial(state.polynomial, me)
-        elif (i, me) in record.revealed:
-            s = record.revealed[(i, me)]
+    for i in joint.qualified:
+        pair = _own_pair_from(state, by_index[i], dealt, answers)
+        if pair is None:
+            public = outcome.public_shares.get((i, me))
+            if public is None:
+                raise _fail(me, 7, f"share from dealer {i} is not valid and no answered "
+                                   "complaint or public reconstruction replaces it")
+            x = x + public
         else:
-            s, reason = _receive_one(
-                state, record.announcements[i], record.commitments[i], dealt.get(i)
-            )
-            if s is None:
-                raise _fail(
-                    me,
-                    6,
-                    f"share from dealer {i} is {reason} and no answered complaint replaces it",
-                )
-        x = x + s
+            x = x + pair[0]
     if Point.base_mul(x) != joint.verification_keys[me]:
-        raise _fail(me, 6, "key share does not match the verification key")
-    return joint, replace(state, polynomial=(), share=x)
+        raise _fail(me, 7, "key share does not match the verification key")
+    return joint, replace(state, polynomial=(), blinding=(), share=x)
 
 
 # --------------------------------------------------------------------------
@@ -1248,32 +1589,43 @@ class CeremonyMessages:
     """Every public message of one ceremony, as it would stand on the board."""
 
     announcements: tuple[Announcement, ...]
-    commitments: tuple[Commitments, ...]
     shares: tuple[EncryptedShares, ...]
     complaints: tuple[Complaint, ...]
     answers: tuple[ComplaintAnswer, ...]
+    qualified: Qualified
+    commitments: tuple[Commitments, ...]
+    reconstruct: Reconstruct | None = None
+    reconstructions: tuple[Reconstruction, ...] = ()
 
     def to_json(self) -> dict:
         return {
             "announcements": [m.to_json() for m in self.announcements],
-            "commitments": [m.to_json() for m in self.commitments],
             "shares": [m.to_json() for m in self.shares],
             "complaints": [m.to_json() for m in self.complaints],
             "answers": [m.to_json() for m in self.answers],
+            "qualified": self.qualified.to_json(),
+            "commitments": [m.to_json() for m in self.commitments],
+            "reconstruct": None if self.reconstruct is None else self.reconstruct.to_json(),
+            "reconstructions": [m.to_json() for m in self.reconstructions],
         }
 
     @classmethod
     def from_json(cls, obj: Any, path: str = "ceremony") -> CeremonyMessages:
-        f = Fields(
-            obj, path, required=("announcements", "commitments", "shares", "complaints", "answers")
-        )
+        f = Fields(obj, path, required=("announcements", "shares", "complaints", "answers",
+                                        "qualified", "commitments", "reconstruct",
+                                        "reconstructions"))
         limit = MAX_TRUSTEES * MAX_TRUSTEES
+        reconstruct = f.raw("reconstruct")
         return cls(
             tuple(f.list("announcements", Announcement.from_json, max_len=MAX_TRUSTEES)),
-            tuple(f.list("commitments", Commitments.from_json, max_len=MAX_TRUSTEES)),
             tuple(f.list("shares", EncryptedShares.from_json, max_len=MAX_TRUSTEES)),
             tuple(f.list("complaints", Complaint.from_json, max_len=limit)),
             tuple(f.list("answers", ComplaintAnswer.from_json, max_len=limit)),
+            Qualified.from_json(f.raw("qualified"), f.sub("qualified")),
+            tuple(f.list("commitments", Commitments.from_json, max_len=MAX_TRUSTEES)),
+            None if reconstruct is None else Reconstruct.from_json(reconstruct,
+                                                                   f.sub("reconstruct")),
+            tuple(f.list("reconstructions", Reconstruction.from_json, max_len=limit)),
         )
 
 
@@ -1284,22 +1636,24 @@ def run_ceremony(
     started = [step1_announce(election_id, i, n, t, rng) for i in range(1, n + 1)]
     states = [s for s, _ in started]
     announcements = [a for _, a in started]
-    commitments = [step2_reveal(s) for s in states]
-    shares = [step3_shares(s, announcements, rng) for s in states]
+    shares = [step2_shares(s, announcements, rng) for s in states]
     complaints: list[Complaint] = []
     for s in states:
-        outcome = step4_receive(s, announcements, commitments, shares)
+        outcome = step3_receive(s, announcements, shares)
         if isinstance(outcome, list):
             complaints += outcome
-    answers = [a for s in states for a in step5_answer(s, announcements, complaints)]
-    qualified = qualified_set(election_id, n, t, announcements, commitments, complaints, answers)
+    answers = [a for s in states for a in step4_answer(s, announcements, complaints)]
+    qualified = qualified_set(election_id, n, t, announcements, complaints, answers,
+                              dealt={s.dealer for s in shares})
+    commitments = [step5_reveal(s, rng) for s in states if s.trustee in qualified]
     finished = [
-        finalize(s, announcements, commitments, shares, complaints, answers)
+        finalize(s, announcements, shares, complaints, answers, commitments)
         for s in states
         if s.trustee in qualified
     ]
     joint = finished[0][0]
     messages = CeremonyMessages(
-        tuple(announcements), tuple(commitments), tuple(shares), tuple(complaints), tuple(answers)
+        tuple(announcements), tuple(shares), tuple(complaints), tuple(answers),
+        Qualified(qualified), tuple(commitments),
     )
     return joint, [s for _, s in finished], messages

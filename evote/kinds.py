@@ -84,14 +84,20 @@ REGISTRY: tuple[KindSpec, ...] = (
     KindSpec("election_created", OFFICIAL, _P + "ElectionCreated", None, _S, "manifest"),
     KindSpec("trustee_announced", TRUSTEE, "evote.dkg:Announcement", _S, _S, "key-ceremony",
              "trustee"),
-    KindSpec("trustee_committed", TRUSTEE, "evote.dkg:Commitments", _S, _S, "key-ceremony",
-             "trustee"),
     KindSpec("trustee_shares", TRUSTEE, "evote.dkg:EncryptedShares", _S, _S, "key-ceremony",
              "dealer"),
     KindSpec("trustee_complaint", TRUSTEE, "evote.dkg:Complaint", _S, _S, "key-ceremony",
              "accuser"),
     KindSpec("trustee_complaint_answer", TRUSTEE, "evote.dkg:ComplaintAnswer", _S, _S,
              "key-ceremony", "dealer"),
+    # GJKR's cut (docs/protocol-trustees.md §5.8): QUAL is fixed before any Feldman value.
+    KindSpec("ceremony_qualified", OFFICIAL, "evote.dkg:Qualified", _S, _S, "key-ceremony"),
+    KindSpec("trustee_committed", TRUSTEE, "evote.dkg:Commitments", _S, _S, "key-ceremony",
+             "trustee"),
+    KindSpec("ceremony_reconstruct", OFFICIAL, "evote.dkg:Reconstruct", _S, _S,
+             "key-ceremony"),
+    KindSpec("trustee_reconstruction", TRUSTEE, "evote.dkg:Reconstruction", _S, _S,
+             "key-ceremony", "trustee"),
     KindSpec("key_published", OFFICIAL, _P + "KeyPublished", _S, _S, "key-ceremony"),
     KindSpec("credentials_published", CREDENTIAL_AUTHORITY, _P + "CredentialsPublished", _S, _S,
              "credentials"),
@@ -120,6 +126,9 @@ TRUSTEE_COMMITTED = "trustee_committed"
 TRUSTEE_SHARES = "trustee_shares"
 TRUSTEE_COMPLAINT = "trustee_complaint"
 TRUSTEE_COMPLAINT_ANSWER = "trustee_complaint_answer"
+CEREMONY_QUALIFIED = "ceremony_qualified"
+CEREMONY_RECONSTRUCT = "ceremony_reconstruct"
+TRUSTEE_RECONSTRUCTION = "trustee_reconstruction"
 KEY_PUBLISHED = "key_published"
 CREDENTIALS_PUBLISHED = "credentials_published"
 ELECTION_OPENED = "election_opened"

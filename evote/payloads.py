@@ -11,10 +11,13 @@ kind                        signer (role)           body
 ==========================  ======================  =========================================
 election_created            official (allow-list)   :class:`ElectionCreated`
 trustee_announced           trustee i               :class:`evote.dkg.Announcement`
-trustee_committed           trustee i               :class:`evote.dkg.Commitments`
 trustee_shares              trustee i               :class:`evote.dkg.EncryptedShares`
 trustee_complaint           trustee j (accuser)     :class:`evote.dkg.Complaint`
 trustee_complaint_answer    trustee i (dealer)      :class:`evote.dkg.ComplaintAnswer`
+ceremony_qualified          official                :class:`evote.dkg.Qualified`
+trustee_committed           trustee i               :class:`evote.dkg.Commitments`
+ceremony_reconstruct        official                :class:`evote.dkg.Reconstruct`
+trustee_reconstruction      trustee j               :class:`evote.dkg.Reconstruction`
 key_published               official                :class:`KeyPublished`
 credentials_published       credential authority    :class:`CredentialsPublished`
 election_opened             official                :class:`ElectionOpened`

@@ -76,19 +76,18 @@ _RULES: tuple[Rule, ...] = (
          "message names; election_created by the official it names."),
     # --- the key ceremony ---
     Rule("R-DKG-01", "key-ceremony", "already_exists", 409,
-         "Each trustee announces at most once."),
+         "Each trustee announces (keys and Pedersen commitments) at most once."),
     Rule("R-DKG-02", "key-ceremony", "wrong_phase", 409,
-         "A trustee's commitments appear only after all n trustees have announced "
-         "(commit, then reveal)."),
+         "A trustee's Feldman reveal (trustee_committed) appears only after "
+         "ceremony_qualified, and only from a trustee in QUAL."),
     Rule("R-DKG-03", "key-ceremony", "already_exists", 409,
-         "Each trustee reveals its commitments at most once."),
+         "Each trustee reveals its Feldman values at most once."),
     Rule("R-DKG-04", "key-ceremony", "wrong_phase", 409,
-         "A dealer's encrypted shares appear only after its own commitments."),
+         "A dealer's encrypted shares appear only after all n trustees have announced."),
     Rule("R-DKG-05", "key-ceremony", "already_exists", 409,
          "Each dealer deals its shares at most once."),
     Rule("R-DKG-06", "key-ceremony", "wrong_phase", 409,
-         "No trustee message (announcement, commitments, shares, complaint, answer) "
-         "comes after key_published."),
+         "No ceremony message (trustee or official) comes after key_published."),
     Rule("R-DKG-07", "key-ceremony", "already_exists", 409,
          "A trustee complains about another at most once."),
     Rule("R-DKG-08", "key-ceremony", "key_ceremony", 422,
@@ -98,16 +97,36 @@ _RULES: tuple[Rule, ...] = (
          "A dealer answers each complaint at most once."),
     Rule("R-DKG-10", "key-ceremony", "key_ceremony", 422,
          "Every trustee message is valid in itself (evote.dkg.check_announcement, "
-         "check_commitments against the trustee's own announcement, check_shares, "
-         "check_complaint, check_complaint_answer; docs/protocol-trustees.md).", cause_code=True),
+         "check_shares, check_complaint, check_complaint_answer, check_commitments against "
+         "the trustee's announced Pedersen commitments, check_reconstruction; "
+         "docs/protocol-trustees.md).", cause_code=True),
     Rule("R-DKG-11", "key-ceremony", "key_ceremony", 422,
          "key_published's joint key (key, threshold, QUAL, verification keys) equals the "
-         "one recomputed from the board's ceremony messages (evote.dkg.verify_ceremony).", cause_code=True),
+         "one recomputed from the board's ceremony messages (evote.dkg.verify_ceremony): "
+         "every QUAL dealer revealed or is rebuilt from t published shares.", cause_code=True),
     Rule("R-DKG-12", "key-ceremony", "wrong_phase", 409,
-         "A dealer's answer comes after the dealer's commitments."),
+         "A dealer's answer comes after the dealer's announcement."),
     Rule("R-DKG-13", "key-ceremony", "key_ceremony", 422,
          "key_published comes after the encrypted shares of every trustee in QUAL (a "
-         "qualified dealer that never dealt would leave its recipients without shares)."),
+         "qualified dealer that never dealt would leave its recipients without shares); "
+         "under GJKR a dealer without a trustee_shares message is not qualified at all "
+         "(evote.dkg.qualified_set), so this holds whenever R-DKG-15 does."),
+    Rule("R-DKG-14", "key-ceremony", "wrong_phase", 409,
+         "No phase-1 message (announcement, shares, complaint, answer) comes after "
+         "ceremony_qualified: QUAL is fixed before any Feldman value is public (GJKR)."),
+    Rule("R-DKG-15", "key-ceremony", "key_ceremony", 422,
+         "ceremony_qualified appears once, after all n announcements, and names exactly the "
+         "QUAL recomputed from the phase-1 messages (evote.dkg.qualified_set), at least t "
+         "trustees.", cause_code=True),
+    Rule("R-DKG-16", "key-ceremony", "key_ceremony", 422,
+         "ceremony_reconstruct appears at most once, after ceremony_qualified, and names "
+         "exactly the QUAL dealers without a reveal (evote.dkg.unrevealed); no reveal "
+         "comes after it."),
+    Rule("R-DKG-17", "key-ceremony", "key_ceremony", 422,
+         "A trustee_reconstruction is for a dealer named by ceremony_reconstruct, from an "
+         "announced trustee, at most once per (trustee, dealer)."),
+    Rule("R-DKG-18", "key-ceremony", "wrong_phase", 409,
+         "key_published comes after ceremony_qualified."),
     # --- credentials ---
     Rule("R-CRED-01", "credentials", "already_exists", 409,
          "No credentials_published batch repeats a credential of an earlier batch."),
@@ -135,13 +154,17 @@ _RULES: tuple[Rule, ...] = (
     Rule("R-TAL-02", "aggregation", "tally", 422,
          "tally_posted's tally is the weighted homomorphic sum of the counted ballots."),
     Rule("R-TAL-03", "partial-decryptions", "decryption", 422,
-         "A partial decryption comes from a qualified trustee and its DLEQ proofs verify "
-         "against that trustee's verification key and the tally.", cause_code=True),
+         "A partial decryption comes from a qualified trustee and has the tally's shape "
+         "(one factor and one DLEQ proof per option).", cause_code=True),
     Rule("R-TAL-04", "partial-decryptions", "already_exists", 409,
          "Each trustee posts at most one partial decryption."),
     Rule("R-TAL-05", "result", "tally", 422,
          "result_published's counts are the decryption of the tally by t valid partials "
          "(Lagrange at 0), each within its bound (total weight x max score).", cause_code=True),
+    Rule("R-TAL-06", "partial-decryptions", "decryption", 0,
+         "A recorded partial decryption whose DLEQ proofs do not verify is evidence against "
+         "its trustee, not a fault of the board: it is named and never used; the result "
+         "needs t valid partials of other trustees (robust decryption)."),
     # --- witnesses ---
     Rule("R-WIT-01", "witnesses", "witness_policy", 0,
          "With a witness policy in the manifest, the record's checkpoint.txt is the "

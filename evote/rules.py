@@ -63,8 +63,8 @@ from evote.tally import (
     EncryptedTally,
     PartialDecryption,
     Result,
+    check_partial_shape,
     verify_aggregate,
-    verify_partial,
     verify_result,
 )
 
@@ -176,6 +176,9 @@ class BoardState:
     shares: Mapping[int, dkg.EncryptedShares] = field(default_factory=dict)
     complaints: Mapping[tuple[int, int], dkg.Complaint] = field(default_factory=dict)
     answers: Mapping[tuple[int, int], dkg.ComplaintAnswer] = field(default_factory=dict)
+    qualified: tuple[int, ...] | None = None  # ceremony_qualified (GJKR's cut)
+    reconstruct: tuple[int, ...] | None = None  # ceremony_reconstruct
+    reconstructions: Mapping[tuple[int, int], dkg.Reconstruction] = field(default_factory=dict)
     joint_key: dkg.JointKey | None = None
     batches: tuple[CredentialList, ...] = ()
     credentials: CredentialList | None = None
@@ -204,35 +207,41 @@ class BoardState:
         """The kinds the phase table allows next (the other rules may still refuse one)."""
         return self.phase_state.allowed_kinds()
 
-    def recomputed_joint_key(self) -> dkg.JointKey:
-        """The joint key the board's ceremony messages give (R-DKG-11)."""
+    def ceremony_outcome(self) -> dkg.CeremonyOutcome:
+        """QUAL, the Feldman values and the joint key the board's ceremony gives (R-DKG-11)."""
         c = self._created()
-        return dkg.verify_ceremony(
+        return dkg.ceremony_outcome(
             c.election_id,
             len(c.trustees),
             c.threshold,
             self.announcements.values(),
-            self.commitments.values(),
             self.complaints.values(),
             self.answers.values(),
+            self.commitments.values(),
+            self.reconstructions.values(),
             signing_keys={i + 1: key for i, key in enumerate(c.trustees)},
+            dealt=self.shares.keys(),
         )
 
+    def recomputed_joint_key(self) -> dkg.JointKey:
+        """The joint key the board's ceremony messages give (R-DKG-11)."""
+        return self.ceremony_outcome().joint
+
     def context(self) -> ElectionContext:
-        """Manifest, joint key, QUAL's commitments and the credential union (R-OPEN-01)."""
+        """Manifest, joint key, QUAL's Feldman values and the credential union (R-OPEN-01)."""
         c = self._created()
         if self.joint_key is None or self.credentials is None:
             raise violation(
                 "R-PHASE-04", "the joint key and the credential list are not both published"
             )
-        missing = [i for i in self.joint_key.qualified if i not in self.commitments]
-        if missing:
+        try:
+            feldman = self.ceremony_outcome().feldman
+        except EvoteError as exc:
             raise violation(
-                "R-OPEN-01", f"the commitments of qualified trustees {missing} are not on the board"
-            )
-        qualified = {i: self.commitments[i] for i in self.joint_key.qualified}
+                "R-OPEN-01", f"the ceremony gives no Feldman values: {exc.message}", cause=exc
+            ) from None
         return ElectionContext.build(
-            c.manifest, self.joint_key.joint_key, dkg.trustee_commitments(qualified),
+            c.manifest, self.joint_key.joint_key, dkg.trustee_commitments(feldman),
             self.credentials,
         )
 
@@ -337,14 +346,27 @@ class BoardState:
                 detail={"role": SPECS[kind].role},
             )
 
-    # --- R-DKG: the key ceremony -----------------------------------------------------
+    # --- R-DKG: the key ceremony (GJKR, docs/protocol-trustees.md §5) ----------------------
 
     def _ceremony_open(self, kind: str) -> None:
         if self.joint_key is not None or self.count("key_published"):
             raise violation("R-DKG-06", f"{kind}: trustee message after the key was published")
 
+    def _phase1_open(self, kind: str) -> None:
+        """R-DKG-14: QUAL is fixed (ceremony_qualified) before any Feldman value is public,
+        so no phase-1 message may come after it."""
+        self._ceremony_open(kind)
+        if self.qualified is not None or self.count("ceremony_qualified"):
+            raise violation("R-DKG-14", f"{kind}: phase-1 message after ceremony_qualified")
+
+    def _n(self) -> int:
+        return len(self._created().trustees)
+
+    def _all_announced(self) -> list[int]:
+        return [i for i in range(1, self._n() + 1) if i not in self.announcements]
+
     def _check_trustee_announced(self, a: dkg.Announcement, _t: Any) -> None:
-        self._ceremony_open("trustee_announced")
+        self._phase1_open("trustee_announced")
         if a.trustee in self.announcements:
             raise violation("R-DKG-01", f"trustee {a.trustee} has already announced")
         c = self._created()
@@ -352,35 +374,24 @@ class BoardState:
             c.election_id, len(c.trustees), c.threshold, a,
             signing_key=c.key_of(TRUSTEE, a.trustee)))
 
-    def _check_trustee_committed(self, m: dkg.Commitments, _t: Any) -> None:
-        self._ceremony_open("trustee_committed")
-        if m.trustee in self.commitments:
-            raise violation("R-DKG-03", f"trustee {m.trustee} has already revealed its commitments")
-        n = len(self._created().trustees)
-        missing = [i for i in range(1, n + 1) if i not in self.announcements]
-        if missing:
-            raise violation(
-                "R-DKG-02",
-                f"commitments are revealed only after every trustee announced (missing {missing})",
-                detail={"missing": missing},
-            )
-        own = self.announcements.get(m.trustee)
-        if own is None:  # only on a replay past a violation (then R-DKG-02 failed it)
-            raise violation("R-DKG-02", f"trustee {m.trustee} has not announced")
-        _dkg(lambda: dkg.check_commitments(self.election_id, own, m))
-
     def _check_trustee_shares(self, s: dkg.EncryptedShares, _t: Any) -> None:
-        self._ceremony_open("trustee_shares")
+        self._phase1_open("trustee_shares")
         if s.dealer in self.shares:
             raise violation("R-DKG-05", f"trustee {s.dealer} has already dealt its shares")
-        if s.dealer not in self.commitments or s.dealer not in self.announcements:
+        missing = self._all_announced()
+        if missing:
             raise violation(
-                "R-DKG-04", f"trustee {s.dealer} deals shares before revealing its commitments"
+                "R-DKG-04",
+                f"shares are dealt only after every trustee announced (missing {missing})",
+                detail={"missing": missing},
             )
-        _dkg(lambda: dkg.check_shares(self.election_id, self.announcements[s.dealer], s))
+        own = self.announcements.get(s.dealer)
+        if own is None:
+            raise violation("R-DKG-04", f"trustee {s.dealer} has not announced")
+        _dkg(lambda: dkg.check_shares(self.election_id, own, s))
 
     def _check_trustee_complaint(self, c: dkg.Complaint, _t: Any) -> None:
-        self._ceremony_open("trustee_complaint")
+        self._phase1_open("trustee_complaint")
         if (c.accuser, c.accused) in self.complaints:
             raise violation(
                 "R-DKG-07", f"trustee {c.accuser} has already complained about {c.accused}"
@@ -388,7 +399,7 @@ class BoardState:
         _dkg(lambda: dkg.check_complaint(self.election_id, self.announcements.values(), c))
 
     def _check_trustee_complaint_answer(self, a: dkg.ComplaintAnswer, _t: Any) -> None:
-        self._ceremony_open("trustee_complaint_answer")
+        self._phase1_open("trustee_complaint_answer")
         if (a.dealer, a.accuser) in self.answers:
             raise violation(
                 "R-DKG-09", f"trustee {a.dealer} has already answered trustee {a.accuser}"
@@ -398,14 +409,86 @@ class BoardState:
                 "R-DKG-08",
                 f"trustee {a.accuser} has no complaint against trustee {a.dealer} to answer",
             )
-        if a.dealer not in self.commitments or a.dealer not in self.announcements:
+        if a.dealer not in self.announcements:
+            raise violation("R-DKG-12", f"trustee {a.dealer} answers before announcing")
+        dealer = self.announcements[a.dealer]
+        _dkg(lambda: dkg.check_complaint_answer(self.election_id, dealer, a))
+
+    def _check_ceremony_qualified(self, body: dkg.Qualified, _t: Any) -> None:
+        self._ceremony_open("ceremony_qualified")
+        if self.qualified is not None or self.count("ceremony_qualified"):
+            raise violation("R-DKG-15", "QUAL is already fixed (ceremony_qualified is on the board)")
+        missing = self._all_announced()
+        if missing:
+            raise violation("R-DKG-15", f"QUAL is fixed only after every trustee announced "
+                                        f"(missing {missing})", detail={"missing": missing})
+        c = self._created()
+        try:
+            expected = dkg.qualified_set(
+                c.election_id, len(c.trustees), c.threshold, self.announcements.values(),
+                self.complaints.values(), self.answers.values(), dealt=self.shares.keys())
+        except EvoteError as exc:
+            raise violation("R-DKG-15", exc.message, cause=exc) from None
+        if body.qualified != expected:
             raise violation(
-                "R-DKG-12", f"trustee {a.dealer} answers before revealing its commitments"
+                "R-DKG-15",
+                f"ceremony_qualified names {list(body.qualified)}; the phase-1 messages "
+                f"qualify {list(expected)}",
+                detail={"posted": list(body.qualified), "recomputed": list(expected)},
             )
-        _dkg(lambda: dkg.check_complaint_answer(
-            self.election_id, self.announcements[a.dealer], self.commitments[a.dealer], a))
+
+    def _check_trustee_committed(self, m: dkg.Commitments, _t: Any) -> None:
+        self._ceremony_open("trustee_committed")
+        if m.trustee in self.commitments:
+            raise violation("R-DKG-03", f"trustee {m.trustee} has already revealed its commitments")
+        if self.qualified is None:
+            raise violation(
+                "R-DKG-02", "Feldman values are revealed only after ceremony_qualified fixed QUAL"
+            )
+        if m.trustee not in self.qualified:
+            raise violation("R-DKG-02", f"trustee {m.trustee} is not in QUAL {list(self.qualified)}")
+        if self.reconstruct is not None:
+            raise violation(
+                "R-DKG-16", f"trustee {m.trustee} reveals after ceremony_reconstruct (too late: it "
+                            "is being rebuilt from the others' shares)")
+        own = self.announcements.get(m.trustee)
+        if own is None:  # only on a replay past a violation (R-DKG-15 failed it)
+            raise violation("R-DKG-02", f"trustee {m.trustee} has not announced")
+        _dkg(lambda: dkg.check_commitments(self.election_id, own, m))
+
+    def _check_ceremony_reconstruct(self, body: dkg.Reconstruct, _t: Any) -> None:
+        self._ceremony_open("ceremony_reconstruct")
+        if self.qualified is None:
+            raise violation("R-DKG-16", "ceremony_reconstruct needs ceremony_qualified first")
+        if self.reconstruct is not None or self.count("ceremony_reconstruct"):
+            raise violation("R-DKG-16", "ceremony_reconstruct is already on the board")
+        expected = dkg.unrevealed(self.qualified, self.commitments.values())
+        if body.dealers != expected:
+            raise violation(
+                "R-DKG-16",
+                f"ceremony_reconstruct names {list(body.dealers)}; the QUAL dealers without a "
+                f"reveal are {list(expected)}",
+                detail={"posted": list(body.dealers), "recomputed": list(expected)},
+            )
+
+    def _check_trustee_reconstruction(self, r: dkg.Reconstruction, _t: Any) -> None:
+        self._ceremony_open("trustee_reconstruction")
+        if self.reconstruct is None or r.dealer not in self.reconstruct:
+            raise violation(
+                "R-DKG-17", f"trustee {r.dealer} is not named by a ceremony_reconstruct entry: "
+                            "only a QUAL dealer that missed its reveal is rebuilt")
+        if (r.trustee, r.dealer) in self.reconstructions:
+            raise violation(
+                "R-DKG-17", f"trustee {r.trustee} has already published its share from {r.dealer}"
+            )
+        if r.trustee not in self.announcements or r.dealer not in self.announcements:
+            raise violation("R-DKG-17", f"trustee {r.trustee} or {r.dealer} has not announced")
+        _dkg(lambda: dkg.check_reconstruction(
+            self.election_id, self.announcements[r.trustee], self.announcements[r.dealer], r))
 
     def _check_key_published(self, body: KeyPublished, _t: Any) -> None:
+        if self.qualified is None:
+            raise violation("R-DKG-18", "key_published needs ceremony_qualified first")
         try:
             expected = self.recomputed_joint_key()
         except EvoteError as exc:
@@ -438,6 +521,19 @@ class BoardState:
 
     def _fold_trustee_complaint_answer(self, a: dkg.ComplaintAnswer) -> BoardState:
         return self._put("answers", (a.dealer, a.accuser), a)
+
+    def _fold_ceremony_qualified(self, body: dkg.Qualified) -> BoardState:
+        if self.qualified is not None:
+            return self
+        return dataclasses.replace(self, qualified=body.qualified)
+
+    def _fold_ceremony_reconstruct(self, body: dkg.Reconstruct) -> BoardState:
+        if self.reconstruct is not None:
+            return self
+        return dataclasses.replace(self, reconstruct=body.dealers)
+
+    def _fold_trustee_reconstruction(self, r: dkg.Reconstruction) -> BoardState:
+        return self._put("reconstructions", (r.trustee, r.dealer), r)
 
     def _fold_key_published(self, body: KeyPublished) -> BoardState:
         if self.joint_key is not None:
@@ -541,8 +637,10 @@ class BoardState:
                 "R-TAL-03", f"trustee {p.trustee} is not a qualified trustee",
                 detail={"trustee": p.trustee},
             )
+        # Robust decryption (R-TAL-06, docs/protocol-trustees.md §5.13): a signed partial
+        # of the tally's shape is recorded even if its proofs fail; combine skips it.
         try:
-            verify_partial(fingerprint, key, tally.tally, p)
+            check_partial_shape(tally.tally, p)
         except EvoteError as exc:
             raise violation("R-TAL-03", exc.message, cause=exc) from None
 

@@ -227,17 +227,29 @@ def partial_decrypt(
     )
 
 
+def check_partial_shape(tally: EncryptedTally, partial: PartialDecryption) -> None:
+    """Raise :class:`DecryptionError` unless ``partial`` has one factor per option of ``tally``.
+
+    This is the form a partial decryption must have to be *recorded* at all
+    (docs/protocol-trustees.md §5.13): a well-formed partial whose proofs fail
+    is still recorded, as evidence against its trustee, and skipped when
+    combining; one of the wrong shape is not a partial decryption of this tally.
+    """
+    if tuple(len(options) for options in partial.shares) != tally.shape:
+        j = partial.trustee
+        raise DecryptionError(
+            f"trustee {j}: partial decryption does not have the tally's shape",
+            detail={"trustee": j},
+        )
+
+
 def verify_partial(
     fingerprint: bytes, verification_key: Point, tally: EncryptedTally, partial: PartialDecryption
 ) -> None:
     """Raise :class:`DecryptionError` naming trustee, question and option unless every
     factor is proved to be X_j's secret times the option's alpha."""
     j = partial.trustee
-    if tuple(len(options) for options in partial.shares) != tally.shape:
-        raise DecryptionError(
-            f"trustee {j}: partial decryption does not have the tally's shape",
-            detail={"trustee": j},
-        )
+    check_partial_shape(tally, partial)
     for q, (cts, factors) in enumerate(zip(tally.questions, partial.shares, strict=True)):
         for o, (ct, (d, proof)) in enumerate(zip(cts, factors, strict=True)):
             where = {"trustee": j, "question": q, "option": o}

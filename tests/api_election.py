@@ -55,12 +55,14 @@ from evote.dkg import (
     Commitments,
     EncryptedShares,
     JointKey,
+    Qualified,
     TrusteeState,
     finalize,
     step1_announce,
-    step2_reveal,
-    step3_shares,
-    step4_receive,
+    step2_shares,
+    step3_receive,
+    step5_reveal,
+    trustee_commitments,
 )
 from evote.drbg import SeededRng
 from evote.encoding import b64encode
@@ -100,8 +102,9 @@ MANIFEST = {
 SETUP_KINDS = (
     "election_created",
     "trustee_announced",
-    "trustee_committed",
     "trustee_shares",
+    "ceremony_qualified",
+    "trustee_committed",
     "key_published",
     "credentials_published",
     "register_voters",
@@ -139,6 +142,7 @@ class ApiElection:
     announcements: list[Announcement] = field(default_factory=list)
     commitments: list[Commitments] = field(default_factory=list)
     shares: list[EncryptedShares] = field(default_factory=list)
+    qualified: tuple[int, ...] = ()
     joint_key: JointKey | None = None
     credentials: list[SigningKey] = field(default_factory=list)
     credential_list: CredentialList | None = None
@@ -334,21 +338,26 @@ def build_election(
         return e
     for a in e.announcements:
         e.ok("trustee_announced", e.trustee_keys[a.trustee - 1], a.to_json())
-    e.commitments = [step2_reveal(s) for s in e.states]
-    if not step("trustee_committed"):
-        return e
-    for c in e.commitments:
-        e.ok("trustee_committed", e.trustee_keys[c.trustee - 1], c.to_json())
-    e.shares = [step3_shares(s, e.announcements, rng) for s in e.states]
+    e.shares = [step2_shares(s, e.announcements, rng) for s in e.states]
     if not step("trustee_shares"):
         return e
     for s in e.shares:
         e.ok("trustee_shares", e.trustee_keys[s.dealer - 1], s.to_json())
-    finished = []
     for s in e.states:
-        received = step4_receive(s, e.announcements, e.commitments, e.shares)
+        received = step3_receive(s, e.announcements, e.shares)
         assert not isinstance(received, list), "an honest ceremony has no complaints"
-        finished.append(finalize(s, e.announcements, e.commitments, e.shares, [], []))
+    e.qualified = tuple(range(1, trustees + 1))
+    if not step("ceremony_qualified"):
+        return e
+    e.ok("ceremony_qualified", e.official, Qualified(e.qualified).to_json())
+    e.commitments = [step5_reveal(s, rng) for s in e.states]
+    if not step("trustee_committed"):
+        return e
+    for c in e.commitments:
+        e.ok("trustee_committed", e.trustee_keys[c.trustee - 1], c.to_json())
+    finished = [
+        finalize(s, e.announcements, e.shares, [], [], e.commitments) for s in e.states
+    ]
     e.joint_key = finished[0][0]
     e.states = [s for _, s in finished]
     if not step("key_published"):
@@ -362,7 +371,7 @@ def build_election(
     e.ctx = ElectionContext.build(
         m,
         e.joint_key.joint_key,
-        [list(c.coefficients) for c in sorted(e.commitments, key=lambda c: c.trustee)],
+        trustee_commitments({c.trustee: c.coefficients for c in e.commitments}),
         e.credential_list,
     )
     if not step("register_voters"):

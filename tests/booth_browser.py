@@ -100,7 +100,7 @@ def make_booth_election(url: str, official_key: Path, work: Path, election_id: s
             [trustee.load_state(s).public for s in states], 2,
         )
         election.create_election(client, official, setup)
-        trustee.run_ceremony(client, states, election_id)
+        trustee.run_ceremony(client, states, election_id, official)
         issued = issue_to_directory(election_id, "Riverside poll", labels, work / "creds", quiet=True)
         publish_credentials(client, read_key_file(ca, "credential-authority"), election_id,
                             issued.credentials)

@@ -138,7 +138,7 @@ def make_election(
         )
         election.create_election(client, official, setup)
         if ceremony:
-            trustee.run_ceremony(client, states, election_id)
+            trustee.run_ceremony(client, states, election_id, official)
         if credentials:
             issued = issue_to_directory(
                 election_id, "Test poll", labels, work / "creds", quiet=True

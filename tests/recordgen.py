@@ -133,7 +133,7 @@ def make_election(
     creds = CredentialList(
         tuple(PublicCredential(k.verify_key, w) for k, w in zip(voter_keys, ws, strict=True))
     )
-    comms = {c.trustee: c for c in messages.commitments if c.trustee in joint.qualified}
+    comms = {c.trustee: c.coefficients for c in messages.commitments}
     ctx = ElectionContext.build(m, joint.joint_key, trustee_commitments(comms), creds)
     return Election(eid, m, official, authority, board_key, threshold, states, joint, messages,
                     voter_keys, creds, ctx)
@@ -213,14 +213,15 @@ def post_setup(b: BoardBuilder) -> None:
     m = e.messages
     for a in m.announcements:
         b.command("trustee_announced", keys[a.trustee], a.to_json())
-    for c in m.commitments:
-        b.command("trustee_committed", keys[c.trustee], c.to_json())
     for s in m.shares:
         b.command("trustee_shares", keys[s.dealer], s.to_json())
     for c in m.complaints:
         b.command("trustee_complaint", keys[c.accuser], c.to_json())
     for a in m.answers:
         b.command("trustee_complaint_answer", keys[a.dealer], a.to_json())
+    b.command("ceremony_qualified", e.official, m.qualified.to_json())
+    for c in m.commitments:
+        b.command("trustee_committed", keys[c.trustee], c.to_json())
     b.command("key_published", e.official, {"joint_key": e.joint.to_json()})
     b.command("credentials_published", e.authority, {"credentials": e.credentials.to_json()})
     b.command("election_opened", e.official, {"fingerprint": b64encode(e.ctx.fingerprint)})

@@ -9,16 +9,22 @@ import dataclasses
 
 import pytest
 
+from evote import dkg
 from evote.commands import sign_command
 from evote.credentials import CredentialList
 from evote.dkg import (
+    Commitments,
     EncryptedShares,
     JointKey,
+    Qualified,
+    Reconstruct,
     finalize,
     step1_announce,
-    step2_reveal,
-    step4_receive,
-    step5_answer,
+    step2_shares,
+    step3_receive,
+    step4_answer,
+    step5_reveal,
+    step6_reconstruct,
 )
 from evote.drbg import SeededRng
 from evote.encoding import b64decode, b64encode
@@ -170,13 +176,102 @@ def test_a_trustee_message_after_opening_is_wrong_phase(election: ApiElection) -
     refused(election, response, 409, "wrong_phase", size)
 
 
-def test_commitments_wait_for_every_announcement(api_client) -> None:
+def test_shares_wait_for_every_announcement(api_client) -> None:
     e = build_election(api_client, stop_before="trustee_announced")
     for a in e.announcements[:2]:
         e.ok("trustee_announced", e.trustee_keys[a.trustee - 1], a.to_json())
     size = e.size()
-    c = step2_reveal(e.states[0])
-    refused(e, e.post("trustee_committed", e.trustee_keys[0], c.to_json()), 409, "wrong_phase", size)
+    dealt = step2_shares(e.states[0], e.announcements, e.rng)
+    response = e.post("trustee_shares", e.trustee_keys[0], dealt.to_json())
+    refused(e, response, 409, "wrong_phase", size)
+    assert response.get_json()["rule"] == "R-DKG-04"
+
+
+def _rule(response) -> str:
+    return response.get_json()["rule"]
+
+
+def test_no_feldman_value_before_qual_is_fixed(api_client) -> None:
+    """GJKR's cut: a reveal before ceremony_qualified is refused (R-DKG-02), and so is
+    the key (R-DKG-18); QUAL must be the recomputed one (R-DKG-15)."""
+    e = build_election(api_client, stop_before="ceremony_qualified")
+    size = e.size()
+    early = step5_reveal(e.states[0], e.rng)
+    response = e.post("trustee_committed", e.trustee_keys[0], early.to_json())
+    refused(e, response, 409, "wrong_phase", size)
+    assert _rule(response) == "R-DKG-02"
+    wrong = e.post("ceremony_qualified", OFFICIAL, Qualified((1, 2)).to_json())
+    refused(e, wrong, 422, "key_ceremony", size)
+    assert _rule(wrong) == "R-DKG-15" and "qualify [1, 2, 3]" in wrong.get_json()["message"]
+    by_trustee = e.post("ceremony_qualified", e.trustee_keys[0], Qualified((1, 2, 3)).to_json())
+    refused(e, by_trustee, 403, "wrong_signer", size)
+    e.ok("ceremony_qualified", OFFICIAL, Qualified((1, 2, 3)).to_json())
+    size = e.size()
+    again = e.post("ceremony_qualified", OFFICIAL, Qualified((1, 2, 3)).to_json())
+    refused(e, again, 422, "key_ceremony", size)
+
+
+def test_no_phase_1_message_after_the_cut(api_client) -> None:
+    """After ceremony_qualified a complaint (or answer, shares, announcement) could change
+    QUAL after Feldman values are public: refused (R-DKG-14)."""
+    e = build_election(api_client, stop_before="trustee_committed")
+    complaint = dkg.Complaint.create(e.election_id, e.trustee_keys[1], accuser=2, accused=3,
+                                     reason="bad-share")
+    size = e.size()
+    response = e.post("trustee_complaint", e.trustee_keys[1], complaint.to_json())
+    refused(e, response, 409, "wrong_phase", size)
+    assert _rule(response) == "R-DKG-14"
+
+
+def test_a_wrong_reveal_is_refused(api_client) -> None:
+    """Feldman values that do not open the announced Pedersen commitments (here:
+    trustee 2's reveal re-signed as trustee 1's) are refused (R-DKG-10)."""
+    e = build_election(api_client, stop_before="trustee_committed")
+    other = e.commitments[1]
+    forged = Commitments.create(
+        e.election_id, e.trustee_keys[0], trustee=1, coefficients=other.coefficients,
+        proofs=other.proofs, blindings=other.blindings, blinding_proofs=other.blinding_proofs)
+    size = e.size()
+    response = e.post("trustee_committed", e.trustee_keys[0], forged.to_json())
+    refused(e, response, 422, "key_ceremony", size)
+    assert _rule(response) == "R-DKG-10"
+    assert "does not open the announced commitment" in response.get_json()["message"]
+
+
+def test_a_dealer_that_withholds_its_reveal_is_rebuilt_and_the_election_opens(api_client) -> None:
+    """Trustee 3 is in QUAL and never reveals.  The official names it in
+    ceremony_reconstruct; trustees 1 and 2 publish the shares it dealt them; the
+    key the server accepts is the one with trustee 3's contribution in it, and
+    trustee 3 can still decrypt (it stays in QUAL)."""
+    e = build_election(api_client, stop_before="trustee_committed")
+    keys = e.trustee_keys
+    for c in e.commitments[:2]:
+        e.ok("trustee_committed", keys[c.trustee - 1], c.to_json())
+    size = e.size()
+    # reconstruction needs the official's entry first (R-DKG-17), which must name exactly 3
+    early = step6_reconstruct(e.states[0], e.announcements, e.shares, [], [3])
+    response = e.post("trustee_reconstruction", keys[0], early[0].to_json())
+    refused(e, response, 422, "key_ceremony", size)
+    assert _rule(response) == "R-DKG-17"
+    wrong = e.post("ceremony_reconstruct", OFFICIAL, Reconstruct((2, 3)).to_json())
+    refused(e, wrong, 422, "key_ceremony", size)
+    assert _rule(wrong) == "R-DKG-16"
+    refused(e, e.post("key_published", OFFICIAL, {"joint_key": {}}), 422, "bad_schema", size)
+    e.ok("ceremony_reconstruct", OFFICIAL, Reconstruct((3,)).to_json())
+    size = e.size()
+    late = e.post("trustee_committed", keys[2], e.commitments[2].to_json())
+    refused(e, late, 422, "key_ceremony", size)
+    assert _rule(late) == "R-DKG-16"
+    recs = [r for s in e.states[:2]
+            for r in step6_reconstruct(s, e.announcements, e.shares, [], [3])]
+    for r in recs:
+        e.ok("trustee_reconstruction", keys[r.trustee - 1], r.to_json())
+    joint, final3 = finalize(e.states[2], e.announcements, e.shares, [], [],
+                             e.commitments[:2], recs)
+    honest, _ = finalize(e.states[0], e.announcements, e.shares, [], [], e.commitments, [])
+    assert joint == honest  # withholding changed nothing
+    e.ok("key_published", OFFICIAL, {"joint_key": joint.to_json()})
+    assert final3.share is not None and 3 in joint.qualified
 
 
 def test_the_joint_key_is_published_once(election: ApiElection) -> None:
@@ -187,7 +282,7 @@ def test_the_joint_key_is_published_once(election: ApiElection) -> None:
 
 
 def test_a_trustee_announces_once(api_client) -> None:
-    e = build_election(api_client, stop_before="trustee_committed")
+    e = build_election(api_client, stop_before="trustee_shares")
     size = e.size()
     a = e.announcements[1]
     refused(e, e.post("trustee_announced", e.trustee_keys[1], a.to_json()), 409, "already_exists", size)
@@ -353,18 +448,25 @@ def test_a_wrong_tally_is_refused(election: ApiElection, mistake: str) -> None:
     election.ok("tally_posted", OFFICIAL, {"tally": tally.to_json(), "counted": counted, "total_weight": total})
 
 
-def test_a_bad_partial_decryption_is_refused(election: ApiElection) -> None:
+def test_a_bad_partial_decryption_is_recorded_once_and_not_used(election: ApiElection) -> None:
+    """Robust decryption (docs/protocol-trustees.md §5.13): trustee 1's signed partial
+    made of trustee 2's factors is recorded (evidence against trustee 1), trustee 1
+    cannot post a second one, and the result needs t *valid* partials."""
     tally, counted, total = closed_with_ballots(election)
     election.ok("tally_posted", OFFICIAL, {"tally": tally.to_json(), "counted": counted, "total_weight": total})
     good = election.partials(tally, [1])[0]
     # Trustee 1's label on factors computed with trustee 2's key share.
     other = election.partials(tally, [2])[0]
     forged = dataclasses.replace(other, trustee=1)
-    size = election.size()
-    refused(election, election.post("partial_decryption", election.trustee_keys[0], forged.to_json()), 422, "decryption", size)
-    election.ok("partial_decryption", election.trustee_keys[0], good.to_json())
+    election.ok("partial_decryption", election.trustee_keys[0], forged.to_json())
     size = election.size()
     refused(election, election.post("partial_decryption", election.trustee_keys[0], good.to_json()), 409, "already_exists", size)
+    election.ok("partial_decryption", election.trustee_keys[1], other.to_json())
+    response = election.post("result_published", OFFICIAL, {"result": {"counts": [[1, 0, 1]]}})
+    refused(election, response, 422, "decryption", size + 1)
+    assert "trustee 1: invalid proof" in response.get_json()["message"]
+    election.ok("partial_decryption", election.trustee_keys[2], election.partials(tally, [3])[0].to_json())
+    election.ok("result_published", OFFICIAL, {"result": {"counts": [[1, 0, 1]]}})
 
 
 def test_a_wrong_result_is_refused(election: ApiElection) -> None:
@@ -443,11 +545,11 @@ def test_a_complaint_and_its_answer_go_through_and_the_key_still_checks(api_clie
     e.shares[0] = EncryptedShares.create(e.election_id, keys[0], dealer=1, boxes=boxes)
     for s in e.shares:
         e.ok("trustee_shares", keys[s.dealer - 1], s.to_json())
-    complaints = step4_receive(e.states[1], e.announcements, e.commitments, e.shares)
+    complaints = step3_receive(e.states[1], e.announcements, e.shares)
     assert isinstance(complaints, list) and [(c.accuser, c.accused) for c in complaints] == [(2, 1)]
     size = e.size()
     # An answer before the complaint is on the board answers nothing.
-    early = step5_answer(e.states[0], e.announcements, complaints)[0]
+    early = step4_answer(e.states[0], e.announcements, complaints)[0]
     refused(e, e.post("trustee_complaint_answer", keys[0], early.to_json()), 422, "key_ceremony", size)
     # The complaint must be signed by the accuser.
     refused(e, e.post("trustee_complaint", keys[0], complaints[0].to_json()), 403, "wrong_signer", size)
@@ -457,7 +559,12 @@ def test_a_complaint_and_its_answer_go_through_and_the_key_still_checks(api_clie
     e.ok("trustee_complaint_answer", keys[0], early.to_json())
     size = e.size()
     refused(e, e.post("trustee_complaint_answer", keys[0], early.to_json()), 409, "already_exists", size)
-    joint, _ = finalize(e.states[1], e.announcements, e.commitments, e.shares, complaints, [early])
+    e.ok("ceremony_qualified", OFFICIAL, Qualified((1, 2, 3)).to_json())
+    e.commitments = [step5_reveal(s, e.rng) for s in e.states]
+    for c in e.commitments:
+        e.ok("trustee_committed", keys[c.trustee - 1], c.to_json())
+    joint, _ = finalize(e.states[1], e.announcements, e.shares, complaints, [early],
+                        e.commitments)
     e.ok("key_published", OFFICIAL, {"joint_key": joint.to_json()})
     material = e.client.get(f"{e.url}/trustees").get_json()
     assert len(material["complaints"]) == 1 and len(material["answers"]) == 1

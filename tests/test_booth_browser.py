@@ -206,7 +206,7 @@ def test_browser_voters_and_the_tally(server, browser, tmp_path) -> None:
     assert "a character is probably mistyped" in alert.inner_text()
     assert page.get_by_label("Credential code").get_attribute("aria-invalid") == "true"
     enter_code(page, v.code[:-5])
-    assert "it must have 55" in alert.inner_text()
+    assert "it must have 54" in alert.inner_text()
     enter_code(page, v.code)
     fourth = {"park": "Yes", "priorities": ["Lighting"], "budget": {"Library": 1}}
     mark(page, fourth)

@@ -240,3 +240,25 @@ def test_credential_codes_and_canonical_json_agree() -> None:
     outs = bridge(reqs)
     assert [o["seed_hex"] for o in outs[:20]] == [k.seed.hex() for k in keys]
     assert [o["hex"] for o in outs[20:]] == [canonical_json(d).hex() for d in docs]
+
+
+def test_credential_code_typos_are_judged_alike_by_js_and_python() -> None:
+    """Format-2 and old format-1 codes parse to the same seed on both sides, and
+    every single substitution and adjacent transposition of a code is refused by
+    both with reason "checksum" (shared inputs made here, judged by the booth)."""
+    from evote.credentials import CROCKFORD_ALPHABET, format_legacy_credential_code
+
+    keys = [SigningKey.generate(SeededRng(b"typos/%d" % i)) for i in range(2)]
+    codes = [format_credential_code(k) for k in keys] + [
+        format_legacy_credential_code(k) for k in keys
+    ]
+    code = codes[0].replace("-", "")
+    typos = [code[:i] + c + code[i + 1 :] for i in range(len(code))
+             for c in CROCKFORD_ALPHABET if c != code[i]]
+    typos += [code[:i] + code[i + 1] + code[i] + code[i + 2 :] for i in range(len(code) - 1)
+              if code[i] != code[i + 1]]
+    outs = bridge([{"op": "parse_code", "code": c} for c in codes + typos])
+    assert [o["seed_hex"] for o in outs[:4]] == [k.seed.hex() for k in keys] * 2
+    assert len(typos) > 54 * 31
+    assert all(o.get("reason") == "checksum" for o in outs[4:]), [
+        (t, o) for t, o in zip(typos, outs[4:], strict=True) if o.get("reason") != "checksum"][:3]

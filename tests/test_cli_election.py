@@ -89,15 +89,30 @@ def test_whole_election_through_the_command_line(server, tmp_path, monkeypatch):
         "waiting for trustee 3 to announce",
     )
     ok(invoke(server, "trustee", "keygen", "--state", "t3.state", "--election", eid))
-    for i in (1, 2):
-        ok(invoke(server, "trustee", "keygen", "--state", f"t{i}.state", "--timeout", "0"))
+    ok(invoke(server, "trustee", "keygen", "--state", "t1.state", "--timeout", "0"))
     fails(
         invoke(server, "trustee", "shares", "--state", "t1.state", "--timeout", "0"),
-        "waiting for trustees 2, 3 to deal theirs",
+        "waiting for trustee 2 to deal theirs",
+    )
+    # GJKR: the official fixes QUAL only after phase 1, before anything about the key is public
+    fails(invoke(server, "election", "qualify", eid, "--key", official),
+          "waiting for trustee 2 to deal shares")
+    ok(invoke(server, "trustee", "keygen", "--state", "t2.state", "--timeout", "0"))
+    fails(
+        invoke(server, "trustee", "shares", "--state", "t1.state", "--timeout", "0"),
+        "waiting for the official to fix the qualified trustees",
+    )
+    fails(invoke(server, "election", "open", eid, "--key", official),
+          "the qualified trustees are not fixed yet")
+    out = ok(invoke(server, "election", "qualify", eid, "--key", official))
+    assert "qualified trustees [1, 2, 3]" in out.output
+    fails(
+        invoke(server, "trustee", "shares", "--state", "t1.state", "--timeout", "0"),
+        "waiting for trustees 2, 3 to reveal",
     )
     fails(
         invoke(server, "trustee", "shares", "--state", "t2.state", "--timeout", "0"),
-        "waiting for trustee 3 to deal theirs",
+        "waiting for trustee 3 to reveal",
     )
     ok(invoke(server, "trustee", "shares", "--state", "t3.state"))
     for i in (1, 2):
@@ -449,6 +464,11 @@ def test_trustee_errors(server, tmp_path):
     )
     fails(
         invoke(server, "election", "open", e.id, "--key", server.keys / "official.key"),
+        "the qualified trustees are not fixed yet",
+    )
+    fails(
+        invoke(server, "election", "qualify", e.id, "--key", server.keys / "official.key",
+               "--now"),
         "trustee 1, step 1 (announcement): no announcement",
     )
 

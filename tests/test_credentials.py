@@ -12,13 +12,18 @@ from hypothesis import strategies as st
 
 from evote.credentials import (
     CHECKSUM_MESSAGE,
+    CODE_CHARS,
     CROCKFORD_ALPHABET,
+    LEGACY_CODE_CHARS,
     MAX_WEIGHT,
     CredentialFile,
     CredentialList,
     PublicCredential,
+    check_symbol_holds,
     crockford_encode,
     format_credential_code,
+    format_legacy_credential_code,
+    gf32_double,
     issue_credentials,
     parse_credential_code,
     shuffled,
@@ -55,15 +60,24 @@ def test_crockford_matches_rfc4648_base32_with_the_crockford_alphabet(data: byte
 
 
 def test_code_vectors_are_pinned() -> None:
-    """The browser booth must produce exactly these strings."""
+    """The browser booth must produce exactly these strings.
+
+    Checked by hand for the zero seed: hash byte 0xeb gives the body's last two
+    symbols 01110 = E and 10110 = P (after 51 zeros); Horner over GF(32):
+    s = 2·14 ⊕ 22 = 28 ⊕ 22 = 10, check = 2·10 = 20 = M.
+    """
     assert format_credential_code(SigningKey(bytes(range(32)))) == (
-        "000G-40R4-0M30-E209-185G-R38E-1W81-24GK-2GAH-C5RR-34D1-P70X-3RFQ-SS8"
+        "000G-40R4-0M30-E209-185G-R38E-1W81-24GK-2GAH-C5RR-34D1-P70X-3RFQ-RV"
     )
     assert format_credential_code(SigningKey(bytes(32))) == (
+        "0000-0000-0000-0000-0000-0000-0000-0000-0000-0000-0000-0000-000E-PM"
+    )
+    assert tagged_hash(TAG_CREDENTIAL_CODE, bytes(32))[:1] == b"\xeb"
+    assert crockford_encode(bytes(32) + b"\xeb") == "0" * 51 + "EP"
+    # format 1, as issued before, unchanged
+    assert format_legacy_credential_code(SigningKey(bytes(32))) == (
         "0000-0000-0000-0000-0000-0000-0000-0000-0000-0000-0000-0000-000E-Q9R"
     )
-    check = tagged_hash(TAG_CREDENTIAL_CODE, bytes(32))[:2]
-    assert crockford_encode(bytes(32) + check) == "0" * 51 + "EQ9R"
 
 
 @settings(max_examples=100)
@@ -71,7 +85,7 @@ def test_code_vectors_are_pinned() -> None:
 def test_code_round_trips_in_every_accepted_spelling(seed: bytes) -> None:
     key = SigningKey(seed)
     code = format_credential_code(key)
-    assert re.fullmatch(r"([0-9A-HJKMNP-TV-Z]{4}-){13}[0-9A-HJKMNP-TV-Z]{3}", code)
+    assert re.fullmatch(r"([0-9A-HJKMNP-TV-Z]{4}-){13}[0-9A-HJKMNP-TV-Z]{2}", code)
     for spelling in (code, code.lower(), ungrouped(code), " ".join(code.split("-"))):
         assert parse_credential_code(spelling) == key
 
@@ -86,34 +100,96 @@ def test_ambiguous_characters_are_normalised(seed: bytes) -> None:
     assert parse_credential_code(code.replace("1", "I").replace("0", "o").lower()) == key
 
 
+# -- the check symbol: certainty, not probability ---------------------------------
+
+
+def _op(x: int, y: int) -> int:
+    """The quasigroup of the check symbol: x∘y = 2x ⊕ y in GF(32)."""
+    return gf32_double(x) ^ y
+
+
+def test_gf32_doubling_is_multiplication_by_x_modulo_x5_x2_1() -> None:
+    """An independent reference: carry-less multiplication by 0b10, reduced by 0b100101."""
+    for x in range(32):
+        product = x << 1
+        if product & 0b100000:
+            product ^= 0b100101
+        assert gf32_double(x) == product
+    assert sorted(gf32_double(x) for x in range(32)) == list(range(32))  # a bijection
+
+
+def test_the_quasigroup_is_latin_and_totally_anti_symmetric_exhaustively() -> None:
+    """The two properties the proof needs, over the whole alphabet (32^3 cases).
+
+    Latin: x ↦ c∘x and c ↦ c∘x are bijections (a substitution changes the
+    running value, and the change survives every later step).  Totally
+    anti-symmetric: (c∘x)∘y = (c∘y)∘x only when x = y (swapping neighbours
+    changes the running value).  Together: every single substitution and every
+    adjacent transposition, anywhere in the code, is caught.
+    """
+    for c in range(32):
+        assert sorted(_op(c, x) for x in range(32)) == list(range(32))
+        assert sorted(_op(x, c) for x in range(32)) == list(range(32))
+        for x in range(32):
+            for y in range(32):
+                if x != y:
+                    assert _op(_op(c, x), y) != _op(_op(c, y), x), (c, x, y)
+
+
+def _typos(code: str):
+    """Every single substitution by another code character, and every adjacent
+    transposition of two different characters, of an ungrouped code."""
+    for pos, ch in enumerate(code):
+        for c in CROCKFORD_ALPHABET:
+            if c != ch:
+                yield "substitution", pos, code[:pos] + c + code[pos + 1 :]
+    for pos in range(len(code) - 1):
+        if code[pos] != code[pos + 1]:
+            yield "transposition", pos, code[:pos] + code[pos + 1] + code[pos] + code[pos + 2 :]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seeds)
+def test_every_single_substitution_and_adjacent_transposition_is_caught(seed: bytes) -> None:
+    """Not derandomized, not probabilistic: each of the 54·31 substitutions and up
+    to 53 transpositions of every code is refused, by the check symbol alone."""
+    code = ungrouped(format_credential_code(SigningKey(seed)))
+    values = [CROCKFORD_ALPHABET.index(c) for c in code]
+    assert len(code) == CODE_CHARS == 54 and check_symbol_holds(values)
+    n = 0
+    for what, pos, typo in _typos(code):
+        assert not check_symbol_holds([CROCKFORD_ALPHABET.index(c) for c in typo]), (what, pos)
+        with pytest.raises(CredentialError) as info:
+            parse_credential_code(typo)
+        assert info.value.message == CHECKSUM_MESSAGE, (what, pos)
+        assert info.value.detail == {"reason": "checksum"}
+        n += 1
+    assert n >= 54 * 31
+
+
+@settings(max_examples=50)
+@given(seeds)
+def test_old_format_codes_still_parse(seed: bytes) -> None:
+    """Migration: a format-1 code (55 characters) already printed keeps working."""
+    key = SigningKey(seed)
+    legacy = format_legacy_credential_code(key)
+    assert len(ungrouped(legacy)) == LEGACY_CODE_CHARS == 55
+    assert parse_credential_code(legacy) == key
+    assert parse_credential_code(legacy.lower().replace("-", " ")) == key
+
+
 @settings(max_examples=200, derandomize=True)
 @given(seeds, st.integers(0, 54), st.integers(1, 31))
-def test_any_single_character_typo_is_caught(seed: bytes, pos: int, shift: int) -> None:
-    """A typo changes one character to another code character.
-
-    Typos in the seed part are caught by the 16-bit checksum except with
-    probability 2^-16 each (so this test is derandomized: a rerun cannot turn
-    a 1-in-65536 event into a flake); typos in the last three characters
-    (checksum and padding only) are always caught, see the next test.
-    """
-    chars = list(ungrouped(format_credential_code(SigningKey(seed))))
+def test_a_typo_in_an_old_format_code_is_caught_by_its_checksum(
+    seed: bytes, pos: int, shift: int
+) -> None:
+    """Format 1 has no check symbol: typos are caught by its 16-bit checksum except
+    with probability 2^-16 (hence derandomized) -- the weakness format 2 removes."""
+    chars = list(ungrouped(format_legacy_credential_code(SigningKey(seed))))
     chars[pos] = CROCKFORD_ALPHABET[(CROCKFORD_ALPHABET.index(chars[pos]) + shift) % 32]
     with pytest.raises(CredentialError) as info:
         parse_credential_code("".join(chars))
-    assert info.value.message == CHECKSUM_MESSAGE
     assert info.value.detail == {"reason": "checksum"}
-
-
-@pytest.mark.parametrize("seed", [bytes(32), bytes(range(32)), b"\xff" * 32])
-def test_every_typo_in_the_checksum_characters_is_caught(seed: bytes) -> None:
-    """Characters 52..54 hold only checksum and padding bits: detection is certain."""
-    code = ungrouped(format_credential_code(SigningKey(seed)))
-    for pos in (52, 53, 54):
-        for c in CROCKFORD_ALPHABET:
-            if c == code[pos]:
-                continue
-            with pytest.raises(CredentialError, match="checksum does not match"):
-                parse_credential_code(code[:pos] + c + code[pos + 1 :])
 
 
 @pytest.mark.parametrize(
@@ -141,14 +217,14 @@ def test_every_typo_in_the_checksum_characters_is_caught(seed: bytes) -> None:
             "character",
         ),
         (
-            "0" * 54,
-            "credential code has 54 characters, expected 55 (not counting hyphens)",
+            "0" * 53,
+            "credential code has 53 characters, expected 54 (not counting hyphens)",
             "length",
         ),
-        ("", "credential code has 0 characters, expected 55 (not counting hyphens)", "length"),
+        ("", "credential code has 0 characters, expected 54 (not counting hyphens)", "length"),
         (
             "0" * 56,
-            "credential code has 56 characters, expected 55 (not counting hyphens)",
+            "credential code has 56 characters, expected 54 (not counting hyphens)",
             "length",
         ),
     ],
@@ -162,7 +238,7 @@ def test_bad_codes_say_what_is_wrong(text: str, message: str, reason: str) -> No
 
 def test_dropped_character_is_a_length_error_not_a_checksum_error() -> None:
     code = format_credential_code(KEYS[0])
-    with pytest.raises(CredentialError, match="has 54 characters"):
+    with pytest.raises(CredentialError, match="has 53 characters"):
         parse_credential_code(code[:-1])
 
 

@@ -1,5 +1,6 @@
-"""Trustee key generation: honest ceremonies, cheating dealers, commit-then-reveal,
-share boxes, and the secrecy of t−1 shares.  Real crypto throughout."""
+"""Trustee key generation (GJKR): honest ceremonies, cheating dealers, the reveal bound
+by Pedersen commitments, public reconstruction, share boxes, and the secrecy of t−1
+shares.  Real crypto throughout."""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ def roundtrip(msg):
 
 
 class Ceremony:
-    """Steps 1–3 done honestly; tests then cheat where they need to."""
+    """Phase 1 done honestly, and every trustee's phase-2 reveal ready; tests then
+    cheat where they need to."""
 
     def __init__(self, n: int, t: int, seed: bytes) -> None:
         self.n, self.t = n, t
@@ -71,11 +73,14 @@ class Ceremony:
         started = [dkg.step1_announce(EID, i, n, t, self.rng) for i in range(1, n + 1)]
         self.states = {s.trustee: s for s, _ in started}
         self.anns = [a for _, a in started]
-        self.comms = [dkg.step2_reveal(s) for s in self.states.values()]
-        self.shares = [dkg.step3_shares(s, self.anns, self.rng) for s in self.states.values()]
+        self.shares = [dkg.step2_shares(s, self.anns, self.rng) for s in self.states.values()]
+        self.comms = [dkg.step5_reveal(s, self.rng) for s in self.states.values()]
 
     def ann(self, i: int) -> dkg.Announcement:
         return self.anns[i - 1]
+
+    def reveals(self, qualified) -> list[dkg.Commitments]:
+        return [c for c in self.comms if c.trustee in set(qualified)]
 
     def replace_box(self, dealer: int, recipient: int, box: bytes) -> None:
         """The dealer (who holds its own signing key) re-signs a changed shares message."""
@@ -85,24 +90,25 @@ class Ceremony:
             EID, self.states[dealer].signing_key, dealer=dealer, boxes=boxes
         )
 
-    def deal_bad_share(self, dealer: int, recipient: int) -> Scalar:
+    def deal_bad_share(self, dealer: int, recipient: int) -> tuple[Scalar, Scalar]:
         s = self.states[dealer]
         bad = evaluate(s.polynomial, recipient) + Scalar.from_int(1)
+        blinding = evaluate(s.blinding, recipient)
         box = dkg.seal_share(
-            EID, dealer, recipient, s.box_secret, self.ann(recipient).box_key, bad, self.rng(24)
+            EID, dealer, recipient, s.box_secret, self.ann(recipient).box_key, bad, blinding,
+            self.rng(24),
         )
         self.replace_box(dealer, recipient, box)
-        return bad
+        return bad, blinding
 
     def receive_all(self) -> dict[int, object]:
-        return {
-            i: dkg.step4_receive(s, self.anns, self.comms, self.shares)
-            for i, s in self.states.items()
-        }
+        return {i: dkg.step3_receive(s, self.anns, self.shares) for i, s in self.states.items()}
 
     def finalize(self, trustees, complaints, answers):
+        qualified = dkg.qualified_set(EID, self.n, self.t, self.anns, complaints, answers)
         return {
-            i: dkg.finalize(self.states[i], self.anns, self.comms, self.shares, complaints, answers)
+            i: dkg.finalize(self.states[i], self.anns, self.shares, complaints, answers,
+                            self.reveals(qualified))
             for i in trustees
         }
 
@@ -129,7 +135,9 @@ def test_honest_ceremony_is_verifiable_and_any_t_trustees_decrypt(data) -> None:
     joint, states, msgs = dkg.run_ceremony(EID, n, t, rng)
     assert joint.qualified == tuple(range(1, n + 1))
     assert msgs.complaints == () and msgs.answers == ()
-    again = dkg.verify_ceremony(EID, n, t, reversed(msgs.announcements), msgs.commitments, (), ())
+    assert msgs.qualified.qualified == joint.qualified
+    again = dkg.verify_ceremony(EID, n, t, reversed(msgs.announcements), (), (),
+                                reversed(msgs.commitments))
     assert again == joint
     assert joint.joint_key == sum(
         (c.coefficients[0] for c in msgs.commitments[1:]), msgs.commitments[0].coefficients[0]
@@ -137,7 +145,7 @@ def test_honest_ceremony_is_verifiable_and_any_t_trustees_decrypt(data) -> None:
     by_index = {s.trustee: s for s in states}
     for j, s in by_index.items():
         assert Point.base_mul(s.share) == joint.verification_keys[j]
-        assert s.polynomial == ()
+        assert s.polynomial == () and s.blinding == ()
     who = data.draw(st.lists(st.sampled_from(range(1, n + 1)), min_size=t, max_size=t, unique=True))
     decrypts_correctly(joint, by_index, who, rng)
 
@@ -172,7 +180,7 @@ def test_t_minus_1_shares_are_consistent_with_every_secret() -> None:
 
 def test_bad_share_complaint_bad_answer_disqualifies_dealer() -> None:
     c = Ceremony(4, 2, b"bad-dealer")
-    bad = c.deal_bad_share(dealer=2, recipient=3)
+    bad, blinding = c.deal_bad_share(dealer=2, recipient=3)
     outcome = c.receive_all()
     complaints = outcome[3]
     assert isinstance(complaints, list) and len(complaints) == 1
@@ -183,13 +191,13 @@ def test_bad_share_complaint_bad_answer_disqualifies_dealer() -> None:
 
     # The dealer stands by the bad share it sent: anyone sees it is wrong.
     answer = dkg.ComplaintAnswer.create(
-        EID, c.states[2].signing_key, dealer=2, accuser=3, share=bad
+        EID, c.states[2].signing_key, dealer=2, accuser=3, share=bad, blinding=blinding
     )
-    with pytest.raises(KeyCeremonyError, match=r"trustee 2, step 5 .*does not match"):
-        dkg.check_complaint_answer(EID, c.ann(2), c.comms[1], answer)
-    assert dkg.qualified_set(EID, 4, 2, c.anns, c.comms, complaints, [answer]) == {1, 3, 4}
+    with pytest.raises(KeyCeremonyError, match=r"trustee 2, step 4 .*does not match"):
+        dkg.check_complaint_answer(EID, c.ann(2), answer)
+    assert dkg.qualified_set(EID, 4, 2, c.anns, complaints, [answer]) == (1, 3, 4)
     # Not answering at all is the same verdict.
-    assert dkg.qualified_set(EID, 4, 2, c.anns, c.comms, complaints, []) == {1, 3, 4}
+    assert dkg.qualified_set(EID, 4, 2, c.anns, complaints, []) == (1, 3, 4)
 
     done = c.finalize((1, 3, 4), complaints, [answer])
     joint = done[1][0]
@@ -200,8 +208,12 @@ def test_bad_share_complaint_bad_answer_disqualifies_dealer() -> None:
         == c.comms[0].coefficients[0] + c.comms[2].coefficients[0] + c.comms[3].coefficients[0]
     )
     assert all(j == joint for j, _ in done.values())
-    assert dkg.verify_ceremony(EID, 4, 2, c.anns, c.comms, complaints, [answer]) == joint
-    with pytest.raises(KeyCeremonyError, match="trustee 2, step 6 .*disqualified") as exc:
+    assert dkg.verify_ceremony(EID, 4, 2, c.anns, complaints, [answer],
+                               c.reveals((1, 3, 4))) == joint
+    # A disqualified dealer's reveal is not accepted as part of the ceremony.
+    with pytest.raises(KeyCeremonyError, match=r"trustee 2, step 5 .*not in QUAL"):
+        dkg.verify_ceremony(EID, 4, 2, c.anns, complaints, [answer], c.comms)
+    with pytest.raises(KeyCeremonyError, match="trustee 2, step 7 .*disqualified") as exc:
         c.finalize((2,), complaints, [answer])
     assert exc.value.detail == {"trustee": 2, "step": "finalize"}
     states = {i: s for i, (_, s) in done.items()}
@@ -214,12 +226,12 @@ def test_bad_share_answered_correctly_clears_the_complaint() -> None:
     c.deal_bad_share(dealer=1, recipient=4)
     complaints = c.receive_all()[4]
     assert [(x.accuser, x.accused) for x in complaints] == [(4, 1)]
-    answers = dkg.step5_answer(c.states[1], c.anns, complaints)
+    answers = dkg.step4_answer(c.states[1], c.anns, complaints)
     assert [(a.dealer, a.accuser) for a in answers] == [(1, 4)]
-    dkg.check_complaint_answer(EID, c.ann(1), c.comms[0], answers[0])
-    assert dkg.qualified_set(EID, 4, 3, c.anns, c.comms, complaints, answers) == {1, 2, 3, 4}
+    dkg.check_complaint_answer(EID, c.ann(1), answers[0])
+    assert dkg.qualified_set(EID, 4, 3, c.anns, complaints, answers) == (1, 2, 3, 4)
     # Other dealers have nothing to answer.
-    assert dkg.step5_answer(c.states[2], c.anns, complaints) == []
+    assert dkg.step4_answer(c.states[2], c.anns, complaints) == []
     done = c.finalize((1, 2, 3, 4), complaints, answers)
     joint = done[4][0]
     states = {i: s for i, (_, s) in done.items()}
@@ -233,9 +245,9 @@ def test_false_complaint_against_honest_dealer_is_cleared() -> None:
     lie = dkg.Complaint.create(
         EID, c.states[3].signing_key, accuser=3, accused=1, reason="bad-share"
     )
-    answers = dkg.step5_answer(c.states[1], c.anns, [lie])
-    dkg.check_complaint_answer(EID, c.ann(1), c.comms[0], answers[0])
-    joint = dkg.verify_ceremony(EID, 3, 2, c.anns, c.comms, [lie], answers)
+    answers = dkg.step4_answer(c.states[1], c.anns, [lie])
+    dkg.check_complaint_answer(EID, c.ann(1), answers[0])
+    joint = dkg.verify_ceremony(EID, 3, 2, c.anns, [lie], answers, c.comms)
     assert joint.qualified == (1, 2, 3)
     done = c.finalize((1, 2, 3), [lie], answers)
     decrypts_correctly(joint, {i: s for i, (_, s) in done.items()}, [1, 3], c.rng)
@@ -244,20 +256,52 @@ def test_false_complaint_against_honest_dealer_is_cleared() -> None:
 def test_bad_share_without_complaint_stops_the_recipient_at_finalize() -> None:
     c = Ceremony(3, 2, b"silent")
     c.deal_bad_share(dealer=1, recipient=2)
-    with pytest.raises(KeyCeremonyError, match=r"trustee 2, step 6 .*dealer 1 is bad-share"):
+    with pytest.raises(KeyCeremonyError, match=r"trustee 2, step 7 .*dealer 1 is not valid"):
         c.finalize((2,), [], [])
     assert set(c.finalize((1, 3), [], [])) == {1, 3}
 
 
-def test_dealer_that_never_reveals_is_disqualified_and_too_few_fails() -> None:
+def test_a_qual_dealer_that_never_reveals_is_rebuilt_not_dropped() -> None:
+    """GJKR: trustee 3 is in QUAL and withholds its reveal.  It stays in QUAL; the
+    others publish the shares it dealt them and anyone rebuilds its polynomial.
+    With too few published shares the ceremony cannot finish (it does not drop 3)."""
     c = Ceremony(3, 2, b"no-reveal")
-    present = c.comms[:2]  # trustee 3 announced but never revealed
-    joint = dkg.verify_ceremony(EID, 3, 2, c.anns, present, [], [])
-    assert joint.qualified == (1, 2)
+    present = c.comms[:2]
+    with pytest.raises(KeyCeremonyError, match=r"trustee 3, step 6 .*only 0 of the 2 shares"):
+        dkg.verify_ceremony(EID, 3, 2, c.anns, [], [], present)
+    assert dkg.unrevealed((1, 2, 3), present) == (3,)
+    recs = [r for i in (1, 2)
+            for r in dkg.step6_reconstruct(c.states[i], c.anns, c.shares, [], [3])]
+    assert [(r.trustee, r.dealer) for r in recs] == [(1, 3), (2, 3)]
+    with pytest.raises(KeyCeremonyError, match="only 1 of the 2 shares"):
+        dkg.verify_ceremony(EID, 3, 2, c.anns, [], [], present, recs[:1])
+    outcome = dkg.ceremony_outcome(EID, 3, 2, c.anns, [], [], present, recs)
+    assert outcome.joint.qualified == (1, 2, 3) and outcome.rebuilt == (3,)
+    assert outcome.feldman[3] == c.comms[2].coefficients  # exactly what it would have revealed
+    assert outcome.joint == dkg.verify_ceremony(EID, 3, 2, c.anns, [], [], c.comms)
+    # A published share that does not match the dealer's commitments is ignored.
+    lie = dkg.Reconstruction.create(EID, c.states[1].signing_key, trustee=1, dealer=3,
+                                    share=recs[0].share + Scalar.from_int(1),
+                                    blinding=recs[0].blinding)
+    with pytest.raises(KeyCeremonyError, match=r"trustee 1, step 6 .*does not match"):
+        dkg.check_reconstruction(EID, c.ann(1), c.ann(3), lie)
+    with pytest.raises(KeyCeremonyError, match="only 1 of the 2 shares"):
+        dkg.verify_ceremony(EID, 3, 2, c.anns, [], [], present, [lie, recs[1]])
+    # Trustee 3 still holds a working key share.
+    done = {i: dkg.finalize(c.states[i], c.anns, c.shares, [], [], present, recs)[1]
+            for i in (1, 2, 3)}
+    decrypts_correctly(outcome.joint, done, [1, 3], c.rng)
+    decrypts_correctly(outcome.joint, done, [2, 3], c.rng)
+
+
+def test_too_few_qualified_fails() -> None:
+    c = Ceremony(3, 2, b"too-few")
+    lies = [dkg.Complaint.create(EID, c.states[1].signing_key, accuser=1, accused=i,
+                                 reason="bad-share") for i in (2, 3)]
     with pytest.raises(
         KeyCeremonyError, match=r"only 1 trustees qualified \(\[1\]\), threshold is 2"
     ):
-        dkg.verify_ceremony(EID, 3, 2, c.anns, c.comms[:1], [], [])
+        dkg.qualified_set(EID, 3, 2, c.anns, lies, [])
 
 
 def test_complaints_must_be_signed_by_the_accuser_and_name_another_trustee() -> None:
@@ -265,10 +309,10 @@ def test_complaints_must_be_signed_by_the_accuser_and_name_another_trustee() -> 
     forged = dkg.Complaint.create(
         EID, c.states[1].signing_key, accuser=3, accused=2, reason="missing"
     )
-    with pytest.raises(KeyCeremonyError, match=r"trustee 3, step 4 .*signature"):
+    with pytest.raises(KeyCeremonyError, match=r"trustee 3, step 3 .*signature"):
         dkg.check_complaint(EID, c.anns, forged)
-    with pytest.raises(KeyCeremonyError, match=r"trustee 3, step 4"):
-        dkg.verify_ceremony(EID, 3, 2, c.anns, c.comms, [forged], [])
+    with pytest.raises(KeyCeremonyError, match=r"trustee 3, step 3"):
+        dkg.verify_ceremony(EID, 3, 2, c.anns, [forged], [], c.comms)
     selfish = dkg.Complaint.create(
         EID, c.states[2].signing_key, accuser=2, accused=2, reason="missing"
     )
@@ -278,91 +322,87 @@ def test_complaints_must_be_signed_by_the_accuser_and_name_another_trustee() -> 
 
 def test_missing_shares_message_yields_a_complaint() -> None:
     c = Ceremony(3, 2, b"missing")
-    del c.shares[1]  # dealer 2 never posts step 3
+    del c.shares[1]  # dealer 2 never posts step 2
     out = c.receive_all()
     assert [(x.accused, x.reason) for x in out[1]] == [(2, "missing")]
     assert [(x.accused, x.reason) for x in out[3]] == [(2, "missing")]
     assert isinstance(out[2], dkg.ReceivedShares)
 
 
-# -- commit-then-reveal ---------------------------------------------------------
+# -- phase 2: the reveal must open the Pedersen commitments ----------------------
 
 
-def test_commitments_not_matching_the_announced_hash_are_rejected() -> None:
+def _reveal_of(state: dkg.TrusteeState, polynomial, blinding, rng) -> dkg.Commitments:
+    """A reveal made (with valid proofs) from polynomials of the cheater's choice."""
+    fake = dkg.TrusteeState(
+        EID, state.trustee, state.trustees, state.threshold, state.signing_key,
+        state.box_secret, tuple(polynomial), tuple(blinding),
+        tuple(Point.base_mul(a) + dkg.H * b for a, b in zip(polynomial, blinding, strict=True)))
+    return dkg.step5_reveal(fake, rng)
+
+
+def test_a_reveal_that_does_not_open_the_announced_commitments_is_rejected() -> None:
     c = Ceremony(3, 2, b"commit")
     for i in (1, 2, 3):
         dkg.check_commitments(EID, c.ann(i), c.comms[i - 1])
     # Trustee 3 tries to change its polynomial after seeing the others' reveals.
     rng = SeededRng(b"late")
     s3 = c.states[3]
-    poly = [Scalar.random(rng) for _ in range(2)]
-    changed = dkg.Commitments.create(
-        EID,
-        s3.signing_key,
-        trustee=3,
-        coefficients=[Point.base_mul(a) for a in poly],
-        proofs=[
-            prove_schnorr(dkg._coefficient_context(EID, 3, k), a, rng) for k, a in enumerate(poly)
-        ],
-    )
-    with pytest.raises(KeyCeremonyError, match=r"trustee 3, step 2 .*do not match the hash"):
+    changed = _reveal_of(s3, [Scalar.random(rng) for _ in range(2)], s3.blinding, rng)
+    with pytest.raises(KeyCeremonyError, match=r"trustee 3, step 5 .*does not open"):
         dkg.check_commitments(EID, c.ann(3), changed)
-    with pytest.raises(KeyCeremonyError, match="do not match the hash"):
-        dkg.verify_ceremony(EID, 3, 2, c.anns, [*c.comms[:2], changed], [], [])
-    # Commitments offered against another trustee's announcement.
-    with pytest.raises(KeyCeremonyError, match="trustee 1, step 2"):
+    with pytest.raises(KeyCeremonyError, match="does not open"):
+        dkg.verify_ceremony(EID, 3, 2, c.anns, [], [], [*c.comms[:2], changed])
+    # Reveals offered against another trustee's announcement.
+    with pytest.raises(KeyCeremonyError, match="trustee 1, step 5"):
         dkg.check_commitments(EID, c.ann(2), c.comms[0])
 
 
+def test_the_pedersen_generator_is_the_documented_hash_to_the_group() -> None:
+    """H = from_uniform(tagged_hash("pedersen-generator", "evote/dkg/H")), in the
+    prime-order subgroup, not G, not the identity; pinned so other verifiers agree."""
+    from nacl import bindings
+
+    from evote.hashing import TAG_PEDERSEN_GENERATOR, tagged_hash
+
+    raw = bindings.crypto_core_ed25519_from_uniform(
+        tagged_hash(TAG_PEDERSEN_GENERATOR, b"evote/dkg/H"))
+    assert dkg.H.raw == raw and bindings.crypto_core_ed25519_is_valid_point(raw)
+    assert dkg.H != Point.base_mul(Scalar.from_int(1)) and not dkg.H.is_identity()
+    assert b64encode(raw) == "8iMRSx7kYbV4ndTT6Y6nj24a22q9sEiotIVxfW7oYRM"
+
+
 @pytest.mark.parametrize("k", [0, 1, 2])
-def test_bad_schnorr_proof_on_any_coefficient_is_rejected(k: int) -> None:
-    """Even a trustee that announces the hash of its bad commitments is caught."""
+@pytest.mark.parametrize("which", ["coefficient", "blinding"])
+def test_bad_schnorr_proof_on_any_coefficient_or_blinding_is_rejected(k: int, which: str) -> None:
     c = Ceremony(3, 3, b"schnorr")
-    s = c.states[2]
     good = c.comms[1]
-    proofs = list(good.proofs)
+    field = "proofs" if which == "coefficient" else "blinding_proofs"
+    proofs = list(getattr(good, field))
     proofs[k] = SchnorrProof(proofs[k].challenge, proofs[k].response + Scalar.from_int(1))
-    bad = dkg.Commitments.create(
-        EID, s.signing_key, trustee=2, coefficients=good.coefficients, proofs=proofs
-    )
-    ann = dkg.Announcement.create(
-        EID,
-        s.signing_key,
-        trustee=2,
-        trustees=3,
-        threshold=3,
-        box_key=s.box_public_key,
-        commitment_hash=dkg.hash_commitments(EID, 2, bad.coefficients, bad.proofs),
-    )
-    dkg.check_announcement(EID, 3, 3, ann)
-    with pytest.raises(
-        KeyCeremonyError, match=rf"trustee 2, step 2 .*coefficient {k} does not verify"
-    ):
-        dkg.check_commitments(EID, ann, bad)
+    parts = {f: getattr(good, f) for f in ("coefficients", "proofs", "blindings",
+                                            "blinding_proofs")}
+    parts[field] = proofs
+    bad = dkg.Commitments.create(EID, c.states[2].signing_key, trustee=2, **parts)
+    with pytest.raises(KeyCeremonyError, match=rf"trustee 2, step 5 .*{which} {k} does not verify"):
+        dkg.check_commitments(EID, c.ann(2), bad)
 
 
-def test_rogue_key_without_knowledge_of_its_logarithm_is_rejected() -> None:
-    """The classic attack: the last trustee sets C_0 = target − Σ others' C_0."""
+def test_rogue_key_is_impossible_the_reveal_is_bound_by_the_pedersen_commitment() -> None:
+    """The classic attack: the last trustee sets A_0 = target − Σ others' A_0, after
+    seeing them.  It must also give B_0 = E_0 − A_0 with a proof of knowledge of
+    log_H(B_0), which it does not have: rejected."""
     c = Ceremony(3, 1, b"rogue")
     s3 = c.states[3]
     target = Point.base_mul(Scalar.from_int(42))
     rogue = target - c.comms[0].coefficients[0] - c.comms[1].coefficients[0]
-    # It can only attach a proof for some logarithm it knows.
-    proof = prove_schnorr(dkg._coefficient_context(EID, 3, 0), Scalar.from_int(42), c.rng)
-    bad = dkg.Commitments.create(
-        EID, s3.signing_key, trustee=3, coefficients=[rogue], proofs=[proof]
-    )
-    ann = dkg.Announcement.create(
-        EID,
-        s3.signing_key,
-        trustee=3,
-        trustees=3,
-        threshold=1,
-        box_key=s3.box_public_key,
-        commitment_hash=dkg.hash_commitments(EID, 3, bad.coefficients, bad.proofs),
-    )
+    blind = c.ann(3).pedersen[0] - rogue
+    proof_a = prove_schnorr(dkg._coefficient_context(EID, 3, 0), Scalar.from_int(42), c.rng)
+    proof_b = dkg.prove_schnorr_h(dkg._blinding_context(EID, 3, 0), s3.blinding[0], c.rng)
+    bad = dkg.Commitments.create(EID, s3.signing_key, trustee=3, coefficients=[rogue],
+                                 proofs=[proof_a], blindings=[blind], blinding_proofs=[proof_b])
     with pytest.raises(KeyCeremonyError, match="coefficient 0 does not verify"):
-        dkg.check_commitments(EID, ann, bad)
+        dkg.check_commitments(EID, c.ann(3), bad)
 
 
 def test_identity_and_invalid_commitment_points_are_rejected() -> None:
@@ -375,7 +415,13 @@ def test_identity_and_invalid_commitment_points_are_rejected() -> None:
     with pytest.raises(InvalidPoint) as exc:
         dkg.Commitments.from_json(doc)
     assert exc.value.code == "invalid_point"
-    built = dkg.Commitments(1, (c.comms[0].coefficients[0], IDENTITY), c.comms[0].proofs, b"")
+    adoc = c.ann(1).to_json()
+    adoc["pedersen"][0] = b64encode(SMALL_ORDER_POINTS[4])
+    with pytest.raises(InvalidPoint):
+        dkg.Announcement.from_json(adoc)
+    m = c.comms[0]
+    built = dkg.Commitments(1, (m.coefficients[0], IDENTITY), m.proofs, m.blindings,
+                            m.blinding_proofs, b"")
     with pytest.raises(KeyCeremonyError, match="coefficient 1 is the identity"):
         dkg.check_commitments(EID, c.ann(1), built)
 
@@ -391,7 +437,7 @@ def test_box_moved_to_another_recipient_fails() -> None:
     s2 = c.states[2]
     dkg.open_share(EID, 1, 2, s2.box_secret, c.ann(1).box_key, for_2)
     # Trustee 3 cannot open a box made for 2.
-    with pytest.raises(KeyCeremonyError, match=r"trustee 1, step 3 .*does not open"):
+    with pytest.raises(KeyCeremonyError, match=r"trustee 1, step 2 .*does not open"):
         dkg.open_share(EID, 1, 3, c.states[3].box_secret, c.ann(1).box_key, for_2)
     # Box(sk1, pk2) also opens with (sk1, pk2) from the dealer's side: the
     # plaintext's dealer/recipient binding stops it being passed off as 2 -> 1.
@@ -402,7 +448,7 @@ def test_box_moved_to_another_recipient_fails() -> None:
         dkg.open_share("another-election", 1, 2, s2.box_secret, c.ann(1).box_key, for_2)
     # Moved by someone without the dealer's key: the message signature breaks.
     moved = dkg.EncryptedShares(1, ((2, for_2), (3, for_2)), c.shares[0].signature)
-    with pytest.raises(KeyCeremonyError, match=r"trustee 1, step 3 .*signature"):
+    with pytest.raises(KeyCeremonyError, match=r"trustee 1, step 2 .*signature"):
         dkg.check_shares(EID, c.ann(1), moved)
     # Moved by the dealer itself, re-signed: the recipient complains.
     c.replace_box(1, 3, for_2)
@@ -442,21 +488,21 @@ def test_announcement_checks() -> None:
             trustees=3,
             threshold=2,
             box_key=small,
-            commitment_hash=a.commitment_hash,
+            pedersen=a.pedersen,
         )
         with pytest.raises(KeyCeremonyError, match="small order"):
             dkg.check_announcement(EID, 3, 2, weak)
     registered = {i: c.states[i].signing_key.verify_key for i in (1, 2, 3)}
-    dkg.verify_ceremony(EID, 3, 2, c.anns, c.comms, [], [], signing_keys=registered)
+    dkg.verify_ceremony(EID, 3, 2, c.anns, [], [], c.comms, signing_keys=registered)
     impostor = {**registered, 1: SigningKey.generate(SeededRng(b"imp")).verify_key}
     with pytest.raises(KeyCeremonyError, match=r"trustee 1, step 1 .*not the one registered"):
-        dkg.verify_ceremony(EID, 3, 2, c.anns, c.comms, [], [], signing_keys=impostor)
+        dkg.verify_ceremony(EID, 3, 2, c.anns, [], [], c.comms, signing_keys=impostor)
     with pytest.raises(
         KeyCeremonyError, match=r"trustee 3, step 1 \(announcement\): no announcement"
     ):
-        dkg.verify_ceremony(EID, 3, 2, c.anns[:2], c.comms, [], [])
+        dkg.verify_ceremony(EID, 3, 2, c.anns[:2], [], [], c.comms)
     with pytest.raises(KeyCeremonyError, match="more than one announcement"):
-        dkg.verify_ceremony(EID, 3, 2, [*c.anns, c.anns[0]], c.comms, [], [])
+        dkg.verify_ceremony(EID, 3, 2, [*c.anns, c.anns[0]], [], [], c.comms)
     with pytest.raises(KeyCeremonyError, match="threshold"):
         dkg.step1_announce(EID, 1, 3, 4, c.rng)
     with pytest.raises(KeyCeremonyError):
@@ -467,7 +513,7 @@ def test_a_trustee_refuses_a_board_that_replaced_its_announcement() -> None:
     c = Ceremony(2, 1, b"replaced")
     other, fake = dkg.step1_announce(EID, 1, 2, 1, SeededRng(b"someone else"))
     with pytest.raises(KeyCeremonyError, match=r"trustee 1, step 1 .*not this trustee's"):
-        dkg.step3_shares(c.states[1], [fake, c.ann(2)], c.rng)
+        dkg.step2_shares(c.states[1], [fake, c.ann(2)], c.rng)
 
 
 # -- serialisation --------------------------------------------------------------
@@ -477,8 +523,10 @@ def test_messages_round_trip_and_are_strict() -> None:
     c = Ceremony(3, 2, b"json")
     c.deal_bad_share(dealer=1, recipient=2)
     complaints = c.receive_all()[2]
-    answers = dkg.step5_answer(c.states[1], c.anns, complaints)
-    for msg in [*c.anns, *c.comms, *c.shares, *complaints, *answers]:
+    answers = dkg.step4_answer(c.states[1], c.anns, complaints)
+    recs = dkg.step6_reconstruct(c.states[2], c.anns, c.shares, answers, [3])
+    extra = [dkg.Qualified((1, 2, 3)), dkg.Reconstruct((3,))]
+    for msg in [*c.anns, *c.comms, *c.shares, *complaints, *answers, *recs, *extra]:
         assert roundtrip(msg) == msg
         doc = msg.to_json()
         with pytest.raises(SchemaError, match="unknown field 'extra'"):
@@ -489,7 +537,7 @@ def test_messages_round_trip_and_are_strict() -> None:
     doc = complaints[0].to_json()
     with pytest.raises(SchemaError, match="complaint.reason: must be one of"):
         dkg.Complaint.from_json({**doc, "reason": "grudge"})
-    joint = dkg.verify_ceremony(EID, 3, 2, c.anns, c.comms, complaints, answers)
+    joint = dkg.verify_ceremony(EID, 3, 2, c.anns, complaints, answers, c.comms)
     assert roundtrip(joint) == joint
     doc = joint.to_json()
     with pytest.raises(SchemaError, match="keys must be exactly the qualified trustees"):
@@ -505,19 +553,17 @@ def test_trustee_state_round_trips_hides_secrets_and_checks_itself() -> None:
     assert "box_secret" not in repr(s) and s.box_secret.hex()[:8] not in repr(s)
     doc = s.to_json()
     doc["polynomial"] = list(reversed(doc["polynomial"]))
-    with pytest.raises(KeyCeremonyError, match="does not match its commitments"):
+    with pytest.raises(KeyCeremonyError, match="polynomials do not match its commitments"):
         dkg.TrusteeState.from_json(doc)
-    joint, done = dkg.finalize(s, c.anns, c.comms, c.shares, [], [])
-    assert done.share is not None and done.polynomial == ()
+    joint, done = dkg.finalize(s, c.anns, c.shares, [], [], c.comms)
+    assert done.share is not None and done.polynomial == () and done.blinding == ()
     assert roundtrip(done) == done
     assert "share" in done.to_json() and "share" not in s.to_json()
     with pytest.raises(KeyCeremonyError, match="already been finalized"):
-        dkg.finalize(done, c.anns, c.comms, c.shares, [], [])
+        dkg.finalize(done, c.anns, c.shares, [], [], c.comms)
 
 
 def test_trustee_commitments_in_index_order() -> None:
     c = Ceremony(3, 2, b"fingerprint")
-    by = {m.trustee: m for m in reversed(c.comms)}
+    by = {m.trustee: m.coefficients for m in reversed(c.comms)}
     assert dkg.trustee_commitments(by) == [list(m.coefficients) for m in c.comms]
-    with pytest.raises(KeyCeremonyError):
-        dkg.trustee_commitments({2: c.comms[0]})

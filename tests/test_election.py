@@ -7,12 +7,15 @@ import pytest
 from evote.election import ALLOWED, KINDS, ElectionState, Phase
 from evote.errors import LifecycleError
 
-TRUSTEE = [
+TRUSTEE = [  # the key ceremony's kinds (their order is the rulebook's, R-DKG-*)
     "trustee_announced",
     "trustee_committed",
     "trustee_shares",
     "trustee_complaint",
     "trustee_complaint_answer",
+    "ceremony_qualified",
+    "ceremony_reconstruct",
+    "trustee_reconstruction",
 ]
 
 # Representative states, each with the kinds the rules in the brief allow there

@@ -45,6 +45,7 @@ from evote.dkg import (
     ComplaintAnswer,
     EncryptedShares,
     JointKey,
+    Reconstruction,
     TrusteeState,
 )
 from evote.elgamal import Ciphertext
@@ -106,7 +107,11 @@ def documents(gen: GeneratedRecord) -> dict[str, tuple[Any, Callable[[Any], Any]
     ballot = _payload(gen, "ballot_cast")["ballot"]
     audited = _payload(gen, "ballot_audited")["audited"]
     answer = ComplaintAnswer.create(e.election_id, e.states[0].signing_key, dealer=1, accuser=2,
-                                    share=Scalar.from_int(3)).to_json()
+                                    share=Scalar.from_int(3), blinding=Scalar.from_int(4)
+                                    ).to_json()
+    reconstruction = Reconstruction.create(
+        e.election_id, e.states[1].signing_key, trustee=2, dealer=1, share=Scalar.from_int(5),
+        blinding=Scalar.from_int(6)).to_json()
     complaint = Complaint.create(e.election_id, e.states[1].signing_key, accuser=2, accused=1,
                                  reason="bad-share").to_json()
     entry = gen.entries[len(gen.entries) // 2]
@@ -132,6 +137,7 @@ def documents(gen: GeneratedRecord) -> dict[str, tuple[Any, Callable[[Any], Any]
         "shares": (body("trustee_shares"), EncryptedShares.from_json),
         "complaint": (complaint, Complaint.from_json),
         "complaint answer": (answer, ComplaintAnswer.from_json),
+        "reconstruction": (reconstruction, Reconstruction.from_json),
         "joint key": (body("key_published")["joint_key"], JointKey.from_json),
         "trustee state": (e.states[0].to_json(), TrusteeState.from_json),
         "ceremony": (e.messages.to_json(), CeremonyMessages.from_json),
@@ -152,7 +158,11 @@ def documents(gen: GeneratedRecord) -> dict[str, tuple[Any, Callable[[Any], Any]
         "receipt": (gen.receipts[0].to_json(), Receipt.from_json),
         "record header": (header.to_json(), RecordHeader.from_json),
     }
-    signed = {  # the two kinds an honest ceremony never posts
+    signed = {  # the kinds an honest ceremony never posts
+        "ceremony_reconstruct": sign_command(e.official, e.election_id, "ceremony_reconstruct",
+                                             {"dealers": [3]}).to_json(),
+        "trustee_reconstruction": sign_command(e.states[1].signing_key, e.election_id,
+                                               "trustee_reconstruction", reconstruction).to_json(),
         "trustee_complaint": sign_command(e.states[1].signing_key, e.election_id,
                                           "trustee_complaint", complaint).to_json(),
         "trustee_complaint_answer": sign_command(e.states[0].signing_key, e.election_id,
@@ -167,7 +177,7 @@ def documents(gen: GeneratedRecord) -> dict[str, tuple[Any, Callable[[Any], Any]
 DOC_NAMES = [
     "ballot", "audited ballot", "randomness", "ciphertext", "range proof", "manifest",
     "credential list", "credential file", "announcement", "commitments", "shares", "complaint",
-    "complaint answer", "joint key", "trustee state", "ceremony", "schnorr proof", "tally",
+    "complaint answer", "reconstruction", "joint key", "trustee state", "ceremony", "schnorr proof", "tally",
     "partial decryption", "dleq proof", "result", "entry", "cast entry", "audit entry",
     "signed command", "tree head", "signed tree head", "consistency proof", "receipt",
     "record header",

@@ -34,11 +34,14 @@ from evote.commands import sign_command
 from evote.credentials import CredentialList, issue_credentials
 from evote.dkg import (
     Complaint,
+    Qualified,
+    Reconstruct,
     finalize,
     step1_announce,
-    step2_reveal,
-    step3_shares,
-    step5_answer,
+    step2_shares,
+    step4_answer,
+    step5_reveal,
+    step6_reconstruct,
 )
 from evote.drbg import SeededRng
 from evote.encoding import b64encode
@@ -79,9 +82,11 @@ def universe(election_id: str) -> dict[str, Msg]:
                for i in range(1, N + 1)]
     states = [s for s, _ in started]
     anns = [a for _, a in started]
-    comms = [step2_reveal(s) for s in states]
-    shares = [step3_shares(s, anns, rng) for s in states]
-    joint, _ = finalize(copy.deepcopy(states[0]), anns, comms, shares, [], [])
+    shares = [step2_shares(s, anns, rng) for s in states]
+    comms = [step5_reveal(s, rng) for s in states]
+    joint, _ = finalize(copy.deepcopy(states[0]), anns, shares, [], [], comms)
+    recs = {r.trustee: r for s in states[:2]
+            for r in step6_reconstruct(s, anns, shares, [], [3])}
     creds_a = CredentialList.of(k.verify_key for k in issue_credentials(2, rng))
     creds_b = CredentialList.of(k.verify_key for k in issue_credentials(2, rng))
     union = CredentialList(creds_a.entries + creds_b.entries)
@@ -92,7 +97,7 @@ def universe(election_id: str) -> dict[str, Msg]:
                          .fingerprint)
 
     complaint = Complaint.create(election_id, tkeys[1], accuser=2, accused=1, reason="bad-share")
-    [answer] = step5_answer(states[0], anns, [complaint])  # dealer 1 reveals f_1(2)
+    [answer] = step4_answer(states[0], anns, [complaint])  # dealer 1 reveals f_1(2), f'_1(2)
     m: dict[str, Msg] = {
         "create": Msg("election_created", OFFICIAL, {
             "manifest": manifest.to_json(),
@@ -110,6 +115,12 @@ def universe(election_id: str) -> dict[str, Msg]:
         "answer": Msg("trustee_complaint_answer", tkeys[0], answer.to_json()),
         "close": Msg("election_closed", OFFICIAL, {}),
         "forged_announce": Msg("trustee_announced", tkeys[1], anns[0].to_json()),  # R-SIG-02
+        # GJKR (docs/rules.md §3.6): the cut, a wrong cut, and the public reconstruction
+        "qualify": Msg("ceremony_qualified", OFFICIAL, Qualified((1, 2, 3)).to_json()),
+        "qualify_wrong": Msg("ceremony_qualified", OFFICIAL, Qualified((1, 2)).to_json()),
+        "reconstruct3": Msg("ceremony_reconstruct", OFFICIAL, Reconstruct((3,)).to_json()),
+        "rec1_3": Msg("trustee_reconstruction", tkeys[0], recs[1].to_json()),
+        "rec2_3": Msg("trustee_reconstruction", tkeys[1], recs[2].to_json()),
     }
     for i in range(N):
         m[f"announce{i + 1}"] = Msg("trustee_announced", tkeys[i], anns[i].to_json())
@@ -118,8 +129,8 @@ def universe(election_id: str) -> dict[str, Msg]:
     return m
 
 
-HONEST = ["announce1", "announce2", "announce3", "commit1", "commit2", "commit3",
-          "deal1", "deal2", "deal3", "key", "creds_a", "creds_b", "open", "close"]
+HONEST = ["announce1", "announce2", "announce3", "deal1", "deal2", "deal3", "qualify",
+          "commit1", "commit2", "commit3", "key", "creds_a", "creds_b", "open", "close"]
 
 
 def post(client: Any, election_id: str, msg: Msg) -> Any:
@@ -197,25 +208,29 @@ def run_sequence(client: Any, tmp: Path, names: list[str]) -> list[tuple[str, in
 
 SCENARIOS: list[tuple[str, list[str], str]] = [
     # (what, sequence, the rule its last message breaks)
-    ("early reveal", ["announce1", "commit1"], "R-DKG-02"),
+    ("early reveal", HONEST[:6] + ["commit1"], "R-DKG-02"),
     ("announce twice", ["announce1", "announce1"], "R-DKG-01"),
-    ("reveal twice", HONEST[:3] + ["commit1", "commit1"], "R-DKG-03"),
-    ("shares before commitments", HONEST[:3] + ["deal1"], "R-DKG-04"),
-    ("deal twice", HONEST[:6] + ["deal1", "deal1"], "R-DKG-05"),
-    ("late complaint", HONEST[:10] + ["complain"], "R-DKG-06"),
+    ("reveal twice", HONEST[:10] + ["commit1"], "R-DKG-03"),
+    ("shares before every announcement", ["announce1", "deal1"], "R-DKG-04"),
+    ("deal twice", HONEST[:4] + ["deal1"], "R-DKG-05"),
+    ("late complaint", HONEST[:11] + ["complain"], "R-DKG-06"),
     ("complain twice", HONEST[:3] + ["complain", "complain"], "R-DKG-07"),
     ("answer without complaint", HONEST[:6] + ["answer"], "R-DKG-08"),
-    ("answer twice", HONEST[:3] + ["complain"] + HONEST[3:6] + ["answer", "answer"],
-     "R-DKG-09"),
-    ("answer before commitments", HONEST[:3] + ["complain", "answer"], "R-DKG-12"),
-    ("key before the shares", HONEST[:6] + ["key"], "R-DKG-13"),
-    ("key before the ceremony", ["key"], "R-DKG-11"),
-    ("open before the key", HONEST[:9] + ["creds_a", "open"], "R-PHASE-04"),
-    ("second key", HONEST[:10] + ["key"], "R-PHASE-05"),
-    ("repeated batch", HONEST[:10] + ["creds_a", "creds_a"], "R-CRED-01"),
-    ("fingerprint of one batch", HONEST[:12] + ["open_a"], "R-OPEN-01"),
+    ("answer twice", HONEST[:3] + ["complain", "answer", "answer"], "R-DKG-09"),
+    ("complaint after the cut", HONEST[:7] + ["complain"], "R-DKG-14"),
+    ("wrong QUAL", HONEST[:6] + ["qualify_wrong"], "R-DKG-15"),
+    ("cut twice", HONEST[:7] + ["qualify"], "R-DKG-15"),
+    ("reconstruct with nobody missing", HONEST[:10] + ["reconstruct3"], "R-DKG-16"),
+    ("reveal after reconstruct", HONEST[:9] + ["reconstruct3", "commit3"], "R-DKG-16"),
+    ("reconstruction not asked for", HONEST[:9] + ["rec1_3"], "R-DKG-17"),
+    ("key before the cut", HONEST[:6] + ["key"], "R-DKG-18"),
+    ("key before the ceremony", ["key"], "R-DKG-18"),
+    ("open before the key", HONEST[:10] + ["creds_a", "open"], "R-PHASE-04"),
+    ("second key", HONEST[:11] + ["key"], "R-PHASE-05"),
+    ("repeated batch", HONEST[:11] + ["creds_a", "creds_a"], "R-CRED-01"),
+    ("fingerprint of one batch", HONEST[:13] + ["open_a"], "R-OPEN-01"),
     ("forged signer", ["forged_announce"], "R-SIG-02"),
-    ("announce after opening", HONEST[:13] + ["announce1"], "R-PHASE-03"),
+    ("announce after opening", HONEST[:14] + ["announce1"], "R-PHASE-03"),
     ("key after closing", HONEST + ["key"], "R-PHASE-03"),
 ]
 
@@ -235,9 +250,18 @@ def test_honest_orders_with_complaint_answered_and_two_batches(api_client, tmp_p
     assert [s for _, s, _ in out] == [201] * len(out), out
 
 
+def test_honest_order_with_a_dealer_rebuilt_in_public(api_client, tmp_path):
+    """Trustee 3 never reveals; the official names it, trustees 1 and 2 publish its
+    shares, and the same key (and fingerprint) is accepted by server and verifier."""
+    names = HONEST[:9] + ["reconstruct3", "rec1_3", "rec2_3"] + HONEST[10:]
+    out = run_sequence(api_client, tmp_path, names)
+    assert [s for _, s, _ in out] == [201] * len(out), out
+
+
 # --- random orders ---------------------------------------------------------------------
 
-NAMES = [*HONEST, "open_a", "complain", "answer", "forged_announce"]
+NAMES = [*HONEST, "open_a", "complain", "answer", "forged_announce", "qualify_wrong",
+         "reconstruct3", "rec1_3", "rec2_3"]
 
 
 @settings(max_examples=12, deadline=None,

@@ -43,6 +43,9 @@ def _setup_pairs(e: recordgen.Election, order: list[tuple[str, int]]) -> list:
         "threshold": e.threshold,
     })
     for kind, i in order:
+        if kind == "ceremony_qualified":  # the official's cut (GJKR, docs/rules.md §3.6)
+            b.command(kind, e.official, m.qualified.to_json())
+            continue
         b.command(kind, keys[i], by_kind[kind][i].to_json())
     b.command("key_published", e.official, {"joint_key": e.joint.to_json()})
     b.command("credentials_published", e.authority, {"credentials": e.credentials.to_json()})
@@ -63,41 +66,43 @@ def election() -> recordgen.Election:
     return recordgen.make_election(seed=b"disagreements")
 
 
+HONEST_ORDER = (
+    [("trustee_announced", i) for i in (1, 2, 3)] + [("trustee_shares", i) for i in (1, 2, 3)]
+    + [("ceremony_qualified", 0)] + [("trustee_committed", i) for i in (1, 2, 3)]
+)
+
+
 def test_honest_ceremony_order_verifies(election, tmp_path):
-    order = [(k, i) for k in ("trustee_announced", "trustee_committed", "trustee_shares")
-             for i in (1, 2, 3)]
+    order = HONEST_ORDER
     report = _verify(tmp_path, _setup_pairs(election, order))
     assert report.check("key-ceremony").status == "pass", report.check("key-ceremony")
     assert report.check("lifecycle").status == "pass"
 
 
 def test_early_reveal_is_rejected_with_its_rule(election, tmp_path):
-    """Trustees 1 and 2 announce and reveal before trustee 3 announces (issue 12, item 1)."""
-    order = [("trustee_announced", 1), ("trustee_committed", 1),
-             ("trustee_announced", 2), ("trustee_committed", 2),
-             ("trustee_announced", 3), ("trustee_committed", 3),
-             ("trustee_shares", 1), ("trustee_shares", 2), ("trustee_shares", 3)]
+    """Trustee 1 reveals its Feldman values before the official fixed QUAL (issue 12,
+    item 1, in its GJKR form: the reveal must follow ceremony_qualified)."""
+    order = [*HONEST_ORDER[:6], ("trustee_committed", 1), *HONEST_ORDER[6:7],
+             *HONEST_ORDER[8:]]
     report = _verify(tmp_path, _setup_pairs(election, order))
     check = report.check("key-ceremony")
     assert check.status == "fail"
     first = check.first_failure
-    assert (first.rule, first.code, first.index) == ("R-DKG-02", "wrong_phase", 2)
-    assert "missing [2, 3]" in first.message
+    assert (first.rule, first.code, first.index) == ("R-DKG-02", "wrong_phase", 7)
+    assert "only after ceremony_qualified" in first.message
     # every other check of the setup is fine: only the rule catches it
     assert report.check("command-signatures").status == "pass"
     assert report.check("hash-chain").status == "pass"
     assert report.check("lifecycle").status == "pass"
 
 
-def test_shares_before_commitments_are_rejected_with_its_rule(election, tmp_path):
-    order = [("trustee_announced", 1), ("trustee_announced", 2), ("trustee_announced", 3),
-             ("trustee_shares", 1),
-             ("trustee_committed", 1), ("trustee_committed", 2), ("trustee_committed", 3),
-             ("trustee_shares", 2), ("trustee_shares", 3)]
+def test_shares_before_every_announcement_are_rejected_with_its_rule(election, tmp_path):
+    order = [("trustee_announced", 1), ("trustee_announced", 2), ("trustee_shares", 1),
+             *HONEST_ORDER[2:3], *HONEST_ORDER[4:]]
     report = _verify(tmp_path, _setup_pairs(election, order))
     first = report.check("key-ceremony").first_failure
     assert first is not None
-    assert (first.rule, first.code, first.index) == ("R-DKG-04", "wrong_phase", 4)
+    assert (first.rule, first.code, first.index) == ("R-DKG-04", "wrong_phase", 3)
     assert report.check("command-signatures").status == "pass"
     # the JSON report carries the rule id too
     assert report.to_json()["checks"][2]["first_failure"]["rule"] == "R-DKG-04"
@@ -105,8 +110,7 @@ def test_shares_before_commitments_are_rejected_with_its_rule(election, tmp_path
 
 def test_late_complaint_breaks_r_dkg_06_in_the_projection(election):
     """The fold itself: a validly signed complaint after key_published is refused."""
-    b = _setup_pairs(election, [(k, i) for k in ("trustee_announced", "trustee_committed",
-                                                  "trustee_shares") for i in (1, 2, 3)])
+    b = _setup_pairs(election, HONEST_ORDER)
     from evote.payloads import Command
     from evote.rules import BoardState
 

@@ -188,15 +188,15 @@ def test_unqualified_trustee_is_named() -> None:
     rng = SeededRng(b"disqualified")
     c = [dkg.step1_announce(EID, i, 3, 2, rng) for i in (1, 2, 3)]
     anns = [a for _, a in c]
-    comms = [dkg.step2_reveal(s) for s, _ in c]
-    shares = [dkg.step3_shares(s, anns, rng) for s, _ in c]
+    shares = [dkg.step2_shares(s, anns, rng) for s, _ in c]
     complaint = dkg.Complaint.create(
         EID, c[0][0].signing_key, accuser=1, accused=3, reason="bad-share"
     )
-    # Trustee 3 does not answer and is disqualified; it still knows a share.
-    joint = dkg.verify_ceremony(EID, 3, 2, anns, comms, [complaint], [])
+    # Trustee 3 does not answer and is disqualified in phase 1; it still knows a share.
+    comms = [dkg.step5_reveal(s, rng) for s, _ in c[:2]]
+    joint = dkg.verify_ceremony(EID, 3, 2, anns, [complaint], [], comms)
     assert joint.qualified == (1, 2)
-    done = {s.trustee: dkg.finalize(s, anns, comms, shares, [complaint], [])[1] for s, _ in c[:2]}
+    done = {s.trustee: dkg.finalize(s, anns, shares, [complaint], [], comms)[1] for s, _ in c[:2]}
     tally = aggregate([1], [(1, [[encrypt_random(joint.joint_key, 1, rng)[0]]])])
     p3 = partial_decrypt(FP, 3, Scalar.from_int(1), tally, rng)
     p1 = partial_decrypt(FP, 1, done[1].share, tally, rng)

@@ -523,8 +523,15 @@ def test_swapped_partial_decryption(base, tmp_path):
                      resign(base, keys[body["trustee"]], "partial_decryption", body))
 
     report = dishonest(base, tmp_path, edit)
-    assert_caught(report, "partial-decryptions")
+    # Robust decryption: the partial is signed by trustee 2, so it is trustee 2's
+    # (invalid) partial -- named, not used -- and with only one valid partial of
+    # the two needed, combination and result fail.
+    partials = report.check("partial-decryptions")
+    assert partials.status == PASS and partials.counts["invalid"] == 1
+    assert "trustee 2's partial decryption" in partials.note
+    assert "trustee 2: invalid proof for question 0 option 0" in partials.note
     assert_caught(report, "combination")
+    assert "need 2 valid partial decryptions, have 1" in report.check("combination").first_failure.message
 
 
 def test_result_that_is_not_the_decryption(base, tmp_path):
@@ -567,15 +574,15 @@ def _with_complaint(base: recordgen.GeneratedRecord, *, honest_answer: bool) -> 
     states = {s.trustee: s for s in e.states}
     anns = {a.trustee: a for a in e.messages.announcements}
     sealed = next(s for s in e.messages.shares if s.dealer == 1).box_for(2)
-    share = open_share(eid, 1, 2, states[2].box_secret, anns[1].box_key, sealed)
+    share, blinding = open_share(eid, 1, 2, states[2].box_secret, anns[1].box_key, sealed)
     if not honest_answer:
         share = share + Scalar.from_int(1)
     complaint = Complaint.create(eid, states[2].signing_key, accuser=2, accused=1,
                                  reason="bad-share")
     answer = ComplaintAnswer.create(eid, states[1].signing_key, dealer=1, accuser=2,
-                                    share=share)
+                                    share=share, blinding=blinding)
     pairs = pairs_of(base)
-    i = index_of(pairs, "key_published")
+    i = index_of(pairs, "ceremony_qualified")  # phase 1 ends there (R-DKG-14)
     return pairs[:i] + [
         ("trustee_complaint",
          resign(base, states[2].signing_key, "trustee_complaint", complaint.to_json())),
@@ -587,16 +594,16 @@ def _with_complaint(base: recordgen.GeneratedRecord, *, honest_answer: bool) -> 
 def test_complaint_answered_with_the_right_share_changes_nothing(base, tmp_path):
     report = dishonest(base, tmp_path, lambda p: _with_complaint(base, honest_answer=True))
     assert report.ok, report.failed()
-    assert report.check("command-signatures").counts["commands"] == 20
+    assert report.check("command-signatures").counts["commands"] == 21
 
 
 def test_complaint_answered_wrongly_disqualifies_the_dealer(base, tmp_path):
-    """Dealer 1's answer fails Feldman's check: the answer itself breaks R-DKG-10 (the
-    server refuses it, docs/rules.md §3.4), and the key it would have left standing
-    is not the joint key any more."""
+    """Dealer 1's answer fails Pedersen's check: the answer itself breaks R-DKG-10 (the
+    server refuses it, docs/rules.md §3.4), and with the complaint open, QUAL is not
+    the one ceremony_qualified names (R-DKG-15) nor the key the joint key (R-DKG-11)."""
     report = dishonest(base, tmp_path, lambda p: _with_complaint(base, honest_answer=False))
     assert_caught(report, "key-ceremony")
     first = report.check("key-ceremony").first_failure
     assert (first.rule, first.code) == ("R-DKG-10", "key_ceremony")
     assert "does not match the commitments" in first.message
-    assert report.check("key-ceremony").failures == 2  # and R-DKG-11 at key_published
+    assert report.check("key-ceremony").failures >= 2  # and R-DKG-15 at ceremony_qualified

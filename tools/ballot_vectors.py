@@ -22,6 +22,7 @@ from evote.credentials import (
     PublicCredential,
     crockford_encode,
     format_credential_code,
+    format_legacy_credential_code,
     group_code,
 )
 from evote.drbg import SeededRng
@@ -99,6 +100,11 @@ def ballot_vectors() -> dict:
         "audited": audited.to_json(),
         "credential_codes": [
             {"seed_hex": _hex(k.seed), "code": format_credential_code(k)} for k in voters
+        ],
+        # Format-1 codes (55 characters, hash checksum only), as issued before
+        # format 2: both sides must still read them (docs/protocol-ballots.md §2.2).
+        "legacy_credential_codes": [
+            {"seed_hex": _hex(k.seed), "code": format_legacy_credential_code(k)} for k in voters
         ],
         "crockford": [
             {"hex": _hex(data), "code": crockford_encode(data), "grouped": group_code(crockford_encode(data))}

@@ -37,7 +37,8 @@ The checks (``CHECKS``; the numbers are part of the interface)::
                              tally's count and total weight match; count <= credentials
     14  aggregation          the posted encrypted tally equals the homomorphic sum of
                              the counted ballots, weighted
-    15  partial-decryptions  every trustee's partial decryption and its DLEQ proofs
+    15  partial-decryptions  every trustee's partial decryption and its DLEQ proofs; an
+                             invalid one (signed, of the tally's shape) is named, not used
     16  combination          t valid partials of distinct qualified trustees combine
                              (Lagrange at 0) and every count is within its bound
     17  result               the published result equals that decryption
@@ -95,6 +96,7 @@ from evote.tally import (
     PartialDecryption,
     Result,
     combine,
+    verify_partial,
 )
 from evote.witness import verify_final_checkpoint
 from verifier import parallel
@@ -581,7 +583,24 @@ class RecordVerifier:
         self.c["key-ceremony"].count("announcements")
 
     def _on_trustee_committed(self, pos: int, body: dkg.Commitments, valid: bool) -> None:
-        self.c["key-ceremony"].count("schnorr-proofs", len(body.proofs))
+        self.c["key-ceremony"].count("reveals")
+        self.c["key-ceremony"].count("schnorr-proofs", len(body.proofs) + len(body.blinding_proofs))
+
+    def _on_ceremony_qualified(self, pos: int, body: dkg.Qualified, valid: bool) -> None:
+        """GJKR's cut (R-DKG-13/14): QUAL fixed before any Feldman value was public."""
+        if valid:
+            self.c["key-ceremony"].notes.append(
+                f"QUAL {list(body.qualified)} fixed at entry {pos}, before any Feldman reveal")
+
+    def _on_ceremony_reconstruct(self, pos: int, body: dkg.Reconstruct, valid: bool) -> None:
+        if valid:
+            self.c["key-ceremony"].notes.append(
+                f"trustees {list(body.dealers)} did not reveal and are rebuilt in public from "
+                f"the shares they dealt (entry {pos})")
+
+    def _on_trustee_reconstruction(self, pos: int, body: dkg.Reconstruction,
+                                   valid: bool) -> None:
+        self.c["key-ceremony"].count("reconstruction shares")
 
     def _on_trustee_shares(self, pos: int, body: dkg.EncryptedShares, valid: bool) -> None:
         self.c["key-ceremony"].count("share messages")
@@ -667,9 +686,26 @@ class RecordVerifier:
     def _on_partial_decryption(self, pos: int, body: PartialDecryption, valid: bool) -> None:
         check = self.c["partial-decryptions"]
         check.count("partials")
-        if valid:
-            check.count("proofs", sum(self.shape))
-            self.partials[body.trustee] = body
+        if not valid:
+            return
+        # Robust decryption (R-TAL-06, docs/protocol-trustees.md §5.13): a signed partial
+        # of the tally's shape whose proofs fail is the trustee's fault, not the record's.
+        # It is named here and kept (combine skips it; a second one from the same trustee
+        # stays R-TAL-04); the combination check fails if fewer than t valid ones remain.
+        self.partials[body.trustee] = body
+        joint, ctx, tally = self.board.joint_key, self.ctx, self.board.tally
+        key = joint.verification_keys.get(body.trustee) if joint is not None else None
+        if key is None or ctx is None or tally is None:
+            return
+        try:
+            verify_partial(ctx.fingerprint, key, tally.tally, body)
+        except EvoteError as exc:
+            check.count("invalid")
+            check.notes.append(f"trustee {body.trustee}'s partial decryption (entry {pos}) "
+                               f"is invalid and not used: {exc.message} (R-TAL-06)")
+            return
+        check.count("valid")
+        check.count("proofs", sum(self.shape))
 
     def _on_result_published(self, pos: int, body: ResultPublished, valid: bool) -> None:
         if self.result is None:

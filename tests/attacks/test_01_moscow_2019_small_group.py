@@ -141,10 +141,13 @@ def test_moscow_2019_scalars_outside_the_group_are_refused(
         Commitments.from_json({**commitments, "proofs": proofs})
     e = honest.election
     answer = ComplaintAnswer.create(
-        e.election_id, e.states[0].signing_key, dealer=1, accuser=2, share=Scalar.from_int(7)
+        e.election_id, e.states[0].signing_key, dealer=1, accuser=2, share=Scalar.from_int(7),
+        blinding=Scalar.from_int(8),
     ).to_json()
     with pytest.raises(InvalidScalar):
         ComplaintAnswer.from_json({**answer, "share": bad})
+    with pytest.raises(InvalidScalar):
+        ComplaintAnswer.from_json({**answer, "blinding": bad})
     partial = next(
         p for kind, p in pairs_of(honest.entries) if kind == "partial_decryption"
     )["body"]

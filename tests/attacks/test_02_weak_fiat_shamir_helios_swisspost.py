@@ -175,10 +175,10 @@ def test_helios_2012_weak_schnorr_proves_knowledge_of_a_key_nobody_knows() -> No
     coefficient X = c^-1·(s·G − U) for a U whose logarithm it does not know (here
     another trustee's commitment) with a proof the weak check accepts.  The
     strong check (statement and ctx in the hash) rejects it, and so does
-    check_commitments, naming the trustee and step 2."""
+    check_commitments, naming the trustee and step 5 (the Feldman reveal)."""
     eid = "weak-fs-dkg"
     victim_state, _ = dkg.step1_announce(eid, 1, 2, 1, rng)
-    unknown = victim_state.commitments.coefficients[0]  # log known only to trustee 1
+    unknown = Point.base_mul(victim_state.polynomial[0])  # log known only to trustee 1
     c = weak_schnorr_challenge(unknown)
     s = Scalar.random(rng)
     rogue = (Point.base_mul(s) - unknown) * c.inverse()
@@ -190,18 +190,14 @@ def test_helios_2012_weak_schnorr_proves_knowledge_of_a_key_nobody_knows() -> No
         verify_schnorr(ctx, rogue, proof)
 
     key = SigningKey.generate(rng)
-    comms = dkg.Commitments.create(eid, key, trustee=2, coefficients=(rogue,), proofs=(proof,))
-    _, honest_announcement = dkg.step1_announce(eid, 2, 2, 1, rng, signing_key=key)
-    announcement = dkg.Announcement.create(
-        eid,
-        key,
-        trustee=2,
-        trustees=2,
-        threshold=1,
-        box_key=honest_announcement.box_key,
-        commitment_hash=dkg.hash_commitments(eid, 2, comms.coefficients, comms.proofs),
-    )
-    with pytest.raises(KeyCeremonyError, match=r"trustee 2, step 2 .*Schnorr proof for coefficient 0"):
+    own, announcement = dkg.step1_announce(eid, 2, 2, 1, rng, signing_key=key)
+    # The blinding part is made to fit: B = E − rogue (its proof is the honest one,
+    # for another B, as the cheater cannot know log_H of this one).
+    honest = dkg.step5_reveal(own, rng)
+    comms = dkg.Commitments.create(
+        eid, key, trustee=2, coefficients=(rogue,), proofs=(proof,),
+        blindings=(announcement.pedersen[0] - rogue,), blinding_proofs=honest.blinding_proofs)
+    with pytest.raises(KeyCeremonyError, match=r"trustee 2, step 5 .*Schnorr proof for coefficient 0"):
         dkg.check_commitments(eid, announcement, comms)
 
 
@@ -211,7 +207,8 @@ def test_helios_2012_schnorr_proof_copied_from_another_trustee_is_rejected() -> 
     accepts the copy; the strong check for the copier's index rejects it."""
     eid = "weak-fs-copy"
     state, _ = dkg.step1_announce(eid, 1, 2, 1, rng)
-    coefficient, proof = state.commitments.coefficients[0], state.commitments.proofs[0]
+    reveal = dkg.step5_reveal(state, rng)
+    coefficient, proof = reveal.coefficients[0], reveal.proofs[0]
     own_ctx = [b"dkg-coefficient", eid.encode(), (1).to_bytes(8, "big"), (0).to_bytes(8, "big")]
     verify_schnorr(own_ctx, coefficient, proof)
     copier_ctx = [b"dkg-coefficient", eid.encode(), (2).to_bytes(8, "big"), (0).to_bytes(8, "big")]
@@ -246,8 +243,10 @@ def test_swiss_post_2019_weak_decryption_proof_is_rejected(
 ) -> None:
     """A trustee posts a partial decryption with wrong factors and weak DLEQ
     proofs.  verify_partial refuses it (DecryptionError naming trustee 1,
-    question 0, option 0); replaced on a re-signed board, the verifier fails the
-    partial-decryptions check at that entry, and combination and result with it."""
+    question 0, option 0); replaced on a re-signed board, the verifier names it
+    as trustee 1's invalid partial (never used: robust decryption records it as
+    evidence, docs/protocol-trustees.md §5.13), and with only t−1 valid partials
+    left, combination and result fail."""
     e = honest.election
     pairs = pairs_of(honest.entries)
     at_tally = next(i for i, (k, _) in enumerate(pairs) if k == "tally_posted")
@@ -264,8 +263,10 @@ def test_swiss_post_2019_weak_decryption_proof_is_rejected(
     forge_board(record_copy, e, pairs)
     report = verify(record_copy)
     failed = failures(report)
-    assert failed["partial-decryptions"] == "decryption"
-    assert report.check("partial-decryptions").first_failure.index == at
+    partials = report.check("partial-decryptions")
+    assert "partial-decryptions" not in failed and partials.counts["invalid"] == 1
+    assert (f"trustee 1's partial decryption (entry {at}) is invalid and not used: "
+            "trustee 1: invalid proof for question 0 option 0") in partials.note
     assert failed["combination"] == "decryption"  # only t−1 valid partials remain
     assert "result" in failed
 

@@ -156,7 +156,8 @@ def _body(kind: str, *fields: str) -> Callable[[GeneratedRecord], Any]:
 def _answer(gen: GeneratedRecord) -> Any:
     e = gen.election
     return ComplaintAnswer.create(
-        e.election_id, e.states[1].signing_key, dealer=2, accuser=1, share=Scalar.from_int(5)
+        e.election_id, e.states[1].signing_key, dealer=2, accuser=1, share=Scalar.from_int(5),
+        blinding=Scalar.from_int(6),
     ).to_json()
 
 
@@ -178,8 +179,12 @@ POINT_SITES = [
          lambda g, d: JointKey.from_json(d), InvalidPoint),
     Site("verification key", _body("key_published", "joint_key"), ("verification_keys", "2"),
          lambda g, d: JointKey.from_json(d), InvalidPoint),
-    Site("trustee state coefficient", lambda g: g.election.states[0].to_json(),
-         ("commitments", "coefficients", 0), lambda g, d: TrusteeState.from_json(d), InvalidPoint),
+    Site("trustee state commitment", lambda g: g.election.states[0].to_json(),
+         ("pedersen", 0), lambda g, d: TrusteeState.from_json(d), InvalidPoint),
+    Site("pedersen commitment", _body("trustee_announced"), ("pedersen", 1),
+         lambda g, d: Announcement.from_json(d), InvalidPoint),
+    Site("trustee blinding commitment", _body("trustee_committed"), ("blindings", 0),
+         lambda g, d: Commitments.from_json(d), InvalidPoint),
     Site("partial decryption factor", _body("partial_decryption"), ("shares", 0, 1, "factor"),
          lambda g, d: PartialDecryption.from_json(d), InvalidPoint, allows_identity=True),
     Site("tally alpha", _body("tally_posted", "tally"), ("questions", 1, 0, "alpha"),
@@ -198,6 +203,10 @@ SCALAR_SITES = [
          lambda g, d: Commitments.from_json(d), InvalidScalar),
     Site("complaint answer share", _answer, ("share",),
          lambda g, d: ComplaintAnswer.from_json(d), InvalidScalar),
+    Site("complaint answer blinding", _answer, ("blinding",),
+         lambda g, d: ComplaintAnswer.from_json(d), InvalidScalar),
+    Site("blinding schnorr proof", _body("trustee_committed"), ("blinding_proofs", 0, 1),
+         lambda g, d: Commitments.from_json(d), InvalidScalar),
     Site("trustee key share", lambda g: g.election.states[0].to_json(), ("share",),
          lambda g, d: TrusteeState.from_json(d), InvalidScalar),
     Site("dleq proof", _body("partial_decryption"), ("shares", 1, 0, "proof", 0),
@@ -323,7 +332,7 @@ def test_cve_2025_69277_small_order_box_keys_are_refused(honest: GeneratedRecord
     bad = Announcement.create(
         e.election_id, state.signing_key, trustee=1, trustees=honest_announcement.trustees,
         threshold=honest_announcement.threshold, box_key=X25519_SMALL_ORDER[index],
-        commitment_hash=honest_announcement.commitment_hash,
+        pedersen=honest_announcement.pedersen,
     )
     decoded = Announcement.from_json(bad.to_json())
     with pytest.raises(KeyCeremonyError, match="small order"):

@@ -13,11 +13,11 @@ otherwise one trustee dealing inconsistent shares leaves honest trustees with
 shares that cannot decrypt.
 
 evote's defences: every partial decryption carries a Chaum–Pedersen proof per
-option against the trustee's public verification key (server: 422; verifier:
-partial-decryptions), a result is accepted only from t valid partials of
+option against the trustee's public verification key (a signed one that fails is
+recorded and never used; verifier: partial-decryptions names it), a result is accepted only from t valid partials of
 distinct qualified trustees (server: 422 decryption; verifier: combination and
 result), and a trustee who receives a bad share files a public complaint that
-the dealer must answer with a share everybody can check against its Feldman
+the dealer must answer with a share everybody can check against its Pedersen
 commitments, or be disqualified; the joint key is recomputed from the board.
 """
 
@@ -81,26 +81,39 @@ def test_swiss_post_2019_partial_decryption_without_proof_is_refused(live: ApiEl
     assert "proof" in body["message"]
 
 
-def test_swiss_post_2019_partial_decryption_with_a_wrong_proof_is_refused(live: ApiElection) -> None:
+def test_swiss_post_2019_partial_decryption_with_a_wrong_proof_is_never_used(
+    live: ApiElection,
+) -> None:
     """Trustee 1 posts factors computed with a wrong share (x_1 + 1) and honest
-    proofs *for those factors*: they are not proofs for its verification key X_1,
-    so the server refuses with 422 decryption naming trustee 1, question 0,
-    option 0; swapping two options' (valid) factor/proof pairs is refused too."""
-    tally, _ = _closed_with_tally(live)
+    proofs *for those factors*: they are not proofs for its verification key X_1.
+    Robust decryption (docs/protocol-trustees.md §5.13) records the signed partial
+    as evidence against trustee 1 but never uses it: a result resting on it is
+    refused with 422 decryption naming trustee 1, question 0, option 0.  Trustee 2
+    swapping two options' (valid) factor/proof pairs is treated alike; trustee 3's
+    valid partial then completes the result."""
+    tally, total = _closed_with_tally(live)
     state = next(s for s in live.states if s.trustee == 1)
     wrong = partial_decrypt(live.ctx.fingerprint, 1, state.share + Scalar.from_int(1), tally,
                             live.rng)
-    body = _refused(live, "partial_decryption", live.trustee_keys[0], wrong.to_json(),
-                    422, "decryption")
-    assert body["detail"] == {"trustee": 1, "question": 0, "option": 0}
+    live.ok("partial_decryption", live.trustee_keys[0], wrong.to_json())
 
-    good = live.partials(tally, [1])[0]
+    good = live.partials(tally, [2])[0]
     row = list(good.shares[0])
     row[0], row[1] = row[1], row[0]
-    swapped = PartialDecryption(1, (tuple(row),))
-    body = _refused(live, "partial_decryption", live.trustee_keys[0], swapped.to_json(),
+    swapped = PartialDecryption(2, (tuple(row),))
+    live.ok("partial_decryption", live.trustee_keys[1], swapped.to_json())
+
+    honest = live.partials(tally, [2, 3])
+    result = combine(live.ctx.fingerprint, tally, honest, live.joint_key, [[total] * 3])
+    body = _refused(live, "result_published", live.official, {"result": result.to_json()},
                     422, "decryption")
-    assert body["detail"] == {"trustee": 1, "question": 0, "option": 0}
+    assert "need 2 valid partial decryptions, have 0" in body["message"]
+    assert "trustee 1: invalid proof for question 0 option 0" in body["message"]
+    assert "trustee 2: invalid proof for question 0 option 0" in body["message"]
+    live.ok("partial_decryption", live.trustee_keys[2], honest[1].to_json())
+    body = _refused(live, "result_published", live.official, {"result": result.to_json()},
+                    422, "decryption")
+    assert "have 1" in body["message"]
 
 
 def test_swiss_post_2019_result_from_fewer_than_t_trustees_is_refused(live: ApiElection) -> None:
@@ -159,24 +172,26 @@ def test_swiss_post_2019_partial_from_an_unqualified_trustee_fails_the_verifier(
 
 
 def _bad_dealer_election(app: Flask, *, answer: str) -> tuple[ApiElection, dkg.JointKey]:
-    """Trustee 3 deals trustee 1 a share that fails Feldman's check.  Trustee 1
+    """Trustee 3 deals trustee 1 a share that fails Pedersen's check.  Trustee 1
     complains in public; trustee 3 then answers with ``answer``: "nothing",
-    "the bad share" (refused by the server) or "the right share"."""
+    "the bad share" (refused by the server) or "the right share".  Then the
+    official fixes QUAL (GJKR's cut) and QUAL reveals its Feldman values."""
     e = build_election(app.test_client(), seed=b"attacks-bad-dealer", stop_before="trustee_shares")
     eid = e.election_id
     shares = []
     for s in e.states:
-        msg = dkg.step3_shares(s, e.announcements, e.rng)
+        msg = dkg.step2_shares(s, e.announcements, e.rng)
         if s.trustee == 3:
             bad = evaluate(s.polynomial, 1) + Scalar.from_int(1)
+            blinding = evaluate(s.blinding, 1)
             box = dkg.seal_share(eid, 3, 1, s.box_secret, e.announcements[0].box_key, bad,
-                                 e.rng(dkg.NONCE_BYTES))
+                                 blinding, e.rng(dkg.NONCE_BYTES))
             boxes = [(j, box if j == 1 else b) for j, b in msg.boxes]
             msg = dkg.EncryptedShares.create(eid, s.signing_key, dealer=3, boxes=boxes)
         shares.append(msg)
         e.ok("trustee_shares", e.trustee_keys[s.trustee - 1], msg.to_json())
     e.shares = shares
-    outcome = dkg.step4_receive(e.states[0], e.announcements, e.commitments, shares)
+    outcome = dkg.step3_receive(e.states[0], e.announcements, shares)
     assert isinstance(outcome, list) and [(c.accuser, c.accused, c.reason) for c in outcome] == [
         (1, 3, "bad-share")]
     complaint = outcome[0]
@@ -185,17 +200,27 @@ def _bad_dealer_election(app: Flask, *, answer: str) -> tuple[ApiElection, dkg.J
     answers: list[dkg.ComplaintAnswer] = []
     if answer == "the bad share":
         lie = dkg.ComplaintAnswer.create(eid, e.states[2].signing_key, dealer=3, accuser=1,
-                                         share=bad)
+                                         share=bad, blinding=blinding)
         body = _refused(e, "trustee_complaint_answer", e.trustee_keys[2], lie.to_json(),
                         422, "key_ceremony")
-        assert "trustee 3, step 5" in body["message"]
+        assert "trustee 3, step 4" in body["message"]
     elif answer == "the right share":
-        answers = dkg.step5_answer(e.states[2], e.announcements, [complaint])
+        answers = dkg.step4_answer(e.states[2], e.announcements, [complaint])
         e.ok("trustee_complaint_answer", e.trustee_keys[2], answers[0].to_json())
 
-    joint = dkg.verify_ceremony(eid, 3, 2, e.announcements, e.commitments, [complaint], answers)
+    qualified = dkg.qualified_set(eid, 3, 2, e.announcements, [complaint], answers)
+    e.ok("ceremony_qualified", e.official, dkg.Qualified(qualified).to_json())
+    e.commitments = [dkg.step5_reveal(s, e.rng) for s in e.states]
+    for c in e.commitments:
+        if c.trustee in qualified:
+            e.ok("trustee_committed", e.trustee_keys[c.trustee - 1], c.to_json())
+        else:  # a disqualified dealer's reveal is refused (R-DKG-02)
+            _refused(e, "trustee_committed", e.trustee_keys[c.trustee - 1], c.to_json(),
+                     409, "wrong_phase")
+    reveals = [c for c in e.commitments if c.trustee in qualified]
+    joint = dkg.verify_ceremony(eid, 3, 2, e.announcements, [complaint], answers, reveals)
     finished = {
-        s.trustee: dkg.finalize(s, e.announcements, e.commitments, shares, [complaint], answers)[1]
+        s.trustee: dkg.finalize(s, e.announcements, shares, [complaint], answers, reveals)[1]
         for s in e.states
         if s.trustee in joint.qualified
     }
@@ -209,7 +234,7 @@ def _open(e: ApiElection, joint: dkg.JointKey) -> None:
     e.credentials = issue_credentials(3, e.rng)
     e.credential_list = CredentialList.of(k.verify_key for k in e.credentials)
     e.ok("credentials_published", e.authority, {"credentials": e.credential_list.to_json()})
-    comms = {c.trustee: c for c in e.commitments if c.trustee in joint.qualified}
+    comms = {c.trustee: c.coefficients for c in e.commitments if c.trustee in joint.qualified}
     e.ctx = ElectionContext.build(e.manifest, joint.joint_key, dkg.trustee_commitments(comms),
                                   e.credential_list)
     e.logins = e.ok("register_voters", e.official, {"voters": ["v0", "v1", "v2"]})["logins"]
@@ -261,7 +286,7 @@ def test_gjkr1999_bad_dealer_is_disqualified_and_the_election_still_works(
 def test_gjkr1999_complaint_answered_with_the_right_share_keeps_the_dealer(
     server_app: Flask,
 ) -> None:
-    """A dealer that answers with a share passing Feldman's check stays in QUAL,
+    """A dealer that answers with a share passing Pedersen's check stays in QUAL,
     and the complaining trustee uses the revealed share (it can still decrypt)."""
     e, joint = _bad_dealer_election(server_app, answer="the right share")
     assert joint.qualified == (1, 2, 3)

@@ -1,15 +1,19 @@
 // The voter's private credential as a printed code or a credential file
-// (mirrors evote/credentials.py, byte for byte):
+// (mirrors evote/credentials.py, byte for byte; see its docstring for the proof):
 //
-//   data  = seed (32 bytes) || tagged_hash("credential-code", seed)[0:2]
-//   code  = Crockford base32 of data, most significant bit first, 3 zero
-//           padding bits at the end: 55 characters
+// Format 2 (issued now), 54 characters:
+//   data  = seed (32 bytes) || tagged_hash("credential-code", seed)[0:1]
+//   body  = Crockford base32 of data, most significant bit first, 1 zero
+//           padding bit at the end: 53 characters
+//   check = 2·s over GF(32) = GF(2)[x]/(x^5+x^2+1), s = Horner's value of the
+//           body symbols (s = 2·s XOR v): catches EVERY single substitution and
+//           EVERY adjacent transposition with certainty
 //   shown = groups of 4 joined by "-"
+// Format 1 (legacy, still read), 55 characters: seed || hash[0:2], 3 zero bits.
 //
 // Reading ignores "-" and spaces, accepts lower case, reads O as 0 and I/L as
-// 1.  The 16-bit checksum catches a typo; the error's detail.reason
-// ("character", "length" or "checksum") lets the UI say what is wrong in the
-// voter's language.
+// 1.  The error's detail.reason ("character", "length" or "checksum") lets the
+// UI say what is wrong in the voter's language.
 
 import { bytesEqual, Fields } from './encoding.js';
 import { CredentialError, SchemaError } from './errors.js';
@@ -28,8 +32,11 @@ for (const [c, v] of [['O', 0], ['I', 1], ['L', 1]]) {
 }
 const SEPARATORS = new Set(['-', ' ']);
 
+const HASH_CHECK_BYTES = 1;
+const BODY_CHARS = Math.ceil(((SEED_BYTES + HASH_CHECK_BYTES) * 8) / 5); // 53
+export const CODE_CHARS = BODY_CHARS + 1; // 54
 const CHECKSUM_BYTES = 2;
-export const CODE_CHARS = Math.ceil(((SEED_BYTES + CHECKSUM_BYTES) * 8) / 5); // 55
+export const LEGACY_CODE_CHARS = Math.ceil(((SEED_BYTES + CHECKSUM_BYTES) * 8) / 5); // 55
 export const CREDENTIAL_FILE_TYPE = 'evote-credential';
 export const CREDENTIAL_FILE_VERSION = 1;
 
@@ -54,16 +61,52 @@ export function groupCode(code, size = 4) {
   return parts.join('-');
 }
 
-const checksum = (seed) => taggedHash(TAG_CREDENTIAL_CODE, seed).slice(0, CHECKSUM_BYTES);
+const checksum = (seed, size = CHECKSUM_BYTES) => taggedHash(TAG_CREDENTIAL_CODE, seed).slice(0, size);
 
-export function formatCredentialCode(seed) {
-  const data = new Uint8Array(SEED_BYTES + CHECKSUM_BYTES);
-  data.set(seed);
-  data.set(checksum(seed), SEED_BYTES);
-  return groupCode(crockfordEncode(data));
+/** 2·x in GF(32) = GF(2)[x]/(x^5 + x^2 + 1), branch-free. */
+export function gf32Double(x) {
+  return ((x << 1) & 31) ^ (5 * ((x >> 4) & 1));
 }
 
-/** Read a typed code; returns the 32-byte seed or throws CredentialError. */
+const horner = (values) => values.reduce((s, v) => gf32Double(s) ^ v, 0);
+
+/** The check symbol that makes values + [it] fold to 0. */
+export function checkSymbol(values) {
+  return gf32Double(horner(values));
+}
+
+export function formatCredentialCode(seed) {
+  const data = new Uint8Array(SEED_BYTES + HASH_CHECK_BYTES);
+  data.set(seed);
+  data.set(checksum(seed, HASH_CHECK_BYTES), SEED_BYTES);
+  const body = crockfordEncode(data);
+  data.fill(0);
+  const check = checkSymbol([...body].map((c) => CROCKFORD_ALPHABET.indexOf(c)));
+  return groupCode(body + CROCKFORD_ALPHABET[check]);
+}
+
+/** (seed, hash check, padding is zero) from a body of 5-bit values. */
+function bitsToSeed(values, checkBytes) {
+  let value = 0n;
+  for (const v of values) value = (value << 5n) | BigInt(v);
+  const pad = BigInt(values.length * 5 - (SEED_BYTES + checkBytes) * 8);
+  const padOk = (value & ((1n << pad) - 1n)) === 0n;
+  let data = value >> pad;
+  const bytes = new Uint8Array(SEED_BYTES + checkBytes);
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    bytes[i] = Number(data & 0xffn);
+    data >>= 8n;
+  }
+  const seed = bytes.slice(0, SEED_BYTES);
+  const check = bytes.slice(SEED_BYTES);
+  bytes.fill(0);
+  return { seed, check, padOk };
+}
+
+const checksumError = () =>
+  new CredentialError('credential code checksum does not match: check for a typo', { reason: 'checksum' });
+
+/** Read a typed code (format 2, or legacy format 1); returns the 32-byte seed or throws CredentialError. */
 export function parseCredentialCode(text) {
   if (typeof text !== 'string') throw new TypeError('credential code must be a string');
   const values = [];
@@ -80,28 +123,27 @@ export function parseCredentialCode(text) {
     }
     values.push(v);
   }
-  if (values.length !== CODE_CHARS) {
+  let checkBytes;
+  let symbolOk = true;
+  let body = values;
+  if (values.length === CODE_CHARS) {
+    checkBytes = HASH_CHECK_BYTES;
+    symbolOk = horner(values) === 0;
+    body = values.slice(0, BODY_CHARS);
+  } else if (values.length === LEGACY_CODE_CHARS) {
+    checkBytes = CHECKSUM_BYTES;
+  } else {
     throw new CredentialError(
       `credential code has ${values.length} characters, expected ${CODE_CHARS} (not counting hyphens)`,
       { reason: 'length', count: values.length, expected: CODE_CHARS },
     );
   }
-  let value = 0n;
-  for (const v of values) value = (value << 5n) | BigInt(v);
-  const pad = BigInt(CODE_CHARS * 5 - (SEED_BYTES + CHECKSUM_BYTES) * 8);
-  const padBits = value & ((1n << pad) - 1n);
-  let data = value >> pad;
-  const bytes = new Uint8Array(SEED_BYTES + CHECKSUM_BYTES);
-  for (let i = bytes.length - 1; i >= 0; i--) {
-    bytes[i] = Number(data & 0xffn);
-    data >>= 8n;
-  }
-  const seed = bytes.slice(0, SEED_BYTES);
-  const ok = bytesEqual(bytes.slice(SEED_BYTES), checksum(seed));
-  bytes.fill(0);
-  if (padBits !== 0n || !ok) {
+  const { seed, check, padOk } = bitsToSeed(body, checkBytes);
+  values.fill(0);
+  const ok = bytesEqual(check, checksum(seed, checkBytes));
+  if (!(symbolOk && padOk && ok)) {
     seed.fill(0);
-    throw new CredentialError('credential code checksum does not match: check for a typo', { reason: 'checksum' });
+    throw checksumError();
   }
   return seed;
 }

@@ -121,6 +121,10 @@ def server_config(db_url: str, instance: str, **extra: Any) -> dict[str, Any]:
         "EVOTE_OFFICIALS": OFFICIAL.verify_key.to_json(),
         "EVOTE_CAST_BURST": 100_000,
         "EVOTE_CAST_RATE": 1_000_000,
+        # The limit is shared through the database, which every test server of a
+        # module shares: without this, a module's ceremonies together hit it.
+        "EVOTE_COMMAND_BURST": 100_000,
+        "EVOTE_COMMAND_RATE": 1_000_000,
     }
     config.update(extra)
     return config

@@ -68,6 +68,8 @@ class Server:
             EVOTE_OFFICIALS=OFFICIAL.verify_key.to_json(),
             EVOTE_CAST_BURST="100000",
             EVOTE_CAST_RATE="1000000",
+            EVOTE_COMMAND_BURST="100000",
+            EVOTE_COMMAND_RATE="1000000",
         )
         return env
 

@@ -7,25 +7,15 @@ fails anywhere leaves nothing behind, and every entry is checked against the
 board *as it is under the lock* (two racing requests cannot both pass a
 "not yet posted" check).
 
-Rules for a command (``POST .../commands/<kind>``), in order:
-
-1. the JSON is a :class:`~evote.commands.SignedCommand` whose body parses as
-   ``kind``'s payload (:mod:`evote.payloads`);
-2. its signature verifies for this election and kind (422 invalid_signature);
-3. the signer is the key ``election_created`` names for the kind's role -- for
-   ``election_created`` itself, a key on the server's allow-list that is also
-   the body's ``official`` (403 wrong_signer);
-4. the lifecycle table allows the kind now (:mod:`evote.election`, 409 wrong_phase);
-5. the payload means what it claims, recomputed from the board by the core's
-   check functions (422 with the core's code): a trustee message passes its
-   ``evote.dkg.check_*``; ``key_published`` equals
-   :func:`evote.dkg.verify_ceremony`; ``election_opened``'s fingerprint equals
-   the recomputed one, and its ``booth_sha256`` (if any) is the digest of the
-   booth bundle this server serves (422 booth_mismatch); ``tally_posted`` equals :func:`evote.tally.aggregate`
-   over the counted set; a partial decryption passes
-   :func:`evote.tally.verify_partial`; the result passes
-   :func:`evote.tally.verify_result`.  A second message of a kind that may
-   appear once per trustee (or once at all) is 409 already_exists.
+Every rule of a valid board is the board projection's
+(:mod:`evote.rules`, ids in ``docs/rules.md``): a command (``POST
+.../commands/<kind>``) is parsed (R-REC-06), then checked by
+:meth:`~evote.rules.BoardState.check` under the lock -- phase table,
+signature and signer, then the kind's rules -- and refused with the broken
+rule's code.  What this module adds is what the board cannot know: the
+allow-list of officials for ``election_created``, and that an
+``election_opened``'s ``booth_sha256`` is the bundle this server serves (422
+booth_mismatch).
 
 Rules for a cast (``POST .../ballots``), each with its own code:
 
@@ -49,7 +39,6 @@ the ``voters`` binding row is the only link, and it is never exported.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import secrets
 import threading
@@ -63,42 +52,22 @@ from ballot_server import store as store_queries
 from ballot_server.auth import Authenticator, VoterLogin, check_voter_id, issue_login_codes
 from ballot_server.casting import CastQueue, CastWritten, PendingCast
 from ballot_server.store import BoardHandle, Store, binding_needed
-from evote.ballot import AuditedBallot, Ballot, verify_audit, verify_ballot
+from evote.ballot import AuditedBallot, Ballot
 from evote.board import Entry, Receipt, SignedTreeHead
 from evote.checkpoint import Checkpoint, Note, NoteSignature, election_origin, sign_checkpoint
 from evote.commands import SignedCommand, check_election_id
 from evote.credentials import CredentialList
-from evote.dkg import (
-    Announcement,
-    Commitments,
-    Complaint,
-    ComplaintAnswer,
-    EncryptedShares,
-    JointKey,
-    check_announcement,
-    check_commitments,
-    check_complaint,
-    check_complaint_answer,
-    check_shares,
-    trustee_commitments,
-    verify_ceremony,
-)
-from evote.election import ElectionState, Phase
-from evote.encoding import Fields, b64encode, canonical_json
+from evote.election import Phase
+from evote.encoding import Fields, b64encode
 from evote.errors import (
     AlreadyExists,
     AuthenticationError,
     BoothMismatch,
-    CredentialError,
-    DecryptionError,
-    DuplicateCiphertext,
     EvoteError,
     FingerprintMismatch,
-    KeyCeremonyError,
     LifecycleError,
     NotFound,
     SchemaError,
-    TallyError,
     UnauthorisedSigner,
 )
 from evote.fingerprint import ElectionContext
@@ -106,11 +75,8 @@ from evote.group import Rng
 from evote.payloads import (
     COMMAND_KINDS,
     Command,
-    CredentialsPublished,
     ElectionCreated,
     ElectionOpened,
-    KeyPublished,
-    ResultPublished,
     TallyPosted,
     ballot_audited_payload,
     ballot_cast_payload,
@@ -125,8 +91,16 @@ from evote.record import (
     checkpoint_text,
     record_json,
 )
+from evote.rules import (
+    BoardState,
+    ExpectedTally,
+    ballot_alphas,
+    check_audit,
+    check_cast,
+    check_fresh,
+)
 from evote.signing import SigningKey, VerifyKey
-from evote.tally import PartialDecryption, Result, aggregate, verify_partial, verify_result
+from evote.tally import aggregate
 from evote.witness import WitnessPolicy
 
 REGISTER_VOTERS = "register_voters"
@@ -142,35 +116,32 @@ def now_ms() -> int:
 # --- what the board says about an election (everything but the ballots) ----------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class ElectionFacts:
-    """The election's non-ballot entries, parsed, up to board size ``size``.
+    """The board projection (:class:`evote.rules.BoardState`) over the election's
+    command entries up to board size ``size``, with the count of every kind.
 
     Built incrementally: :meth:`extended` reads only entries appended since,
-    so keeping one per process costs one short range read per request.
-    Instances are never changed once built (copies are extended).
+    so keeping one per process costs one short range read per request.  The
+    entries come from this server's own database, where every one was checked
+    by the projection before it was appended, so they are folded in
+    (:meth:`BoardState.fold`) without checking them again.  Attribute reads
+    (``facts.created``, ``facts.joint_key``, ``facts.context()`` ...) are the
+    projection's.
     """
 
-    created: ElectionCreated
+    board: BoardState
     size: int = 0
-    state: ElectionState = field(default_factory=ElectionState)
-    counts: dict[str, int] = field(default_factory=dict)
-    announcements: dict[int, Announcement] = field(default_factory=dict)
-    commitments: dict[int, Commitments] = field(default_factory=dict)
-    shares: dict[int, EncryptedShares] = field(default_factory=dict)
-    complaints: dict[tuple[int, int], Complaint] = field(default_factory=dict)  # accuser, accused
-    answers: dict[tuple[int, int], ComplaintAnswer] = field(default_factory=dict)  # dealer, accuser
-    joint_key: JointKey | None = None
-    credentials: CredentialList | None = None
-    fingerprint: bytes | None = None
-    booth_sha256: bytes | None = None
-    tally: TallyPosted | None = None
-    partials: dict[int, PartialDecryption] = field(default_factory=dict)
-    result: Result | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.board, name)
 
     @property
     def election_id(self) -> str:
-        return self.created.election_id
+        return self.board.election_id
 
     @classmethod
     def from_entries(
@@ -180,83 +151,26 @@ class ElectionFacts:
         first = next(it, None)
         if first is None or first.kind != "election_created":
             raise NotFound("no election_created entry on this board")
-        created = Command.from_entry(first).body
-        facts = cls(created=created, state=ElectionState().apply("election_created"))
+        facts = cls(BoardState().fold(Command.from_entry(first)))
         return facts.extended(it, counts, size)
 
     def extended(
         self, entries: Iterable[Entry], counts: Mapping[str, int], size: int
     ) -> ElectionFacts:
         """A copy that also covers ``entries`` (the command entries up to ``size``)."""
-        out = copy.copy(self)
-        for name in ("counts", "announcements", "commitments", "shares", "complaints",
-                     "answers", "partials"):
-            setattr(out, name, dict(getattr(self, name)))
-        for kind, n in counts.items():
-            out.counts[kind] = out.counts.get(kind, 0) + n
+        board = self.board
         for entry in entries:
-            out._apply(Command.from_entry(entry))
-        out.size = size
-        return out
-
-    def _apply(self, command: Command) -> None:
-        body = command.body
-        self.state = self.state.apply(command.kind)
-        match command.kind:
-            case "trustee_announced":
-                self.announcements[body.trustee] = body
-            case "trustee_committed":
-                self.commitments[body.trustee] = body
-            case "trustee_shares":
-                self.shares[body.dealer] = body
-            case "trustee_complaint":
-                self.complaints[(body.accuser, body.accused)] = body
-            case "trustee_complaint_answer":
-                self.answers[(body.dealer, body.accuser)] = body
-            case "key_published":
-                self.joint_key = body.joint_key
-            case "credentials_published":
-                self.credentials = merged_credentials(self.credentials, body.credentials)
-            case "election_opened":
-                self.fingerprint = body.fingerprint
-                self.booth_sha256 = body.booth_sha256
-            case "tally_posted":
-                self.tally = body
-            case "partial_decryption":
-                self.partials[body.trustee] = body
-            case "result_published":
-                self.result = body.result
+            board = board.fold(Command.from_entry(entry))
+        merged = dict(self.counts)
+        for kind, n in counts.items():
+            merged[kind] = merged.get(kind, 0) + n
+        return ElectionFacts(board, size, merged)
 
     @property
     def phase(self) -> Phase:
-        assert self.state.phase is not None  # entry 0 is always applied
-        return self.state.phase
-
-    def recomputed_joint_key(self) -> JointKey:
-        """The joint key the public ceremony messages give (KeyCeremonyError if none)."""
-        c = self.created
-        return verify_ceremony(
-            self.election_id,
-            len(c.trustees),
-            c.threshold,
-            self.announcements.values(),
-            self.commitments.values(),
-            self.complaints.values(),
-            self.answers.values(),
-            signing_keys={i + 1: key for i, key in enumerate(c.trustees)},
-        )
-
-    def context(self) -> ElectionContext:
-        """What ballots are checked against; needs the joint key and the credential list."""
-        if self.joint_key is None or self.credentials is None:
-            raise LifecycleError("the joint key and the credential list are not both published")
-        qualified = {i: self.commitments[i] for i in self.joint_key.qualified}
-        return ElectionContext.build(
-            self.created.manifest,
-            self.joint_key.joint_key,
-            trustee_commitments(qualified),
-            self.credentials,
-        )
+        phase = self.board.phase
+        assert phase is not None  # entry 0 is always applied
+        return phase
 
 
 class BoardCache:
@@ -395,7 +309,7 @@ class ElectionService:
             "credential_authority": c.credential_authority.to_json(),
             "trustees": [k.to_json() for k in c.trustees],
             "threshold": c.threshold,
-            "allowed_commands": sorted(facts.state.allowed_kinds() & COMMAND_KINDS),
+            "allowed_commands": sorted(facts.board.allowed_kinds() & COMMAND_KINDS),
             "counts": {
                 "ballots_cast": facts.counts.get("ballot_cast", 0),
                 "ballots_audited": facts.counts.get("ballot_audited", 0),
@@ -584,24 +498,29 @@ class ElectionService:
         return Appended(entry, head)
 
     def command(self, election_id: str, kind: str, command_json: Any) -> Appended:
-        """Append a lifecycle or trustee command after every rule in the module docstring."""
+        """Append a lifecycle or trustee command if the board projection accepts it.
+
+        Every rule is :meth:`evote.rules.BoardState.check`'s (docs/rules.md),
+        run under the lock on the board as it is then; a broken rule is
+        refused with the rule's code and status and writes nothing.
+        """
         check_election_id(election_id)
         if kind == "election_created":
             raise LifecycleError("create elections with POST /elections")
         if kind not in COMMAND_KINDS:
             raise NotFound(f"{kind!r} is not a command kind")
-        command = Command.parse(kind, command_json)
+        command = Command.parse(kind, command_json)  # R-REC-06
         facts = self.facts(election_id)
-        command.check(election_id, facts.created)
-        expected_tally = self._expected_tally(facts) if kind == "tally_posted" else None
+        facts.board.check_signer(command)  # R-SIG-*: refused before taking the lock
+        expected = (
+            ExpectedTally(self._expected_tally(facts)) if kind == "tally_posted" else None
+        )
         with self.store.locked(election_id) as board:
-            board.state.apply(kind)  # 409 before any (costly) check
+            board.state.apply(kind)  # R-PHASE-*: 409 before any (costly) check
             facts = self.facts(election_id)  # as of the lock
-            CHECKS[kind](facts, command.body)
+            facts.board.check(command, tally=expected)
             if kind == "election_opened":
                 self._check_booth(command.body)
-            if expected_tally is not None:
-                _check_tally(expected_tally, command.body)
             entry = board.append(kind, command.signed.to_json(), self.clock())
             head = store_queries.sign_head_locked(board, self.board_key, entry.time)
         return Appended(entry, head)
@@ -630,7 +549,7 @@ class ElectionService:
         Safe because the counted set is final once the election is closed: no
         ballot may follow ``election_closed`` (re-checked under the lock).
         """
-        facts.state.apply("tally_posted")
+        facts.board.phase_state.apply("tally_posted")
         ctx = self.context(facts.election_id)
         indices = self.store.counted_ballot_indices(facts.election_id)
         manifest = ctx.manifest
@@ -693,7 +612,7 @@ class ElectionService:
         ctx = self._open_context(election_id)
         login = self.authenticate(election_id, authorization)
         ballot = Ballot.from_json(ballot_json, ctx.manifest)
-        verify_ballot(ctx, ballot)
+        check_cast(ctx, ballot)  # R-BAL-01/02
         pending = pending_cast(login, ballot)
         cosigned = self._receipt_checkpoint(ctx, election_id)
         written = self.casts.submit(election_id, pending, self._write_casts)
@@ -757,7 +676,7 @@ class ElectionService:
         ctx = self._open_context(election_id)
         self.authenticate(election_id, authorization)
         audited = AuditedBallot.from_json(audited_json, ctx.manifest)
-        verify_audit(ctx, audited)
+        check_audit(ctx, audited)  # R-BAL-01/04
         ballot = audited.ballot
         alphas = _alphas(ballot)
         cosigned = self._receipt_checkpoint(ctx, election_id)
@@ -844,11 +763,9 @@ class ElectionService:
 
 
 def _alphas(ballot: Ballot) -> list[bytes]:
-    """The ballot's ciphertext alphas; repeated randomness inside one ballot is refused."""
-    alphas = [ct.alpha.raw for answer in ballot.answers for ct in answer.choices]
-    if len(set(alphas)) != len(alphas):
-        raise DuplicateCiphertext("the ballot reuses the randomness of one of its ciphertexts")
-    return alphas
+    """The ballot's ciphertext alphas; repeated randomness inside one ballot is refused
+    (R-BAL-03, :func:`evote.rules.ballot_alphas`)."""
+    return ballot_alphas(ballot)
 
 
 def pending_cast(login: VoterLogin, ballot: Ballot) -> PendingCast:
@@ -889,173 +806,8 @@ def _check_binding(
 
 
 def _check_fresh(cast: PendingCast, taken: Mapping[bytes, int]) -> None:
-    """No ciphertext of the cast is on the board or earlier in its batch."""
-    for alpha in cast.alphas:
-        if alpha in taken:
-            raise DuplicateCiphertext(
-                "a ciphertext of this ballot is already on the board",
-                detail={"index": taken[alpha]},
-            )
-
-
-# --- payload semantics, one function per command kind ----------------------------------
-
-
-def _announcement(facts: ElectionFacts, i: int) -> Announcement:
-    a = facts.announcements.get(i)
-    if a is None:
-        raise LifecycleError(f"trustee {i} has not announced yet")
-    return a
-
-
-def _commitments(facts: ElectionFacts, i: int) -> Commitments:
-    c = facts.commitments.get(i)
-    if c is None:
-        raise LifecycleError(f"trustee {i} has not revealed its commitments yet")
-    return c
-
-
-def _check_announced(facts: ElectionFacts, a: Announcement) -> None:
-    if a.trustee in facts.announcements:
-        raise AlreadyExists(f"trustee {a.trustee} has already announced")
-    c = facts.created
-    check_announcement(
-        facts.election_id,
-        len(c.trustees),
-        c.threshold,
-        a,
-        signing_key=c.key_of("trustee", a.trustee),
-    )
-
-
-def _check_committed(facts: ElectionFacts, c: Commitments) -> None:
-    if c.trustee in facts.commitments:
-        raise AlreadyExists(f"trustee {c.trustee} has already revealed its commitments")
-    missing = [i for i in range(1, len(facts.created.trustees) + 1) if i not in facts.announcements]
-    if missing:
-        raise LifecycleError(
-            f"commitments are revealed only after every trustee announced (missing {missing})"
-        )
-    check_commitments(facts.election_id, _announcement(facts, c.trustee), c)
-
-
-def _check_shares(facts: ElectionFacts, s: EncryptedShares) -> None:
-    if s.dealer in facts.shares:
-        raise AlreadyExists(f"trustee {s.dealer} has already dealt its shares")
-    _commitments(facts, s.dealer)
-    check_shares(facts.election_id, _announcement(facts, s.dealer), s)
-
-
-def _check_complaint(facts: ElectionFacts, c: Complaint) -> None:
-    if (c.accuser, c.accused) in facts.complaints:
-        raise AlreadyExists(f"trustee {c.accuser} has already complained about {c.accused}")
-    check_complaint(facts.election_id, facts.announcements.values(), c)
-
-
-def _check_answer(facts: ElectionFacts, a: ComplaintAnswer) -> None:
-    if (a.dealer, a.accuser) in facts.answers:
-        raise AlreadyExists(f"trustee {a.dealer} has already answered trustee {a.accuser}")
-    if (a.accuser, a.dealer) not in facts.complaints:
-        raise KeyCeremonyError(
-            f"trustee {a.accuser} has no complaint against trustee {a.dealer} to answer"
-        )
-    check_complaint_answer(
-        facts.election_id,
-        _announcement(facts, a.dealer),
-        _commitments(facts, a.dealer),
-        a,
-    )
-
-
-def _check_key(facts: ElectionFacts, body: KeyPublished) -> None:
-    expected = facts.recomputed_joint_key()
-    if canonical_json(expected.to_json()) != canonical_json(body.joint_key.to_json()):
-        raise KeyCeremonyError("the published joint key is not the one the ceremony gives")
-
-
-def merged_credentials(
-    published: CredentialList | None, batch: CredentialList
-) -> CredentialList:
-    """The election's list after one more ``credentials_published`` batch (docs/board.md §7):
-    the union of the batches, which must not repeat a credential."""
-    if published is None:
-        return batch
-    try:
-        return CredentialList(published.entries + batch.entries)
-    except CredentialError:
-        raise AlreadyExists("this batch repeats a credential that is already published") from None
-
-
-def _check_credentials(facts: ElectionFacts, body: CredentialsPublished) -> None:
-    merged_credentials(facts.credentials, body.credentials)
-
-
-def _check_opened(facts: ElectionFacts, body: ElectionOpened) -> None:
-    if facts.context().fingerprint != body.fingerprint:
-        raise FingerprintMismatch(
-            "the fingerprint is not the one recomputed from the manifest, joint key, "
-            "trustee commitments and credential list"
-        )
-
-
-def _check_nothing(_facts: ElectionFacts, _body: Any) -> None:
-    """election_closed: the lifecycle table is the only rule."""
-
-
-def _check_tally(expected: TallyPosted, posted: TallyPosted) -> None:
-    if posted.counted != expected.counted:
-        raise TallyError(f"counted is {posted.counted}, the board has {expected.counted}")
-    if posted.total_weight != expected.total_weight:
-        raise TallyError(
-            f"total_weight is {posted.total_weight}, the counted ballots weigh "
-            f"{expected.total_weight}"
-        )
-    if canonical_json(posted.tally.to_json()) != canonical_json(expected.tally.to_json()):
-        raise TallyError("the tally is not the aggregate of the counted ballots")
-
-
-def _check_tally_posted(_facts: ElectionFacts, _body: TallyPosted) -> None:
-    """Checked against the aggregate computed before the lock (see ElectionService.command)."""
-
-
-def _decryption_inputs(facts: ElectionFacts) -> tuple[bytes, JointKey, TallyPosted]:
-    if facts.fingerprint is None or facts.joint_key is None or facts.tally is None:
-        raise LifecycleError("there is no tally to decrypt yet")
-    return facts.fingerprint, facts.joint_key, facts.tally
-
-
-def _check_partial(facts: ElectionFacts, p: PartialDecryption) -> None:
-    if p.trustee in facts.partials:
-        raise AlreadyExists(f"trustee {p.trustee} has already posted its partial decryption")
-    fingerprint, joint, tally = _decryption_inputs(facts)
-    key = joint.verification_keys.get(p.trustee)
-    if key is None:
-        raise DecryptionError(
-            f"trustee {p.trustee} is not a qualified trustee", detail={"trustee": p.trustee}
-        )
-    verify_partial(fingerprint, key, tally.tally, p)
-
-
-def _check_result(facts: ElectionFacts, body: ResultPublished) -> None:
-    fingerprint, joint, tally = _decryption_inputs(facts)
-    verify_result(fingerprint, tally.tally, facts.partials.values(), joint, body.result)
-
-
-CHECKS: dict[str, Callable[[ElectionFacts, Any], None]] = {
-    "trustee_announced": _check_announced,
-    "trustee_committed": _check_committed,
-    "trustee_shares": _check_shares,
-    "trustee_complaint": _check_complaint,
-    "trustee_complaint_answer": _check_answer,
-    "key_published": _check_key,
-    "credentials_published": _check_credentials,
-    "election_opened": _check_opened,
-    "election_closed": _check_nothing,
-    "tally_posted": _check_tally_posted,
-    "partial_decryption": _check_partial,
-    "result_published": _check_result,
-}
-"""The payload rule of every command kind but election_created (checked on its own)."""
+    """No ciphertext of the cast is on the board or earlier in its batch (R-BAL-03)."""
+    check_fresh(cast.alphas, taken)
 
 
 # --- the record archive --------------------------------------------------------------

@@ -71,6 +71,8 @@ from evote.errors import (
     ServiceUnavailable,
 )
 from evote.hashing import TAG_LOGIN_CODE, tagged_hash
+from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
+from evote.rules import CountedSet
 from evote.signing import SigningKey
 
 WRITE_OPTION = "evote_write"
@@ -978,11 +980,14 @@ class Store:
             ).scalar()
 
     def counted_ballot_indices(self, election_id: str) -> list[int]:
-        """The counted set: each credential's last ``ballot_cast`` entry, ascending."""
+        """The counted set (docs/rules.md §3.1, :class:`evote.rules.CountedSet`): each
+        credential's last ``ballot_cast`` entry, ascending.  Every stored cast passed
+        R-BAL-01/02 before it was appended, so its last one is its last valid one."""
         e, b = m.board_entries.c, m.ballots.c
+        counted: CountedSet[int] = CountedSet()
         with self._read() as conn:
             rows = conn.execute(
-                select(func.max(b.idx))
+                select(b.idx, b.credential)
                 .join_from(
                     m.ballots,
                     m.board_entries,
@@ -991,11 +996,13 @@ class Store:
                 .where(
                     b.election_id == election_id,
                     b.credential.is_not(None),
-                    e.kind == "ballot_cast",
+                    e.kind == BALLOT_CAST,
                 )
-                .group_by(b.credential)
-            ).scalars()
-            return sorted(rows)
+                .order_by(b.idx)
+            )
+            for idx, credential in rows:
+                counted.cast(bytes(credential), int(idx))
+        return sorted(counted.values())
 
     def voter(self, election_id: str, voter_id: str) -> Voter | None:
         """The registered login ``voter_id``, or None."""
@@ -1332,7 +1339,7 @@ def _check_page(start: int, limit: int) -> None:
 # read like the methods above, over a range of indices (a primary-key range scan),
 # so a caller that remembers how far it has read never rescans the ballots.
 
-_BALLOT_KINDS = ("ballot_cast", "ballot_audited")
+_BALLOT_KINDS = (BALLOT_CAST, BALLOT_AUDITED)
 
 
 def command_entries(store: Store, election_id: str, start: int, stop: int) -> list[Entry]:

@@ -11,79 +11,45 @@ election whose key or credential list was never published).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from evote.errors import LifecycleError
+from evote.kinds import KINDS as _KINDS
+from evote.kinds import REGISTRY, Phase
+from evote.rulebook import violation
+
+__all__ = ["ALLOWED", "KINDS", "ONCE", "REQUIRES", "ElectionState", "LifecycleError", "Phase"]
 
 
-class Phase(enum.Enum):
-    """Where an election stands; each board entry may move it forward, never back."""
-
-    SETUP = "setup"  # created; trustee key ceremony and credential list
-    OPEN = "open"  # accepting ballots
-    CLOSED = "closed"  # no more ballots; tally and partial decryptions
-    TALLIED = "tallied"  # result published; the board is final
+KINDS: tuple[str, ...] = _KINDS
+"""Every entry kind a board may hold, in lifecycle order (:data:`evote.kinds.REGISTRY`)."""
 
 
-KINDS: tuple[str, ...] = (
-    "election_created",
-    "trustee_announced",
-    "trustee_committed",
-    "trustee_shares",
-    "trustee_complaint",
-    "trustee_complaint_answer",
-    "key_published",
-    "credentials_published",
-    "election_opened",
-    "ballot_cast",
-    "ballot_audited",
-    "election_closed",
-    "tally_posted",
-    "partial_decryption",
-    "result_published",
-)
-"""Every entry kind a board may hold, in lifecycle order."""
+def _table() -> dict[Phase | None, dict[str, Phase]]:
+    table: dict[Phase | None, dict[str, Phase]] = {None: {}, **{p: {} for p in Phase}}
+    for s in REGISTRY:
+        table[s.phase][s.kind] = s.then
+    return table
 
-ALLOWED: dict[Phase | None, dict[str, Phase]] = {
-    None: {"election_created": Phase.SETUP},
-    Phase.SETUP: {
-        "trustee_announced": Phase.SETUP,
-        "trustee_committed": Phase.SETUP,
-        "trustee_shares": Phase.SETUP,
-        "trustee_complaint": Phase.SETUP,
-        "trustee_complaint_answer": Phase.SETUP,
-        "key_published": Phase.SETUP,
-        "credentials_published": Phase.SETUP,
-        "election_opened": Phase.OPEN,
-    },
-    Phase.OPEN: {
-        "ballot_cast": Phase.OPEN,
-        "ballot_audited": Phase.OPEN,
-        "election_closed": Phase.CLOSED,
-    },
-    Phase.CLOSED: {
-        "tally_posted": Phase.CLOSED,
-        "partial_decryption": Phase.CLOSED,
-        "result_published": Phase.TALLIED,
-    },
-    Phase.TALLIED: {},
-}
+
+ALLOWED: dict[Phase | None, dict[str, Phase]] = _table()
 """``ALLOWED[phase][kind]`` is the phase after appending ``kind``; a kind missing
-from ``ALLOWED[phase]`` may not be appended in that phase.  ``None`` is the
-empty board, so ``election_created`` can only be entry 0."""
+from ``ALLOWED[phase]`` may not be appended in that phase (R-PHASE-03).  ``None``
+is the empty board, so ``election_created`` can only be entry 0 (R-PHASE-01).
+Derived from the registry's ``phase``/``then``."""
 
 REQUIRES: dict[str, frozenset[str]] = {
     "election_opened": frozenset({"key_published", "credentials_published"}),
     "partial_decryption": frozenset({"tally_posted"}),
     "result_published": frozenset({"tally_posted"}),
 }
-"""Kinds that must already be on the board before ``kind`` may be appended."""
+"""Kinds that must already be on the board before ``kind`` may be appended
+(R-PHASE-04 for election_opened, R-PHASE-06 for the tally material)."""
 
 ONCE: frozenset[str] = frozenset({"key_published", "tally_posted"})
 """Kinds that may appear at most once: a second election key or a second tally
-would leave the record ambiguous about which one counts."""
+would leave the record ambiguous about which one counts (R-PHASE-05)."""
 
 
 def _phase_name(phase: Phase | None) -> str:
@@ -104,22 +70,25 @@ class ElectionState:
     def apply(self, kind: str) -> ElectionState:
         """The state after appending an entry of ``kind``.
 
-        Raises :class:`LifecycleError` naming the kind and the phase when the
-        table does not allow it.
+        Raises :class:`~evote.errors.PhaseViolation` (a ``LifecycleError``)
+        naming the rule, the kind and the phase when the table does not allow it.
         """
         where = _phase_name(self.phase)
         if kind not in KINDS:
-            raise LifecycleError(f"unknown entry kind {kind!r} in phase {where}")
+            raise violation("R-PHASE-02", f"unknown entry kind {kind!r} in phase {where}")
         nxt = ALLOWED[self.phase].get(kind)
         if nxt is None:
-            raise LifecycleError(f"{kind} is not allowed in phase {where}")
+            rule = "R-PHASE-01" if "election_created" in (kind, *ALLOWED[self.phase]) else (
+                "R-PHASE-03")
+            raise violation(rule, f"{kind} is not allowed in phase {where}")
         missing = sorted(REQUIRES.get(kind, frozenset()) - self.seen)
         if missing:
-            raise LifecycleError(
-                f"{kind} is not allowed in phase {where} before {' and '.join(missing)}"
+            rule = "R-PHASE-04" if kind == "election_opened" else "R-PHASE-06"
+            raise violation(
+                rule, f"{kind} is not allowed in phase {where} before {' and '.join(missing)}"
             )
         if kind in ONCE and kind in self.seen:
-            raise LifecycleError(f"{kind} is not allowed twice (phase {where})")
+            raise violation("R-PHASE-05", f"{kind} is not allowed twice (phase {where})")
         return ElectionState(nxt, self.seen | {kind})
 
     @classmethod

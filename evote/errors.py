@@ -283,3 +283,45 @@ class BoardMisbehaviour(BoardError):
         super().__init__(message, detail={"reason": reason, "evidence": evidence})
         self.reason = reason
         self.evidence = evidence
+
+
+# --- The rulebook (evote/rulebook.py, docs/rules.md). ------------------------------
+
+
+class RuleViolation(EvoteError):
+    """An entry that breaks a rule of a valid board (docs/rules.md).
+
+    The one error the board projection (:mod:`evote.rules`) raises.  ``rule`` is
+    the stable rule id (``R-DKG-02``); ``code`` and ``http_status`` are that
+    rule's, so the server refuses with them, and ``check`` names the verifier
+    check that reports it.  ``cause`` is the core error a rule wraps (a bad
+    Schnorr proof under R-DKG-10), kept for its message and detail.
+    """
+
+    def __init__(
+        self,
+        rule: str,
+        message: str,
+        *,
+        code: str,
+        http_status: int,
+        check: str,
+        detail: dict | None = None,
+        cause: EvoteError | None = None,
+    ) -> None:
+        merged = {"rule": rule}
+        if cause is not None:
+            merged["cause"] = cause.code
+            merged.update({k: v for k, v in cause.detail.items() if k not in merged})
+        merged.update(detail or {})
+        super().__init__(message, detail=merged)
+        self.rule = rule
+        self.code = code
+        self.http_status = http_status
+        self.check = check
+        self.cause = cause
+
+
+class PhaseViolation(RuleViolation, LifecycleError):
+    """A rule of the phase table (``R-PHASE-*``): also a :class:`LifecycleError`,
+    which is what callers that only ask "is this the wrong phase?" catch."""

@@ -33,7 +33,6 @@ The "trustee i" of a trustee message is the index the message itself names
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,43 +42,20 @@ from evote.commands import SignedCommand
 from evote.credentials import CredentialList
 from evote.dkg import (
     MAX_TRUSTEES,
-    Announcement,
-    Commitments,
-    Complaint,
-    ComplaintAnswer,
-    EncryptedShares,
     JointKey,
 )
 from evote.encoding import MAX_SAFE_INTEGER, Fields, b64encode
 from evote.errors import BoardError, EncodingError, SchemaError, UnauthorisedSigner
+from evote.kinds import BALLOT_KINDS as BALLOT_KINDS  # re-exported
+from evote.kinds import COMMAND_KINDS as COMMAND_KINDS
+from evote.kinds import CREDENTIAL_AUTHORITY as CREDENTIAL_AUTHORITY
+from evote.kinds import OFFICIAL, REGISTRY, SPECS, TRUSTEE, speaks_for
 from evote.manifest import Manifest
 from evote.signing import VerifyKey
-from evote.tally import EncryptedTally, PartialDecryption, Result
+from evote.tally import EncryptedTally, Result
 
-OFFICIAL = "official"
-CREDENTIAL_AUTHORITY = "credential_authority"
-TRUSTEE = "trustee"
-
-SIGNER_ROLE: dict[str, str] = {
-    "election_created": OFFICIAL,
-    "trustee_announced": TRUSTEE,
-    "trustee_committed": TRUSTEE,
-    "trustee_shares": TRUSTEE,
-    "trustee_complaint": TRUSTEE,
-    "trustee_complaint_answer": TRUSTEE,
-    "key_published": OFFICIAL,
-    "credentials_published": CREDENTIAL_AUTHORITY,
-    "election_opened": OFFICIAL,
-    "election_closed": OFFICIAL,
-    "tally_posted": OFFICIAL,
-    "partial_decryption": TRUSTEE,
-    "result_published": OFFICIAL,
-}
-"""Which role signs each command kind (every kind but the two ballot kinds)."""
-
-COMMAND_KINDS = frozenset(SIGNER_ROLE)
-BALLOT_KINDS = frozenset({"ballot_cast", "ballot_audited"})
-
+SIGNER_ROLE: dict[str, str] = {s.kind: s.role for s in REGISTRY if s.is_command}
+"""Which role signs each command kind (a view of :data:`evote.kinds.REGISTRY`)."""
 
 def _key(f: Fields, name: str) -> VerifyKey:
     try:
@@ -267,40 +243,17 @@ class ResultPublished:
         return cls(Result.from_json(f.raw("result"), f.sub("result")))
 
 
-BODY_PARSERS: dict[str, Callable[[Any, str], Any]] = {
-    "election_created": ElectionCreated.from_json,
-    "trustee_announced": Announcement.from_json,
-    "trustee_committed": Commitments.from_json,
-    "trustee_shares": EncryptedShares.from_json,
-    "trustee_complaint": Complaint.from_json,
-    "trustee_complaint_answer": ComplaintAnswer.from_json,
-    "key_published": KeyPublished.from_json,
-    "credentials_published": CredentialsPublished.from_json,
-    "election_opened": ElectionOpened.from_json,
-    "election_closed": ElectionClosed.from_json,
-    "tally_posted": TallyPosted.from_json,
-    "partial_decryption": PartialDecryption.from_json,
-    "result_published": ResultPublished.from_json,
-}
-
-
 def parse_body(kind: str, body: Any) -> Any:
     """The typed body of a ``kind`` command (SchemaError and friends name the field)."""
-    parser = BODY_PARSERS.get(kind)
-    if parser is None:
+    spec = SPECS.get(kind)
+    if spec is None or not spec.is_command:
         raise SchemaError(f"{kind!r} is not a command kind")
-    return parser(body, f"{kind}.body")
+    return spec.parser()(body, f"{kind}.body")
 
 
 def claimed_trustee(kind: str, body: Any) -> int | None:
     """The trustee index a trustee message speaks for (None for other roles)."""
-    if isinstance(body, Announcement | Commitments | PartialDecryption):
-        return body.trustee
-    if isinstance(body, EncryptedShares | ComplaintAnswer):
-        return body.dealer
-    if isinstance(body, Complaint):
-        return body.accuser
-    return None
+    return speaks_for(kind, body)
 
 
 @dataclass(frozen=True)

@@ -320,7 +320,8 @@ def test_published_key_that_is_not_the_ceremony_key(base, tmp_path):
 
     report = dishonest(base, tmp_path, edit)
     assert_caught(report, "key-ceremony")
-    assert report.check("key-ceremony").first_failure.code == "key_mismatch"
+    first = report.check("key-ceremony").first_failure
+    assert (first.rule, first.code) == ("R-DKG-11", "key_ceremony")
 
 
 def test_credential_list_with_a_ghost_voter(base, tmp_path):
@@ -448,7 +449,8 @@ def test_dropped_ballot_changes_the_counted_set_and_the_tally(base, tmp_path):
 
     report = dishonest(base, tmp_path, edit)
     assert_caught(report, "counted-set")
-    assert_caught(report, "aggregation")
+    # the projection reports the first broken rule of the entry (docs/rules.md §2)
+    assert report.check("counted-set").first_failure.rule == "R-TAL-01"
 
 
 def test_reordered_revote_changes_which_ballot_counts(base, tmp_path):
@@ -490,7 +492,8 @@ def test_tally_with_a_wrong_count_signed_by_the_official(base, tmp_path):
 
     report = dishonest(base, tmp_path, edit)
     assert_caught(report, "counted-set")
-    assert report.check("counted-set").first_failure.code == "count_mismatch"
+    first = report.check("counted-set").first_failure
+    assert (first.rule, first.code) == ("R-TAL-01", "tally")
 
 
 def test_tally_that_is_not_the_sum_of_the_ballots(base, tmp_path):
@@ -588,10 +591,12 @@ def test_complaint_answered_with_the_right_share_changes_nothing(base, tmp_path)
 
 
 def test_complaint_answered_wrongly_disqualifies_the_dealer(base, tmp_path):
-    """Dealer 1's answer fails Feldman's check: it is not qualified, so the key it helped
-    make is not the joint key any more, and the published key is caught."""
+    """Dealer 1's answer fails Feldman's check: the answer itself breaks R-DKG-10 (the
+    server refuses it, docs/rules.md §3.4), and the key it would have left standing
+    is not the joint key any more."""
     report = dishonest(base, tmp_path, lambda p: _with_complaint(base, honest_answer=False))
     assert_caught(report, "key-ceremony")
     first = report.check("key-ceremony").first_failure
-    assert first.code == "key_mismatch"
-    assert first.evidence["recomputed"]["qualified"] == [2, 3]
+    assert (first.rule, first.code) == ("R-DKG-10", "key_ceremony")
+    assert "does not match the commitments" in first.message
+    assert report.check("key-ceremony").failures == 2  # and R-DKG-11 at key_published

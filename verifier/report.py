@@ -42,9 +42,13 @@ class Failure:
     code: str
     index: int | None = None
     evidence: dict[str, Any] | None = None
+    #: The broken rule's stable id (docs/rules.md), when a rule of the rulebook broke.
+    rule: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code, "message": self.message, "index": self.index}
+        if self.rule is not None:
+            out["rule"] = self.rule
         if self.evidence:
             out["evidence"] = self.evidence
         return out
@@ -177,7 +181,8 @@ def _counts_text(counts: dict[str, int]) -> str:
 def _detail_text(c: CheckResult) -> str:
     if c.first_failure is not None:
         more = f" (+{c.failures - 1} more)" if c.failures > 1 else ""
-        return f"{c.first_failure.where()}{c.first_failure.message}{more}"
+        rule = f"[{c.first_failure.rule}] " if c.first_failure.rule else ""
+        return f"{rule}{c.first_failure.where()}{c.first_failure.message}{more}"
     return c.note
 
 

@@ -1,0 +1,171 @@
+"""The normative rule list: every rule of a valid board, with its stable id.
+
+``docs/rules.md`` is this table in prose (a test keeps the two equal: every
+id, code, status and check).  The projection (:mod:`evote.rules`) and the
+phase table (:mod:`evote.election`) raise :func:`violation` with one of these
+ids; the server answers with the rule's ``code``/``http_status``, the
+verifier fails the rule's ``check`` and prints the id.
+
+Ids are stable: a rule is never renumbered or reused.  New rules get the next
+free number of their family (the DKG helper adds ``R-DKG-13``..., never
+renames).  ``http_status`` 0 means the server never refuses on it, because
+the server itself writes that part of the record (the chain, the heads).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evote.errors import EvoteError, PhaseViolation, RuleViolation
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    check: str  # the verifier check that reports it (docs/verifier.md)
+    code: str  # the error code (HTTP body ``code``, verifier ``first_failure.code``)
+    http_status: int  # 0: not an append-time rule (the server writes it itself)
+    text: str
+    #: The code is the wrapped core error's (e.g. invalid_proof), ``code`` its default.
+    cause_code: bool = False
+
+
+_RULES: tuple[Rule, ...] = (
+    # --- record format (the server writes these; only the verifier checks them) ---
+    Rule("R-REC-01", "record-format", "bad_entry", 0,
+         "Every line of board.jsonl is the RFC 8785 canonical JSON of an entry of this "
+         "election whose index is its line number (from 0)."),
+    Rule("R-REC-02", "hash-chain", "broken_chain", 0,
+         "Every entry's prev is the leaf hash of the entry before it (32 zero bytes for "
+         "entry 0), and no entry's time is before the previous entry's."),
+    Rule("R-REC-03", "tree-heads", "root_mismatch", 0,
+         "Every signed tree head verifies under the board key and its root is the root "
+         "of the board's first size entries; the latest head covers the whole board."),
+    Rule("R-REC-04", "consistency", "inconsistent", 0,
+         "Every tree head is consistent (RFC 9162) with every later one."),
+    Rule("R-REC-05", "equivocation", "equivocation", 0,
+         "No two validly signed tree heads of one size have different roots."),
+    Rule("R-REC-06", "(owner of the kind)", "bad_schema", 422,
+         "Every payload parses as its kind's type (evote.kinds.REGISTRY); the check "
+         "that owns the kind reports it, the server answers with the parser's code "
+         "(bad_schema, bad_encoding, invalid_point, invalid_scalar, bad_manifest, "
+         "bad_credential).", cause_code=True),
+    # --- the phase table (evote.election) ---
+    Rule("R-PHASE-01", "lifecycle", "wrong_phase", 409,
+         "Entry 0 is election_created and no other entry is."),
+    Rule("R-PHASE-02", "lifecycle", "wrong_phase", 409,
+         "Every entry's kind is one of the registry's kinds."),
+    Rule("R-PHASE-03", "lifecycle", "wrong_phase", 409,
+         "A kind is appended only in the phase the registry gives it: setup messages "
+         "before election_opened, ballots between election_opened and election_closed, "
+         "tally material after election_closed, nothing after result_published."),
+    Rule("R-PHASE-04", "lifecycle", "wrong_phase", 409,
+         "election_opened comes after key_published and after at least one "
+         "credentials_published."),
+    Rule("R-PHASE-05", "lifecycle", "wrong_phase", 409,
+         "key_published and tally_posted appear at most once each."),
+    Rule("R-PHASE-06", "lifecycle", "wrong_phase", 409,
+         "partial_decryption and result_published come after tally_posted."),
+    # --- command signatures ---
+    Rule("R-SIG-01", "command-signatures", "invalid_signature", 422,
+         "Every command's Ed25519 signature verifies over its signed bytes for this "
+         "election and kind."),
+    Rule("R-SIG-02", "command-signatures", "wrong_signer", 403,
+         "Every command is signed by the key election_created names for its kind's "
+         "role: the official, the credential authority, or the trustee whose index the "
+         "message names; election_created by the official it names."),
+    # --- the key ceremony ---
+    Rule("R-DKG-01", "key-ceremony", "already_exists", 409,
+         "Each trustee announces at most once."),
+    Rule("R-DKG-02", "key-ceremony", "wrong_phase", 409,
+         "A trustee's commitments appear only after all n trustees have announced "
+         "(commit, then reveal)."),
+    Rule("R-DKG-03", "key-ceremony", "already_exists", 409,
+         "Each trustee reveals its commitments at most once."),
+    Rule("R-DKG-04", "key-ceremony", "wrong_phase", 409,
+         "A dealer's encrypted shares appear only after its own commitments."),
+    Rule("R-DKG-05", "key-ceremony", "already_exists", 409,
+         "Each dealer deals its shares at most once."),
+    Rule("R-DKG-06", "key-ceremony", "wrong_phase", 409,
+         "No trustee message (announcement, commitments, shares, complaint, answer) "
+         "comes after key_published."),
+    Rule("R-DKG-07", "key-ceremony", "already_exists", 409,
+         "A trustee complains about another at most once."),
+    Rule("R-DKG-08", "key-ceremony", "key_ceremony", 422,
+         "An answer answers a complaint on the board: trustee a's complaint against "
+         "dealer d comes before d's answer to a."),
+    Rule("R-DKG-09", "key-ceremony", "already_exists", 409,
+         "A dealer answers each complaint at most once."),
+    Rule("R-DKG-10", "key-ceremony", "key_ceremony", 422,
+         "Every trustee message is valid in itself (evote.dkg.check_announcement, "
+         "check_commitments against the trustee's own announcement, check_shares, "
+         "check_complaint, check_complaint_answer; docs/protocol-trustees.md).", cause_code=True),
+    Rule("R-DKG-11", "key-ceremony", "key_ceremony", 422,
+         "key_published's joint key (key, threshold, QUAL, verification keys) equals the "
+         "one recomputed from the board's ceremony messages (evote.dkg.verify_ceremony).", cause_code=True),
+    Rule("R-DKG-12", "key-ceremony", "wrong_phase", 409,
+         "A dealer's answer comes after the dealer's commitments."),
+    # --- credentials ---
+    Rule("R-CRED-01", "credentials", "already_exists", 409,
+         "No credentials_published batch repeats a credential of an earlier batch."),
+    # --- opening ---
+    Rule("R-OPEN-01", "manifest", "fingerprint_mismatch", 422,
+         "election_opened's fingerprint equals the one recomputed from the manifest, the "
+         "joint key, the commitments of QUAL and the union of the credential batches."),
+    # --- ballots ---
+    Rule("R-BAL-01", "ballots", "bad_credential", 403,
+         "Every cast or audited ballot's credential is on the credential list."),
+    Rule("R-BAL-02", "ballots", "invalid_ballot", 422,
+         "Every cast ballot is well formed for the manifest and its signature and every "
+         "proof verify against the election fingerprint (the server answers with the "
+         "core's code: invalid_signature, invalid_proof, bad_schema).", cause_code=True),
+    Rule("R-BAL-03", "unique-ciphertexts", "duplicate_ciphertext", 409,
+         "No ciphertext (its alpha) appears twice among all cast and audited ballots, "
+         "within one ballot or across ballots."),
+    Rule("R-BAL-04", "audited-ballots", "audit_mismatch", 422,
+         "Every audited ballot's revealed randomness re-encrypts to its ciphertexts and "
+         "its proofs verify.", cause_code=True),
+    # --- tally ---
+    Rule("R-TAL-01", "counted-set", "tally", 422,
+         "tally_posted's counted is the size of the counted set (the last ballot_cast of "
+         "each credential) and total_weight the sum of those credentials' weights."),
+    Rule("R-TAL-02", "aggregation", "tally", 422,
+         "tally_posted's tally is the weighted homomorphic sum of the counted ballots."),
+    Rule("R-TAL-03", "partial-decryptions", "decryption", 422,
+         "A partial decryption comes from a qualified trustee and its DLEQ proofs verify "
+         "against that trustee's verification key and the tally.", cause_code=True),
+    Rule("R-TAL-04", "partial-decryptions", "already_exists", 409,
+         "Each trustee posts at most one partial decryption."),
+    Rule("R-TAL-05", "result", "tally", 422,
+         "result_published's counts are the decryption of the tally by t valid partials "
+         "(Lagrange at 0), each within its bound (total weight x max score).", cause_code=True),
+    # --- witnesses ---
+    Rule("R-WIT-01", "witnesses", "witness_policy", 0,
+         "With a witness policy in the manifest, the record's checkpoint.txt is the "
+         "board-signed checkpoint of the whole board, cosigned by at least k of the "
+         "listed witnesses."),
+)
+
+RULES: dict[str, Rule] = {r.id: r for r in _RULES}
+
+
+def violation(
+    rule_id: str,
+    message: str,
+    *,
+    cause: EvoteError | None = None,
+    detail: dict | None = None,
+) -> RuleViolation:
+    """The error for a broken rule (a :class:`PhaseViolation` for ``R-PHASE-*``)."""
+    rule = RULES[rule_id]
+    cls = PhaseViolation if rule_id.startswith("R-PHASE-") else RuleViolation
+    code = cause.code if rule.cause_code and cause is not None else rule.code
+    return cls(
+        rule_id,
+        message,
+        code=code,
+        http_status=rule.http_status or 409,
+        check=rule.check,
+        detail=detail,
+        cause=cause,
+    )

@@ -94,6 +94,7 @@ class Election:
     joint: dkg.JointKey
     messages: dkg.CeremonyMessages
     bad_answers: tuple[dkg.ComplaintAnswer, ...]
+    owed: dict[tuple[int, int], Scalar]  # (dealer, recipient) -> f_dealer(recipient)
     voters: list[SigningKey]
     weights: list[int]
     batches: list[CredentialList]
@@ -114,6 +115,9 @@ def _ceremony(eid: str, n: int, t: int, rng: SeededRng, fault: Fault | None):
     anns = [a for _, a in started]
     comms = [dkg.step2_reveal(s) for s in states.values()]
     shares = [dkg.step3_shares(s, anns, rng) for s in states.values()]
+    # f_d(r) for every dealer d and recipient r: what an answer to r's complaint reveals
+    owed = {(d, r): dkg._eval_polynomial(states[d].polynomial, r)
+            for d in states for r in states if r != d}
     bad_share = None
     if fault is not None:
         d, r = fault.dealer, fault.recipient
@@ -148,7 +152,7 @@ def _ceremony(eid: str, n: int, t: int, rng: SeededRng, fault: Fault | None):
     keys = {i: s.signing_key for i, s in states.items()}
     messages = dkg.CeremonyMessages(tuple(anns), tuple(comms), tuple(shares), tuple(complaints),
                                     tuple(answers))
-    return keys, finished, joint, messages, tuple(bad_answers)
+    return keys, finished, joint, messages, tuple(bad_answers), owed
 
 
 def small_manifest(eid: str, *, witnesses: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -208,7 +212,7 @@ def make_election(
                   "threshold": witness_threshold}
     m = Manifest.from_json(manifest if manifest is not None
                            else small_manifest(eid, witnesses=policy))
-    keys, finished, joint, messages, bad = _ceremony(eid, n, t, rng, fault)
+    keys, finished, joint, messages, bad, owed = _ceremony(eid, n, t, rng, fault)
     voter_keys = [SigningKey.generate(rng) for _ in range(voters)]
     ws = list(weights) if weights is not None else [1] * voters
     sizes = list(batches) if batches is not None else [voters]
@@ -222,7 +226,7 @@ def make_election(
     comms = {c.trustee: c for c in messages.commitments if c.trustee in joint.qualified}
     ctx = ElectionContext.build(m, joint.joint_key, dkg.trustee_commitments(comms), union)
     return Election(m, official, authority, board_key, n, t, keys, finished, joint, messages,
-                    bad, voter_keys, ws, lists, union, ctx, wkeys, rng)
+                    bad, owed, voter_keys, ws, lists, union, ctx, wkeys, rng)
 
 
 # --------------------------------------------------------------------------
@@ -481,10 +485,11 @@ def render(plan: Plan) -> dict[str, bytes]:
     tree = MemoryTree()
     prev = bytes(32)
     time = START_TIME
+    head_time = 0
     for step in plan.steps:
         if step.head is not None:
             size = len(lines)
-            head_time = time + 1
+            head_time = max(time + 1, head_time + 1)  # heads in ascending (size, time)
             if step.head is True:
                 signed = TreeHead(eid, size, tree.root(size), head_time).sign(e.board_key)
             else:

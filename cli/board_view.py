@@ -9,9 +9,10 @@ the trustees' messages, the fingerprint from its parts, the aggregate from the
 counted ballots).  The full audit of a record is the verifier's job
 (``evote-verify``); this module checks what each command relies on.
 
-Every command body is parsed and its signer checked by :mod:`evote.payloads`
-(the same rules the server applies: the official, the credential authority
-or trustee i named in ``election_created``, per kind).
+Every command entry goes through the board projection (:mod:`evote.rules`,
+docs/rules.md): the same rules the server applied before appending it and
+the verifier applies to the record, so the CLI's view of an election (its
+phase, credential batches, key, fingerprint) is theirs.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from evote.ballot import AuditedBallot, Ballot
 from evote.board import Entry, verify_chain
 from evote.credentials import CredentialList
 from evote.election import ElectionState, Phase
-from evote.errors import BoardError, EvoteError, KeyCeremonyError, SchemaError, UnauthorisedSigner
+from evote.errors import BoardError, EvoteError, RuleViolation, SchemaError, UnauthorisedSigner
 from evote.fingerprint import ElectionContext
+from evote.kinds import BALLOT_AUDITED, BALLOT_CAST, BALLOT_KINDS, CEREMONY_KINDS
 from evote.manifest import Manifest
 from evote.payloads import (
     Command,
@@ -34,6 +36,7 @@ from evote.payloads import (
     parse_ballot_audited,
     parse_ballot_cast,
 )
+from evote.rules import BoardState, CountedSet
 from evote.signing import VerifyKey
 from evote.tally import EncryptedTally, PartialDecryption, Result
 
@@ -72,6 +75,41 @@ class BoardView:
                 f"not {self.election_id!r}"
             )
 
+    # --- the projection --------------------------------------------------------
+
+    @property
+    def board(self) -> BoardState:
+        """The board projection (:mod:`evote.rules`) over every entry, every rule checked.
+
+        The same fold the server ran before appending and the verifier runs on the
+        record, so the CLI sees exactly what they see (several credential batches,
+        the joint key, the fingerprint).  A broken rule is a :class:`BoardError`
+        naming the entry and the rule id: a command never acts on such a board.
+        R-TAL-01/02 need the counted ballots' aggregate, which the commands that
+        rely on the tally recompute themselves (``evote election tally``).
+        """
+
+        def compute() -> BoardState:
+            state = BoardState()
+            for entry in self.entries:
+                try:
+                    if entry.kind in BALLOT_KINDS:
+                        state = state.apply_kind(entry.kind)
+                    else:
+                        state = state.apply(Command.from_entry(entry))
+                except RuleViolation as exc:
+                    raise BoardError(
+                        f"entry {entry.index} ({entry.kind}) breaks {exc.rule}: {exc.message}",
+                        detail={"rule": exc.rule, "index": entry.index},
+                    ) from None
+                except EvoteError as exc:
+                    raise BoardError(
+                        f"entry {entry.index} ({entry.kind}): {exc.message}"
+                    ) from None
+            return state
+
+        return self._memo("board", compute)
+
     # --- generic -------------------------------------------------------------
 
     @property
@@ -80,58 +118,33 @@ class BoardView:
 
     @property
     def state(self) -> ElectionState:
-        return ElectionState.replay(e.kind for e in self.entries)
+        return self.board.phase_state
 
     @property
     def phase(self) -> Phase | None:
-        return self.state.phase
+        return self.board.phase
 
     def of_kind(self, kind: str) -> list[Entry]:
         return [e for e in self.entries if e.kind == kind]
 
     def has(self, kind: str) -> bool:
-        return any(e.kind == kind for e in self.entries)
+        return self.board.count(kind) > 0
 
     def _memo(self, key: str, compute: Callable[[], T]) -> T:
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
 
-    def _body(self, entry: Entry) -> Any:
-        """The typed body of a command entry, after its signature and signer checks."""
-        try:
-            command = Command.from_entry(entry)
-            command.check(self.election_id, self.setup)
-        except EvoteError as exc:
-            raise BoardError(f"entry {entry.index} ({entry.kind}): {exc.message}") from None
-        return command.body
-
-    def bodies(self, kind: str) -> list[Any]:
-        """Every checked body of ``kind``, in board order."""
-        return self._memo(f"bodies:{kind}", lambda: [self._body(e) for e in self.of_kind(kind)])
-
-    def first_body(self, kind: str) -> Any | None:
-        found = self.bodies(kind)
-        return found[0] if found else None
-
     # --- setup ---------------------------------------------------------------
 
     @property
     def setup(self) -> ElectionCreated:
-        """Entry 0's body, signed by the official it names."""
+        """Entry 0's body, signed by the official it names (R-SIG-02)."""
 
         def compute() -> ElectionCreated:
-            first = self.entries[0]
-            try:
-                command = Command.from_entry(first)
-                if command.kind != "election_created":
-                    raise BoardError("entry 0 is not election_created")
-                created: ElectionCreated = command.body
-                command.signed.verify(self.election_id, "election_created")
-            except EvoteError as exc:
-                raise BoardError(f"entry 0 (election_created): {exc.message}") from None
-            if command.signed.signer.raw != created.official.raw:
-                raise BoardError("entry 0 is not signed by the official it names")
+            created = self.board.created
+            if created is None:
+                raise BoardError("entry 0 is not election_created")
             if created.election_id != self.election_id:
                 raise BoardError("entry 0's manifest is for another election")
             return created
@@ -140,86 +153,46 @@ class BoardView:
 
     # --- trustees ------------------------------------------------------------
 
-    def trustee_messages(self, kind: str) -> list[Any]:
-        """Every message of a trustee kind, parsed, signed by the trustee it names."""
-        return self.bodies(kind)
-
     def ceremony(self) -> tuple[list[Any], ...]:
-        """(announcements, commitments, shares, complaints, answers) on the board."""
+        """(announcements, commitments, shares, complaints, answers) on the board,
+        each in trustee order (checked by the projection, R-DKG-*)."""
+        b = self.board
         return tuple(
-            self.bodies(kind)
-            for kind in (
-                "trustee_announced",
-                "trustee_committed",
-                "trustee_shares",
-                "trustee_complaint",
-                "trustee_complaint_answer",
-            )
+            [m for _, m in sorted(table.items())]
+            for table in (b.announcements, b.commitments, b.shares, b.complaints, b.answers)
         )
+
+    def trustee_messages(self, kind: str) -> list[Any]:
+        """Every message of a trustee kind (one of :data:`evote.kinds.CEREMONY_KINDS`)."""
+        return self.ceremony()[CEREMONY_KINDS.index(kind)]
 
     def computed_joint_key(self) -> dkg.JointKey:
         """The joint key recomputed from the trustees' messages (needs all commitments)."""
-        setup = self.setup
-        anns, comms, _shares, complaints, answers = self.ceremony()
-        return dkg.verify_ceremony(
-            self.election_id,
-            len(setup.trustees),
-            setup.threshold,
-            anns,
-            comms,
-            complaints,
-            answers,
-            signing_keys=signing_keys(setup),
-        )
+        return self.board.recomputed_joint_key()
 
     def joint_key(self) -> dkg.JointKey | None:
-        """The published joint key, checked against the recomputed one (None if not posted)."""
-
-        def compute() -> dkg.JointKey | None:
-            body = self.first_body("key_published")
-            if body is None:
-                return None
-            if body.joint_key != self.computed_joint_key():
-                raise KeyCeremonyError(
-                    "the published joint key is not the one the trustees' messages give"
-                )
-            return body.joint_key
-
-        return self._memo("joint_key", compute)
+        """The published joint key; the projection checked it is the recomputed one (R-DKG-11)."""
+        return self.board.joint_key
 
     # --- credentials and context ---------------------------------------------
 
     def credentials(self) -> CredentialList | None:
-        body = self.first_body("credentials_published")
-        return None if body is None else body.credentials
+        """The election's list: the union of every batch (docs/rules.md §3.2)."""
+        return self.board.credentials
 
     def context(self) -> ElectionContext:
-        """Manifest, joint key, trustee commitments and credential list, bound by their fingerprint.
-
-        When the election has been opened, the fingerprint the official posted
-        must equal the recomputed one.
-        """
+        """Manifest, joint key, trustee commitments and credential list, bound by their
+        fingerprint (the projection checked election_opened's, R-OPEN-01)."""
 
         def compute() -> ElectionContext:
-            joint = self.joint_key()
-            credentials = self.credentials()
-            if joint is None or credentials is None:
-                missing = "the joint key" if joint is None else "the credential list"
+            if self.board.joint_key is None or self.board.credentials is None:
+                missing = "the joint key" if self.board.joint_key is None else (
+                    "the credential list")
                 raise BoardError(f"{missing} is not on the board yet")
-            comms = {c.trustee: c for c in self.bodies("trustee_committed")}
-            qualified = {j: comms[j] for j in joint.qualified}
-            ctx = ElectionContext.build(
-                self.setup.manifest,
-                joint.joint_key,
-                dkg.trustee_commitments(qualified),
-                credentials,
-            )
-            opened = self.first_body("election_opened")
-            if opened is not None and opened.fingerprint != ctx.fingerprint:
-                raise BoardError(
-                    "the fingerprint posted at opening is not the one recomputed from the board"
-                )
-            return ctx
+            try:
+                return self.board.context()
+            except EvoteError as exc:
+                raise BoardError(exc.message) from None
 
         return self._memo("context", compute)
 
@@ -231,11 +204,11 @@ class BoardView:
         def compute() -> list[tuple[int, Ballot]]:
             manifest = self.setup.manifest
             out = []
-            for entry in self.of_kind("ballot_cast"):
+            for entry in self.of_kind(BALLOT_CAST):
                 try:
                     out.append((entry.index, parse_ballot_cast(entry, manifest)))
                 except EvoteError as exc:
-                    raise BoardError(f"entry {entry.index} (ballot_cast): {exc.message}") from None
+                    raise BoardError(f"entry {entry.index} ({BALLOT_CAST}): {exc.message}") from None
             return out
 
         return self._memo("ballots", compute)
@@ -243,31 +216,31 @@ class BoardView:
     def audited(self) -> list[tuple[int, AuditedBallot]]:
         manifest = self.setup.manifest
         out = []
-        for entry in self.of_kind("ballot_audited"):
+        for entry in self.of_kind(BALLOT_AUDITED):
             try:
                 out.append((entry.index, parse_ballot_audited(entry, manifest)))
             except EvoteError as exc:
-                raise BoardError(f"entry {entry.index} (ballot_audited): {exc.message}") from None
+                raise BoardError(f"entry {entry.index} ({BALLOT_AUDITED}): {exc.message}") from None
         return out
 
     def counted(self) -> list[tuple[int, Ballot]]:
-        """The last ballot of each credential (re-voting: the last one counts)."""
-        last: dict[bytes, tuple[int, Ballot]] = {}
+        """The counted set (docs/rules.md §3.1, :class:`evote.rules.CountedSet`): the
+        last ballot of each credential, as (entry index, ballot) in board order."""
+        last: CountedSet[tuple[int, Ballot]] = CountedSet()
         for index, ballot in self.ballots():
-            last[ballot.credential.raw] = (index, ballot)
+            last.cast(ballot.credential.raw, (index, ballot))
         return sorted(last.values(), key=lambda item: item[0])
 
     def posted_tally(self) -> tuple[EncryptedTally, int, int] | None:
         """(tally, counted, total_weight) from tally_posted, or None."""
-        body = self.first_body("tally_posted")
+        body = self.board.tally
         return None if body is None else (body.tally, body.counted, body.total_weight)
 
     def partials(self) -> list[PartialDecryption]:
-        return self.bodies("partial_decryption")
+        return [p for _, p in sorted(self.board.partials.items())]
 
     def result(self) -> Result | None:
-        body = self.first_body("result_published")
-        return None if body is None else body.result
+        return self.board.result
 
 
 def counted_weights(

@@ -39,11 +39,13 @@ from evote.errors import (
     DecryptionError,
     KeyCeremonyError,
     LifecycleError,
+    RuleViolation,
     SchemaError,
     TallyError,
 )
+from evote.kinds import KEY_PUBLISHED
 from evote.manifest import Manifest
-from evote.payloads import ElectionCreated, ElectionOpened
+from evote.payloads import Command, ElectionCreated, ElectionOpened
 from evote.record import (
     BOARD_FILE,
     CHECKPOINT_FILE,
@@ -138,19 +140,17 @@ def open_election(
     booth = booth_digest(client, booth_sha256)
     if view.joint_key() is None:
         joint = view.computed_joint_key()
-        dealt = {s.dealer for s in view.trustee_messages("trustee_shares")}
-        missing = [j for j in joint.qualified if j not in dealt]
-        if missing:
+        signed = sign_command(key, election_id, KEY_PUBLISHED, {"joint_key": joint.to_json()})
+        try:  # the rules the server will apply (docs/rules.md), asked before posting
+            view.board.check(Command.parse(KEY_PUBLISHED, signed.to_json()))
+        except RuleViolation as exc:
+            if exc.rule != "R-DKG-13":
+                raise
             raise KeyCeremonyError(
-                f"the key ceremony is not finished: waiting for {names(missing)} to deal shares "
-                "(`evote trustee shares`)"
-            )
-        api.post_command(
-            client,
-            election_id,
-            "key_published",
-            sign_command(key, election_id, "key_published", {"joint_key": joint.to_json()}),
-        )
+                f"the key ceremony is not finished: waiting for {names(exc.detail['missing'])} "
+                "to deal shares (`evote trustee shares`)"
+            ) from None
+        api.post_command(client, election_id, KEY_PUBLISHED, signed)
         view = api.fetch_board(client, election_id)
     if view.credentials() is None:
         raise LifecycleError(

@@ -115,12 +115,31 @@ BALLOT_KINDS: frozenset[str] = frozenset(s.kind for s in REGISTRY if not s.is_co
 
 # The kinds other modules name in code (a typo is then an ImportError, not a silent miss).
 ELECTION_CREATED = "election_created"
+TRUSTEE_ANNOUNCED = "trustee_announced"
+TRUSTEE_COMMITTED = "trustee_committed"
+TRUSTEE_SHARES = "trustee_shares"
+TRUSTEE_COMPLAINT = "trustee_complaint"
+TRUSTEE_COMPLAINT_ANSWER = "trustee_complaint_answer"
+KEY_PUBLISHED = "key_published"
+CREDENTIALS_PUBLISHED = "credentials_published"
+ELECTION_OPENED = "election_opened"
 BALLOT_CAST = "ballot_cast"
 BALLOT_AUDITED = "ballot_audited"
+ELECTION_CLOSED = "election_closed"
+TALLY_POSTED = "tally_posted"
+PARTIAL_DECRYPTION = "partial_decryption"
+RESULT_PUBLISHED = "result_published"
 CEREMONY_KINDS: tuple[str, ...] = tuple(
     s.kind for s in REGISTRY if s.role == TRUSTEE and s.phase is Phase.SETUP
 )
 """The trustee messages of the key ceremony, in protocol order."""
+
+
+if sorted(k for k, v in globals().items() if k.isupper() and isinstance(v, str)
+          and v in SPECS) != sorted(
+    k.upper() for k in SPECS
+):  # pragma: no cover - a constant above is missing or misspelt
+    raise AssertionError("evote.kinds: a kind constant does not match the registry")
 
 
 def spec(kind: str) -> KindSpec | None:

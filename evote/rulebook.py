@@ -105,6 +105,9 @@ _RULES: tuple[Rule, ...] = (
          "one recomputed from the board's ceremony messages (evote.dkg.verify_ceremony).", cause_code=True),
     Rule("R-DKG-12", "key-ceremony", "wrong_phase", 409,
          "A dealer's answer comes after the dealer's commitments."),
+    Rule("R-DKG-13", "key-ceremony", "key_ceremony", 422,
+         "key_published comes after the encrypted shares of every trustee in QUAL (a "
+         "qualified dealer that never dealt would leave its recipients without shares)."),
     # --- credentials ---
     Rule("R-CRED-01", "credentials", "already_exists", 409,
          "No credentials_published batch repeats a credential of an earlier batch."),

@@ -375,6 +375,13 @@ class BoardState:
             expected = self.recomputed_joint_key()
         except EvoteError as exc:
             raise violation("R-DKG-11", exc.message, cause=exc) from None
+        undealt = [i for i in expected.qualified if i not in self.shares]
+        if undealt:
+            raise violation(
+                "R-DKG-13",
+                f"trustees {undealt} are qualified but have not dealt their shares",
+                detail={"missing": undealt},
+            )
         if canonical_json(expected.to_json()) != canonical_json(body.joint_key.to_json()):
             raise violation(
                 "R-DKG-11",

@@ -99,6 +99,9 @@ def test_each_tampered_case_breaks_only_its_rule() -> None:
         if c["tampered_by"] is None:
             assert c["failures"] == [] and c["exit_code"] == 0, c["case"]
             continue
+        if c["exit_code"] == 2:  # not a record at all: no rule can be checked
+            assert c["case"].startswith("unreadable-") and c["failures"] == [], c["case"]
+            continue
         own = re.match(r"R-[A-Z]+-\d{2}", c["case"])
         assert own is not None, c["case"]
         rule = own.group(0)

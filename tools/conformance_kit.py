@@ -55,7 +55,14 @@ from evote.record import (
     tree_head_line,
 )
 from evote.signing import SigningKey, VerifyKey
-from evote.tally import EncryptedTally, PartialDecryption, Result, aggregate, combine, partial_decrypt
+from evote.tally import (
+    EncryptedTally,
+    PartialDecryption,
+    Result,
+    aggregate,
+    combine,
+    partial_decrypt,
+)
 
 #: The fixed clock: entry i is written at START + 1000·i ms; a head just after.
 START_TIME = 1_750_000_000_000

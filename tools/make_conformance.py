@@ -22,7 +22,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ sys.path.insert(0, str(ROOT))
 from evote import dkg  # noqa: E402
 from evote.ballot import (  # noqa: E402
     AuditedBallot,
-    BallotRandomness,
     EncryptedAnswer,
     encrypt_ballot_deterministic,
     sign_ballot,
@@ -84,22 +83,21 @@ class Case:
     name: str
     description: str
     tampered_by: str | None  # None: an honest record
-    build: Callable[[], tuple[Plan, dict[str, str]]]
+    build: Callable[[], Plan]
     expect: tuple[Expect, ...] = ()
     exit_code: int | None = None  # default: 0 honest, 1 tampered
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: changes the written files (name -> bytes), for the cases about the files themselves
+    post: Callable[[dict[str, bytes]], dict[str, bytes]] | None = None
 
 
 CASES: list[Case] = []
 
 
 def case(name: str, description: str, *, by: str | None = None,
-         expect: tuple[Expect, ...] = (), exit_code: int | None = None):
+         expect: tuple[Expect, ...] = (), exit_code: int | None = None,
+         post: Callable[[dict[str, bytes]], dict[str, bytes]] | None = None):
     def register(fn: Callable[[], Builder]) -> Callable[[], Builder]:
-        def build() -> tuple[Plan, dict[str, str]]:
-            b = fn()
-            return b.plan(), {}
-        CASES.append(Case(name, description, by, build, expect, exit_code))
+        CASES.append(Case(name, description, by, lambda: fn().plan(), expect, exit_code, post))
         return fn
     return register
 
@@ -336,6 +334,53 @@ def _rec06_body() -> Builder:
     c = dkg.Complaint.create(e.eid, e.trustee_keys[3], accuser=3, accused=1, reason="bribed")
     b.insert_before("key", b.trustee("trustee_complaint", 3, c, "odd-complaint"))
     return b
+
+
+@case("R-REC-01-non-canonical-line",
+      "Voter 1's audited ballot entry is written with spaces after ':' and ',' (valid JSON, "
+      "same values, not RFC 8785); chain, tree and heads are over the bytes as written. "
+      "The line is not an entry, so what it says is not used (a verifier may also fail "
+      "check 6 for the link it cannot read).",
+      by=SERVER, expect=(Expect("R-REC-01", "bad_encoding", "audit:1"),
+                         Expect(None, "unreadable", "audit:1", check="hash-chain",
+                                optional=True)))
+def _rec01_spelling() -> Builder:
+    b = Builder(election("R-REC-01-non-canonical-line"))
+    b.setup()
+    b.vote([(0, 0)])
+    b.audit(1, 0)
+    b.vote([(1, 1), (2, 0)])
+    b.finish()
+    b.steps[b.find("audit:1")].raw = lambda o: json.dumps(o, sort_keys=True).encode()
+    return b
+
+
+def _record_json(change: Callable[[dict[str, Any]], dict[str, Any]]):
+    def post(files: dict[str, bytes]) -> dict[str, bytes]:
+        obj = json.loads(files["record.json"])
+        return {**files, "record.json": canonical_json(change(obj)) + b"\n"}
+    return post
+
+
+def _heads(change: Callable[[list[bytes]], list[bytes]]):
+    def post(files: dict[str, bytes]) -> dict[str, bytes]:
+        lines = files["tree-heads.jsonl"].split(b"\n")[:-1]
+        return {**files, "tree-heads.jsonl": b"".join(x + b"\n" for x in change(lines))}
+    return post
+
+
+@case("unreadable-record-version",
+      "record.json says version 2: not a record this format describes (nothing is checked).",
+      by=SERVER, exit_code=2, post=_record_json(lambda o: {**o, "version": 2}))
+def _unreadable_version() -> Builder:
+    return standard("unreadable-record-version")
+
+
+@case("unreadable-tree-heads-order",
+      "tree-heads.jsonl lists the heads out of (size, time) order: a malformed file.",
+      by=SERVER, exit_code=2, post=_heads(lambda lines: [lines[1], lines[0], *lines[2:]]))
+def _unreadable_heads() -> Builder:
+    return standard("unreadable-tree-heads-order")
 
 
 # ==========================================================================
@@ -908,14 +953,16 @@ def expected_of(c: Case, plan: Plan) -> dict[str, Any]:
         })
     failures.sort(key=lambda f: f["check"])
     honest = c.tampered_by is None
+    exit_code = c.exit_code if c.exit_code is not None else (0 if honest else 1)
+    verdict = {0: "pass", 1: "fail", 2: "unreadable"}[exit_code]
     rules = sorted({x.rule for x in c.expect if x.rule and not x.optional})
     return {
         "case": c.name,
         "description": c.description,
         "tampered_by": c.tampered_by,
         "breaks": rules,
-        "verdict": "pass" if honest else "fail",
-        "exit_code": c.exit_code if c.exit_code is not None else (0 if honest else 1),
+        "verdict": verdict,
+        "exit_code": exit_code,
         "failures": failures,
         "may_also_fail": optional,
     }
@@ -933,8 +980,10 @@ def generate(out: Path) -> None:
     for c in CASES:
         assert c.name not in names, c.name
         names.add(c.name)
-        plan, _ = c.build()
+        plan = c.build()
         files = render(plan)
+        if c.post is not None:
+            files = c.post(files)
         expected = expected_of(c, plan)
         files["expected.json"] = json_bytes(expected)
         write_record(out / c.name, files)

@@ -41,8 +41,12 @@ HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str, detail: dict | None = None) -> Response:
+def error_response(
+    status: int, code: str, message: str, detail: dict | None = None, rule: str | None = None
+) -> Response:
     body: dict = {"code": code, "message": message}
+    if rule is not None:  # the broken rule of docs/rules.md (evote.errors.RuleViolation)
+        body["rule"] = rule
     if detail:
         body["detail"] = detail
     response = jsonify(body)
@@ -51,7 +55,9 @@ def error_response(status: int, code: str, message: str, detail: dict | None = N
 
 
 def handle_evote_error(exc: EvoteError) -> Response:
-    response = error_response(exc.http_status, exc.code, exc.message, exc.detail)
+    response = error_response(
+        exc.http_status, exc.code, exc.message, exc.detail, getattr(exc, "rule", None)
+    )
     if isinstance(exc, RateLimited):
         response.headers["Retry-After"] = str(exc.retry_after)
     if exc.http_status == 401:

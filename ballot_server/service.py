@@ -72,6 +72,7 @@ from evote.errors import (
 )
 from evote.fingerprint import ElectionContext
 from evote.group import Rng
+from evote.kinds import BALLOT_AUDITED, BALLOT_CAST, ELECTION_CREATED, ELECTION_OPENED, TALLY_POSTED
 from evote.payloads import (
     COMMAND_KINDS,
     Command,
@@ -149,7 +150,7 @@ class ElectionFacts:
     ) -> ElectionFacts:
         it = iter(entries)
         first = next(it, None)
-        if first is None or first.kind != "election_created":
+        if first is None or first.kind != ELECTION_CREATED:
             raise NotFound("no election_created entry on this board")
         facts = cls(BoardState().fold(Command.from_entry(first)))
         return facts.extended(it, counts, size)
@@ -311,8 +312,8 @@ class ElectionService:
             "threshold": c.threshold,
             "allowed_commands": sorted(facts.board.allowed_kinds() & COMMAND_KINDS),
             "counts": {
-                "ballots_cast": facts.counts.get("ballot_cast", 0),
-                "ballots_audited": facts.counts.get("ballot_audited", 0),
+                "ballots_cast": facts.counts.get(BALLOT_CAST, 0),
+                "ballots_audited": facts.counts.get(BALLOT_AUDITED, 0),
                 "credentials": None if facts.credentials is None else len(facts.credentials),
                 "trustees_announced": len(facts.announcements),
                 "trustees_committed": len(facts.commitments),
@@ -481,10 +482,10 @@ class ElectionService:
 
     def create_election(self, command_json: Any) -> Appended:
         """Entry 0.  The signer must be on the allow-list and be the body's official."""
-        command = Command.parse("election_created", command_json)
+        command = Command.parse(ELECTION_CREATED, command_json)
         created: ElectionCreated = command.body
         election_id = created.election_id
-        command.signed.verify(election_id, "election_created")
+        command.signed.verify(election_id, ELECTION_CREATED)
         signer = command.signed.signer.raw
         if signer not in self.officials:
             raise UnauthorisedSigner("election_created must be signed by an allowed official")
@@ -493,7 +494,7 @@ class ElectionService:
         with self.store.locked(election_id) as board:
             if board.head() is not None:
                 raise AlreadyExists(f"election {election_id!r} already exists")
-            entry = board.append("election_created", command.signed.to_json(), self.clock())
+            entry = board.append(ELECTION_CREATED, command.signed.to_json(), self.clock())
             head = store_queries.sign_head_locked(board, self.board_key, entry.time)
         return Appended(entry, head)
 
@@ -505,7 +506,7 @@ class ElectionService:
         refused with the rule's code and status and writes nothing.
         """
         check_election_id(election_id)
-        if kind == "election_created":
+        if kind == ELECTION_CREATED:
             raise LifecycleError("create elections with POST /elections")
         if kind not in COMMAND_KINDS:
             raise NotFound(f"{kind!r} is not a command kind")
@@ -513,13 +514,13 @@ class ElectionService:
         facts = self.facts(election_id)
         facts.board.check_signer(command)  # R-SIG-*: refused before taking the lock
         expected = (
-            ExpectedTally(self._expected_tally(facts)) if kind == "tally_posted" else None
+            ExpectedTally(self._expected_tally(facts)) if kind == TALLY_POSTED else None
         )
         with self.store.locked(election_id) as board:
             board.state.apply(kind)  # R-PHASE-*: 409 before any (costly) check
             facts = self.facts(election_id)  # as of the lock
             facts.board.check(command, tally=expected)
-            if kind == "election_opened":
+            if kind == ELECTION_OPENED:
                 self._check_booth(command.body)
             entry = board.append(kind, command.signed.to_json(), self.clock())
             head = store_queries.sign_head_locked(board, self.board_key, entry.time)
@@ -549,7 +550,7 @@ class ElectionService:
         Safe because the counted set is final once the election is closed: no
         ballot may follow ``election_closed`` (re-checked under the lock).
         """
-        facts.board.phase_state.apply("tally_posted")
+        facts.board.phase_state.apply(TALLY_POSTED)
         ctx = self.context(facts.election_id)
         indices = self.store.counted_ballot_indices(facts.election_id)
         manifest = ctx.manifest
@@ -636,7 +637,7 @@ class ElectionService:
         appended: list[tuple[PendingCast, Entry]] = []
         with self.store.locked(election_id, batched=True) as board:
             try:
-                board.state.apply("ballot_cast")
+                board.state.apply(BALLOT_CAST)
             except LifecycleError as exc:
                 for cast in casts:
                     cast.refused(exc)
@@ -656,7 +657,7 @@ class ElectionService:
                 except EvoteError as exc:
                     cast.refused(exc)
                     continue
-                entry = board.append("ballot_cast", cast.payload, time_ms)
+                entry = board.append(BALLOT_CAST, cast.payload, time_ms)
                 board.index_ballot(entry.index, cast.tracking_code, cast.credential, cast.alphas)
                 taken.update(dict.fromkeys(cast.alphas, entry.index))
                 if bind:
@@ -681,8 +682,8 @@ class ElectionService:
         alphas = _alphas(ballot)
         cosigned = self._receipt_checkpoint(ctx, election_id)
         with self.store.locked(election_id, batched=True) as board:
-            board.state.apply("ballot_audited")
-            entry = board.append("ballot_audited", ballot_audited_payload(audited), self.clock())
+            board.state.apply(BALLOT_AUDITED)
+            entry = board.append(BALLOT_AUDITED, ballot_audited_payload(audited), self.clock())
             board.index_ballot(entry.index, ballot.tracking_code, None, alphas)
             head, proof = self._head_and_proof(board, entry)
         return self._receipt(entry, ballot.tracking_code, head, proof, cosigned)
@@ -692,11 +693,8 @@ class ElectionService:
         check_election_id(election_id)
         ctx = self.context(election_id)
         cached = self.cache.facts(election_id)
-        if cached is not None and cached.phase is not Phase.OPEN:
-            raise LifecycleError(
-                f"ballots are accepted only while the election is open "
-                f"(phase {cached.phase.value})"
-            )
+        if cached is not None:
+            cached.board.phase_state.apply(BALLOT_CAST)  # R-PHASE-03, re-checked under the lock
         return ctx
 
     # -- signed answers --------------------------------------------------------

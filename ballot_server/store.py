@@ -975,7 +975,7 @@ class Store:
                 .where(
                     b.election_id == election_id,
                     b.credential == credential,
-                    e.kind == "ballot_cast",
+                    e.kind == BALLOT_CAST,
                 )
             ).scalar()
 

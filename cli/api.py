@@ -18,6 +18,7 @@ from evote.board import Entry, Receipt, SignedTreeHead
 from evote.commands import SignedCommand
 from evote.encoding import b64decode
 from evote.errors import BoardError, NotFound, SchemaError, ServiceUnavailable
+from evote.kinds import ELECTION_OPENED
 from evote.signing import VerifyKey
 
 PAGE = 1000
@@ -88,7 +89,7 @@ def fetch_board(client: Client, election_id: str) -> BoardView:
 
 def fetch_setup(client: Client, election_id: str) -> BoardView:
     """The board up to the opening (what a voter's device needs), chain-checked."""
-    return BoardView(election_id, fetch_entries(client, election_id, until_kind="election_opened"))
+    return BoardView(election_id, fetch_entries(client, election_id, until_kind=ELECTION_OPENED))
 
 
 def board_key(client: Client) -> VerifyKey:

@@ -124,6 +124,11 @@ class BoardView:
     def phase(self) -> Phase | None:
         return self.board.phase
 
+    def allows(self, kind: str) -> bool:
+        """Whether the phase table (R-PHASE-*) lets ``kind`` come next: the first
+        thing the server will ask, asked here for an early, friendly refusal."""
+        return kind in self.board.allowed_kinds()
+
     def of_kind(self, kind: str) -> list[Entry]:
         return [e for e in self.entries if e.kind == kind]
 

@@ -29,6 +29,7 @@ from cli.console import warn
 from evote import errors
 from evote.encoding import parse_json
 from evote.errors import EncodingError, EvoteError
+from evote.rulebook import RULES
 
 API_PREFIX = "/api/v1"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -77,7 +78,7 @@ def error_from_body(status: int, body: Any) -> EvoteError:
         exc = EvoteError(body["message"], detail=detail)
         exc.code = code if isinstance(code, str) else "invalid"
         exc.http_status = status
-        return exc
+        return _with_rule(exc, body)
     # Some classes take extra constructor arguments (RateLimited's retry_after,
     # RootMismatchError's roots); the server's JSON carries them in ``detail``,
     # so build every class the same way and keep the detail.
@@ -86,6 +87,15 @@ def error_from_body(status: int, body: Any) -> EvoteError:
     if isinstance(exc, errors.RateLimited):
         retry = detail.get("retry_after")
         exc.retry_after = retry if isinstance(retry, int) else 1
+    return _with_rule(exc, body)
+
+
+def _with_rule(exc: EvoteError, body: dict) -> EvoteError:
+    """Keep the id of the broken rule (docs/rules.md) the server named, and say it."""
+    rule = body.get("rule")
+    if isinstance(rule, str) and rule in RULES:
+        exc.rule = rule  # type: ignore[attr-defined]
+        exc.message = f"{exc.message} [{rule}]"
     return exc
 
 

@@ -48,8 +48,8 @@ from evote.credentials import (
     format_credential_code,
     issue_credentials,
 )
-from evote.election import Phase
 from evote.errors import CredentialError, EvoteError, LifecycleError
+from evote.kinds import CREDENTIALS_PUBLISHED
 from evote.signing import SigningKey
 
 PUBLIC_LIST_FILE = "public-credentials.json"
@@ -143,8 +143,8 @@ def publish_credentials(
     api.post_command(
         client,
         election_id,
-        "credentials_published",
-        sign_command(key, election_id, "credentials_published", body),
+        CREDENTIALS_PUBLISHED,
+        sign_command(key, election_id, CREDENTIALS_PUBLISHED, body),
     )
 
 
@@ -155,7 +155,7 @@ def _check_authority(client: Client, key: SigningKey, election_id: str) -> str:
         raise CliError(
             f"wrong key file: this key is not the credential authority of election {election_id!r}"
         )
-    if view.phase is not Phase.SETUP:
+    if not view.allows(CREDENTIALS_PUBLISHED):
         raise LifecycleError(
             f"election {election_id!r} is {view.phase.value}; credentials can only be "
             "published before it opens"

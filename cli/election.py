@@ -32,7 +32,6 @@ from cli.waiting import DEFAULT_TIMEOUT, names, wait_until
 from evote.board import verify_chain
 from evote.commands import sign_command
 from evote.dkg import MAX_TRUSTEES
-from evote.election import Phase
 from evote.encoding import b64encode
 from evote.errors import (
     BoothMismatch,
@@ -43,7 +42,17 @@ from evote.errors import (
     SchemaError,
     TallyError,
 )
-from evote.kinds import KEY_PUBLISHED
+from evote.kinds import (
+    BALLOT_AUDITED,
+    BALLOT_CAST,
+    CREDENTIALS_PUBLISHED,
+    ELECTION_CLOSED,
+    ELECTION_CREATED,
+    ELECTION_OPENED,
+    KEY_PUBLISHED,
+    RESULT_PUBLISHED,
+    TALLY_POSTED,
+)
 from evote.manifest import Manifest
 from evote.payloads import Command, ElectionCreated, ElectionOpened
 from evote.record import (
@@ -93,7 +102,7 @@ def created_body(
 
 def create_election(client: Client, key: SigningKey, setup: ElectionCreated) -> None:
     eid = setup.manifest.election_id
-    api.create_election(client, sign_command(key, eid, "election_created", setup.to_json()))
+    api.create_election(client, sign_command(key, eid, ELECTION_CREATED, setup.to_json()))
 
 
 def _official_view(client: Client, key: SigningKey, election_id: str) -> BoardView:
@@ -135,7 +144,7 @@ def open_election(
     and a different served bundle refuses the opening before anything is posted).
     """
     view = _official_view(client, key, election_id)
-    if view.phase is not Phase.SETUP:
+    if not view.allows(CREDENTIALS_PUBLISHED):  # i.e. still in setup
         raise LifecycleError(f"election {election_id!r} is already {view.phase.value}")
     booth = booth_digest(client, booth_sha256)
     if view.joint_key() is None:
@@ -160,7 +169,7 @@ def open_election(
     fingerprint = view.context().fingerprint
     body = ElectionOpened(fingerprint, booth).to_json()
     api.post_command(
-        client, election_id, "election_opened", sign_command(key, election_id, "election_opened", body)
+        client, election_id, ELECTION_OPENED, sign_command(key, election_id, ELECTION_OPENED, body)
     )
     return fingerprint, booth
 
@@ -168,16 +177,16 @@ def open_election(
 def close_election(client: Client, key: SigningKey, election_id: str) -> int:
     """Close the election; returns how many ballots were cast."""
     view = _official_view(client, key, election_id)
-    if view.phase is not Phase.OPEN:
+    if not view.allows(ELECTION_CLOSED):
         state = view.phase.value if view.phase else "empty"
         raise LifecycleError(f"election {election_id!r} is not open (phase {state})")
     api.post_command(
         client,
         election_id,
-        "election_closed",
-        sign_command(key, election_id, "election_closed", {}),
+        ELECTION_CLOSED,
+        sign_command(key, election_id, ELECTION_CLOSED, {}),
     )
-    return len(view.of_kind("ballot_cast"))
+    return len(view.of_kind(BALLOT_CAST))
 
 
 @dataclass(frozen=True)
@@ -193,7 +202,7 @@ def post_tally(
 ) -> BoardView:
     """Aggregate the counted ballots and post the encrypted tally (once)."""
     view = _official_view(client, key, election_id)
-    if view.phase in (None, Phase.SETUP, Phase.OPEN):
+    if not (view.allows(TALLY_POSTED) or view.has(TALLY_POSTED)):
         raise LifecycleError(
             f"election {election_id!r} is not closed "
             f"(phase {view.phase.value if view.phase else 'empty'}); "
@@ -215,7 +224,7 @@ def post_tally(
     total_weight = sum(ctx.credentials.weight_of(b.credential) for _, b in counted)
     body = {"tally": tally.to_json(), "counted": len(counted), "total_weight": total_weight}
     api.post_command(
-        client, election_id, "tally_posted", sign_command(key, election_id, "tally_posted", body)
+        client, election_id, TALLY_POSTED, sign_command(key, election_id, TALLY_POSTED, body)
     )
     return api.fetch_board(client, election_id)
 
@@ -255,8 +264,8 @@ def finish_tally(client: Client, key: SigningKey, election_id: str) -> tuple[Tal
     api.post_command(
         client,
         election_id,
-        "result_published",
-        sign_command(key, election_id, "result_published", {"result": result.to_json()}),
+        RESULT_PUBLISHED,
+        sign_command(key, election_id, RESULT_PUBLISHED, {"result": result.to_json()}),
     )
     return Tallied(ctx.manifest, result, counted, total_weight), ""
 
@@ -507,25 +516,25 @@ def status_command(election_id: str, server: str) -> None:
             f"{len(shares)}/{n} dealt shares, {len(complaints)} complaints, "
             f"{len(answers)} answers",
         ),
-        ("election key", "published" if view.has("key_published") else "not yet published"),
+        ("election key", "published" if view.has(KEY_PUBLISHED) else "not yet published"),
     ]
     creds = view.credentials()
     lines.append(("credentials", f"{len(creds)} published" if creds else "not yet published"))
-    if view.has("election_opened"):
+    if view.has(ELECTION_OPENED):
         lines.append(("fingerprint", b64encode(view.context().fingerprint)))
-    cast = view.of_kind("ballot_cast")
+    cast = view.of_kind(BALLOT_CAST)
     lines.append(
         (
             "ballots",
             f"{len(cast)} cast, {len(view.counted())} counted (last per credential), "
-            f"{len(view.of_kind('ballot_audited'))} audited",
+            f"{len(view.of_kind(BALLOT_AUDITED))} audited",
         )
     )
-    if view.has("tally_posted"):
+    if view.has(TALLY_POSTED):
         lines.append(
             ("tally", f"posted; {len(view.partials())}/{setup.threshold} partial decryptions")
         )
-    lines.append(("result", "published" if view.has("result_published") else "not yet published"))
+    lines.append(("result", "published" if view.has(RESULT_PUBLISHED) else "not yet published"))
     width = max(len(k) for k, _ in lines)
     for k, v in lines:
         say(f"{k.ljust(width)}  {v}")

@@ -36,11 +36,11 @@ from cli.console import say
 from cli.keyfiles import read_json
 from cli.options import OrderedGroup, server_option
 from evote import merkle
-from evote.board import Entry, Receipt, SignedTreeHead, verify_heads
+from evote.board import Receipt, SignedTreeHead, verify_heads
 from evote.checkpoint import Checkpoint, Note, open_checkpoint
 from evote.errors import BoardError, EvoteError, WitnessPolicyError
 from evote.manifest import Manifest
-from evote.payloads import Command, ElectionCreated, parse_ballot_audited, parse_ballot_cast
+from evote.receipts import manifest_of, receipt_ballot, receipt_policy
 from evote.witness import WitnessPolicy, check_cosigners, verify_cosigned_inclusion
 
 
@@ -88,16 +88,10 @@ def check_receipt(client: Client, receipt: Receipt) -> ReceiptCheck:
     )
     verify_heads(receipt.tree_head, current, proof, board_key=key)  # (2)
     entry = api.entry(client, receipt.election, receipt.index)
-    receipt.verify_entry(entry)  # (3)
     manifest = _proven_manifest(client, receipt, current)
-    _check_tracking_code(receipt, entry, manifest)  # (3)
-    policy = manifest.witnesses  # (4)
+    receipt_ballot(receipt, entry, manifest)  # (3), evote.receipts: shared with the verifier
+    policy = receipt_policy(receipt, manifest)  # (4)
     if policy is None:
-        if receipt.cosigned_checkpoint is not None:
-            raise WitnessPolicyError(
-                "the receipt carries a cosigned checkpoint, but the election's manifest "
-                "names no witnesses"
-            )
         return ReceiptCheck(receipt, current)
     return ReceiptCheck(receipt, current, _check_witnesses(client, receipt, policy))
 
@@ -109,10 +103,7 @@ def _proven_manifest(client: Client, receipt: Receipt, current: SignedTreeHead) 
     first = api.entry(client, receipt.election, 0)
     proof = api.inclusion_proof(client, receipt.election, 0, current.size)
     merkle.verify_inclusion(0, current.size, first.leaf_hash(), proof, current.root)
-    body = Command.from_entry(first).body
-    if not isinstance(body, ElectionCreated):
-        raise BoardError(f"entry 0 of {receipt.election!r} is a {first.kind}, not election_created")
-    return body.manifest
+    return manifest_of(first)
 
 
 def _check_witnesses(client: Client, receipt: Receipt, policy: WitnessPolicy) -> WitnessCheck:
@@ -157,27 +148,6 @@ def _check_same_history(client: Client, receipt: Receipt, cp: Checkpoint) -> Non
             f"(size {head.size}) are not one history: {exc.message}",
             detail={"checkpoint_size": cp.size, "receipt_size": head.size},
         ) from None
-
-
-def _check_tracking_code(receipt: Receipt, entry: Entry, manifest: Manifest) -> None:
-    """The ballot in the entry has the receipt's tracking code.
-
-    ``verify_entry`` shows only that the entry is the one the board signed for
-    this index; a dishonest board can also sign a receipt that puts one voter's
-    tracking code on another voter's entry (a clash attack: two voters shown one
-    ballot), so the code is recomputed from the ballot on the board.
-    """
-    if entry.kind == "ballot_cast":
-        ballot = parse_ballot_cast(entry, manifest)
-    elif entry.kind == "ballot_audited":
-        ballot = parse_ballot_audited(entry, manifest).ballot
-    else:
-        raise BoardError(f"entry {entry.index} is a {entry.kind}, not a ballot")
-    if ballot.tracking_code != receipt.tracking_code:
-        raise BoardError(
-            f"entry {entry.index} holds ballot {ballot.tracking_code}, not the receipt's "
-            f"{receipt.tracking_code}: the board signed a receipt for someone else's ballot"
-        )
 
 
 @click.group(cls=OrderedGroup)

@@ -51,10 +51,18 @@ from cli.waiting import DEFAULT_TIMEOUT, names, wait_until
 from evote import dkg
 from evote.ballot import verify_ballot
 from evote.commands import check_election_id, sign_command
-from evote.election import Phase
 from evote.encoding import Fields
 from evote.errors import EvoteError, KeyCeremonyError, LifecycleError, TallyError
 from evote.group import Scalar
+from evote.kinds import (
+    PARTIAL_DECRYPTION,
+    TALLY_POSTED,
+    TRUSTEE_ANNOUNCED,
+    TRUSTEE_COMMITTED,
+    TRUSTEE_COMPLAINT,
+    TRUSTEE_COMPLAINT_ANSWER,
+    TRUSTEE_SHARES,
+)
 from evote.signing import SigningKey, VerifyKey
 from evote.tally import partial_decrypt, verify_aggregate
 
@@ -181,7 +189,7 @@ def keygen_round(client: Client, path: str | Path, election_id: str | None = Non
     eid = _bound(state, election_id)
     view = api.fetch_board(client, eid)
     setup = view.setup
-    if view.phase is not Phase.SETUP:
+    if not view.allows(TRUSTEE_ANNOUNCED):
         raise LifecycleError(
             f"election {eid!r} is past its key ceremony (phase {view.phase.value})"
         )
@@ -193,10 +201,10 @@ def keygen_round(client: Client, path: str | Path, election_id: str | None = Non
             eid, index, n, t, secrets.token_bytes, signing_key=state.signing_key
         )
         state = state.with_ceremony(ceremony)  # saved before anything is posted
-    announced = {a.trustee: a for a in view.trustee_messages("trustee_announced")}
+    announced = {a.trustee: a for a in view.trustee_messages(TRUSTEE_ANNOUNCED)}
     mine = ceremony.announcement()
     if index not in announced:
-        _post(client, state, "trustee_announced", mine.to_json())
+        _post(client, state, TRUSTEE_ANNOUNCED, mine.to_json())
         announced[index] = mine
     elif announced[index] != mine:
         raise KeyCeremonyError(
@@ -205,9 +213,9 @@ def keygen_round(client: Client, path: str | Path, election_id: str | None = Non
     missing = [i for i in range(1, n + 1) if i not in announced]
     if missing:
         return RoundStatus(False, f"announced; waiting for {names(missing)} to announce")
-    committed = {c.trustee for c in view.trustee_messages("trustee_committed")}
+    committed = {c.trustee for c in view.trustee_messages(TRUSTEE_COMMITTED)}
     if index not in committed:
-        _post(client, state, "trustee_committed", dkg.step2_reveal(ceremony).to_json())
+        _post(client, state, TRUSTEE_COMMITTED, dkg.step2_reveal(ceremony).to_json())
     return RoundStatus(True, detail=index)
 
 
@@ -221,7 +229,7 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
         )
     eid, me = ceremony.election_id, ceremony.trustee
     view = api.fetch_board(client, eid)
-    if view.phase is not Phase.SETUP:
+    if not view.allows(TRUSTEE_SHARES):
         raise LifecycleError(
             f"election {eid!r} is past its key ceremony (phase {view.phase.value})"
         )
@@ -236,7 +244,7 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
         return RoundStatus(False, f"waiting for {names(missing)} to reveal their commitments")
     if me not in {s.dealer for s in shares}:
         mine = dkg.step3_shares(ceremony, anns, secrets.token_bytes)
-        _post(client, state, "trustee_shares", mine.to_json())
+        _post(client, state, TRUSTEE_SHARES, mine.to_json())
         shares = [*shares, mine]
     missing = sorted(set(range(1, n + 1)) - {s.dealer for s in shares})
     if missing:
@@ -246,12 +254,12 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
         posted = {(c.accuser, c.accused) for c in complaints}
         for complaint in outcome:
             if (complaint.accuser, complaint.accused) not in posted:
-                _post(client, state, "trustee_complaint", complaint.to_json())
+                _post(client, state, TRUSTEE_COMPLAINT, complaint.to_json())
                 complaints = [*complaints, complaint]
     answered = {(a.dealer, a.accuser) for a in answers}
     for answer in dkg.step5_answer(ceremony, anns, complaints):
         if (answer.dealer, answer.accuser) not in answered:
-            _post(client, state, "trustee_complaint_answer", answer.to_json())
+            _post(client, state, TRUSTEE_COMPLAINT_ANSWER, answer.to_json())
             answers = [*answers, answer]
     try:
         joint, _ = dkg.finalize(ceremony, anns, comms, shares, complaints, answers)
@@ -310,13 +318,13 @@ def decrypt_round(
     view = api.fetch_board(client, eid)
     posted = view.posted_tally()
     if posted is None:
-        if view.phase in (None, Phase.SETUP, Phase.OPEN):
+        if not view.allows(TALLY_POSTED):
             phase = view.phase.value if view.phase else "empty"
             raise LifecycleError(f"election {eid!r} has no tally to decrypt yet (phase {phase})")
         return RoundStatus(False, "waiting for the official to post the encrypted tally")
     if me in {p.trustee for p in view.partials()}:
         return RoundStatus(True, detail="already posted")
-    if view.phase is Phase.TALLIED:
+    if not view.allows(PARTIAL_DECRYPTION):  # the result is out
         return RoundStatus(True, detail="not needed")
     share = _finalized(state, ceremony, view)
     ctx = view.context()
@@ -336,7 +344,7 @@ def decrypt_round(
             f"the board has {len(counted)} of total weight {weights}"
         )
     partial = partial_decrypt(ctx.fingerprint, me, share, tally, secrets.token_bytes)
-    _post(client, state, "partial_decryption", partial.to_json())
+    _post(client, state, PARTIAL_DECRYPTION, partial.to_json())
     return RoundStatus(True, detail=len(counted))
 
 

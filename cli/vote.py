@@ -44,6 +44,7 @@ from evote.credentials import CredentialFile
 from evote.election import Phase
 from evote.errors import BoardError, CredentialError, EvoteError, InvalidBallot, LifecycleError
 from evote.fingerprint import ElectionContext
+from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
 from evote.manifest import Manifest, Question
 from evote.signing import SigningKey
 
@@ -197,7 +198,7 @@ def election_context(client: Client, election_id: str) -> ElectionContext:
     # The setup part ends at the opening, so ask the server whether it was closed
     # since (an early, friendly refusal; the server refuses a late ballot anyway).
     phase = view.phase.value if view.phase else "empty"
-    if view.phase is Phase.OPEN:
+    if view.allows(BALLOT_CAST):
         phase = str(api.election_info(client, election_id).get("phase"))
     if phase != Phase.OPEN.value:
         raise LifecycleError(f"election {election_id!r} is not open (phase {phase})")
@@ -231,7 +232,7 @@ def cast_or_audit(
         audited = AuditedBallot.from_secrets(ballot, ballot_secrets)
         verify_audit(ctx, audited)
         receipt = api.audit_ballot(client, eid, audited, login_code)
-        check_receipt_for(client, receipt, ballot, kind="ballot_audited")
+        check_receipt_for(client, receipt, ballot, kind=BALLOT_AUDITED)
         return Cast(ballot, receipt, audited)
     receipt = api.cast_ballot(client, eid, ballot, login_code)
     check_receipt_for(client, receipt, ballot)
@@ -239,7 +240,7 @@ def cast_or_audit(
 
 
 def check_receipt_for(
-    client: Client, receipt: Receipt, ballot: Ballot, *, kind: str = "ballot_cast"
+    client: Client, receipt: Receipt, ballot: Ballot, *, kind: str = BALLOT_CAST
 ) -> None:
     """The receipt is signed, proves inclusion, and its entry holds exactly ``ballot``."""
     receipt.verify(receipt.tree_head.board_key)
@@ -247,8 +248,8 @@ def check_receipt_for(
         raise BoardError("the server's receipt is for another ballot")
     entry = api.entry(client, receipt.election, receipt.index)
     receipt.verify_entry(entry)
-    posted = entry.payload.get("ballot" if kind == "ballot_cast" else "audited")
-    if kind == "ballot_audited" and isinstance(posted, dict):
+    posted = entry.payload.get("ballot" if kind == BALLOT_CAST else "audited")
+    if kind == BALLOT_AUDITED and isinstance(posted, dict):
         posted = posted.get("ballot")
     if entry.kind != kind or posted != ballot.to_json():
         raise BoardError(f"entry {entry.index} on the board does not hold the ballot just sent")

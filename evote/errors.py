@@ -295,7 +295,9 @@ class RuleViolation(EvoteError):
     the stable rule id (``R-DKG-02``); ``code`` and ``http_status`` are that
     rule's, so the server refuses with them, and ``check`` names the verifier
     check that reports it.  ``cause`` is the core error a rule wraps (a bad
-    Schnorr proof under R-DKG-10), kept for its message and detail.
+    Schnorr proof under R-DKG-10), kept for its message and detail (``detail``
+    is the cause's, so evidence such as the question and option stays where
+    it was; the rule id travels beside ``code``, not inside ``detail``).
     """
 
     def __init__(
@@ -309,10 +311,7 @@ class RuleViolation(EvoteError):
         detail: dict | None = None,
         cause: EvoteError | None = None,
     ) -> None:
-        merged = {"rule": rule}
-        if cause is not None:
-            merged["cause"] = cause.code
-            merged.update({k: v for k, v in cause.detail.items() if k not in merged})
+        merged = dict(cause.detail) if cause is not None else {}
         merged.update(detail or {})
         super().__init__(message, detail=merged)
         self.rule = rule
@@ -321,7 +320,24 @@ class RuleViolation(EvoteError):
         self.check = check
         self.cause = cause
 
+    def to_json(self) -> dict:
+        """The error body, with the broken rule's id beside the code."""
+        return {**super().to_json(), "rule": self.rule}
+
 
 class PhaseViolation(RuleViolation, LifecycleError):
     """A rule of the phase table (``R-PHASE-*``): also a :class:`LifecycleError`,
     which is what callers that only ask "is this the wrong phase?" catch."""
+
+
+class NotABallot(BoardError):
+    """A receipt that points at an entry that is not a cast or audited ballot."""
+
+    code = "not_a_ballot"
+
+
+class TrackingMismatch(BoardError):
+    """A receipt whose tracking code is not the one of the ballot in its entry (a
+    clash attack: the board signed one voter's code onto another voter's ballot)."""
+
+    code = "tracking_mismatch"

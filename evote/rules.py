@@ -454,24 +454,35 @@ class BoardState:
     # --- R-TAL: tally, partials, result --------------------------------------------------
 
     def _check_tally_posted(self, body: TallyPosted, expected: TallyExpectation | None) -> None:
+        found = self.tally_violations(body, expected)
+        if found:
+            raise found[0]
+
+    def tally_violations(
+        self, body: TallyPosted, expected: TallyExpectation | None
+    ) -> list[RuleViolation]:
+        """Every way ``tally_posted`` breaks R-TAL-01/02 (the verifier reports each in
+        its own check; :meth:`check` raises the first)."""
         if expected is None:
-            return
+            return []
+        out = []
         if body.counted != expected.counted:
-            raise violation(
+            out.append(violation(
                 "R-TAL-01",
                 f"the tally says {body.counted} ballots were counted; the board has "
                 f"{expected.counted} (the last ballot of each credential)",
-            )
-        if body.total_weight != expected.total_weight:
-            raise violation(
+            ))
+        elif body.total_weight != expected.total_weight:
+            out.append(violation(
                 "R-TAL-01",
                 f"the tally says total weight {body.total_weight}; the counted ballots weigh "
                 f"{expected.total_weight}",
-            )
+            ))
         try:
             expected.verify(body.tally)
         except EvoteError as exc:
-            raise violation("R-TAL-02", exc.message, cause=exc) from None
+            out.append(violation("R-TAL-02", exc.message, cause=exc))
+        return out
 
     def _fold_tally_posted(self, body: TallyPosted) -> BoardState:
         if self.tally is not None:

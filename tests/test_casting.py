@@ -45,9 +45,9 @@ from evote.errors import (
     AuthenticationError,
     BindingError,
     BoardError,
-    DuplicateCiphertext,
     EvoteError,
-    LifecycleError,
+    PhaseViolation,
+    RuleViolation,
     SchemaError,
     ServiceUnavailable,
 )
@@ -389,10 +389,13 @@ def written(cast: PendingCast) -> CastWritten:
     return result
 
 
-def refused(cast: PendingCast, cls: type[EvoteError], code: str) -> EvoteError:
+def refused(
+    cast: PendingCast, cls: type[EvoteError], code: str, rule: str | None = None
+) -> EvoteError:
     error = outcome(cast)
     assert type(error) is cls, error
     assert error.code == code
+    assert getattr(error, "rule", None) == rule
     return error
 
 
@@ -515,7 +518,7 @@ def test_the_same_ballot_twice_in_one_batch(api_app: Flask, election) -> None:
         casts = [pending(svc, e, 0, ballot), pending(svc, e, 0, ballot)]
         svc._write_casts(e.election_id, casts)
         first = written(casts[0])
-        error = refused(casts[1], DuplicateCiphertext, "duplicate_ciphertext")
+        error = refused(casts[1], RuleViolation, "duplicate_ciphertext", "R-BAL-03")
         assert error.detail == {"index": first.entry.index} == {"index": size}
     assert e.size() == size + 1
 
@@ -532,7 +535,7 @@ def test_a_ballot_already_on_the_board_is_refused_in_a_batch(api_app: Flask, ele
         before = heads(svc, e)
         casts = [pending(svc, e, 0, ballot), pending(svc, e, 1, fresh)]
         svc._write_casts(e.election_id, casts)
-        error = refused(casts[0], DuplicateCiphertext, "duplicate_ciphertext")
+        error = refused(casts[0], RuleViolation, "duplicate_ciphertext", "R-BAL-03")
         assert error.detail == {"index": on_board}
         assert written(casts[1]).entry.index == size  # no gap where the refused one was
         assert heads(svc, e) == before + 1
@@ -554,7 +557,7 @@ def test_an_audited_ballot_cannot_be_cast_and_its_refusal_binds_nothing(
     with service(api_app) as svc:
         casts = [pending(svc, e, 2, ballot), pending(svc, e, 3, lent)]
         svc._write_casts(e.election_id, casts)
-        error = refused(casts[0], DuplicateCiphertext, "duplicate_ciphertext")
+        error = refused(casts[0], RuleViolation, "duplicate_ciphertext", "R-BAL-03")
         assert error.detail == {"index": audited_at}
         assert written(casts[1]).entry.index == size
     assert e.size() == size + 1
@@ -614,7 +617,7 @@ def test_a_closed_election_refuses_the_whole_batch(api_app: Flask, election) -> 
         size, before = e.size(), heads(svc, e)
         svc._write_casts(e.election_id, casts)
         for c in casts:
-            refused(c, LifecycleError, "wrong_phase")
+            refused(c, PhaseViolation, "wrong_phase", "R-PHASE-03")
         assert heads(svc, e) == before
     assert e.size() == size
 

@@ -305,4 +305,4 @@ def test_elections_without_witnesses_are_unchanged(election, api_app, tmp_path, 
     check = failed.check(CHECK)
     assert failed.failed() == [CHECK] and check.first_failure.code == "witness_policy"
     assert check.first_failure.message == ("the receipt carries a cosigned checkpoint, but the "
-                                           "record's manifest names no witnesses")
+                                           "election's manifest names no witnesses")

@@ -25,6 +25,7 @@ from typing import Any
 from evote.ballot import AuditedBallot, verify_audit
 from evote.encoding import b64encode, parse_json
 from evote.errors import EvoteError
+from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
 from verifier.checks import CheckSpec, CheckState, RecordVerifier
 from verifier.errors import FileUnreadable
 from verifier.record import Record
@@ -98,9 +99,9 @@ def verify_audit_file(record: Record, obj: Any) -> Report:
                 kind, payload = entry["kind"], entry["payload"]
             except (EvoteError, KeyError, TypeError):
                 continue  # the record checks report unreadable lines
-            if kind == "ballot_audited" and payload.get("audited") == posted:
+            if kind == BALLOT_AUDITED and payload.get("audited") == posted:
                 fmt.notes.append(f"posted on the board as entry {position}")
-            elif kind == "ballot_cast":
+            elif kind == BALLOT_CAST:
                 shared = alphas & _cast_alphas(payload)
                 if shared:
                     never.fail("a cast ballot reuses a ciphertext of this audited ballot",

@@ -75,7 +75,7 @@ from evote.encoding import b64encode
 from evote.errors import Equivocation, EvoteError, MerkleError, RuleViolation
 from evote.fingerprint import ElectionContext
 from evote.group import POINT_BYTES, Point
-from evote.kinds import BALLOT_KINDS, ELECTION_CREATED, SPECS
+from evote.kinds import BALLOT_KINDS, ELECTION_CREATED, SPECS, TALLY_POSTED
 from evote.merkle import MerkleAccumulator, consistency_nodes, consistency_proof
 from evote.payloads import (
     Command,
@@ -544,13 +544,17 @@ class RecordVerifier:
                 sigs.fail(f"{kind}: unreadable, so no signer is known", "wrong_signer", pos)
             return
         command = Command(kind, signed, body)
-        tally = self._tally_expectation() if kind == "tally_posted" else None
+        tally = self._tally_expectation() if kind == TALLY_POSTED else None
         valid = signature_ok
         if signature_ok:
             try:
                 self.board.check(command, tally=tally)
             except RuleViolation as exc:
-                self.c[exc.check].fail_exc(exc, pos, f"{kind}: ")
+                found = [exc]
+                if exc.rule.startswith("R-TAL-0") and kind == TALLY_POSTED:
+                    found = self.board.tally_violations(command.body, tally)  # each, own check
+                for v in found:
+                    self.c[v.check].fail_exc(v, pos, f"{kind}: ")
                 valid = False
         self.board = self.board.fold(command)
         getattr(self, "_on_" + kind)(pos, command.body, valid)

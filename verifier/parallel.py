@@ -42,6 +42,7 @@ from evote.board import Entry
 from evote.errors import EvoteError
 from evote.fingerprint import ElectionContext
 from evote.group import POINT_BYTES, Point
+from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
 from evote.merkle import leaf_hash
 from evote.payloads import parse_ballot_audited, parse_ballot_cast
 from verifier.errors import CannotRun
@@ -51,8 +52,8 @@ from verifier.errors import CannotRun
 #: small enough to keep every worker busy until the end.
 DEFAULT_CHUNK = 64
 
-CAST = "ballot_cast"
-AUDITED = "ballot_audited"
+CAST = BALLOT_CAST
+AUDITED = BALLOT_AUDITED
 
 #: Which check a line-level error belongs to.
 FORMAT = "record-format"

@@ -1,0 +1,243 @@
+"""Server and verifier agree on every order of setup and lifecycle messages (docs/rules.md).
+
+A live server (the Flask app on SQLite and on PostgreSQL as its restricted
+role) is sent validly signed messages in orders the rules forbid and in
+random orders (hypothesis).  For every message, we also build the board a
+dishonest server would have written by appending it anyway -- the accepted
+entries plus this one, re-chained and with tree heads re-signed by a board
+key we hold -- and run the verifier on it:
+
+* a message the server accepts (201) leaves a board the verifier passes on
+  every rule;
+* a message the server refuses (4xx) is rejected by the verifier at exactly
+  that entry, with the rule id the server's error named.
+
+So the server refuses exactly what the verifier rejects, rule for rule.  The
+verifier's "nothing to check yet" failures of an election still in setup
+(no ballots, no tally) carry no rule id and are not verdicts on the order.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from evote.board import TreeHead, next_entry
+from evote.commands import sign_command
+from evote.credentials import CredentialList, issue_credentials
+from evote.dkg import (
+    Complaint,
+    finalize,
+    step1_announce,
+    step2_reveal,
+    step3_shares,
+    step5_answer,
+)
+from evote.drbg import SeededRng
+from evote.encoding import b64encode
+from evote.fingerprint import ElectionContext
+from evote.manifest import Manifest
+from evote.merkle import MemoryTree
+from evote.record import RecordHeader, record_json, tree_head_line
+from evote.signing import SigningKey
+from tests import api_election
+from tests.api_election import API, MANIFEST, OFFICIAL, unique_election_id
+from tests.recordgen import START_TIME
+from verifier.checks import verify_record
+from verifier.record import Record
+from verifier.sources import DirectorySource
+
+api_db = api_election.api_db
+api_app = api_election.api_app
+api_client = api_election.api_client
+
+BOARD_KEY = SigningKey.generate(SeededRng(b"differential board"))
+N, T = 3, 2
+
+
+@dataclass
+class Msg:
+    kind: str
+    key: SigningKey
+    body: dict[str, Any]
+
+
+def universe(election_id: str) -> dict[str, Msg]:
+    """Every message the parties of one election may sign, named; honest and hostile."""
+    rng = SeededRng(b"differential/" + election_id.encode())
+    manifest = Manifest.from_json({**MANIFEST, "election_id": election_id})
+    authority = SigningKey.generate(rng)
+    tkeys = [SigningKey.generate(rng) for _ in range(N)]
+    started = [step1_announce(election_id, i, N, T, rng, signing_key=tkeys[i - 1])
+               for i in range(1, N + 1)]
+    states = [s for s, _ in started]
+    anns = [a for _, a in started]
+    comms = [step2_reveal(s) for s in states]
+    shares = [step3_shares(s, anns, rng) for s in states]
+    joint, _ = finalize(copy.deepcopy(states[0]), anns, comms, shares, [], [])
+    creds_a = CredentialList.of(k.verify_key for k in issue_credentials(2, rng))
+    creds_b = CredentialList.of(k.verify_key for k in issue_credentials(2, rng))
+    union = CredentialList(creds_a.entries + creds_b.entries)
+    coeffs = [list(c.coefficients) for c in comms]
+
+    def fp(creds: CredentialList) -> str:
+        return b64encode(ElectionContext.build(manifest, joint.joint_key, coeffs, creds)
+                         .fingerprint)
+
+    complaint = Complaint.create(election_id, tkeys[1], accuser=2, accused=1, reason="bad-share")
+    [answer] = step5_answer(states[0], anns, [complaint])  # dealer 1 reveals f_1(2)
+    m: dict[str, Msg] = {
+        "create": Msg("election_created", OFFICIAL, {
+            "manifest": manifest.to_json(),
+            "official": OFFICIAL.verify_key.to_json(),
+            "credential_authority": authority.verify_key.to_json(),
+            "trustees": [k.verify_key.to_json() for k in tkeys],
+            "threshold": T,
+        }),
+        "key": Msg("key_published", OFFICIAL, {"joint_key": joint.to_json()}),
+        "creds_a": Msg("credentials_published", authority, {"credentials": creds_a.to_json()}),
+        "creds_b": Msg("credentials_published", authority, {"credentials": creds_b.to_json()}),
+        "open": Msg("election_opened", OFFICIAL, {"fingerprint": fp(union)}),
+        "open_a": Msg("election_opened", OFFICIAL, {"fingerprint": fp(creds_a)}),
+        "complain": Msg("trustee_complaint", tkeys[1], complaint.to_json()),
+        "answer": Msg("trustee_complaint_answer", tkeys[0], answer.to_json()),
+        "close": Msg("election_closed", OFFICIAL, {}),
+        "forged_announce": Msg("trustee_announced", tkeys[1], anns[0].to_json()),  # R-SIG-02
+    }
+    for i in range(N):
+        m[f"announce{i + 1}"] = Msg("trustee_announced", tkeys[i], anns[i].to_json())
+        m[f"commit{i + 1}"] = Msg("trustee_committed", tkeys[i], comms[i].to_json())
+        m[f"deal{i + 1}"] = Msg("trustee_shares", tkeys[i], shares[i].to_json())
+    return m
+
+
+HONEST = ["announce1", "announce2", "announce3", "commit1", "commit2", "commit3",
+          "deal1", "deal2", "deal3", "key", "creds_a", "creds_b", "open", "close"]
+
+
+def post(client: Any, election_id: str, msg: Msg) -> Any:
+    command = sign_command(msg.key, election_id, msg.kind, msg.body).to_json()
+    if msg.kind == "election_created":
+        return client.post(f"{API}/elections", json=command)
+    return client.post(f"{API}/elections/{election_id}/commands/{msg.kind}", json=command)
+
+
+def forced_record(directory: Path, election_id: str, msgs: list[Msg]) -> Path:
+    """The board a server that appends ``msgs`` regardless would write (and its heads)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tree = MemoryTree()
+    lines = []
+    prev = None
+    for n, msg in enumerate(msgs):
+        payload = sign_command(msg.key, election_id, msg.kind, msg.body).to_json()
+        prev = next_entry(prev, election=election_id, kind=msg.kind,
+                          time=START_TIME + 1000 * (n + 1), payload=payload)
+        tree.append(prev.leaf_hash())
+        lines.append(prev.canonical() + b"\n")
+    head = TreeHead(election_id, tree.size, tree.root(), START_TIME + 1000 * (len(msgs) + 1))
+    (directory / "record.json").write_bytes(
+        record_json(RecordHeader(election_id, BOARD_KEY.verify_key)))
+    (directory / "tree-heads.jsonl").write_bytes(tree_head_line(head.sign(BOARD_KEY)))
+    (directory / "board.jsonl").write_bytes(b"".join(lines))
+    return directory
+
+
+def rule_failures(directory: Path) -> list[tuple[str, str | None, int | None]]:
+    """(check, rule, entry) of every failed check whose failure names a rule."""
+    report = verify_record(Record.load(DirectorySource(directory)), in_progress=True)
+    return [(c.name, c.first_failure.rule, c.first_failure.index)
+            for c in report.checks
+            if c.first_failure is not None and c.first_failure.rule is not None]
+
+
+_dirs = itertools.count()
+
+
+def run_sequence(client: Any, tmp: Path, names: list[str]) -> list[tuple[str, int, str | None]]:
+    """Post ``create`` then ``names``; check the agreement at every step.
+
+    Returns (name, status, rule) per message, for the scenario tests' own asserts."""
+    election_id = unique_election_id("diff")
+    u = universe(election_id)
+    accepted: list[Msg] = []
+    out = []
+    for name in ["create", *names]:
+        msg = u[name]
+        response = post(client, election_id, msg)
+        body = response.get_json()
+        board = forced_record(tmp / f"b{next(_dirs)}", election_id, [*accepted, msg])
+        failures = rule_failures(board)
+        if response.status_code == 201:
+            assert failures == [], (name, failures)
+            accepted.append(msg)
+            out.append((name, 201, None))
+        else:
+            assert 400 <= response.status_code < 500, (name, response.status_code, body)
+            rule = body.get("rule")
+            assert rule is not None, (name, body)
+            assert failures, (name, rule, "the verifier accepts what the server refused")
+            assert failures[0][1:] == (rule, len(accepted)), (name, rule, failures)
+            out.append((name, response.status_code, rule))
+    return out
+
+
+# --- every forbidden order, named -------------------------------------------------------
+
+SCENARIOS: list[tuple[str, list[str], str]] = [
+    # (what, sequence, the rule its last message breaks)
+    ("early reveal", ["announce1", "commit1"], "R-DKG-02"),
+    ("announce twice", ["announce1", "announce1"], "R-DKG-01"),
+    ("reveal twice", HONEST[:3] + ["commit1", "commit1"], "R-DKG-03"),
+    ("shares before commitments", HONEST[:3] + ["deal1"], "R-DKG-04"),
+    ("deal twice", HONEST[:6] + ["deal1", "deal1"], "R-DKG-05"),
+    ("late complaint", HONEST[:10] + ["complain"], "R-DKG-06"),
+    ("complain twice", HONEST[:3] + ["complain", "complain"], "R-DKG-07"),
+    ("answer without complaint", HONEST[:6] + ["answer"], "R-DKG-08"),
+    ("answer twice", HONEST[:3] + ["complain"] + HONEST[3:6] + ["answer", "answer"],
+     "R-DKG-09"),
+    ("answer before commitments", HONEST[:3] + ["complain", "answer"], "R-DKG-12"),
+    ("key before the shares", HONEST[:6] + ["key"], "R-DKG-13"),
+    ("key before the ceremony", ["key"], "R-DKG-11"),
+    ("open before the key", HONEST[:9] + ["creds_a", "open"], "R-PHASE-04"),
+    ("second key", HONEST[:10] + ["key"], "R-PHASE-05"),
+    ("repeated batch", HONEST[:10] + ["creds_a", "creds_a"], "R-CRED-01"),
+    ("fingerprint of one batch", HONEST[:12] + ["open_a"], "R-OPEN-01"),
+    ("forged signer", ["forged_announce"], "R-SIG-02"),
+    ("announce after opening", HONEST[:13] + ["announce1"], "R-PHASE-03"),
+    ("key after closing", HONEST + ["key"], "R-PHASE-03"),
+]
+
+
+@pytest.mark.parametrize("what,names,rule", SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_forbidden_order_refused_by_server_and_rejected_by_verifier(
+    api_client, tmp_path, what, names, rule
+):
+    out = run_sequence(api_client, tmp_path, names)
+    assert all(status == 201 for _, status, _ in out[:-1]), out
+    assert out[-1][2] == rule, out
+
+
+def test_honest_orders_with_complaint_answered_and_two_batches(api_client, tmp_path):
+    names = HONEST[:3] + ["complain"] + HONEST[3:6] + ["answer"] + HONEST[6:]
+    out = run_sequence(api_client, tmp_path, names)
+    assert [s for _, s, _ in out] == [201] * len(out), out
+
+
+# --- random orders ---------------------------------------------------------------------
+
+NAMES = [*HONEST, "open_a", "complain", "answer", "forged_announce"]
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(NAMES), min_size=1, max_size=16)
+       | st.permutations(HONEST).map(list))
+def test_random_sequences_server_accepts_iff_verifier_accepts(api_client, tmp_path, names):
+    run_sequence(api_client, tmp_path, names)

@@ -460,6 +460,41 @@ def _phase06() -> Builder:
     return b
 
 
+@case("R-PHASE-03-credentials-after-open",
+      "The credential authority publishes a second batch after election_opened (the "
+      "fingerprint is over the first batch; only its voters vote).",
+      by="the credential authority",
+      expect=(Expect("R-PHASE-03", "wrong_phase", "credentials:1"),))
+def _phase03b() -> Builder:
+    b = Builder(election("R-PHASE-03-credentials-after-open", voters=4, batches=[3, 1]))
+    e = b.e
+    first = e.batches[0]
+    comms = {c.trustee: c for c in e.messages.commitments if c.trustee in e.joint.qualified}
+    e.credentials = first
+    e.ctx = ElectionContext.build(e.manifest, e.joint.joint_key,
+                                  dkg.trustee_commitments(comms), first)
+    b.created()
+    b.head()
+    b.ceremony()
+    b.key()
+    b.credentials()
+    b.opened()
+    b.move("open", "credentials:1")
+    b.head()
+    b.vote([(0, 0), (1, 1), (2, 0)])
+    b.finish()
+    return b
+
+
+@case("R-PHASE-05-second-tally", "tally_posted appears twice (the same tally, signed by the "
+      "official).",
+      by="the official", expect=(Expect("R-PHASE-05", "wrong_phase", "tally2"),))
+def _phase05b() -> Builder:
+    b = standard("R-PHASE-05-second-tally")
+    _again(b, "tally", "partial:1", "tally2")
+    return b
+
+
 # ==========================================================================
 # Command signatures (R-SIG-*)
 # ==========================================================================
@@ -485,6 +520,20 @@ def _sig02() -> Builder:
     b = standard("R-SIG-02-wrong-signer")
     i = b.find("close")
     b.steps[i] = b.command("election_closed", b.e.authority, {}, "close")
+    b.steps.pop()
+    return b
+
+
+@case("R-SIG-02-trustee-impersonation",
+      "Trustee 2 posts trustee 3's commitments message (trustee 3's own inner signature "
+      "intact) under its own command signature: the command speaks for trustee 3 but is "
+      "signed by trustee 2.",
+      by="trustee 2", expect=(Expect("R-SIG-02", "wrong_signer", "commit:3"),))
+def _sig02b() -> Builder:
+    b = standard("R-SIG-02-trustee-impersonation")
+    i = b.find("commit:3")
+    msg = b.e.messages.commitments[2]
+    b.steps[i] = b.trustee("trustee_committed", 2, msg, "commit:3")
     b.steps.pop()
     return b
 
@@ -594,6 +643,22 @@ def _dkg09() -> Builder:
       by="trustee 2", expect=(Expect("R-DKG-10", "key_ceremony", "answer:2:3"),))
 def _dkg10() -> Builder:
     return standard("R-DKG-10-bad-answer", fault=Fault(2, 3, "bad"))
+
+
+@case("R-DKG-10-shares-missing-a-box",
+      "Dealer 1's shares message (signed by dealer 1) holds a box for trustee 2 only, none "
+      "for trustee 3: not a well-formed step-3 message.",
+      by="trustee 1", expect=(Expect("R-DKG-10", "key_ceremony", "shares:1"),))
+def _dkg10b() -> Builder:
+    b = standard("R-DKG-10-shares-missing-a-box")
+    e = b.e
+    honest = e.messages.shares[0]
+    short = dkg.EncryptedShares.create(e.eid, e.trustee_keys[1], dealer=1,
+                                       boxes=[bx for bx in honest.boxes if bx[0] == 2])
+    i = b.find("shares:1")
+    b.steps[i] = b.trustee("trustee_shares", 1, short, "shares:1")
+    b.steps.pop()
+    return b
 
 
 @case("R-DKG-11-wrong-verification-key",
@@ -717,6 +782,27 @@ def _bal01() -> Builder:
     ballot, _ = b.ballot(0, 0, ctx=ctx, credential=ghost)
     b.cast(0, 0, ballot=ballot, counts=False, tag="ghost")
     b.vote([(2, 0)])
+    b.finish()
+    return b
+
+
+@case("R-BAL-01-ghost-audit",
+      "An audited ballot (honestly made and opened) from a credential that is not on the "
+      "list.",
+      by="the server or the official (a ghost voter)",
+      expect=(Expect("R-BAL-01", "bad_credential", "ghost"),))
+def _bal01b() -> Builder:
+    b = Builder(election("R-BAL-01-ghost-audit"))
+    e = b.e
+    ghost = SigningKey.generate(e.rng)
+    with_ghost = CredentialList((*e.credentials.entries, PublicCredential(ghost.verify_key, 1)))
+    ctx = ElectionContext(e.manifest, e.ctx.joint_key, e.ctx.fingerprint, with_ghost)
+    b.setup()
+    b.vote([(0, 0)])
+    ballot, secrets = b.ballot(0, 1, ctx=ctx, credential=ghost)
+    b.add("ballot_audited", {"audited": AuditedBallot.from_secrets(ballot, secrets).to_json()},
+          "ghost")
+    b.vote([(1, 1), (2, 0)])
     b.finish()
     return b
 

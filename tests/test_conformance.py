@@ -45,7 +45,7 @@ REFERENCE_DEFECTS: dict[str, str] = {
         "R-REC-01-wrong-index", "R-REC-01-wrong-election", "R-REC-01-non-canonical-line",
         "R-REC-02-broken-link", "R-REC-02-time-goes-back", "R-REC-03-unsigned-tail",
         "R-REC-03-forged-head", "R-REC-04-fork", "R-REC-05-equivocation",
-        "R-BAL-01-ghost-ballot", "R-BAL-02-invalid-proof", "R-BAL-02-altered-ballot",
+        "R-BAL-01-ghost-ballot", "R-BAL-02-invalid-proof", "R-BAL-02-invalid-revote", "R-BAL-02-altered-ballot",
         "R-BAL-03-reused-randomness", "R-BAL-04-lying-device", "R-WIT-01-too-few-cosigners",
         "R-WIT-01-missing-checkpoint")},
     "R-PHASE-02-unknown-kind": "an unknown kind fails record-format (Entry parsing) and the "

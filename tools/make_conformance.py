@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from evote import dkg  # noqa: E402
 from evote.ballot import (  # noqa: E402
     AuditedBallot,
+    BallotRandomness,
     EncryptedAnswer,
     encrypt_ballot_deterministic,
     sign_ballot,
@@ -189,6 +190,9 @@ def _honest_weights() -> Builder:
     b.setup()
     b.vote([(0, 0), (1, 1), (2, 0), (3, 1), (4, 1), (3, 0)])
     b.finish()
+    # the point of several batches: the hashed union is sorted, not the batches' order
+    concatenated = [c.key.raw for batch in b.e.batches for c in batch.entries]
+    assert concatenated != sorted(concatenated)
     return b
 
 
@@ -212,6 +216,28 @@ def standard_partials(name: str, partials: list[int], **kw: Any) -> Builder:
     b.setup()
     b.vote([(0, 0), (1, 1), (2, 0)])
     b.finish(partials=partials)
+    return b
+
+
+@case("honest-identity-alpha",
+      "Two voters; voter 1's device happens to use, for option Yes, the negation of the "
+      "randomness voter 0's device used: the tally's ciphertext for Yes has alpha = the "
+      "identity point, so "
+      "each trustee's factor for it is the identity and its DLEQ proof has an identity base "
+      "(docs/protocol.md says how that case is proved and checked).")
+def _honest_identity() -> Builder:
+    b = Builder(election("honest-identity-alpha", voters=2))
+    e = b.e
+    b.setup()
+    a, r0, r1 = (Scalar.random(e.rng) for _ in range(3))
+    first = encrypt_ballot_deterministic(e.ctx, e.voters[0], [[1, 0]],
+                                         BallotRandomness(((a, r0),)), e.rng)
+    second = encrypt_ballot_deterministic(e.ctx, e.voters[1], [[0, 1]],
+                                          BallotRandomness(((-a, r1),)), e.rng)
+    b.cast(0, 0, ballot=first)
+    b.cast(1, 1, ballot=second)
+    b.finish()
+    assert b.tally_value is not None and b.tally_value.questions[0][0].alpha.is_identity()
     return b
 
 
@@ -821,6 +847,21 @@ def _bal02() -> Builder:
     b.vote([(0, 0)])
     b.cast(1, 0, ballot=_resigned_with_swapped_proofs(b, 1), counts=False)
     b.vote([(2, 0)])
+    b.finish()
+    return b
+
+
+@case("R-BAL-02-invalid-revote",
+      "Voter 1 votes validly, then its device posts an invalid re-vote (swapped option "
+      "proofs, signed with the credential). The counted set is the last *valid* ballot of "
+      "each credential (docs/rules.md 3.1), so voter 1's first ballot counts and the tally "
+      "is right.",
+      by="voter 1's device", expect=(Expect("R-BAL-02", "invalid_proof", "recast:1"),))
+def _bal02c() -> Builder:
+    b = Builder(election("R-BAL-02-invalid-revote"))
+    b.setup()
+    b.vote([(0, 0), (1, 1), (2, 0)])
+    b.cast(1, 0, ballot=_resigned_with_swapped_proofs(b, 1), counts=False, tag="recast:1")
     b.finish()
     return b
 

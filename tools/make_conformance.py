@@ -185,8 +185,12 @@ def _honest_n5() -> Builder:
       "Five voters with weights 1, 3, 2, 5, 1, published in three credential batches "
       "(2 + 2 + 1); a re-vote by the weight-5 voter; the tally counts weights.")
 def _honest_weights() -> Builder:
-    b = Builder(election("honest-weights-batches", voters=5, weights=[1, 3, 2, 5, 1],
-                         batches=[2, 2, 1]))
+    e = election("honest-weights-batches", voters=5, weights=[1, 3, 2, 5, 1])
+    # batches of 2, 2 and 1 credentials, highest keys first: the union the fingerprint
+    # hashes is sorted by key bytes, not in the order the batches came
+    high_first = sorted(e.credentials.entries, key=lambda c: c.key.raw, reverse=True)
+    e.batches = [CredentialList(tuple(high_first[i:j])) for i, j in ((0, 2), (2, 4), (4, 5))]
+    b = Builder(e)
     b.setup()
     b.vote([(0, 0), (1, 1), (2, 0), (3, 1), (4, 1), (3, 0)])
     b.finish()
@@ -1143,9 +1147,14 @@ def main() -> int:
                   ", ".join(stale[:10]), "..." if len(stale) > 10 else "")
             return 1
         return 0
+    # build next to the target and swap, so a failing case never leaves half a suite
+    fresh = args.out.with_name(args.out.name + ".new")
+    if fresh.exists():
+        shutil.rmtree(fresh)
+    generate(fresh)
     if args.out.exists():
         shutil.rmtree(args.out)
-    generate(args.out)
+    fresh.rename(args.out)
     return 0
 
 

@@ -64,7 +64,6 @@ from evote.errors import (
     AuthenticationError,
     BoothMismatch,
     EvoteError,
-    FingerprintMismatch,
     LifecycleError,
     NotFound,
     SchemaError,
@@ -92,6 +91,7 @@ from evote.record import (
     checkpoint_text,
     record_json,
 )
+from evote.rulebook import violation
 from evote.rules import (
     BoardState,
     ExpectedTally,
@@ -292,8 +292,8 @@ class ElectionService:
                 f"election {election_id!r} is not open (phase {facts.phase.value})"
             )
         ctx = facts.context()
-        if ctx.fingerprint != facts.fingerprint:
-            raise FingerprintMismatch("the board's fingerprint differs from its recomputation")
+        if ctx.fingerprint != facts.fingerprint:  # R-OPEN-01 held when it was appended
+            raise violation("R-OPEN-01", "the board's fingerprint differs from its recomputation")
         self.cache.put_context(election_id, ctx)
         return ctx
 

@@ -49,10 +49,9 @@ from cli.keyfiles import (
 from cli.options import OrderedGroup, server_option, trustee_state_option
 from cli.waiting import DEFAULT_TIMEOUT, names, wait_until
 from evote import dkg
-from evote.ballot import verify_ballot
 from evote.commands import check_election_id, sign_command
 from evote.encoding import Fields
-from evote.errors import EvoteError, KeyCeremonyError, LifecycleError, TallyError
+from evote.errors import EvoteError, KeyCeremonyError, LifecycleError
 from evote.group import Scalar
 from evote.kinds import (
     PARTIAL_DECRYPTION,
@@ -63,8 +62,9 @@ from evote.kinds import (
     TRUSTEE_COMPLAINT_ANSWER,
     TRUSTEE_SHARES,
 )
+from evote.rules import AggregateExpectation, check_cast, check_tally
 from evote.signing import SigningKey, VerifyKey
-from evote.tally import partial_decrypt, verify_aggregate
+from evote.tally import partial_decrypt
 
 STATE_FILE_TYPE = "evote-trustee-state"
 STATE_FILE_VERSION = 1
@@ -332,17 +332,15 @@ def decrypt_round(
     if check_ballots:
         with progress("checking counted ballots", len(counted), quiet=quiet) as advance:
             for _, ballot in counted:
-                verify_ballot(ctx, ballot)
+                check_cast(ctx, ballot)  # R-BAL-01/02
                 advance(1)
-    tally, count, total_weight = posted
-    shape = [len(q.options) for q in ctx.manifest.questions]
-    verify_aggregate(shape, counted_weights(ctx, counted), tally)
+    tally = posted[0]
+    shape = tuple(len(q.options) for q in ctx.manifest.questions)
     weights = sum(ctx.credentials.weight_of(b.credential) for _, b in counted)
-    if count != len(counted) or total_weight != weights:
-        raise TallyError(
-            f"the posted tally claims {count} ballots of total weight {total_weight}; "
-            f"the board has {len(counted)} of total weight {weights}"
-        )
+    # R-TAL-01/02: the tally is the aggregate of the counted set, before decrypting it
+    assert view.board.tally is not None
+    check_tally(view.board.tally, AggregateExpectation(
+        len(counted), weights, shape, list(counted_weights(ctx, counted))))
     partial = partial_decrypt(ctx.fingerprint, me, share, tally, secrets.token_bytes)
     _post(client, state, PARTIAL_DECRYPTION, partial.to_json())
     return RoundStatus(True, detail=len(counted))

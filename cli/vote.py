@@ -38,7 +38,7 @@ from cli.console import CliError, note, say
 from cli.keyfiles import json_bytes, read_json, write_new_file
 from cli.options import server_option
 from cli.voters import read_login_file
-from evote.ballot import AuditedBallot, Ballot, encrypt_ballot, verify_audit
+from evote.ballot import AuditedBallot, Ballot, encrypt_ballot
 from evote.board import Receipt
 from evote.credentials import CredentialFile
 from evote.election import Phase
@@ -46,6 +46,7 @@ from evote.errors import BoardError, CredentialError, EvoteError, InvalidBallot,
 from evote.fingerprint import ElectionContext
 from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
 from evote.manifest import Manifest, Question
+from evote.rules import check_audit
 from evote.signing import SigningKey
 
 
@@ -230,7 +231,7 @@ def cast_or_audit(
     eid = ctx.election_id
     if audit:
         audited = AuditedBallot.from_secrets(ballot, ballot_secrets)
-        verify_audit(ctx, audited)
+        check_audit(ctx, audited)  # R-BAL-01/04, before posting it
         receipt = api.audit_ballot(client, eid, audited, login_code)
         check_receipt_for(client, receipt, ballot, kind=BALLOT_AUDITED)
         return Cast(ballot, receipt, audited)

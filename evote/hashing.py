@@ -31,7 +31,6 @@ TAG_RANGE = b"range"
 # Hash tags (tagged_hash).
 TAG_FINGERPRINT = b"fingerprint"
 TAG_BALLOT_SIGNATURE = b"ballot-signature"
-TAG_TRACKING = b"tracking"
 TAG_DKG_COMMIT = b"dkg-commit"
 TAG_SHARE_BOX = b"dkg-share"
 TAG_ENTRY_SIGNATURE = b"entry-signature"

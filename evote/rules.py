@@ -57,7 +57,14 @@ from evote.payloads import (
 )
 from evote.rulebook import RULES, violation
 from evote.signing import VerifyKey
-from evote.tally import EncryptedTally, PartialDecryption, Result, verify_partial, verify_result
+from evote.tally import (
+    EncryptedTally,
+    PartialDecryption,
+    Result,
+    verify_aggregate,
+    verify_partial,
+    verify_result,
+)
 
 __all__ = [
     "RULES",
@@ -103,6 +110,29 @@ class ExpectedTally:
     def verify(self, tally: EncryptedTally) -> None:
         if canonical_json(tally.to_json()) != canonical_json(self.expected.tally.to_json()):
             raise TallyError("the tally is not the aggregate of the counted ballots")
+
+
+@dataclass(frozen=True)
+class AggregateExpectation:
+    """A :class:`TallyExpectation` from the counted ballots themselves: their number,
+    total weight, and (weight, ciphertexts per question and option) rows or per-weight
+    sums, which :func:`evote.tally.verify_aggregate` adds up (the verifier's and a
+    trustee's)."""
+
+    counted: int
+    total_weight: int
+    shape: tuple[int, ...]
+    rows: list[tuple[int, Any]]
+
+    def verify(self, tally: EncryptedTally) -> None:
+        verify_aggregate(self.shape, self.rows, tally)
+
+
+def check_tally(posted: TallyPosted, expected: TallyExpectation) -> None:
+    """R-TAL-01/02 for a tally already on the board (a trustee, before decrypting)."""
+    found = BoardState().tally_violations(posted, expected)
+    if found:
+        raise found[0]
 
 
 def merged_credentials(

@@ -131,17 +131,22 @@ def post(client: Any, election_id: str, msg: Msg) -> Any:
 
 def forced_record(directory: Path, election_id: str, msgs: list[Msg]) -> Path:
     """The board a server that appends ``msgs`` regardless would write (and its heads)."""
+    return forced_board(directory, election_id, [
+        (m.kind, sign_command(m.key, election_id, m.kind, m.body).to_json()) for m in msgs])
+
+
+def forced_board(directory: Path, election_id: str, pairs: list[tuple[str, Any]]) -> Path:
+    """A record of the (kind, payload) entries, chained and with a head signed by our key."""
     directory.mkdir(parents=True, exist_ok=True)
     tree = MemoryTree()
     lines = []
     prev = None
-    for n, msg in enumerate(msgs):
-        payload = sign_command(msg.key, election_id, msg.kind, msg.body).to_json()
-        prev = next_entry(prev, election=election_id, kind=msg.kind,
+    for n, (kind, payload) in enumerate(pairs):
+        prev = next_entry(prev, election=election_id, kind=kind,
                           time=START_TIME + 1000 * (n + 1), payload=payload)
         tree.append(prev.leaf_hash())
         lines.append(prev.canonical() + b"\n")
-    head = TreeHead(election_id, tree.size, tree.root(), START_TIME + 1000 * (len(msgs) + 1))
+    head = TreeHead(election_id, tree.size, tree.root(), START_TIME + 1000 * (len(pairs) + 1))
     (directory / "record.json").write_bytes(
         record_json(RecordHeader(election_id, BOARD_KEY.verify_key)))
     (directory / "tree-heads.jsonl").write_bytes(tree_head_line(head.sign(BOARD_KEY)))
@@ -241,3 +246,45 @@ NAMES = [*HONEST, "open_a", "complain", "answer", "forged_announce"]
        | st.permutations(HONEST).map(list))
 def test_random_sequences_server_accepts_iff_verifier_accepts(api_client, tmp_path, names):
     run_sequence(api_client, tmp_path, names)
+
+
+# --- ballots: the same agreement for casts and audits ------------------------------------
+
+
+def _agree_on_ballot(e: Any, tmp: Path, response: Any, kind: str, payload: Any) -> str | None:
+    """Server's answer to one ballot vs the verifier on the board with it appended."""
+    before = [(x.kind, x.payload) for x in e.entries()]
+    if response.status_code in (200, 201):
+        before = before[:-1]  # the accepted ballot is the last entry now
+    board = forced_board(tmp / f"b{next(_dirs)}", e.election_id, [*before, (kind, payload)])
+    failures = rule_failures(board)
+    if response.status_code in (200, 201):
+        assert failures == [], failures
+        return None
+    rule = response.get_json().get("rule")
+    assert rule is not None, response.get_json()
+    assert failures and failures[0][1:] == (rule, len(before)), (rule, failures)
+    return rule
+
+
+def test_ballot_orders_server_and_verifier_agree(api_client, tmp_path):
+    from evote.ballot import AuditedBallot
+
+    e = api_election.build_election(api_client)
+    cast, _ = e.ballot(1)
+    ok = e.cast(cast, login=e.login(1))
+    assert _agree_on_ballot(e, tmp_path, ok, "ballot_cast", {"ballot": cast.to_json()}) is None
+    ballot, secrets = e.ballot(0)
+    audited = AuditedBallot.from_secrets(ballot, secrets)
+    shown = e.audit(audited, login=e.login(0))
+    assert _agree_on_ballot(e, tmp_path, shown, "ballot_audited",
+                            {"audited": audited.to_json()}) is None
+    # its randomness is public now: casting it is refused, and the verifier agrees
+    replay = e.cast(ballot, login=e.login(0))
+    assert _agree_on_ballot(e, tmp_path, replay, "ballot_cast",
+                            {"ballot": ballot.to_json()}) == "R-BAL-03"
+    e.close()
+    late, _ = e.ballot(2)
+    after = e.cast(late, login=e.login(2))
+    assert _agree_on_ballot(e, tmp_path, after, "ballot_cast",
+                            {"ballot": late.to_json()}) == "R-PHASE-03"

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from evote.dkg import Complaint
-from evote.rules import BoardState
 from tests import recordgen
 from tests.cli_server import fails, invoke, make_election, ok, start_server
 from verifier.checks import verify_record
@@ -109,6 +108,7 @@ def test_late_complaint_breaks_r_dkg_06_in_the_projection(election):
     b = _setup_pairs(election, [(k, i) for k in ("trustee_announced", "trustee_committed",
                                                   "trustee_shares") for i in (1, 2, 3)])
     from evote.payloads import Command
+    from evote.rules import BoardState
 
     state = BoardState()
     for entry in b.entries[:-2]:  # up to key_published

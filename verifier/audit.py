@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from evote.ballot import AuditedBallot, verify_audit
+from evote.ballot import AuditedBallot
 from evote.encoding import b64encode, parse_json
 from evote.errors import EvoteError
 from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
+from evote.rules import check_audit
 from verifier.checks import CheckSpec, CheckState, RecordVerifier
 from verifier.errors import FileUnreadable
 from verifier.record import Record
@@ -85,7 +86,7 @@ def verify_audit_file(record: Record, obj: Any) -> Report:
     if ctx is not None and audited is not None:
         reenc.count("options", sum(len(q.options) for q in ctx.manifest.questions))
         try:
-            verify_audit(ctx, audited)
+            check_audit(ctx, audited)  # R-BAL-01/04
         except EvoteError as exc:
             reenc.fail_exc(exc)
         alphas = {ct.alpha.to_json() for a in audited.ballot.answers for ct in a.choices}

@@ -88,14 +88,13 @@ from evote.payloads import (
     TallyPosted,
     parse_body,
 )
-from evote.rulebook import violation
-from evote.rules import BoardState, CountedSet
+from evote.rulebook import RULES, violation
+from evote.rules import AggregateExpectation, BoardState, CountedSet
 from evote.tally import (
     EncryptedTally,
     PartialDecryption,
     Result,
     combine,
-    verify_aggregate,
 )
 from evote.witness import verify_final_checkpoint
 from verifier import parallel
@@ -180,6 +179,23 @@ SPEC_BY_NAME = {c.name: c for c in CHECKS}
 #: ``--in-progress`` reports them as skipped instead of failed.
 LATE_CHECKS = ("counted-set", "aggregation", "partial-decryptions", "combination", "result")
 
+#: Codes that say a check had nothing (yet) to judge, not that a rule broke.
+NOT_A_VERDICT = frozenset({"empty", "not_reached", "no_context"})
+
+
+def rule_of(check: str, code: str) -> str | None:
+    """The rule (docs/rules.md) a failure of ``check`` with ``code`` reports, for the
+    failures the verifier finds itself (the chain, the heads, the ballots' proofs);
+    the projection's own violations name their rule directly."""
+    if code in NOT_A_VERDICT:
+        return None
+    ids = [r for r in RULES.values() if r.check == check]
+    for candidates in ([r for r in ids if r.code == code], [r for r in ids if r.cause_code], ids):
+        if len(candidates) == 1:
+            return candidates[0].id
+    return None
+
+
 class CheckState:
     """The running state of one check: counts and the first failure."""
 
@@ -201,6 +217,8 @@ class CheckState:
     ) -> None:
         self.failures += 1
         if self.first is None:
+            if rule is None:
+                rule = rule_of(self.spec.name, code)
             self.first = Failure(message=message, code=code, index=index, evidence=evidence,
                                  rule=rule)
 
@@ -223,20 +241,6 @@ class CheckState:
             first, failures = Failure(f"nothing to check: no {s.needs}", "empty"), 1
         status = PASS if first is None else FAIL
         return CheckResult(s.number, s.name, s.title, status, counts, failures, first, note)
-
-
-@dataclass(frozen=True)
-class _VerifierTally:
-    """The verifier's :class:`evote.rules.TallyExpectation`: the counted set's size
-    and weight, and the per-weight sums of its ballots (check 14's aggregate)."""
-
-    counted: int
-    total_weight: int
-    shape: tuple[int, ...]
-    sums: list[tuple[int, list[list[Ciphertext]]]]
-
-    def verify(self, tally: EncryptedTally) -> None:
-        verify_aggregate(self.shape, self.sums, tally)
 
 
 ProgressFn = Callable[[int, int], None]
@@ -408,7 +412,7 @@ class RecordVerifier:
         # (1) the line is a canonical entry of this election at this index
         if r.header is None:
             assert r.error is not None
-            fmt.fail(r.error[2], r.error[1], pos)
+            fmt.fail(r.error[2], r.error[1], pos, rule=r.error[3])
             chain.fail("entry cannot be read, so its link cannot be checked", "unreadable", pos)
             self.prev_leaf = r.leaf
             return
@@ -481,7 +485,7 @@ class RecordVerifier:
         self.ballots += 1
         if r.error is not None:
             check = self.c[r.error[0]]
-            check.fail(r.error[2], r.error[1], r.position)
+            check.fail(r.error[2], r.error[1], r.position, rule=r.error[3])
             return
         assert r.credential is not None
         ballots.count("valid")
@@ -505,7 +509,7 @@ class RecordVerifier:
         check = self.c["audited-ballots"]
         check.count("audited")
         if r.error is not None:
-            self.c[r.error[0]].fail(r.error[2], r.error[1], r.position)
+            self.c[r.error[0]].fail(r.error[2], r.error[1], r.position, rule=r.error[3])
             return
         self._alphas(r.position, r.ciphertexts)
 
@@ -625,12 +629,12 @@ class RecordVerifier:
     def _on_election_closed(self, pos: int, body: ElectionClosed, valid: bool) -> None:
         pass
 
-    def _tally_expectation(self) -> _VerifierTally | None:
+    def _tally_expectation(self) -> AggregateExpectation | None:
         """What the counted ballots add up to (R-TAL-01/02 compare tally_posted with it)."""
         if not self.shape:
             return None
         counted, weight = self._counted()
-        return _VerifierTally(counted, weight, self.shape, list(self._weighted_sums()))
+        return AggregateExpectation(counted, weight, self.shape, list(self._weighted_sums()))
 
     def _on_tally_posted(self, pos: int, body: TallyPosted, valid: bool) -> None:
         counted_check, agg = self.c["counted-set"], self.c["aggregation"]

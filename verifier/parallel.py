@@ -37,7 +37,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from evote.ballot import Ballot, verify_audit, verify_ballot
+from evote.ballot import Ballot
 from evote.board import Entry
 from evote.errors import EvoteError
 from evote.fingerprint import ElectionContext
@@ -45,6 +45,7 @@ from evote.group import POINT_BYTES, Point
 from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
 from evote.merkle import leaf_hash
 from evote.payloads import parse_ballot_audited, parse_ballot_cast
+from evote.rules import check_audit, check_cast
 from verifier.errors import CannotRun
 
 #: Lines per chunk sent to a worker: large enough that the inter-process cost
@@ -86,7 +87,8 @@ class LineResult(NamedTuple):
     position: int
     leaf: bytes
     header: tuple[str, int, str, bytes, int] | None = None
-    error: tuple[str, str, str] | None = None  # (check name, error code, message)
+    # (check name, error code, message, rule id of docs/rules.md or None)
+    error: tuple[str, str, str, str | None] | None = None
     credential: bytes | None = None
     weight: int = 0
     ciphertexts: bytes = b""
@@ -137,8 +139,8 @@ def join_points(points: Iterable[Point]) -> bytes:
     return b"".join(p.raw for p in points)
 
 
-def _error(check: str, exc: EvoteError) -> tuple[str, str, str]:
-    return (check, exc.code, exc.message)
+def _error(check: str, exc: EvoteError) -> tuple[str, str, str, str | None]:
+    return (check, exc.code, exc.message, getattr(exc, "rule", None))
 
 
 def check_command_line(
@@ -167,15 +169,15 @@ def _check_line(
         return LineResult(position, leaf, header, line=line), entry
     check = BALLOTS if kind == CAST else AUDITS
     if ctx is None:
-        error = (check, "no_context", "the board has no valid election_opened before it")
+        error = (check, "no_context", "the board has no valid election_opened before it", None)
         return LineResult(position, leaf, header, error), None
     try:
         if kind == CAST:
             ballot = parse_ballot_cast(entry, ctx.manifest)
-            weight = verify_ballot(ctx, ballot)
+            weight = check_cast(ctx, ballot)  # R-BAL-01/02
         else:
             audited = parse_ballot_audited(entry, ctx.manifest)
-            verify_audit(ctx, audited)
+            check_audit(ctx, audited)  # R-BAL-01/04
             ballot, weight = audited.ballot, 0
     except EvoteError as exc:
         return LineResult(position, leaf, header, _error(check, exc)), None

@@ -38,23 +38,14 @@ RULE_ROW = re.compile(r"^\| (R-[A-Z]+-\d{2}) \|", re.MULTILINE)
 
 #: Cases on which the reference verifier is known to disagree with docs/rules.md
 #: (each a reported defect; strict xfail, so a fix makes the entry fail until removed).
-_NO_RULE_ID = ("evote-verify does not yet put the rule id into first_failure for the "
-               "record-format, chain, head, ballot and witness checks (docs/rules.md says it does)")
 REFERENCE_DEFECTS: dict[str, str] = {
-    **{name: _NO_RULE_ID for name in (
-        "R-REC-01-wrong-index", "R-REC-01-wrong-election", "R-REC-01-non-canonical-line",
-        "R-REC-02-broken-link", "R-REC-02-time-goes-back", "R-REC-03-unsigned-tail",
-        "R-REC-03-forged-head", "R-REC-04-fork", "R-REC-05-equivocation",
-        "R-BAL-01-ghost-ballot", "R-BAL-02-invalid-proof", "R-BAL-02-invalid-revote", "R-BAL-02-altered-ballot",
-        "R-BAL-03-reused-randomness", "R-BAL-04-lying-device", "R-WIT-01-too-few-cosigners",
-        "R-WIT-01-missing-checkpoint")},
     "R-PHASE-02-unknown-kind": "an unknown kind fails record-format (Entry parsing) and the "
     "chain link as unreadable; docs/rules.md gives R-PHASE-02 to lifecycle",
     "R-OPEN-01-ghost-fingerprint": "after R-OPEN-01 the verifier checks ballots and the "
     "combination against the recomputed fingerprint but the projection checks partials "
     "against the posted one; rules.md says the entry is folded in as if accepted",
-    "R-BAL-01-ghost-audit": "an audited ballot's unlisted credential is failed by "
-    "audited-ballots without a rule id; rules.md gives R-BAL-01 to the ballots check",
+    "R-BAL-01-ghost-audit": "an audited ballot's unlisted credential fails audited-ballots "
+    "(with R-BAL-01); rules.md gives R-BAL-01 to the ballots check only",
 }
 
 #: Tampered cases that cannot break their rule alone: on a record every head that is

@@ -295,7 +295,8 @@ def _rec02_time() -> Builder:
 
 @case("R-REC-03-unsigned-tail",
       "The last signed tree head is withheld: the latest head covers the board only up to "
-      "the end of voting; closing, tally and result are not signed.",
+      "the end of voting; closing, tally and result are not signed (the first failure is "
+      "at the first unsigned entry).",
       by=SERVER, expect=(Expect("R-REC-03", "unsigned_entries", "close"),))
 def _rec03_tail() -> Builder:
     b = standard("R-REC-03-unsigned-tail")

@@ -414,6 +414,50 @@ def _unreadable_heads() -> Builder:
     return standard("unreadable-tree-heads-order")
 
 
+def _record_json_spaced(files: dict[str, bytes]) -> dict[str, bytes]:
+    obj = json.loads(files["record.json"])
+    return {**files, "record.json": (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode()}
+
+
+@case("unreadable-record-json-not-canonical",
+      "record.json holds the right values, indented (not RFC 8785): not a readable record.",
+      by=SERVER, exit_code=2, post=_record_json_spaced)
+def _unreadable_record_json() -> Builder:
+    return standard("unreadable-record-json-not-canonical")
+
+
+@case("unreadable-tree-heads-duplicate",
+      "tree-heads.jsonl lists the first head twice: heads must be strictly ascending in "
+      "(size, time), so the file is malformed.",
+      by=SERVER, exit_code=2, post=_heads(lambda lines: [lines[0], *lines]))
+def _unreadable_heads_dup() -> Builder:
+    return standard("unreadable-tree-heads-duplicate")
+
+
+def _head_with_extra_key(lines: list[bytes]) -> list[bytes]:
+    obj = json.loads(lines[0])
+    obj["note"] = "extra"
+    return [canonical_json(obj), *lines[1:]]
+
+
+@case("unreadable-tree-heads-extra-key",
+      "The first signed head carries a key its type does not have (\"note\"), canonically "
+      "spelled: the file is malformed.",
+      by=SERVER, exit_code=2, post=_heads(_head_with_extra_key))
+def _unreadable_heads_key() -> Builder:
+    return standard("unreadable-tree-heads-extra-key")
+
+
+@case("unreadable-tree-heads-not-canonical",
+      "The first signed head is valid JSON with the right values but not RFC 8785 "
+      "(spaces after separators): the file is malformed.",
+      by=SERVER, exit_code=2,
+      post=_heads(lambda lines: [json.dumps(json.loads(lines[0]), sort_keys=True).encode(),
+                                 *lines[1:]]))
+def _unreadable_heads_spelling() -> Builder:
+    return standard("unreadable-tree-heads-not-canonical")
+
+
 # ==========================================================================
 # The phase table (R-PHASE-*)
 # ==========================================================================

@@ -249,8 +249,9 @@ class Step:
     ``tag`` names the step for mutations (``"announce:2"``, ``"cast:0"``...).
     ``edit(obj)`` changes the entry object before it is canonicalised (index,
     prev, time, kind are then what it says); ``raw(obj)`` gives the line bytes
-    instead of the canonical form.  For a head, ``head`` is a function
-    ``(election, size, root, time) -> SignedTreeHead`` or ``True`` for the honest one.
+    instead of the canonical form.  For a head, ``head`` is ``True`` for the honest
+    head, or a forger ``(election, size, tree, time) -> SignedTreeHead`` given the
+    Merkle tree of the lines written so far.
     """
 
     kind: str = ""
@@ -471,6 +472,8 @@ def _selection(manifest: Manifest, choice: int) -> list[list[int]]:
 
 @dataclass
 class Plan:
+    """What :func:`render` writes: the election (its keys) and the steps, in board order."""
+
     election: Election
     steps: list[Step]
     cosigners: tuple[int, ...] | None = None  # witnesses (0-based) cosigning the final board

@@ -115,9 +115,43 @@ class Election:
         return self.manifest.election_id
 
 
-def _ceremony(eid: str, n: int, t: int, rng: SeededRng, fault: Fault | None):
+class _Substitute:
+    """An rng that answers its ``call``-th request with ``data`` and otherwise defers
+    to ``rng``: how colluding trustees pick a polynomial coefficient through the
+    public step function."""
+
+    def __init__(self, rng: SeededRng, call: int, data: bytes) -> None:
+        self.rng, self.call, self.data, self.calls = rng, call, data, 0
+
+    def __call__(self, n: int) -> bytes:
+        self.calls += 1
+        if self.calls == self.call:
+            assert n == len(self.data)
+            return self.data
+        return self.rng(n)
+
+
+def _announce_all(eid: str, n: int, t: int, rng: SeededRng, joint_secret: Scalar | None):
+    """Step 1 for every trustee; with ``joint_secret``, the trustees collude so that the
+    joint secret key (the sum of their constant terms) is that scalar."""
+    started = [dkg.step1_announce(eid, i, n, t, rng) for i in range(1, n)]
+    if joint_secret is None:
+        return [*started, dkg.step1_announce(eid, n, n, t, rng)]
+    last = joint_secret
+    for s, _ in started:
+        last = last - s.polynomial[0]
+    key = SigningKey.generate(rng)
+    # with its signing key given, step 1 draws the box secret, then coefficient 0
+    chosen = _Substitute(rng, 2, last.raw)
+    state, ann = dkg.step1_announce(eid, n, n, t, chosen, signing_key=key)
+    assert state.polynomial[0] == last
+    return [*started, (state, ann)]
+
+
+def _ceremony(eid: str, n: int, t: int, rng: SeededRng, fault: Fault | None,
+              joint_secret: Scalar | None = None):
     """The five ceremony steps, honest except for ``fault`` (see :class:`Fault`)."""
-    started = [dkg.step1_announce(eid, i, n, t, rng) for i in range(1, n + 1)]
+    started = _announce_all(eid, n, t, rng, joint_secret)
     states = {s.trustee: s for s, _ in started}
     anns = [a for _, a in started]
     comms = [dkg.step2_reveal(s) for s in states.values()]
@@ -203,12 +237,14 @@ def make_election(
     witnesses: int = 0,
     witness_threshold: int = 0,
     manifest: dict[str, Any] | None = None,
+    joint_secret: Scalar | None = None,
 ) -> Election:
     """Keys for every party, the ceremony and the credential batches.
 
     ``batches`` gives the number of voters in each credential batch (in voter
     order; default one batch).  ``witnesses`` > 0 puts a ``witness_threshold``-of-
-    ``witnesses`` policy into the manifest.
+    ``witnesses`` policy into the manifest.  ``joint_secret``: the trustees collude so
+    that the election's secret key is this scalar (for forgeries that need it).
     """
     rng = SeededRng(b"evote/conformance/" + seed)
     official, authority, board_key = (SigningKey.generate(rng) for _ in range(3))
@@ -219,7 +255,7 @@ def make_election(
                   "threshold": witness_threshold}
     m = Manifest.from_json(manifest if manifest is not None
                            else small_manifest(eid, witnesses=policy))
-    keys, finished, joint, messages, bad, owed = _ceremony(eid, n, t, rng, fault)
+    keys, finished, joint, messages, bad, owed = _ceremony(eid, n, t, rng, fault, joint_secret)
     voter_keys = [SigningKey.generate(rng) for _ in range(voters)]
     ws = list(weights) if weights is not None else [1] * voters
     sizes = list(batches) if batches is not None else [voters]

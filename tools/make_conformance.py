@@ -34,16 +34,21 @@ from evote.ballot import (  # noqa: E402
     AuditedBallot,
     BallotRandomness,
     EncryptedAnswer,
+    encrypt_ballot,
     encrypt_ballot_deterministic,
     sign_ballot,
 )
 from evote.board import SignedTreeHead, TreeHead  # noqa: E402
 from evote.credentials import CredentialList, PublicCredential  # noqa: E402
+from evote.drbg import SeededRng  # noqa: E402
+from evote.elgamal import encrypt  # noqa: E402
 from evote.encoding import canonical_json  # noqa: E402
 from evote.fingerprint import ElectionContext  # noqa: E402
-from evote.group import Point, Scalar  # noqa: E402
+from evote.group import Point, Scalar, small_multiple  # noqa: E402
+from evote.hashing import TAG_RANGE, hash_to_scalar  # noqa: E402
 from evote.kinds import SPECS  # noqa: E402
 from evote.merkle import MemoryTree, leaf_hash  # noqa: E402
+from evote.proofs import RangeProof  # noqa: E402
 from evote.rulebook import RULES  # noqa: E402
 from evote.signing import SigningKey  # noqa: E402
 from evote.tally import Result  # noqa: E402
@@ -911,6 +916,66 @@ def _bal02c() -> Builder:
     b.setup()
     b.vote([(0, 0), (1, 1), (2, 0)])
     b.cast(1, 0, ballot=_resigned_with_swapped_proofs(b, 1), counts=False, tag="recast:1")
+    b.finish()
+    return b
+
+
+def _weak_fiat_shamir_forgery(rng: Any) -> tuple[Scalar, Scalar, Scalar, Scalar, Scalar]:
+    """The Helios 2012 / Swiss Post 2019 forgery of a "0 or 1" proof for an encryption
+    of 2, against a challenge that hashes only the commitments (Bernhard, Pereira,
+    Warinschi 2012): commit A_j = a_j·G, B_j = b_j·G, take c = H(A_0, B_0, A_1, B_1),
+    then choose the split c_0 + c_1 = c and the secret key x so that both branches
+    close (a_j·x = b_j + c_j·(2 − v_j)).  Returns (x, c_0, c_1, a_0, a_1)."""
+    a0, b0, a1, b1 = (Scalar.random(rng) for _ in range(4))
+    two = Scalar.from_int(2)
+    weak = hash_to_scalar(TAG_RANGE, *(Point.base_mul(k).raw for k in (a0, b0, a1, b1)))
+    c0 = (a0 * b1 + a0 * weak - a1 * b0) * (two * a1 + a0).inverse()
+    c1 = weak - c0
+    x = (b0 + two * c0) * a0.inverse()
+    assert x == (b1 + c1) * a1.inverse()
+    return x, c0, c1, a0, a1
+
+
+def _weakly_valid(key: Point, ct: Any, proof: RangeProof) -> bool:
+    """The weak verifier a broken system runs: the challenge hashes the commitments only."""
+    commitments, total = [], Scalar.from_int(0)
+    for v, (c, s) in enumerate(proof.branches):
+        commitments.append(Point.base_mul(s) - ct.alpha * c)
+        commitments.append(key * s - (ct.beta - small_multiple(v)) * c)
+        total = total + c
+    return hash_to_scalar(TAG_RANGE, *(p.raw for p in commitments)) == total
+
+
+@case("R-BAL-02-weak-fiat-shamir",
+      "Approval question (0 to 2 of 2 options, so no sum proof). The trustees collude to "
+      "choose the election key after a challenge, and voter 0's ballot encrypts 2 for "
+      "option A with a '0 or 1' proof that verifies under the weak Fiat-Shamir hash "
+      "(commitments only, as in Helios 2012 and Swiss Post 2019) but not under evote's "
+      "strong one (protocol.md). Not counted.",
+      by="the trustees and voter 0",
+      expect=(Expect("R-BAL-02", "invalid_proof", "cast:0"),))
+def _bal02_weak() -> Builder:
+    name = "R-BAL-02-weak-fiat-shamir"
+    manifest = {"election_id": eid(name), "title": "Approval poll",
+                "questions": [{"id": "approve", "title": "Approve any",
+                               "options": ["A", "B"], "kind": "choice", "min": 0, "max": 2}]}
+    forge_rng = SeededRng(b"evote/conformance/weak-fiat-shamir")
+    x, c0, c1, a0, a1 = _weak_fiat_shamir_forgery(forge_rng)
+    b = Builder(election(name, manifest=manifest, joint_secret=x))
+    e = b.e
+    assert e.joint.joint_key == Point.base_mul(x)
+    b.setup()
+    rho = Scalar.random(forge_rng)
+    forged_ct = encrypt(e.joint.joint_key, 2, rho)
+    forged = RangeProof(((c0, a0 + c0 * rho), (c1, a1 + c1 * rho)))
+    # the forgery is real: a weak verifier accepts it, and it holds 2
+    assert _weakly_valid(e.joint.joint_key, forged_ct, forged)
+    assert forged_ct.beta - forged_ct.alpha * x == small_multiple(2)
+    honest, _ = encrypt_ballot(e.ctx, e.voters[0], [[0, 1]], e.rng)
+    a = honest.answers[0]
+    answer = EncryptedAnswer((forged_ct, a.choices[1]), (forged, a.proofs[1]), None)
+    b.cast(0, 0, ballot=sign_ballot(e.ctx, e.voters[0], [answer]), counts=False)
+    b.vote([(1, 0), (2, 1)])
     b.finish()
     return b
 

@@ -233,7 +233,7 @@ def standard_partials(name: str, partials: list[int], **kw: Any) -> Builder:
       "randomness voter 0's device used: the tally's ciphertext for Yes has alpha = the "
       "identity point, so "
       "each trustee's factor for it is the identity and its DLEQ proof has an identity base "
-      "(docs/protocol.md says how that case is proved and checked).")
+      "(protocol.md 3.4 and protocol-trustees.md 5.12: how that case is proved and checked).")
 def _honest_identity() -> Builder:
     b = Builder(election("honest-identity-alpha", voters=2))
     e = b.e

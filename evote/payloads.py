@@ -78,13 +78,27 @@ class ElectionCreated:
     threshold: int
 
     def __post_init__(self) -> None:
+        """The payload rules of entry 0 (R-REC-06), also what ``evote election create``
+        checks before it signs anything."""
         n = len(self.trustees)
         if not 1 <= n <= MAX_TRUSTEES:
-            raise SchemaError(f"election_created.trustees: expected 1 to {MAX_TRUSTEES} keys")
+            raise SchemaError(
+                f"election_created.trustees: an election needs 1 to {MAX_TRUSTEES} trustees, "
+                f"got {n}"
+            )
         if len({k.raw for k in self.trustees}) != n:
-            raise SchemaError("election_created.trustees: a trustee key is listed twice")
+            raise SchemaError("election_created.trustees: the same trustee key is listed twice")
         if isinstance(self.threshold, bool) or not 1 <= self.threshold <= n:
-            raise SchemaError(f"election_created.threshold: must be between 1 and {n}")
+            raise SchemaError(
+                "election_created.threshold: threshold must be between 1 and the number of "
+                f"trustees ({n}), got {self.threshold}"
+            )
+        roles = {self.official.raw, self.credential_authority.raw}
+        if len(roles) != 2 or roles & {k.raw for k in self.trustees}:
+            raise SchemaError(
+                "election_created: the official, the credential authority and each trustee "
+                "must use different keys"
+            )
 
     @property
     def election_id(self) -> str:

@@ -20,6 +20,7 @@ from evote.dkg import (
     step4_receive,
     step5_answer,
 )
+from evote.drbg import SeededRng
 from evote.encoding import b64decode, b64encode
 from evote.fingerprint import ElectionContext
 from evote.group import G
@@ -77,8 +78,16 @@ def test_create_by_an_official_not_on_the_allow_list_is_refused(api_client) -> N
 
 def test_create_naming_another_official_is_refused(api_client) -> None:
     e = build_election(api_client, stop_before="election_created")
-    response = e.post("election_created", OFFICIAL, created_body(e, e.authority))
+    other = SigningKey.generate(SeededRng(b"another official"))  # not on the allow-list
+    response = e.post("election_created", OFFICIAL, created_body(e, other))
     not_created(e, response, 403, "wrong_signer")
+
+
+def test_create_with_one_key_in_two_roles_is_refused(api_client) -> None:
+    """The official may not also be the credential authority (R-REC-06)."""
+    e = build_election(api_client, stop_before="election_created")
+    response = e.post("election_created", OFFICIAL, created_body(e, e.authority))
+    not_created(e, response, 422, "bad_schema")
 
 
 def test_create_with_a_bad_signature_is_refused(api_client) -> None:

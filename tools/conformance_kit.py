@@ -42,7 +42,7 @@ from evote.credentials import CredentialList, PublicCredential
 from evote.drbg import SeededRng
 from evote.encoding import b64encode, canonical_json
 from evote.fingerprint import ElectionContext
-from evote.group import Scalar
+from evote.group import Point, Scalar
 from evote.manifest import Manifest
 from evote.merkle import MemoryTree, leaf_hash
 from evote.record import (
@@ -75,9 +75,9 @@ START_TIME = 1_750_000_000_000
 
 @dataclass
 class Fault:
-    """A dishonest dealer in the key ceremony: ``dealer`` seals a wrong share to
+    """A dishonest dealer in the key ceremony's phase 1: ``dealer`` seals a wrong share to
     ``recipient`` (who complains, bad-share); ``answer`` says what the dealer does
-    with the complaint: ``"good"`` reveals the right share (the complaint is
+    with the complaint: ``"good"`` reveals the right pair (the complaint is
     cleared), ``"bad"`` reveals the wrong one, ``"none"`` stays silent (the dealer is
     disqualified)."""
 
@@ -97,11 +97,14 @@ class Election:
     n: int
     t: int
     trustee_keys: dict[int, SigningKey]
+    states: dict[int, dkg.TrusteeState]  # every trustee's state before finalize
     finished: dict[int, dkg.TrusteeState]  # qualified trustees' final states (their shares)
     joint: dkg.JointKey
     messages: dkg.CeremonyMessages
     bad_answers: tuple[dkg.ComplaintAnswer, ...]
-    owed: dict[tuple[int, int], Scalar]  # (dealer, recipient) -> f_dealer(recipient)
+    #: (dealer, recipient) -> (f_dealer(recipient), f'_dealer(recipient))
+    owed: dict[tuple[int, int], tuple[Scalar, Scalar]]
+    feldman: dict[int, tuple[Point, ...]]  # QUAL dealers' Feldman values (fingerprint)
     voters: list[SigningKey]
     weights: list[int]
     batches: list[CredentialList]
@@ -149,51 +152,69 @@ def _announce_all(eid: str, n: int, t: int, rng: SeededRng, joint_secret: Scalar
 
 
 def _ceremony(eid: str, n: int, t: int, rng: SeededRng, fault: Fault | None,
-              joint_secret: Scalar | None = None):
-    """The five ceremony steps, honest except for ``fault`` (see :class:`Fault`)."""
+              joint_secret: Scalar | None = None, withhold: Sequence[int] = ()):
+    """GJKR's ceremony through the public step functions, honest except for ``fault``
+    (see :class:`Fault`) and the QUAL dealers in ``withhold``, which never reveal their
+    Feldman values and are rebuilt in public from the others' shares."""
     started = _announce_all(eid, n, t, rng, joint_secret)
     states = {s.trustee: s for s, _ in started}
     anns = [a for _, a in started]
-    comms = [dkg.step2_reveal(s) for s in states.values()]
-    shares = [dkg.step3_shares(s, anns, rng) for s in states.values()]
-    # f_d(r) for every dealer d and recipient r: what an answer to r's complaint reveals
-    owed = {(d, r): dkg._eval_polynomial(states[d].polynomial, r)
-            for d in states for r in states if r != d}
+    shares = [dkg.step2_shares(s, anns, rng) for s in states.values()]
+    owed = {(d, r): dkg._pair(states[d], r) for d in states for r in states if r != d}
     bad_share = None
     if fault is not None:
         d, r = fault.dealer, fault.recipient
         s = states[d]
-        good = dkg._eval_polynomial(s.polynomial, r)
+        good, blinding = owed[(d, r)]
         bad_share = good + Scalar.from_int(1)
-        box = dkg.seal_share(eid, d, r, s.box_secret, anns[r - 1].box_key, bad_share, rng(24))
+        box = dkg.seal_share(eid, d, r, s.box_secret, anns[r - 1].box_key, bad_share,
+                             blinding, rng(dkg.NONCE_BYTES))
         msg = shares[d - 1]
         boxes = [(j, box if j == r else b) for j, b in msg.boxes]
         shares[d - 1] = dkg.EncryptedShares.create(eid, s.signing_key, dealer=d, boxes=boxes)
     complaints: list[dkg.Complaint] = []
     for s in states.values():
-        outcome = dkg.step4_receive(s, anns, comms, shares)
+        outcome = dkg.step3_receive(s, anns, shares)
         if isinstance(outcome, list):
             complaints += outcome
     answers: list[dkg.ComplaintAnswer] = []
     bad_answers: list[dkg.ComplaintAnswer] = []
     if fault is None or fault.answer == "good":
-        answers = [a for s in states.values() for a in dkg.step5_answer(s, anns, complaints)]
+        answers = [a for s in states.values() for a in dkg.step4_answer(s, anns, complaints)]
     elif fault.answer == "bad":
         assert bad_share is not None
         bad_answers = [dkg.ComplaintAnswer.create(
             eid, states[fault.dealer].signing_key, dealer=fault.dealer,
-            accuser=fault.recipient, share=bad_share)]
-    qualified = dkg.qualified_set(eid, n, t, anns, comms, complaints, answers)
+            accuser=fault.recipient, share=bad_share,
+            blinding=owed[(fault.dealer, fault.recipient)][1])]
+    dealt = {s.dealer for s in shares}
+    qualified = dkg.qualified_set(eid, n, t, anns, complaints, answers, dealt=dealt)
+    commitments = [dkg.step5_reveal(states[i], rng) for i in qualified if i not in withhold]
+    reconstruct = None
+    reconstructions: list[dkg.Reconstruction] = []
+    missing = dkg.unrevealed(qualified, commitments)
+    if missing:
+        reconstruct = dkg.Reconstruct(missing)
+        for i in qualified:
+            if i not in missing:
+                reconstructions += dkg.step6_reconstruct(states[i], anns, shares, answers,
+                                                         missing)
+    outcome = dkg.ceremony_outcome(eid, n, t, anns, complaints, answers, commitments,
+                                   reconstructions, dealt=dealt)
     finished = {}
-    joint = None
-    for i in sorted(qualified):
-        joint, st = dkg.finalize(states[i], anns, comms, shares, complaints, answers)
+    for i in qualified:
+        if i in withhold:
+            continue  # a dealer that walked away does not decrypt either
+        joint, st = dkg.finalize(states[i], anns, shares, complaints, answers, commitments,
+                                 reconstructions)
+        assert joint == outcome.joint
         finished[i] = st
-    assert joint is not None
     keys = {i: s.signing_key for i, s in states.items()}
-    messages = dkg.CeremonyMessages(tuple(anns), tuple(comms), tuple(shares), tuple(complaints),
-                                    tuple(answers))
-    return keys, finished, joint, messages, tuple(bad_answers), owed
+    messages = dkg.CeremonyMessages(tuple(anns), tuple(shares), tuple(complaints),
+                                    tuple(answers), dkg.Qualified(qualified), tuple(commitments),
+                                    reconstruct, tuple(reconstructions))
+    return (keys, states, finished, outcome.joint, messages, tuple(bad_answers), owed,
+            dict(outcome.feldman))
 
 
 def small_manifest(eid: str, *, witnesses: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -238,6 +259,7 @@ def make_election(
     witness_threshold: int = 0,
     manifest: dict[str, Any] | None = None,
     joint_secret: Scalar | None = None,
+    withhold: Sequence[int] = (),
 ) -> Election:
     """Keys for every party, the ceremony and the credential batches.
 
@@ -245,6 +267,7 @@ def make_election(
     order; default one batch).  ``witnesses`` > 0 puts a ``witness_threshold``-of-
     ``witnesses`` policy into the manifest.  ``joint_secret``: the trustees collude so
     that the election's secret key is this scalar (for forgeries that need it).
+    ``withhold``: QUAL dealers that never reveal and are reconstructed in public.
     """
     rng = SeededRng(b"evote/conformance/" + seed)
     official, authority, board_key = (SigningKey.generate(rng) for _ in range(3))
@@ -255,7 +278,8 @@ def make_election(
                   "threshold": witness_threshold}
     m = Manifest.from_json(manifest if manifest is not None
                            else small_manifest(eid, witnesses=policy))
-    keys, finished, joint, messages, bad, owed = _ceremony(eid, n, t, rng, fault, joint_secret)
+    keys, states, finished, joint, messages, bad, owed, feldman = _ceremony(
+        eid, n, t, rng, fault, joint_secret, withhold)
     voter_keys = [SigningKey.generate(rng) for _ in range(voters)]
     ws = list(weights) if weights is not None else [1] * voters
     sizes = list(batches) if batches is not None else [voters]
@@ -266,10 +290,9 @@ def make_election(
             PublicCredential(voter_keys[i].verify_key, ws[i]) for i in range(k, k + size))))
         k += size
     union = CredentialList(tuple(c for b in lists for c in b.entries))
-    comms = {c.trustee: c for c in messages.commitments if c.trustee in joint.qualified}
-    ctx = ElectionContext.build(m, joint.joint_key, dkg.trustee_commitments(comms), union)
-    return Election(m, official, authority, board_key, n, t, keys, finished, joint, messages,
-                    bad, owed, voter_keys, ws, lists, union, ctx, wkeys, rng)
+    ctx = ElectionContext.build(m, joint.joint_key, dkg.trustee_commitments(feldman), union)
+    return Election(m, official, authority, board_key, n, t, keys, states, finished, joint,
+                    messages, bad, owed, feldman, voter_keys, ws, lists, union, ctx, wkeys, rng)
 
 
 # --------------------------------------------------------------------------
@@ -359,18 +382,39 @@ class Builder:
     def trustee(self, kind: str, who: int, message: Any, tag: str) -> Step:
         return self.command(kind, self.e.trustee_keys[who], message.to_json(), tag)
 
+    def qualified(self, qual: Sequence[int] | None = None) -> Step:
+        """The official's cut: ``ceremony_qualified`` (default: the honest QUAL)."""
+        body = dkg.Qualified(tuple(qual)) if qual is not None else self.e.messages.qualified
+        return self.command("ceremony_qualified", self.e.official, body.to_json(), "qualified")
+
+    def reconstruct(self, dealers: Sequence[int] | None = None) -> Step:
+        m = self.e.messages
+        body = dkg.Reconstruct(tuple(dealers)) if dealers is not None else m.reconstruct
+        assert body is not None
+        return self.command("ceremony_reconstruct", self.e.official, body.to_json(),
+                            "reconstruct")
+
     def ceremony(self) -> None:
+        """GJKR's order: phase 1 (announce, deal, complain, answer), the official's cut,
+        phase 2 (reveal), and if a QUAL dealer withheld its reveal, the official's
+        ``ceremony_reconstruct`` and the others' published shares."""
         m = self.e.messages
         for a in m.announcements:
             self.trustee("trustee_announced", a.trustee, a, f"announce:{a.trustee}")
-        for c in m.commitments:
-            self.trustee("trustee_committed", c.trustee, c, f"commit:{c.trustee}")
         for s in m.shares:
             self.trustee("trustee_shares", s.dealer, s, f"shares:{s.dealer}")
         for c in m.complaints:
             self.trustee("trustee_complaint", c.accuser, c, f"complaint:{c.accuser}:{c.accused}")
         for a in (*m.answers, *self.e.bad_answers):
             self.trustee("trustee_complaint_answer", a.dealer, a, f"answer:{a.dealer}:{a.accuser}")
+        self.qualified()
+        for c in m.commitments:
+            self.trustee("trustee_committed", c.trustee, c, f"commit:{c.trustee}")
+        if m.reconstruct is not None:
+            self.reconstruct()
+            for r in m.reconstructions:
+                self.trustee("trustee_reconstruction", r.trustee, r,
+                             f"rebuild:{r.trustee}:{r.dealer}")
 
     def key(self, joint: dkg.JointKey | None = None) -> Step:
         return self.command("key_published", self.e.official,
@@ -454,9 +498,10 @@ class Builder:
         e = self.e
         w = self.total_weight()
         bounds = [[w * q.max_score] * len(q.options) for q in e.manifest.questions]
+        # combine skips a partial whose proofs fail (robust decryption, R-TAL-06)
         valid = {p.trustee: p for p in self.partials if p.trustee in e.finished}
-        return combine(e.ctx.fingerprint, self.tally_value, list(valid.values())[: e.t],
-                       e.joint, bounds)
+        return combine(e.ctx.fingerprint, self.tally_value, list(valid.values()), e.joint,
+                       bounds)
 
     def result(self, result: Result | None = None) -> Step:
         r = result or self.decryption()

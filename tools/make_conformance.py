@@ -94,6 +94,8 @@ class Case:
     exit_code: int | None = None  # default: 0 honest, 1 tampered
     #: changes the written files (name -> bytes), for the cases about the files themselves
     post: Callable[[dict[str, bytes]], dict[str, bytes]] | None = None
+    #: rules a passing record must name in a check's note without failing it (R-TAL-06)
+    named: tuple[Expect, ...] = ()
 
 
 CASES: list[Case] = []
@@ -101,9 +103,11 @@ CASES: list[Case] = []
 
 def case(name: str, description: str, *, by: str | None = None,
          expect: tuple[Expect, ...] = (), exit_code: int | None = None,
-         post: Callable[[dict[str, bytes]], dict[str, bytes]] | None = None):
+         post: Callable[[dict[str, bytes]], dict[str, bytes]] | None = None,
+         named: tuple[Expect, ...] = ()):
     def register(fn: Callable[[], Builder]) -> Callable[[], Builder]:
-        CASES.append(Case(name, description, by, lambda: fn().plan(), expect, exit_code, post))
+        CASES.append(Case(name, description, by, lambda: fn().plan(), expect, exit_code, post,
+                          named))
         return fn
     return register
 
@@ -175,6 +179,26 @@ def _honest_answered() -> Builder:
       "is disqualified (QUAL = {1, 3}); trustees 1 and 3 decrypt.")
 def _honest_unanswered() -> Builder:
     return standard("honest-complaint-unanswered", fault=Fault(2, 3, "none"))
+
+
+@case("honest-withheld-reveal",
+      "Dealer 2 is in QUAL but never reveals its Feldman values; the official posts "
+      "ceremony_reconstruct [2], trustees 1 and 3 publish the pairs dealer 2 dealt them "
+      "(trustee_reconstruction) and anyone rebuilds dealer 2's polynomial: the key still "
+      "includes dealer 2's contribution; trustees 1 and 3 decrypt.")
+def _honest_withheld() -> Builder:
+    return standard("honest-withheld-reveal", withhold=(2,))
+
+
+@case("honest-n5-withheld-two",
+      "Five trustees, threshold three: dealers 1 and 4 withhold their reveals and are both "
+      "rebuilt from the shares of trustees 2, 3 and 5, who decrypt.")
+def _honest_n5_withheld() -> Builder:
+    b = Builder(election("honest-n5-withheld-two", n=5, t=3, withhold=(1, 4)))
+    b.setup()
+    b.vote([(0, 1), (1, 1), (2, 0)])
+    b.finish(partials=[2, 3, 5])
+    return b
 
 
 @case("honest-n5-t3", "Five trustees, threshold three; trustees 2, 4 and 5 decrypt.")
@@ -549,10 +573,9 @@ def _phase03b() -> Builder:
     b = Builder(election("R-PHASE-03-credentials-after-open", voters=4, batches=[3, 1]))
     e = b.e
     first = e.batches[0]
-    comms = {c.trustee: c for c in e.messages.commitments if c.trustee in e.joint.qualified}
     e.credentials = first
     e.ctx = ElectionContext.build(e.manifest, e.joint.joint_key,
-                                  dkg.trustee_commitments(comms), first)
+                                  dkg.trustee_commitments(e.feldman), first)
     b.created()
     b.head()
     b.ceremony()
@@ -639,38 +662,38 @@ def _dkg01() -> Builder:
 
 
 @case("R-DKG-02-early-reveal",
-      "Trustees 1 and 2 reveal their commitments before trustee 3 has announced "
-      "(commit-then-reveal broken: the last trustee could grind the joint key).",
-      by="trustees 1 and 2", expect=(Expect("R-DKG-02", "wrong_phase", "commit:1"),))
+      "Trustee 1 reveals its Feldman values (trustee_committed) before the official's "
+      "ceremony_qualified has fixed QUAL: the joint key's contribution is public while QUAL "
+      "can still change (the bias GJKR's cut prevents).",
+      by="trustee 1", expect=(Expect("R-DKG-02", "wrong_phase", "commit:1"),))
 def _dkg02() -> Builder:
     b = standard("R-DKG-02-early-reveal")
-    b.move("commit:1", "announce:3")
-    b.move("commit:2", "announce:3")
+    b.move("commit:1", "qualified")
     return b
 
 
-@case("R-DKG-03-second-commitments", "Trustee 2 reveals its commitments twice.",
+@case("R-DKG-03-second-commitments", "Trustee 2 reveals its Feldman values twice.",
       by="trustee 2", expect=(Expect("R-DKG-03", "already_exists", "commit2:2"),))
 def _dkg03() -> Builder:
     b = standard("R-DKG-03-second-commitments")
-    _again(b, "commit:2", "shares:1", "commit2:2")
+    _again(b, "commit:2", "key", "commit2:2")
     return b
 
 
-@case("R-DKG-04-shares-before-commitments",
-      "Dealer 1's encrypted shares come before its own commitments.",
+@case("R-DKG-04-shares-before-announcements",
+      "Dealer 1 deals its encrypted shares before trustee 3 has announced.",
       by="trustee 1", expect=(Expect("R-DKG-04", "wrong_phase", "shares:1"),))
 def _dkg04() -> Builder:
-    b = standard("R-DKG-04-shares-before-commitments")
-    b.move("shares:1", "commit:1")
+    b = standard("R-DKG-04-shares-before-announcements")
+    b.move("shares:1", "announce:3")
     return b
 
 
-@case("R-DKG-05-second-shares", "Dealer 2 deals its shares twice.",
+@case("R-DKG-05-second-shares", "Dealer 2 deals its shares twice (before the cut).",
       by="trustee 2", expect=(Expect("R-DKG-05", "already_exists", "shares2:2"),))
 def _dkg05() -> Builder:
     b = standard("R-DKG-05-second-shares")
-    _again(b, "shares:2", "key", "shares2:2")
+    _again(b, "shares:2", "qualified", "shares2:2")
     return b
 
 
@@ -686,6 +709,16 @@ def _dkg06() -> Builder:
     return b
 
 
+@case("R-DKG-06-late-answer",
+      "Dealer 1 answers trustee 3's complaint in time, then posts the same answer again "
+      "after key_published.",
+      by="trustee 1", expect=(Expect("R-DKG-06", "wrong_phase", "answer2"),))
+def _dkg06b() -> Builder:
+    b = standard("R-DKG-06-late-answer", fault=Fault(1, 3, "good"))
+    _again(b, "answer:1:3", "credentials:0", "answer2")
+    return b
+
+
 @case("R-DKG-07-second-complaint",
       "Trustee 3 complains twice about dealer 1 (who answers once, correctly).",
       by="trustee 3", expect=(Expect("R-DKG-07", "already_exists", "complaint2"),))
@@ -695,30 +728,35 @@ def _dkg07() -> Builder:
     return b
 
 
+def _answer(b: Builder, dealer: int, accuser: int) -> dkg.ComplaintAnswer:
+    """Dealer's honest answer to ``accuser``: the pair it owes it."""
+    share, blinding = b.e.owed[(dealer, accuser)]
+    return dkg.ComplaintAnswer.create(b.e.eid, b.e.trustee_keys[dealer], dealer=dealer,
+                                      accuser=accuser, share=share, blinding=blinding)
+
+
 @case("R-DKG-08-unsolicited-answer",
-      "Dealer 1 publishes an answer (the right share for trustee 3) although no one "
+      "Dealer 1 publishes an answer (the right pair for trustee 3) although no one "
       "complained.",
       by="trustee 1", expect=(Expect("R-DKG-08", "key_ceremony", "answer"),))
 def _dkg08() -> Builder:
     b = standard("R-DKG-08-unsolicited-answer")
-    e = b.e
-    a = dkg.ComplaintAnswer.create(e.eid, e.trustee_keys[1], dealer=1, accuser=3,
-                                   share=e.owed[(1, 3)])
-    b.insert_before("key", b.trustee("trustee_complaint_answer", 1, a, "answer"))
+    b.insert_before("qualified", b.trustee("trustee_complaint_answer", 1, _answer(b, 1, 3),
+                                           "answer"))
     return b
 
 
-@case("R-DKG-09-second-answer", "Dealer 1 answers trustee 3's complaint twice.",
+@case("R-DKG-09-second-answer", "Dealer 1 answers trustee 3's complaint twice (before the cut).",
       by="trustee 1", expect=(Expect("R-DKG-09", "already_exists", "answer2"),))
 def _dkg09() -> Builder:
     b = standard("R-DKG-09-second-answer", fault=Fault(1, 3, "good"))
-    _again(b, "answer:1:3", "key", "answer2")
+    _again(b, "answer:1:3", "qualified", "answer2")
     return b
 
 
 @case("R-DKG-10-bad-answer",
       "Dealer 2 seals a wrong share to trustee 3 and, when 3 complains, reveals that same "
-      "wrong share (it fails Feldman's check). The key published is the one without "
+      "wrong pair (it fails Pedersen's check). QUAL and the key published are without "
       "dealer 2 (QUAL = {1, 3}).",
       by="trustee 2", expect=(Expect("R-DKG-10", "key_ceremony", "answer:2:3"),))
 def _dkg10() -> Builder:
@@ -727,7 +765,7 @@ def _dkg10() -> Builder:
 
 @case("R-DKG-10-shares-missing-a-box",
       "Dealer 1's shares message (signed by dealer 1) holds a box for trustee 2 only, none "
-      "for trustee 3: not a well-formed step-3 message.",
+      "for trustee 3: not a well-formed shares message.",
       by="trustee 1", expect=(Expect("R-DKG-10", "key_ceremony", "shares:1"),))
 def _dkg10b() -> Builder:
     b = standard("R-DKG-10-shares-missing-a-box")
@@ -763,28 +801,122 @@ def _dkg11() -> Builder:
     return b
 
 
-@case("R-DKG-12-answer-before-commitments",
-      "Trustee 3 complains that dealer 1's share is missing before any share is dealt, and "
-      "dealer 1 answers (with the right share) before revealing its commitments.",
-      by="trustee 1", expect=(Expect("R-DKG-12", "wrong_phase", "early-answer"),))
+@case("R-DKG-12-answer-before-announcement",
+      "Trustee 2 relays a complaint of trustee 3 against dealer 1 (missing) under its own "
+      "command signature before dealer 1 has announced, and dealer 1 answers it (with the "
+      "right pair) before announcing. An answer needs a complaint (R-DKG-08) and a valid "
+      "complaint needs both trustees announced (R-DKG-10), so R-DKG-12 can only be reached "
+      "after another violation: here the relayed complaint's wrong signer (R-SIG-02), which "
+      "keeps its own ceremony rules from being evaluated.",
+      by="trustees 1 and 2",
+      expect=(Expect("R-DKG-12", "wrong_phase", "early-answer"),
+              Expect("R-SIG-02", "wrong_signer", "early-complaint")))
 def _dkg12() -> Builder:
-    b = standard("R-DKG-12-answer-before-commitments")
+    b = standard("R-DKG-12-answer-before-announcement")
     e = b.e
     c = dkg.Complaint.create(e.eid, e.trustee_keys[3], accuser=3, accused=1, reason="missing")
-    a = dkg.ComplaintAnswer.create(e.eid, e.trustee_keys[1], dealer=1, accuser=3,
-                                   share=e.owed[(1, 3)])
-    b.insert_before("commit:1", b.trustee("trustee_complaint", 3, c, "early-complaint"))
-    b.insert_before("commit:1", b.trustee("trustee_complaint_answer", 1, a, "early-answer"))
+    b.insert_before("announce:1", b.trustee("trustee_complaint", 2, c, "early-complaint"))
+    b.insert_before("announce:1", b.trustee("trustee_complaint_answer", 1, _answer(b, 1, 3),
+                                            "early-answer"))
     return b
 
 
-@case("R-DKG-13-key-before-shares",
-      "Trustee 3 reveals its commitments but never deals its shares, and no one complains; "
-      "the official publishes the joint key with trustee 3 in QUAL.",
-      by="the official", expect=(Expect("R-DKG-13", "key_ceremony", "key"),))
-def _dkg13() -> Builder:
-    b = standard("R-DKG-13-key-before-shares")
-    del b.steps[b.find("shares:3")]
+@case("R-DKG-14-second-announcement-after-cut",
+      "Trustee 2 posts its announcement again after ceremony_qualified (a phase-1 message "
+      "once QUAL is fixed).",
+      by="trustee 2", expect=(Expect("R-DKG-14", "wrong_phase", "announce2:2"),))
+def _dkg14() -> Builder:
+    b = standard("R-DKG-14-second-announcement-after-cut")
+    _again(b, "announce:2", "commit:1", "announce2:2")
+    return b
+
+
+@case("R-DKG-14-answer-after-cut",
+      "Dealer 1 answers trustee 3's complaint in time, then posts the answer again after "
+      "ceremony_qualified.",
+      by="trustee 1", expect=(Expect("R-DKG-14", "wrong_phase", "answer2"),))
+def _dkg14b() -> Builder:
+    b = standard("R-DKG-14-answer-after-cut", fault=Fault(1, 3, "good"))
+    _again(b, "answer:1:3", "key", "answer2")
+    return b
+
+
+@case("R-DKG-15-wrong-qual",
+      "Dealer 2 never answers trustee 3's complaint, so QUAL = {1, 3}; the official's "
+      "ceremony_qualified names {1, 2, 3}. Dealer 2 does not reveal and the key published "
+      "is the right one (without dealer 2).",
+      by="the official", expect=(Expect("R-DKG-15", "key_ceremony", "qualified"),))
+def _dkg15() -> Builder:
+    b = standard("R-DKG-15-wrong-qual", fault=Fault(2, 3, "none"))
+    i = b.find("qualified")
+    b.steps[i] = b.qualified([1, 2, 3])
+    b.steps.pop()
+    return b
+
+
+@case("R-DKG-15-second-cut",
+      "The official posts ceremony_qualified twice (the same QUAL).",
+      by="the official", expect=(Expect("R-DKG-15", "key_ceremony", "qualified2"),))
+def _dkg15b() -> Builder:
+    b = standard("R-DKG-15-second-cut")
+    _again(b, "qualified", "commit:1", "qualified2")
+    return b
+
+
+@case("R-DKG-16-needless-reconstruct",
+      "Every QUAL dealer revealed, yet the official posts ceremony_reconstruct naming "
+      "dealer 1 (inviting the others to publish dealer 1's shares).",
+      by="the official", expect=(Expect("R-DKG-16", "key_ceremony", "reconstruct"),))
+def _dkg16() -> Builder:
+    b = standard("R-DKG-16-needless-reconstruct")
+    b.insert_before("key", b.reconstruct([1]))
+    return b
+
+
+@case("R-DKG-16-reveal-after-reconstruct",
+      "Dealer 2 withholds its reveal, the official posts ceremony_reconstruct [2] and the "
+      "others publish dealer 2's shares; then dealer 2 reveals after all (too late).",
+      by="trustee 2", expect=(Expect("R-DKG-16", "key_ceremony", "commit:2"),))
+def _dkg16b() -> Builder:
+    b = standard("R-DKG-16-reveal-after-reconstruct", withhold=(2,))
+    e = b.e
+    late = dkg.step5_reveal(e.states[2], e.rng)
+    b.insert_before("key", b.trustee("trustee_committed", 2, late, "commit:2"))
+    return b
+
+
+@case("R-DKG-17-unrequested-reconstruction",
+      "Trustee 3 publishes the pair dealer 1 dealt it although no ceremony_reconstruct "
+      "names dealer 1 (dealer 1 revealed).",
+      by="trustee 3", expect=(Expect("R-DKG-17", "key_ceremony", "rebuild"),))
+def _dkg17() -> Builder:
+    b = standard("R-DKG-17-unrequested-reconstruction")
+    e = b.e
+    share, blinding = e.owed[(1, 3)]
+    r = dkg.Reconstruction.create(e.eid, e.trustee_keys[3], trustee=3, dealer=1, share=share,
+                                  blinding=blinding)
+    b.insert_before("key", b.trustee("trustee_reconstruction", 3, r, "rebuild"))
+    return b
+
+
+@case("R-DKG-17-second-reconstruction",
+      "Dealer 2 withholds its reveal and is rebuilt in public; trustee 1 publishes its "
+      "share from dealer 2 twice.",
+      by="trustee 1", expect=(Expect("R-DKG-17", "key_ceremony", "rebuild2"),))
+def _dkg17b() -> Builder:
+    b = standard("R-DKG-17-second-reconstruction", withhold=(2,))
+    _again(b, "rebuild:1:2", "key", "rebuild2")
+    return b
+
+
+@case("R-DKG-18-key-before-cut",
+      "The official publishes the (right) joint key before ceremony_qualified; the cut and "
+      "the reveals follow it (each of those also breaks R-DKG-06, in the same check after "
+      "its first failure).",
+      by="the official", expect=(Expect("R-DKG-18", "wrong_phase", "key"),))
+def _dkg18() -> Builder:
+    b = standard("R-DKG-18-key-before-cut")
+    b.move("key", "qualified")
     return b
 
 
@@ -827,8 +959,7 @@ def _open01() -> Builder:
     e = b.e
     ghost = SigningKey.generate(e.rng)
     listed = CredentialList((*e.credentials.entries, PublicCredential(ghost.verify_key, 1)))
-    comms = {c.trustee: c for c in e.messages.commitments if c.trustee in e.joint.qualified}
-    bad = ElectionContext.build(e.manifest, e.joint.joint_key, dkg.trustee_commitments(comms),
+    bad = ElectionContext.build(e.manifest, e.joint.joint_key, dkg.trustee_commitments(e.feldman),
                                 listed)
     e.ctx = ElectionContext(e.manifest, e.joint.joint_key, bad.fingerprint, e.credentials)
     b.setup()
@@ -1078,20 +1209,23 @@ def _tal02() -> Builder:
     return b
 
 
-@case("R-TAL-03-bad-partial",
-      "Trustee 3 posts a third partial decryption made with a wrong share: its DLEQ proofs "
-      "do not verify against trustee 3's verification key. Trustees 1 and 2 decrypt.",
-      by="trustee 3", expect=(Expect("R-TAL-03", "decryption", "partial:3"),))
-def _tal03() -> Builder:
-    b = Builder(election("R-TAL-03-bad-partial"))
+@case("honest-invalid-partial",
+      "Trustee 3 posts its partial decryption first, made with a wrong share: its DLEQ "
+      "proofs do not verify against trustee 3's verification key. Trustees 1 and 2 then "
+      "post valid ones and the result is theirs. Robust decryption: the invalid partial is "
+      "evidence against trustee 3, recorded and never used, not a fault of the board, so "
+      "the record PASSES and the decryption check's note names the partial (R-TAL-06).",
+      named=(Expect("R-TAL-06", "invalid_proof", "partial:3"),))
+def _tal06() -> Builder:
+    b = Builder(election("honest-invalid-partial"))
     b.setup()
     b.vote([(0, 0), (1, 1), (2, 0)])
     b.head()
     b.closed()
     b.tally()
+    b.partial(3, share=Scalar.from_int(12345))
     b.partial(1)
     b.partial(2)
-    b.partial(3, share=Scalar.from_int(12345))
     b.result()
     b.head()
     return b
@@ -1193,6 +1327,9 @@ def expected_of(c: Case, plan: Plan) -> dict[str, Any]:
     exit_code = c.exit_code if c.exit_code is not None else (0 if honest else 1)
     verdict = {0: "pass", 1: "fail", 2: "unreadable"}[exit_code]
     rules = sorted({x.rule for x in c.expect if x.rule and not x.optional})
+    # rules a check names in its note while passing (a recorded invalid partial, R-TAL-06)
+    named = [{"check": x.check or RULES[x.rule].check, "rule": x.rule,
+              "index": None if x.at is None else entry_of[x.at]} for x in c.named if x.rule]
     return {
         "case": c.name,
         "description": c.description,
@@ -1202,6 +1339,7 @@ def expected_of(c: Case, plan: Plan) -> dict[str, Any]:
         "exit_code": exit_code,
         "failures": failures,
         "may_also_fail": optional,
+        "named": named,
     }
 
 

@@ -39,13 +39,6 @@ RULE_ROW = re.compile(r"^\| (R-[A-Z]+-\d{2}) \|", re.MULTILINE)
 #: Cases on which the reference verifier is known to disagree with docs/rules.md
 #: (each a reported defect; strict xfail, so a fix makes the entry fail until removed).
 REFERENCE_DEFECTS: dict[str, str] = {
-    "R-PHASE-02-unknown-kind": "an unknown kind fails record-format (Entry parsing) and the "
-    "chain link as unreadable; docs/rules.md gives R-PHASE-02 to lifecycle",
-    "R-OPEN-01-ghost-fingerprint": "after R-OPEN-01 the verifier checks ballots and the "
-    "combination against the recomputed fingerprint but the projection checks partials "
-    "against the posted one; rules.md says the entry is folded in as if accepted",
-    "R-BAL-01-ghost-audit": "an audited ballot's unlisted credential fails audited-ballots "
-    "(with R-BAL-01); rules.md gives R-BAL-01 to the ballots check only",
     "R-DKG-06-late-complaint": "the verifier builds the election context (fingerprint) from "
     "every ceremony message folded in, including the complaint after key_published, so "
     "dealer 1 drops out of QUAL and election_opened fails R-OPEN-01; rules.md 3.6 says a "

@@ -67,7 +67,7 @@ OUT = ROOT / "conformance"
 INDEX_FILE = "cases.json"
 EXPECTED_FILE = "expected.json"
 SUITE_FORMAT = "evote-conformance"
-SUITE_VERSION = 1
+SUITE_VERSION = 2  # 2: the GJKR key ceremony (docs/conformance.md, "Versioning")
 
 
 @dataclass(frozen=True)

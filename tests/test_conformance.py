@@ -5,8 +5,9 @@
   each with the expected rule id, error code and entry index;
 * every rule of ``docs/rules.md`` (and of the registry in ``evote/rulebook.py``)
   has at least one case that breaks it, and a tampered case breaks only the rule
-  it is named after (the two record-format rules that a record cannot break
-  alone are the documented exception);
+  it is named after (the two record-format rules and R-DKG-12, which a record
+  cannot break alone, are the documented exceptions; R-DKG-13 cannot be broken at
+  all, and R-TAL-06 is named by a passing case instead: docs/conformance.md);
 * regenerating the suite with ``tools/make_conformance.py`` gives the committed
   bytes.
 

@@ -38,6 +38,7 @@ from evote.errors import (
     BoardError,
     EncodingError,
     Equivocation,
+    EvoteError,
     InvalidSignature,
     LifecycleError,
     RootMismatchError,
@@ -56,6 +57,7 @@ __all__ = [
     "SignedTreeHead",
     "TreeHead",
     "detect_equivocation",
+    "foreign_kind_header",
     "next_entry",
     "verify_chain",
     "verify_heads",
@@ -68,6 +70,8 @@ ZERO_HASH = bytes(merkle.HASH_SIZE)
 MAX_ELECTION_ID = 200
 MAX_TRACKING_CODE = 200
 MAX_PROOF_LENGTH = 64
+#: The longest `kind` string an entry may carry (registry kinds are far shorter).
+MAX_KIND = 64
 
 
 def _check_str(path: str, value: object, max_len: int) -> None:
@@ -155,7 +159,7 @@ class Entry:
             required={"v", "election", "index", "kind", "prev", "time", "payload"},
         )
         _check_version(f)
-        kind = f.str("kind", max_len=64)
+        kind = f.str("kind", max_len=MAX_KIND)
         if kind not in KINDS:
             raise SchemaError(f"{f.sub('kind')}: unknown entry kind {kind!r}")
         payload = f.obj_of("payload")
@@ -218,6 +222,36 @@ class ChainHead:
 
     def leaf_hash(self) -> bytes:
         return self.hash
+
+
+def foreign_kind_header(data: bytes) -> tuple[str, int, str, bytes, int] | None:
+    """``(election, index, kind, prev, time)`` of stored entry bytes whose only fault
+    is a ``kind`` that is not one of the registry's; None if anything else is wrong.
+
+    Why: such a line is still a well-formed, chained entry (``docs/board.md`` §2):
+    it breaks the phase table (R-PHASE-02), not the record format, so a verifier
+    must read its header and hash it like any other.  :class:`Entry` itself keeps
+    refusing unknown kinds (nothing else may build or read one); here every other
+    field is checked by :meth:`Entry.from_json` itself, on the object with a known
+    kind in place of the foreign one, and the bytes must be the canonical form of
+    the object as stored.
+    """
+    try:
+        obj = parse_json(data)
+    except EvoteError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    kind = obj.get("kind")
+    if not isinstance(kind, str) or kind in KINDS or not 1 <= len(kind) <= MAX_KIND:
+        return None
+    try:
+        entry = Entry.from_json({**obj, "kind": KINDS[0]})
+    except EvoteError:
+        return None
+    if canonical_json(obj) != data:
+        return None
+    return entry.election, entry.index, kind, entry.prev, entry.time
 
 
 def next_entry(

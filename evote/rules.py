@@ -245,6 +245,21 @@ class BoardState:
             self.credentials,
         )
 
+    def opened_context(self) -> ElectionContext:
+        """What every ballot, audit and partial after the first ``election_opened`` is
+        checked against: :meth:`context` with the fingerprint **as posted** there.
+
+        Why: after a broken R-OPEN-01 the voters and trustees went on with the
+        fingerprint the board gives, so checking them against the recomputed one
+        would fail each on the opening's account; docs/rules.md §3.6 ("the
+        fingerprint is the posted one") makes the posted value the state.  Before
+        an opening, or when the posted fingerprint is right, it is :meth:`context`.
+        """
+        ctx = self.context()
+        if self.fingerprint is None or self.fingerprint == ctx.fingerprint:
+            return ctx
+        return dataclasses.replace(ctx, fingerprint=self.fingerprint)
+
     def _created(self) -> ElectionCreated:
         if self.created is None:
             raise violation("R-PHASE-01", "the board has no election_created entry")

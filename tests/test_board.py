@@ -21,6 +21,7 @@ from evote.board import (
     SignedTreeHead,
     TreeHead,
     detect_equivocation,
+    foreign_kind_header,
     next_entry,
     verify_chain,
     verify_heads,
@@ -144,6 +145,25 @@ def test_entry_from_json_is_strict(change, field):
     obj = build(LIFECYCLE[:1])[0].to_json() | change
     with pytest.raises(SchemaError, match=field.replace(".", r"\.")):
         Entry.from_json(obj)
+
+
+def test_an_unknown_kind_is_still_a_readable_header_but_nothing_else_is_forgiven():
+    """docs/board.md §2: an unknown kind is a well-formed, chained entry (it breaks
+    R-PHASE-02 only); every other fault of the line still makes it unreadable."""
+    e = build(LIFECYCLE[:2])[-1]
+    foreign = canonical_json(e.to_json() | {"kind": "trustee_withdrawn"})
+    with pytest.raises(SchemaError, match="entry.kind"):
+        Entry.from_bytes(foreign)  # Entry itself keeps refusing it
+    assert foreign_kind_header(foreign) == (e.election, e.index, "trustee_withdrawn", e.prev,
+                                            e.time)
+    assert foreign_kind_header(e.canonical()) is None  # a known kind is Entry's business
+    spaced = foreign.replace(b'"index":1', b'"index": 1')
+    assert foreign_kind_header(spaced) is None  # not canonical
+    for change in ({"v": 2}, {"index": -1}, {"extra": 1}, {"payload": []}, {"kind": ""},
+                   {"kind": "k" * 65}, {"kind": 7}):
+        bad = canonical_json(e.to_json() | {"kind": "trustee_withdrawn"} | change)
+        assert foreign_kind_header(bad) is None, change
+    assert foreign_kind_header(b"[1]") is None and foreign_kind_header(b"{") is None
 
 
 def test_entry_prev_must_be_32_bytes():

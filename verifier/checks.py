@@ -635,7 +635,8 @@ class RecordVerifier:
     def _on_election_opened(self, pos: int, body: ElectionOpened, valid: bool) -> None:
         check = self.c["manifest"]
         try:
-            ctx = self.board.context()
+            # the fingerprint as posted, even when it breaks R-OPEN-01 (rules.md §3.6)
+            ctx = self.board.opened_context()
         except EvoteError:
             return  # the projection has failed the entry (R-PHASE-04 or R-OPEN-01)
         check.count("fingerprints")

@@ -38,13 +38,14 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from evote.ballot import Ballot
-from evote.board import Entry
+from evote.board import Entry, foreign_kind_header
 from evote.errors import EvoteError
 from evote.fingerprint import ElectionContext
 from evote.group import POINT_BYTES, Point
 from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
 from evote.merkle import leaf_hash
 from evote.payloads import parse_ballot_audited, parse_ballot_cast
+from evote.rulebook import RULES
 from evote.rules import check_audit, check_cast
 from verifier.errors import CannotRun
 
@@ -140,7 +141,14 @@ def join_points(points: Iterable[Point]) -> bytes:
 
 
 def _error(check: str, exc: EvoteError) -> tuple[str, str, str, str | None]:
-    return (check, exc.code, exc.message, getattr(exc, "rule", None))
+    """``check`` reports a parse error; a broken rule goes to the check the rulebook
+    names for it (an audited ballot's unlisted credential is R-BAL-01, check 11
+    ``ballots``, not ``audited-ballots``: docs/verifier.md check 18)."""
+    rule = getattr(exc, "rule", None)
+    owner = RULES[rule].check if rule in RULES else None
+    if owner is not None and not owner.startswith("("):  # not "(owner of the kind)"
+        check = owner
+    return (check, exc.code, exc.message, rule)
 
 
 def check_command_line(
@@ -162,6 +170,12 @@ def _check_line(
     try:
         entry = Entry.from_bytes(line)
     except EvoteError as exc:
+        # a kind no registry has is a well-formed entry that breaks R-PHASE-02 only
+        # (docs/rules.md, docs/verifier.md check 1): the main process gives it to
+        # the phase table
+        foreign = foreign_kind_header(line)
+        if foreign is not None:
+            return LineResult(position, leaf, foreign, line=line), None
         return LineResult(position, leaf, error=_error(FORMAT, exc)), None
     header = (entry.election, entry.index, entry.kind, entry.prev, entry.time)
     kind = entry.kind

@@ -98,6 +98,10 @@ class TallyExpectation(Protocol):
         """Raise TallyError unless ``tally`` is the aggregate of the counted ballots."""
 
 
+
+_QUAL_TABLES = frozenset({"announcements", "shares", "complaints", "answers"})
+"""The ceremony tables QUAL is computed from (phase 1 of docs/protocol-trustees.md §5)."""
+
 @dataclass(frozen=True)
 class ExpectedTally:
     """A :class:`TallyExpectation` from an already computed aggregate (the server's)."""
@@ -558,6 +562,10 @@ class BoardState:
     def _put(self, name: str, key: Any, value: Any) -> BoardState:
         table = getattr(self, name)
         if key in table:  # a replay past a violation keeps the first
+            return self
+        if self.joint_key is not None and name in _QUAL_TABLES:
+            # R-DKG-06: a phase-1 message after key_published does not change QUAL
+            # (docs/rules.md 3.6), so a replay past it leaves QUAL as posted.
             return self
         return dataclasses.replace(self, **{name: {**table, key: value}})
 

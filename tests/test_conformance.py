@@ -39,12 +39,7 @@ RULE_ROW = re.compile(r"^\| (R-[A-Z]+-\d{2}) \|", re.MULTILINE)
 
 #: Cases on which the reference verifier is known to disagree with docs/rules.md
 #: (each a reported defect; strict xfail, so a fix makes the entry fail until removed).
-REFERENCE_DEFECTS: dict[str, str] = {
-    "R-DKG-06-late-complaint": "the verifier builds the election context (fingerprint) from "
-    "every ceremony message folded in, including the complaint after key_published, so "
-    "dealer 1 drops out of QUAL and election_opened fails R-OPEN-01; rules.md 3.6 says a "
-    "trustee message after key_published changes neither the joint key nor QUAL",
-}
+REFERENCE_DEFECTS: dict[str, str] = {}
 
 #: Tampered cases that cannot break their rule alone: on a record every head that is
 #: inconsistent with a later one also mismatches the board (R-REC-03).

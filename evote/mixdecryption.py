@@ -27,7 +27,7 @@ from evote.group import Point, Rng, Scalar, small_multiple
 from evote.hashing import CTX_MIX_DECRYPTION, enc_int
 from evote.proofs import DleqProof, prove_dleq, verify_dleq
 from evote.shuffle import MAX_ROWS, MAX_WIDTH, RowList
-from evote.tally import lagrange_at_zero
+from evote.tally import combine_factors
 
 Factor = tuple[Point, DleqProof]
 
@@ -173,18 +173,7 @@ def _choose(
 
 
 def _plaintext_points(rows: RowList, chosen: Sequence[RowsPartialDecryption]) -> list[list[Point]]:
-    indices = [p.trustee for p in chosen]
-    lambdas = [lagrange_at_zero(indices, j) for j in indices]
-    out = []
-    for i, row in enumerate(rows.rows):
-        points = []
-        for col, ct in enumerate(row):
-            acc = ct.beta
-            for lam, p in zip(lambdas, chosen, strict=True):
-                acc = acc - p.factors[i][col][0] * lam
-            points.append(acc)
-        out.append(points)
-    return out
+    return combine_factors(rows.rows, [p.trustee for p in chosen], [p.factors for p in chosen])
 
 
 @dataclass(frozen=True, slots=True)

@@ -332,15 +332,27 @@ def _plaintext_points(
     tally: EncryptedTally, chosen: Sequence[PartialDecryption]
 ) -> list[list[Point]]:
     """m·G = beta − Σ_j λ_j·D_j for every option."""
-    indices = [p.trustee for p in chosen]
+    return combine_factors(tally.questions, [p.trustee for p in chosen], [p.shares for p in chosen])
+
+
+def combine_factors(
+    grid: Sequence[Sequence[Ciphertext]],
+    indices: Sequence[int],
+    factors: Sequence[Sequence[Sequence[tuple]]],
+) -> list[list[Point]]:
+    """Lagrange combination at 0 of t trustees' decryption factors over a grid of
+    ciphertexts: ``out[r][c] = grid[r][c].beta − Σ_j λ_j·factors[j][r][c][0]``.
+
+    One routine for the homomorphic tally and the mixed rows (evote.mixdecryption), so
+    the combination an auditor re-checks is the same code for both."""
     lambdas = [lagrange_at_zero(indices, j) for j in indices]
     out = []
-    for q, options in enumerate(tally.questions):
+    for r, cts in enumerate(grid):
         row = []
-        for o, ct in enumerate(options):
+        for c, ct in enumerate(cts):
             acc = ct.beta
-            for lam, p in zip(lambdas, chosen, strict=True):
-                acc = acc - p.shares[q][o][0] * lam
+            for lam, grid_j in zip(lambdas, factors, strict=True):
+                acc = acc - grid_j[r][c][0] * lam
             row.append(acc)
         out.append(row)
     return out

@@ -277,8 +277,8 @@ def cast(election_id: str) -> Response:
     (the same bytes sent again after a lost answer, docs/api.md §5.1)."""
     authorization = request.headers.get("Authorization")
     require_json()
-    get_service().authenticate(election_id, authorization)  # log in before the body is read
-    return posted_answer(get_service().cast(election_id, authorization, json_body()))
+    login = get_service().authenticate(election_id, authorization)  # before the body is read
+    return posted_answer(get_service().cast(election_id, login, json_body()))
 
 
 @bp.post("/elections/<election_id>/audits")
@@ -287,8 +287,8 @@ def audit(election_id: str) -> Response:
     """As :func:`cast`, for audited ballots."""
     authorization = request.headers.get("Authorization")
     require_json()
-    get_service().authenticate(election_id, authorization)  # log in before the body is read
-    return posted_answer(get_service().audit(election_id, authorization, json_body()))
+    login = get_service().authenticate(election_id, authorization)  # before the body is read
+    return posted_answer(get_service().audit(election_id, login, json_body()))
 
 
 def posted_answer(posted: Posted) -> Response:

@@ -635,8 +635,9 @@ class ElectionService:
     def authenticate(self, election_id: str, authorization: str | None) -> VoterLogin:
         return self.authenticator.authenticate(self.store, election_id, authorization)
 
-    def cast(self, election_id: str, authorization: str | None, ballot_json: Any) -> Posted:
-        """Cast a ballot for the voter logged in by ``authorization``; return the receipt.
+    def cast(self, election_id: str, login: VoterLogin, ballot_json: Any) -> Posted:
+        """Cast a ballot for ``login`` (from :meth:`authenticate`, which the API calls
+        before it reads the body, so the login is looked up once); return the receipt.
 
         The same ballot sent again by its login gets the original receipt and
         appends nothing (``Posted.appended`` False, docs/api.md §5.1).
@@ -652,7 +653,6 @@ class ElectionService:
         cosigned checkpoint, read before the append (nothing may fail after the
         commit, or an acknowledged ballot would get no receipt)."""
         ctx = self._open_context(election_id)
-        login = self.authenticate(election_id, authorization)
         ballot = Ballot.from_json(ballot_json, ctx.manifest)
         check_cast(ctx, ballot)  # R-BAL-01/02
         pending = pending_cast(login, ballot)
@@ -738,14 +738,13 @@ class ElectionService:
         for cast, written in answers:
             cast.written(written)
 
-    def audit(self, election_id: str, authorization: str | None, audited_json: Any) -> Posted:
+    def audit(self, election_id: str, login: VoterLogin, audited_json: Any) -> Posted:
         """Post an audited ballot; its ciphertexts can never be cast afterwards.
 
         The same audited ballot sent again gets its original receipt and appends
         nothing (docs/api.md §5.1), unless the login's binding shows it is another
         voter's (audits record no login; the binding is all there is)."""
         ctx = self._open_context(election_id)
-        login = self.authenticate(election_id, authorization)
         audited = AuditedBallot.from_json(audited_json, ctx.manifest)
         check_audit(ctx, audited)  # R-BAL-01/04
         ballot = audited.ballot

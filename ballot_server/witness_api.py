@@ -18,12 +18,12 @@ Routes, under ``/api/v1/elections/<election_id>``:
                                 (404 until there is one)
 ``POST /checkpoint/cosignatures``  ``{"checkpoint": note, "cosignature": line}``
 
-A cosignature is kept only if the checkpoint is this board's (its signature,
-its origin, and its root recomputed from the stored tree) and the line is a
-valid cosignature/v1 by a witness the manifest lists (403 ``wrong_signer``
-for anyone else).  Checkpoint notes are signed on demand: Ed25519 is
-deterministic, so the same size always gives the same bytes, and nothing but
-the cosignatures needs storing.
+A cosignature is kept only if the checkpoint is this board's and the line is
+a valid cosignature/v1 by a witness the manifest lists (403 ``wrong_signer``
+for anyone else).  These routes only parse HTTP: what a checkpoint is, which
+one a policy is met for and whether a cosignature is kept are decided in
+:mod:`ballot_server.witnessing`, which the receipts and the record archive
+use too.
 """
 
 from __future__ import annotations
@@ -32,31 +32,14 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from ballot_server import store as queries
+from ballot_server import witnessing
 from ballot_server.api import get_service, int_arg, json_body, rate_limited, server_state
 from ballot_server.db import get_store
-from evote.checkpoint import (
-    Checkpoint,
-    Note,
-    NoteSignature,
-    board_note_key,
-    cosignature_timestamp,
-    election_origin,
-    open_checkpoint,
-    sign_checkpoint,
-    verify_cosignature,
-)
+from evote.checkpoint import Checkpoint, Note
 from evote.commands import check_election_id
-from evote.encoding import Fields, b64encode
-from evote.errors import (
-    BoardError,
-    EncodingError,
-    NotFound,
-    SchemaError,
-    UnauthorisedSigner,
-    WitnessPolicyError,
-)
-from evote.witness import WitnessKey, WitnessPolicy, check_witness_policy
+from evote.encoding import Fields
+from evote.errors import NotFound, SchemaError
+from evote.witness import WitnessPolicy, check_witness_policy
 
 bp = Blueprint("witness", __name__, url_prefix="/api/v1/elections/<election_id>")
 
@@ -86,32 +69,11 @@ def policy_of(election_id: str) -> WitnessPolicy | None:
 
 def cosigned_note(election_id: str, size: int) -> tuple[Checkpoint, Note]:
     """The board-signed checkpoint of the first ``size`` entries, with the kept cosignatures."""
-    key = server_state().board_key
-    store = get_store()
-    cp = Checkpoint(election_origin(key.verify_key, election_id), size, store.root(election_id, size))
-    note = sign_checkpoint(cp, key)
-    lines = queries.cosignature_lines(store, election_id, size, cp.root)
-    if lines:
-        note = note.with_signatures(NoteSignature.parse_line(line) for line in lines)
-    return cp, note
-
-
-def _signed_by(note: Note, policy: WitnessPolicy | None) -> list[str]:
-    if policy is None:
-        return []
-    return [w.name for w in policy.keys if note.signatures_by(w.note_key)]
+    return witnessing.checkpoint_note(get_store(), server_state().board_key, election_id, size)
 
 
 def _body(election_id: str, cp: Checkpoint, note: Note) -> dict[str, Any]:
-    board = board_note_key(cp.origin, server_state().board_key.verify_key)
-    return {
-        "origin": cp.origin,
-        "size": cp.size,
-        "root": b64encode(cp.root),
-        "board_key": board.to_vkey(),
-        "checkpoint": note.to_text(),
-        "witnesses": _signed_by(note, policy_of(election_id)),
-    }
+    return witnessing.checkpoint_json(server_state().board_key, cp, note, policy_of(election_id))
 
 
 @bp.get("/checkpoint")
@@ -140,19 +102,14 @@ def cosigned(election_id: str) -> Response:
     policy = policy_of(election_id)
     if policy is None:
         raise NotFound("this election's manifest names no witnesses")
-    size = queries.largest_cosigned_size(get_store(), election_id, policy.threshold, max_size=limit)
-    if size is None:
+    found = witnessing.largest_cosigned(
+        get_store(), server_state().board_key, election_id, policy, max_size=limit
+    )
+    if found is None:
         raise NotFound("no checkpoint of this election is cosigned by enough witnesses yet")
-    cp, note = cosigned_note(election_id, size)
+    cp, note = found
     check_witness_policy(note, policy)  # rows were checked on insert; never serve less
     return jsonify(_body(election_id, cp, note))
-
-
-def _witness_for(policy: WitnessPolicy, sig: NoteSignature) -> WitnessKey:
-    for witness in policy.keys:
-        if witness.note_key.matches(sig):
-            return witness
-    raise UnauthorisedSigner(f"{sig.name} is not one of this election's witnesses")
 
 
 @bp.post("/checkpoint/cosignatures")
@@ -169,27 +126,7 @@ def add_cosignature(election_id: str) -> Response:
     f = Fields(json_body(), "cosignature", required={"checkpoint", "cosignature"})
     text = f.str("checkpoint", max_len=1 << 16)
     line = f.str("cosignature", max_len=MAX_LINE).removesuffix("\n")
-    policy = policy_of(election_id)
-    if policy is None:
-        raise WitnessPolicyError("this election's manifest names no witnesses")
-    board_key = server_state().board_key.verify_key
-    cp, _ = open_checkpoint(text, board_key, election=election_id)
-    if not 1 <= cp.size <= _size(election_id) or get_store().root(election_id, cp.size) != cp.root:
-        raise BoardError(f"this board never had the checkpoint of size {cp.size} presented")
-    if "\n" in line:
-        raise EncodingError("cosignature: expected one signature line")
-    sig = NoteSignature.parse_line(line)
-    witness = _witness_for(policy, sig)
-    verify_cosignature(cp.body(), sig, witness.note_key)
-    queries.add_cosignature(
-        get_store(),
-        election_id,
-        size=cp.size,
-        root=cp.root,
-        witness=witness.name,
-        key_id=sig.key_id,
-        cosigned_at=cosignature_timestamp(sig),
-        line=sig.line().removesuffix("\n"),
+    answer = witnessing.keep_cosignature(
+        get_store(), server_state().board_key, election_id, policy_of(election_id), text, line
     )
-    _, note = cosigned_note(election_id, cp.size)
-    return jsonify({"size": cp.size, "witness": witness.name, "witnesses": _signed_by(note, policy)})
+    return jsonify(answer)

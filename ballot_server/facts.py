@@ -1,0 +1,113 @@
+"""What the board says about an election, and the per-process cache of it.
+
+:class:`ElectionFacts` is the board projection (:class:`evote.rules.BoardState`)
+over an election's command entries, kept with the count of every kind;
+:class:`BoardCache` keeps one per election (and the ballot context of open
+elections) so that a request reads only the entries appended since the last
+one.  Separate from :mod:`ballot_server.service` because these are values and
+a cache -- no rule, no store write -- and the app factory builds the cache
+once per process, before any service exists.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from evote.board import Entry
+from evote.election import Phase
+from evote.errors import NotFound
+from evote.fingerprint import ElectionContext
+from evote.kinds import ELECTION_CREATED
+from evote.payloads import Command
+from evote.rules import BoardState
+
+
+@dataclass(frozen=True)
+class ElectionFacts:
+    """The board projection (:class:`evote.rules.BoardState`) over the election's
+    command entries up to board size ``size``, with the count of every kind.
+
+    Built incrementally: :meth:`extended` reads only entries appended since,
+    so keeping one per process costs one short range read per request.  The
+    entries come from this server's own database, where every one was checked
+    by the projection before it was appended, so they are folded in
+    (:meth:`BoardState.fold`) without checking them again.  Attribute reads
+    (``facts.created``, ``facts.joint_key``, ``facts.context()`` ...) are the
+    projection's.
+    """
+
+    board: BoardState
+    size: int = 0
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.board, name)
+
+    @property
+    def election_id(self) -> str:
+        return self.board.election_id
+
+    @classmethod
+    def from_entries(
+        cls, entries: Iterable[Entry], counts: Mapping[str, int], size: int
+    ) -> ElectionFacts:
+        it = iter(entries)
+        first = next(it, None)
+        if first is None or first.kind != ELECTION_CREATED:
+            raise NotFound("no election_created entry on this board")
+        facts = cls(BoardState().fold(Command.from_entry(first)))
+        return facts.extended(it, counts, size)
+
+    def extended(
+        self, entries: Iterable[Entry], counts: Mapping[str, int], size: int
+    ) -> ElectionFacts:
+        """A copy that also covers ``entries`` (the command entries up to ``size``)."""
+        board = self.board
+        for entry in entries:
+            board = board.fold(Command.from_entry(entry))
+        merged = dict(self.counts)
+        for kind, n in counts.items():
+            merged[kind] = merged.get(kind, 0) + n
+        return ElectionFacts(board, size, merged)
+
+    @property
+    def phase(self) -> Phase:
+        phase = self.board.phase
+        assert phase is not None  # entry 0 is always applied
+        return phase
+
+
+class BoardCache:
+    """Per-process cache of :class:`ElectionFacts` and of open elections' contexts.
+
+    Safe to share between threads; everything cached is derived from entries,
+    which never change, so a stale copy is only ever *behind*, never wrong.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._facts: dict[str, ElectionFacts] = {}
+        self._contexts: dict[str, ElectionContext] = {}
+
+    def facts(self, election_id: str) -> ElectionFacts | None:
+        with self._lock:
+            return self._facts.get(election_id)
+
+    def put_facts(self, facts: ElectionFacts) -> None:
+        with self._lock:
+            old = self._facts.get(facts.election_id)
+            if old is None or old.size <= facts.size:
+                self._facts[facts.election_id] = facts
+
+    def context(self, election_id: str) -> ElectionContext | None:
+        with self._lock:
+            return self._contexts.get(election_id)
+
+    def put_context(self, election_id: str, ctx: ElectionContext) -> None:
+        with self._lock:
+            self._contexts[election_id] = ctx

@@ -61,7 +61,6 @@ from evote.rules import (
     is_resend,
     resend_of,
 )
-from evote.signing import SigningKey
 
 if TYPE_CHECKING:
     from ballot_server.service import ElectionService
@@ -94,7 +93,7 @@ def cast(svc: ElectionService, election_id: str, login: VoterLogin, ballot_json:
             election_id, ctx.manifest.witnesses, max_size=written.entry.index
         )
     receipt = issue_receipt(
-        svc.board_key, written.entry, ballot.tracking_code, written.head, written.proof, cosigned
+        svc, written.entry, ballot.tracking_code, written.head, written.proof, cosigned
     )
     return Posted(receipt, appended=not written.resent)
 
@@ -200,7 +199,7 @@ def audit(svc: ElectionService, election_id: str, login: VoterLogin, audited_jso
         cosigned = svc.cosigned_checkpoint(
             election_id, ctx.manifest.witnesses, max_size=entry.index
         )
-    receipt = issue_receipt(svc.board_key, entry, ballot.tracking_code, head, proof, cosigned)
+    receipt = issue_receipt(svc, entry, ballot.tracking_code, head, proof, cosigned)
     return Posted(receipt, appended=original is None)
 
 
@@ -228,20 +227,21 @@ def first_head_locked(svc: ElectionService, board: BoardHandle, entry: Entry) ->
 
 
 def issue_receipt(
-    board_key: SigningKey,
+    svc: ElectionService,
     entry: Entry,
     tracking_code: str,
     head: SignedTreeHead,
     proof: list[bytes],
     cosigned: Note | None = None,
 ) -> Receipt:
-    """The board-signed receipt of ``entry``, carrying ``cosigned`` if there is one."""
+    """The board-signed receipt of ``entry``, carrying ``cosigned`` if there is one
+    (also ``ElectionService._receipt``, for the lookup of a lost receipt)."""
     receipt = Receipt.issue(
         entry=entry,
         tracking_code=tracking_code,
         tree_head=head,
         inclusion_proof=proof,
-        key=board_key,
+        key=svc.board_key,
     )
     if cosigned is None:
         return receipt

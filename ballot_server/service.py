@@ -121,9 +121,7 @@ class ElectionService:
 
     def facts(self, election_id: str) -> ElectionFacts:
         """The election's facts as of now; :class:`NotFound` for an unknown election."""
-        size = self.store.entry_count(election_id)
-        if size == 0:
-            raise NotFound(f"no election {election_id!r}")
+        size = self._size(election_id)
         cached = self.cache.facts(election_id)
         if cached is not None and cached.size == size:
             return cached
@@ -269,6 +267,7 @@ class ElectionService:
         return record_archive(self.store, header, head.size, cosigned)
 
     def _size(self, election_id: str) -> int:
+        """The board's size; :class:`NotFound` for an unknown election (size 0)."""
         size = self.store.entry_count(election_id)
         if size == 0:
             raise NotFound(f"no election {election_id!r}")
@@ -310,15 +309,8 @@ class ElectionService:
         """Post an audited ballot; its ciphertexts can never be cast afterwards."""
         return cast_path.audit(self, election_id, login, audited_json)
 
-    def _receipt(
-        self,
-        entry: Entry,
-        tracking_code: str,
-        head: SignedTreeHead,
-        proof: list[bytes],
-        cosigned: Note | None = None,
-    ) -> Receipt:
-        return cast_path.issue_receipt(self.board_key, entry, tracking_code, head, proof, cosigned)
+    _receipt = cast_path.issue_receipt
+    """The board-signed receipt of an entry (:func:`cast_path.issue_receipt`)."""
 
     # -- witnesses (ballot_server.witnessing, docs/witness.md) ---------------------
 

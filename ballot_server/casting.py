@@ -25,6 +25,10 @@ that wrote it, exactly as without batching.
 
 The queue is per process (gunicorn workers each have their own); the
 database's append lock still orders the batches of different processes.
+
+This module is the queue only, free of any voting rule: what one batch checks
+and writes, and the receipts casts are answered with, are in
+:mod:`ballot_server.cast_path` (kept apart so that each stays one job).
 """
 
 from __future__ import annotations

@@ -48,6 +48,9 @@ from evote.encoding import b64encode, canonical_json
 from evote.errors import CredentialError, EvoteError, InvalidSignature, RuleViolation, TallyError
 from evote.fingerprint import ElectionContext
 from evote.kinds import ELECTION_CREATED, SPECS, TRUSTEE
+from evote.mix_payloads import RankedResult
+from evote.mixdecryption import RowsPartialDecryption, verify_decrypted_rows, verify_partial_rows
+from evote.mixnet import Mix, verify_mix
 from evote.payloads import (
     Command,
     CredentialsPublished,
@@ -57,6 +60,7 @@ from evote.payloads import (
     ResultPublished,
     TallyPosted,
 )
+from evote.ranked import MixInputs, expected_count, next_mixer, pending, tally_shape
 from evote.rulebook import RULES, violation
 from evote.signing import VerifyKey
 from evote.tally import (
@@ -191,6 +195,11 @@ class BoardState:
     tally: TallyPosted | None = None
     partials: Mapping[int, PartialDecryption] = field(default_factory=dict)
     result: Result | None = None
+    # --- the mixnet (R-MIX-*): question index -> mixes in mixer order; (question,
+    # trustee) -> that trustee's factors for the final list; question -> its count.
+    mixes: Mapping[int, tuple[Mix, ...]] = field(default_factory=dict)
+    mix_partials: Mapping[tuple[int, int], RowsPartialDecryption] = field(default_factory=dict)
+    ranked: Mapping[int, RankedResult] = field(default_factory=dict)
 
     # --- reading ---------------------------------------------------------------
 
@@ -272,10 +281,14 @@ class BoardState:
     # --- the fold ------------------------------------------------------------------
 
     def apply(
-        self, command: Command, *, tally: TallyExpectation | None = None
+        self,
+        command: Command,
+        *,
+        tally: TallyExpectation | None = None,
+        mixing: MixInputs | None = None,
     ) -> BoardState:
         """Check ``command`` as the next entry (:meth:`check`), then fold it in."""
-        self.check(command, tally=tally)
+        self.check(command, tally=tally, mixing=mixing)
         return self.fold(command)
 
     def apply_kind(self, kind: str) -> BoardState:
@@ -290,13 +303,22 @@ class BoardState:
             counts={**self.counts, kind: self.count(kind) + 1},
         )
 
-    def check(self, command: Command, *, tally: TallyExpectation | None = None) -> None:
+    def check(
+        self,
+        command: Command,
+        *,
+        tally: TallyExpectation | None = None,
+        mixing: MixInputs | None = None,
+    ) -> None:
         """Raise :class:`RuleViolation` unless ``command`` may be the next entry.
 
         Order: the phase table, the signature, the signer, then the kind's own
         rules (each names its id).  ``tally``: what the counted ballots add up
         to; without it R-TAL-01/02 are left to the caller (who must then pass
-        one: the server and the verifier always do).
+        one: the server and the verifier always do).  ``mixing``: the first
+        mixes' inputs and the tie seed (:class:`evote.ranked.MixInputs`); without
+        it the first mix's input and proof (R-MIX-02/03) and the recount
+        (R-MIX-09) are left to the caller, who must then pass one.
         """
         kind = command.kind
         self.phase_state.apply(kind)  # R-PHASE-*
@@ -304,6 +326,9 @@ class BoardState:
         rule = self._rule_for(kind)
         if rule is not None:
             rule(command.body, tally)
+        mix_rule = getattr(self, "_mixing_" + kind, None)  # R-MIX-* (the mixnet hunk below)
+        if mix_rule is not None:
+            mix_rule(command.body, mixing)
 
     def _rule_for(self, kind: str) -> Callable[[Any, TallyExpectation | None], None] | None:
         """The kind's own rules: the method ``_check_<kind>`` (None if it has none).
@@ -681,6 +706,158 @@ class BoardState:
         if self.result is not None:
             return self
         return dataclasses.replace(self, result=body.result)
+
+
+    # --- R-MIX: the mixnet of ranked and graded questions (docs/protocol-mixnet.md) --------
+
+    def _mixing_tally_posted(self, body: TallyPosted, _m: MixInputs | None) -> None:
+        shape = tally_shape(self._created().manifest)
+        if body.tally.shape != shape:
+            raise violation(
+                "R-MIX-11",
+                f"the tally has shape {list(body.tally.shape)}; the choice and score questions "
+                f"give {list(shape)} (ranked and grades questions are never summed)",
+                detail={"posted": list(body.tally.shape), "expected": list(shape)},
+            )
+
+    def _mixed_question(self, q: int, rule: str) -> int:
+        manifest = self._created().manifest
+        if not 0 <= q < len(manifest.questions) or not manifest.questions[q].is_mixed:
+            raise violation(rule, f"question {q} is not a ranked or grades question",
+                            detail={"question": q})
+        return len(manifest.questions[q].options)
+
+    def _mixing_mix_posted(self, m: Mix, mixing: MixInputs | None) -> None:
+        width = self._mixed_question(m.question, "R-MIX-01")
+        expected = next_mixer(self, m.question)
+        if expected is None:
+            raise violation("R-MIX-01", f"question {m.question}: every mixer has already mixed",
+                            detail={"question": m.question, "mixer": m.mixer})
+        if m.mixer != expected:
+            raise violation(
+                "R-MIX-01",
+                f"question {m.question}: mixer {m.mixer} mixed, mixer {expected} is next",
+                detail={"question": m.question, "mixer": m.mixer, "expected": expected},
+            )
+        done = self.mixes.get(m.question, ())
+        if done:
+            inputs = done[-1].rows
+        elif mixing is not None:
+            inputs = mixing.initial.get(m.question)
+            if inputs is None:
+                raise violation("R-MIX-02", f"question {m.question}: no counted ballot to mix")
+        else:
+            return  # the caller checks the first mix (docstring of check)
+        if m.rows.width != width or len(m.rows) != len(inputs) or inputs.width != width:
+            raise violation(
+                "R-MIX-02",
+                f"question {m.question}: mixer {m.mixer} posted {len(m.rows)} rows of "
+                f"{m.rows.width}; its input has {len(inputs)} rows of {width}",
+                detail={"question": m.question, "mixer": m.mixer},
+            )
+        if m.input_digest != inputs.digest():
+            raise violation(
+                "R-MIX-02",
+                f"question {m.question}: mixer {m.mixer} shuffled a list other than "
+                + ("the previous mix's output" if done else "the counted ballots' rows"),
+                detail={"question": m.question, "mixer": m.mixer},
+            )
+        fingerprint, joint = self._mixing_keys()
+        mixer = self._created().mixers[m.mixer - 1]
+        try:
+            verify_mix(fingerprint, joint.joint_key, m.question, mixer, inputs, m)
+        except EvoteError as exc:
+            raise violation("R-MIX-03", exc.message, cause=exc) from None
+
+    def _mixing_keys(self) -> tuple[bytes, dkg.JointKey]:
+        if self.fingerprint is None or self.joint_key is None:
+            raise violation("R-PHASE-04", "the election was never opened")
+        return self.fingerprint, self.joint_key
+
+    def _final_list(self, q: int, rule: str, what: str) -> Any:
+        self._mixed_question(q, rule)
+        if next_mixer(self, q) is not None:
+            raise violation(
+                rule, f"question {q}: {what} comes after the last mixer's mix",
+                detail={"question": q, "next_mixer": next_mixer(self, q)},
+            )
+        return self.mixes[q][-1].rows
+
+    def _mixing_mix_decryption(self, p: RowsPartialDecryption, _m: MixInputs | None) -> None:
+        rows = self._final_list(p.question, "R-MIX-04", "a mix_decryption")
+        if (p.question, p.trustee) in self.mix_partials:
+            raise violation(
+                "R-MIX-05",
+                f"trustee {p.trustee} has already decrypted question {p.question}'s list",
+                detail={"question": p.question, "trustee": p.trustee},
+            )
+        fingerprint, joint = self._mixing_keys()
+        key = joint.verification_keys.get(p.trustee)
+        if key is None:
+            raise violation("R-MIX-04", f"trustee {p.trustee} is not a qualified trustee",
+                            detail={"trustee": p.trustee})
+        if p.list_digest != rows.digest() or tuple(len(r) for r in p.factors) != (
+            (rows.width,) * len(rows)
+        ):
+            raise violation(
+                "R-MIX-04",
+                f"trustee {p.trustee}'s factors are not for question {p.question}'s final list",
+                detail={"question": p.question, "trustee": p.trustee},
+            )
+        try:
+            verify_partial_rows(fingerprint, p.question, key, rows, p)
+        except EvoteError as exc:
+            raise violation("R-MIX-06", exc.message, cause=exc) from None
+
+    def _mixing_ranked_result(self, r: RankedResult, mixing: MixInputs | None) -> None:
+        q = r.question
+        rows = self._final_list(q, "R-MIX-07", "ranked_result")
+        if q in self.ranked:
+            raise violation("R-MIX-08", f"question {q}'s result is already on the board",
+                            detail={"question": q})
+        fingerprint, joint = self._mixing_keys()
+        partials = [p for (qq, _j), p in sorted(self.mix_partials.items()) if qq == q]
+        try:
+            verify_decrypted_rows(fingerprint, q, rows, partials, joint, r.decrypted)
+        except EvoteError as exc:
+            raise violation("R-MIX-07", exc.message, cause=exc) from None
+        if mixing is None:
+            return  # the caller recounts (docstring of check)
+        try:
+            recount = expected_count(self._created().manifest, q, r.decrypted, mixing.tie_seed)
+        except EvoteError as exc:
+            raise violation("R-MIX-09", exc.message, cause=exc) from None
+        if canonical_json(recount.to_json()) != canonical_json(dict(r.count)):
+            raise violation(
+                "R-MIX-09",
+                f"question {q}: the posted count is not the recount by "
+                f"{recount.method} (winners {list(recount.winners)})",
+                detail={"question": q, "recounted_winners": list(recount.winners)},
+            )
+
+    def _mixing_result_published(self, _body: ResultPublished, _m: MixInputs | None) -> None:
+        missing = pending(self)
+        if missing:
+            raise violation(
+                "R-MIX-10",
+                "result_published comes after every ranked and grades question is mixed, "
+                f"decrypted and counted; missing: {missing}",
+                detail={"pending": missing},
+            )
+
+    def _fold_mix_posted(self, m: Mix) -> BoardState:
+        done = self.mixes.get(m.question, ())
+        if m.mixer != len(done) + 1:  # a replay past R-MIX-01 keeps the chain as it was
+            return self
+        return dataclasses.replace(self, mixes={**self.mixes, m.question: (*done, m)})
+
+    def _fold_mix_decryption(self, p: RowsPartialDecryption) -> BoardState:
+        return self._put("mix_partials", (p.question, p.trustee), p)
+
+    def _fold_ranked_result(self, r: RankedResult) -> BoardState:
+        return self._put("ranked", r.question, r)
+
+    # --- end of the mixnet hunk ----------------------------------------------------------
 
 
 def _dkg(run: Callable[[], None]) -> None:

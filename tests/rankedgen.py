@@ -34,7 +34,6 @@ from evote.ranked import (
     tally_bounds,
     tally_ciphertexts,
     tally_shape,
-    tie_seed,
 )
 from evote.rules import AggregateExpectation, BoardState, check_cast
 from evote.signing import SigningKey, VerifyKey

@@ -13,6 +13,8 @@ import dataclasses
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from evote.commands import sign_command
 from evote.counting import count
@@ -375,3 +377,28 @@ def test_decrypted_rows_round_trip(board: RankedBoard) -> None:
     r = replay(board).ranked[2]
     assert RankedResult.from_json(r.to_json()) == r
     assert isinstance(r.decrypted, DecryptedRows)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.permutations(range(5)))
+def test_the_first_list_is_in_board_order_whatever_order_it_is_given_in(
+    board: RankedBoard, order: list[int]
+) -> None:
+    e = board.election
+    pairs = [(i, answers(b)) for i, b in board.counted.values()]
+    shuffled = [pairs[k] for k in order]
+    a, b = mix_input(e.manifest, pairs), mix_input(e.manifest, shuffled)
+    assert {q: r.digest() for q, r in a.items()} == {q: r.digest() for q, r in b.items()}
+    assert sorted(a) == [1, 2, 3]
+    assert a[1].rows[0] == tuple(pairs[0][1][1])  # the lowest entry index first
+    assert mix_input(e.manifest, []) == {}
+
+
+def test_the_tie_seed_is_domain_separated_and_only_from_election_closed(board: RankedBoard) -> None:
+    seed = tie_seed(board.closed)
+    assert seed != board.closed.leaf_hash()
+    assert seed != tagged_hash(b"count-tie-break", board.closed.leaf_hash())
+    from evote.errors import MixnetError
+
+    with pytest.raises(MixnetError, match="election_closed, not tally_posted"):
+        tie_seed(next(e for e in board.entries if e.kind == "tally_posted"))

@@ -50,6 +50,7 @@ from evote.mixnet import initial_rows
 from evote.shuffle import RowList
 
 if TYPE_CHECKING:  # pragma: no cover
+    from evote.mix_payloads import RankedResult
     from evote.rules import BoardState
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "mix_inputs",
     "next_mixer",
     "pending",
+    "ranked_result",
     "tally_bounds",
     "tally_ciphertexts",
     "tally_shape",
@@ -123,6 +125,30 @@ def expected_count(
         q.method, rows, len(q.options), seed,
         seats=q.seats, grades=len(q.grades) if q.kind == "grades" else None,
     )
+
+
+def ranked_result(
+    state: BoardState, question: int, seed: bytes
+) -> RankedResult:
+    """What the official posts for ``question`` once t trustees have decrypted its final
+    list: the decrypted rows (from the board's ``mix_decryption`` entries) and their count.
+
+    Raises :class:`~evote.errors.DecryptionError` with fewer than t valid factors,
+    :class:`MixnetError` before the last mix."""
+    from evote.mix_payloads import RankedResult
+    from evote.mixdecryption import combine_rows
+
+    rows = final_rows(state, question)
+    if rows is None:
+        raise MixnetError(f"question {question}: not every mixer has mixed yet")
+    created = state._created()
+    if state.fingerprint is None or state.joint_key is None:
+        raise MixnetError("the election was never opened")
+    partials = [p for (q, _), p in sorted(state.mix_partials.items()) if q == question]
+    decrypted = combine_rows(state.fingerprint, question, rows, partials, state.joint_key,
+                             max_value(created.manifest, question))
+    sheet = expected_count(created.manifest, question, decrypted, seed)
+    return RankedResult(decrypted, sheet.to_json())
 
 
 def max_value(manifest: Manifest, question: int) -> int:

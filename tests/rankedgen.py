@@ -24,13 +24,12 @@ from evote.board import Entry
 from evote.drbg import SeededRng
 from evote.kinds import BALLOT_KINDS, ELECTION_CLOSED
 from evote.mix_payloads import RankedResult
-from evote.mixdecryption import combine_rows, partial_decrypt_rows
+from evote.mixdecryption import partial_decrypt_rows
 from evote.mixnet import MixerKey, mix
 from evote.payloads import Command, parse_ballot_cast
 from evote.ranked import (
-    expected_count,
-    max_value,
     mix_inputs,
+    ranked_result,
     tally_bounds,
     tally_ciphertexts,
     tally_shape,
@@ -92,12 +91,14 @@ def mixers_manifest(mixer_keys: Sequence[SigningKey]) -> dict[str, Any]:
 
 
 def build_open(*, mixers: int = 2, seed: bytes = b"rankedgen",
-               selections: Sequence[Sequence[Sequence[int]]] = SELECTIONS) -> RankedBoard:
+               selections: Sequence[Sequence[Sequence[int]]] = SELECTIONS,
+               manifest: dict[str, Any] | None = None, voters: int | None = None) -> RankedBoard:
     """Setup, opening and one ballot per selection (voter i casts selections[i])."""
     rng = SeededRng(seed + b"/mixers")
     mixer_keys = [SigningKey.generate(rng) for _ in range(mixers)]
-    manifest = mixers_manifest(mixer_keys) if mixers else RANKED_MANIFEST
-    e = make_election(manifest=manifest, voters=len(selections), seed=seed)
+    doc = manifest or RANKED_MANIFEST
+    doc = doc | {"mixers": mixers_manifest(mixer_keys)["mixers"]} if mixers else doc
+    e = make_election(manifest=doc, voters=voters or max(1, len(selections)), seed=seed)
     b = BoardBuilder(e)
     post_setup(b)
     board = RankedBoard(e, b, mixer_keys)
@@ -151,16 +152,11 @@ def post_mixnet(board: RankedBoard, seed: bytes = b"mixnet") -> dict[int, Ranked
             posted = honest_mix(board, q, m, rows, seed + bytes([q, m]))
             b.command("mix_posted", keys[m - 1], posted.to_json())
             rows = posted.rows
-        partials = []
         for s in e.states[: e.threshold]:
             p = partial_decrypt_rows(e.ctx.fingerprint, q, s.trustee, s.share, rows,
                                      SeededRng(seed + bytes([q, s.trustee])))
-            partials.append(p)
             b.command("mix_decryption", s.signing_key, p.to_json())
-        decrypted = combine_rows(e.ctx.fingerprint, q, rows, partials, e.joint,
-                                 max_value(e.manifest, q))
-        sheet = expected_count(e.manifest, q, decrypted, inputs.tie_seed)
-        result = RankedResult(decrypted, sheet.to_json())
+        result = ranked_result(replay(board), q, inputs.tie_seed)
         b.command("ranked_result", e.official, result.to_json())
         results[q] = result
     return results

@@ -39,6 +39,7 @@ from tests.rankedgen import (
     mixer_signing_keys,
     post_close_and_tally,
     post_mixnet,
+    post_result,
     replay,
 )
 
@@ -402,3 +403,38 @@ def test_the_tie_seed_is_domain_separated_and_only_from_election_closed(board: R
 
     with pytest.raises(MixnetError, match="election_closed, not tally_posted"):
         tie_seed(next(e for e in board.entries if e.kind == "tally_posted"))
+
+
+def test_a_mixer_the_manifest_does_not_name_breaks_the_signer_rule(board: RankedBoard) -> None:
+    pairs = pairs_of(board)
+    i = first(pairs, "mix_posted", question=1, mixer=1)
+    m = dataclasses.replace(mix_at(board, pairs, i), mixer=3)  # only two are named
+    out = list(pairs)
+    out[i] = ("mix_posted", resign(board, "mix_posted", board.mixer_keys[0], m.to_json()))
+    v = expect(board, out, "R-SIG-02", upto=i)
+    assert "no mixer 3" in v.message
+
+
+def test_an_election_without_counted_ballots_has_nothing_to_mix() -> None:
+    b = build_open(seed=b"empty", selections=[], voters=2)
+    post_close_and_tally(b)
+    post_result(b)
+    state = replay(b)
+    assert state.phase is not None and state.phase.value == "tallied"
+    assert state.mixes == {} and state.ranked == {}
+
+
+def test_an_election_of_ranked_questions_only_posts_an_empty_tally() -> None:
+    from tests.rankedgen import RANKED_MANIFEST
+
+    doc = RANKED_MANIFEST | {"questions": RANKED_MANIFEST["questions"][1:2]}
+    b = build_open(mixers=1, seed=b"only-ranked", manifest=doc,
+                   selections=[[[1, 2, 0, 0]], [[2, 1, 0, 0]], [[1, 0, 0, 0]]])
+    post_close_and_tally(b)
+    post_mixnet(b)
+    post_result(b)
+    state = replay(b)
+    assert state.tally is not None and state.tally.tally.shape == ()
+    assert state.result is not None and state.result.counts == ()
+    assert state.ranked[0].count["winners"] == [0]
+    assert state.phase is not None and state.phase.value == "tallied"

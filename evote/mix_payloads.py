@@ -20,13 +20,41 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from evote.encoding import Fields, canonical_json
+from evote.encoding import MAX_SAFE_INTEGER, Fields, canonical_json
 from evote.errors import SchemaError
 from evote.mixdecryption import DecryptedRows
 
 #: A count sheet larger than this (canonical bytes) is refused at parse time;
 #: an STV sheet of 32 candidates and every round is far below it.
 MAX_SHEET_BYTES = 1_000_000
+
+
+_MAX_DEPTH = 8
+
+
+def _check_sheet_value(value: Any, path: str, depth: int) -> None:
+    """A sheet holds strings, safe integers, booleans, null, lists and objects only:
+    no float (the sheet writes every fraction as a ``"p/q"`` string), so its canonical
+    bytes are the ones a recount produces."""
+    if depth > _MAX_DEPTH:
+        raise SchemaError(f"{path}: nested deeper than {_MAX_DEPTH}")
+    if value is None or isinstance(value, bool | str):
+        return
+    if isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise SchemaError(f"{path}: integer out of range")
+        return
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_sheet_value(v, f"{path}[{i}]", depth + 1)
+        return
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise SchemaError(f"{path}: object keys must be strings")
+            _check_sheet_value(v, f"{path}.{k}", depth + 1)
+        return
+    raise SchemaError(f"{path}: not a count-sheet value ({type(value).__name__})")
 
 
 @dataclass(frozen=True)
@@ -51,6 +79,7 @@ class RankedResult:
         count = f.raw("count")
         if not isinstance(count, Mapping):
             raise SchemaError(f"{f.sub('count')}: expected an object (a count sheet)")
+        _check_sheet_value(count, f.sub("count"), 0)
         if len(canonical_json(count)) > MAX_SHEET_BYTES:
             raise SchemaError(f"{f.sub('count')}: longer than {MAX_SHEET_BYTES} bytes")
         return cls(decrypted, dict(count))

@@ -438,3 +438,57 @@ def test_an_election_of_ranked_questions_only_posts_an_empty_tally() -> None:
     assert state.result is not None and state.result.counts == ()
     assert state.ranked[0].count["winners"] == [0]
     assert state.phase is not None and state.phase.value == "tallied"
+
+
+@pytest.mark.parametrize("question", [0, 4, 2**32])
+def test_mixnet_entries_for_a_question_that_is_not_mixed_are_refused(
+    board: RankedBoard, question: int
+) -> None:
+    pairs = pairs_of(board)
+    i = first(pairs, "mix_posted", question=1, mixer=1)
+    m = dataclasses.replace(mix_at(board, pairs, i), question=question)
+    out = list(pairs)
+    out[i] = ("mix_posted", resign(board, "mix_posted", board.mixer_keys[0], m.to_json()))
+    v = expect(board, out, "R-MIX-01", upto=i)
+    assert v.detail == {"question": question}
+    dec = first(pairs, "mix_decryption", question=1)
+    p = dataclasses.replace(RowsPartialDecryption.from_json(pairs[dec][1]["body"]),
+                            question=question)
+    out = list(pairs)
+    key = board.election.states[p.trustee - 1].signing_key
+    out[dec] = ("mix_decryption", resign(board, "mix_decryption", key, p.to_json()))
+    expect(board, out, "R-MIX-04", upto=dec)
+
+
+def test_a_mix_decryption_of_another_list_is_refused(board: RankedBoard) -> None:
+    # Trustee factors proved for question 2's final list, posted as question 1's.
+    pairs = pairs_of(board)
+    dec1, dec2 = first(pairs, "mix_decryption", question=1), first(
+        pairs, "mix_decryption", question=2)
+    p = dataclasses.replace(RowsPartialDecryption.from_json(pairs[dec2][1]["body"]), question=1)
+    out = list(pairs)
+    key = board.election.states[p.trustee - 1].signing_key
+    out[dec1] = ("mix_decryption", resign(board, "mix_decryption", key, p.to_json()))
+    v = expect(board, out, "R-MIX-04", upto=dec1)
+    assert "not for question 1's final list" in v.message
+
+
+def test_a_ranked_result_with_too_few_decryptions_is_refused(board: RankedBoard) -> None:
+    pairs = pairs_of(board)
+    decs = [n for n, (k, p) in enumerate(pairs)
+            if k == "mix_decryption" and p["body"]["question"] == 1]
+    result = first(pairs, "ranked_result")
+    out = [pair for n, pair in enumerate(pairs[: result + 1]) if n != decs[-1]]
+    v = expect(board, out, "R-MIX-07")
+    assert v.code == "decryption"  # the core's DecryptionError: need 2 valid, have 1
+
+
+@pytest.mark.parametrize("count", [[], "sheet", {"winners": 1.5}])
+def test_a_ranked_result_body_that_is_not_a_sheet_does_not_parse(board: RankedBoard,
+                                                                 count: Any) -> None:
+    from evote.errors import EvoteError
+
+    pairs = pairs_of(board)
+    body = dict(pairs[first(pairs, "ranked_result")][1]["body"]) | {"count": count}
+    with pytest.raises(EvoteError):
+        RankedResult.from_json(body)

@@ -266,7 +266,11 @@ def check_selections(manifest: Manifest, selections: Sequence[Sequence[int]]) ->
     """Reject selections the manifest does not allow, before anything is encrypted.
 
     ``selections[q][o]`` is the value for option ``o`` of question ``q``: 0/1
-    for a choice question, 0..max_score points for a score question.
+    for a choice question, 0..max_score points for a score question, a rank 0..k
+    (0 unranked) for a ranked question, a grade 0..G−1 for a grades question.
+    A ranked row is not checked for repeats or gaps here: the counting rule
+    reads it (:func:`evote.counting.ballots.preferences`), so a voter's client
+    that lets an ill-formed ranking through cannot make the ballot invalid.
     Raises :class:`InvalidBallot` saying what is wrong in the voter's terms.
     """
     n = len(manifest.questions)
@@ -286,9 +290,11 @@ def check_selections(manifest: Manifest, selections: Sequence[Sequence[int]]) ->
             if not isinstance(v, int) or isinstance(v, bool):
                 raise InvalidBallot(f"selections[{q}][{o}]: expected an integer")
             if not 0 <= v <= question.max_score:
-                rule = (
-                    "0 or 1" if question.kind == "choice" else f"between 0 and {question.max_score}"
-                )
+                rule = {
+                    "choice": "0 or 1",
+                    "ranked": f"a rank between 1 and {question.max_score}, or 0 for unranked",
+                    "grades": f"a grade between 0 and {question.max_score}",
+                }.get(question.kind, f"between 0 and {question.max_score}")
                 raise InvalidBallot(f"selections[{q}][{o}]: must be {rule}, got {v}")
         total = sum(values)
         what = "options marked" if question.kind == "choice" else "points given"

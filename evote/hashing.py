@@ -126,5 +126,6 @@ TAG_SHUFFLE = b"mixnet-shuffle"  # hash_to_scalar: the shuffle proof's challenge
 TAG_MIX_SIGNATURE = b"mixnet-mix"  # Ed25519 signature of a mixer's posted mix
 TAG_MIX_PROOF = b"mixnet-proof"  # tagged_hash of a shuffle proof's canonical JSON
 TAG_TIE_BREAK = b"count-tie-break"  # tagged_hash: the seeded order of candidates
+TAG_TIE_SEED = b"count-tie-seed"  # tagged_hash: the tie seed from election_closed's leaf hash
 CTX_SHUFFLE = b"shuffle"
 CTX_MIX_DECRYPTION = b"mix-decryption"

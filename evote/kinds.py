@@ -37,7 +37,9 @@ OFFICIAL = "official"
 CREDENTIAL_AUTHORITY = "credential_authority"
 TRUSTEE = "trustee"
 CREDENTIAL = "credential"
-"""Roles.  ``credential``: a ballot, signed inside by a listed voter credential
+MIXER = "mixer"
+"""Roles.  ``mixer``: the manifest's mixer whose 1-based index the body names
+(the trustees when the manifest lists none, docs/protocol-mixnet.md §4).  ``credential``: a ballot, signed inside by a listed voter credential
 (not a :class:`~evote.commands.SignedCommand`)."""
 
 
@@ -109,6 +111,13 @@ REGISTRY: tuple[KindSpec, ...] = (
     KindSpec("tally_posted", OFFICIAL, _P + "TallyPosted", _C, _C, "aggregation"),
     KindSpec("partial_decryption", TRUSTEE, "evote.tally:PartialDecryption", _C, _C,
              "partial-decryptions", "trustee"),
+    # --- the mixnet of ranked and graded questions (docs/protocol-mixnet.md, R-MIX-*) ---
+    KindSpec("mix_posted", MIXER, "evote.mixnet:Mix", _C, _C, "mixes", "mixer"),
+    KindSpec("mix_decryption", TRUSTEE, "evote.mixdecryption:RowsPartialDecryption", _C, _C,
+             "mixed-decryptions", "trustee"),
+    KindSpec("ranked_result", OFFICIAL, "evote.mix_payloads:RankedResult", _C, _C,
+             "ranked-count"),
+    # --- end of the mixnet kinds ---
     KindSpec("result_published", OFFICIAL, _P + "ResultPublished", _C, _T, "result"),
 )
 """Every kind a board may hold, in lifecycle order.  Add a kind here (and its
@@ -138,6 +147,11 @@ ELECTION_CLOSED = "election_closed"
 TALLY_POSTED = "tally_posted"
 PARTIAL_DECRYPTION = "partial_decryption"
 RESULT_PUBLISHED = "result_published"
+MIX_POSTED = "mix_posted"
+MIX_DECRYPTION = "mix_decryption"
+RANKED_RESULT = "ranked_result"
+MIX_KINDS: tuple[str, ...] = (MIX_POSTED, MIX_DECRYPTION, RANKED_RESULT)
+"""The kinds of the mixnet (counted ranked and graded questions), in protocol order."""
 CEREMONY_KINDS: tuple[str, ...] = tuple(
     s.kind for s in REGISTRY if s.role == TRUSTEE and s.phase is Phase.SETUP
 )

@@ -15,6 +15,21 @@ Two kinds of question:
 * ``"score"``: every option gets 0..max_score points; the total lies in
   [min, max].
 
+Two more are counted by the mixnet (``docs/protocol-mixnet.md``), never
+by the homomorphic tally:
+
+* ``"ranked"``: every option gets a rank 1..k (k = number of options) or 0
+  for unranked; ``method`` is ``irv``, ``stv`` (with ``seats``), ``schulze``
+  or ``borda``.  ``min``/``max``/``max_score`` are not written: each option's
+  range proof is 0..k and there is no sum proof (what an ill-formed ranking
+  counts as is :mod:`evote.counting.ballots`' rule).
+* ``"grades"``: every option gets a grade 0..G−1 (worst first); ``grades``
+  names the G grades in English and Russian; counted by Majority Judgment.
+
+An election with such questions names its ``mixers`` (:class:`MixerKey`
+list); without the field the trustees mix, in trustee order
+(:meth:`Manifest.mixers_or` ).
+
 Voter weights are not here: they belong to the credential list
 (:mod:`evote.credentials`), which is published separately and bound into the
 fingerprint on its own.
@@ -27,19 +42,33 @@ stored as given and read with ``label(lang)``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from evote.commands import check_election_id
 from evote.encoding import MAX_SAFE_INTEGER, Fields, canonical_json
-from evote.errors import ManifestError, SchemaError
+from evote.errors import EncodingError, ManifestError, SchemaError
 from evote.hashing import TAG_MANIFEST, tagged_hash
+from evote.mixnet import MixerKey, check_mixers
 from evote.proofs import MAX_RANGE_WIDTH
+from evote.signing import VerifyKey
 from evote.witness import WitnessPolicy
 
 MANIFEST_VERSION = 1
-KINDS = ("choice", "score")
+KINDS = ("choice", "score", "ranked", "grades")
+#: The kinds counted after the mixnet (never in the homomorphic tally).
+MIXED_KINDS = ("ranked", "grades")
+#: The ranked methods (``evote.counting``); a graded question is Majority Judgment.
+RANKED_METHODS = ("irv", "stv", "schulze", "borda")
+GRADES_METHOD = "majority_judgment"
+#: A ranked question's option proves a rank in 0..k (k+1 branches per option,
+#: k(k+1) per question): 32 options keep a ballot's question under 1056 branches.
+MAX_RANKED_OPTIONS = 32
+MIN_GRADES = 2
+MAX_GRADES = 20
+#: The languages every grade name must be given in (the booth's two languages).
+GRADE_LANGUAGES = ("en", "ru")
 MIN_OPTIONS = 2
 MAX_OPTIONS = 64
 MAX_QUESTIONS = 50
@@ -167,8 +196,95 @@ def _options(value: Any, path: str) -> tuple[Text, ...]:
     return options
 
 
+def _grades(value: Any, path: str) -> tuple[Translations, ...]:
+    """The grade names, worst first, each in every language of GRADE_LANGUAGES."""
+    if not isinstance(value, list | tuple):
+        raise ManifestError(f"{path}: expected a list of grade names, worst first")
+    if not MIN_GRADES <= len(value) <= MAX_GRADES:
+        raise ManifestError(
+            f"{path}: expected between {MIN_GRADES} and {MAX_GRADES} grades, got {len(value)}"
+        )
+    out = []
+    for i, v in enumerate(value):
+        name = _text(v, f"{path}[{i}]", max_len=MAX_OPTION)
+        if isinstance(name, str):
+            raise ManifestError(
+                f"{path}[{i}]: a grade name must be given in {' and '.join(GRADE_LANGUAGES)} "
+                '(an object such as {"en": "Good", "ru": "Хорошо"})'
+            )
+        missing = [lang for lang in GRADE_LANGUAGES if lang not in name]
+        if missing:
+            raise ManifestError(f"{path}[{i}]: missing the grade name in {', '.join(missing)}")
+        out.append(name)
+    for lang in GRADE_LANGUAGES:
+        seen: dict[str, int] = {}
+        for i, g in enumerate(out):
+            key = _same_label(g[lang])
+            if key in seen:
+                raise ManifestError(
+                    f"{path}[{i}]: duplicate grade {g[lang]!r} (same as {path}[{seen[key]}])"
+                )
+            seen[key] = i
+    return tuple(out)
+
+
+def _check_mixed(
+    path: str, kind: str, n: int, method: Any, seats: Any, grades: Any
+) -> dict[str, Any]:
+    """A ranked or graded question's own fields; min/max/max_score are derived
+    (per-option range 0..top, any total, so no sum proof)."""
+    if kind == "ranked":
+        if method not in RANKED_METHODS:
+            raise ManifestError(
+                f"{path}.method: must be one of {', '.join(RANKED_METHODS)}, got {method!r}"
+            )
+        if n > MAX_RANKED_OPTIONS:
+            raise ManifestError(
+                f"{path}.options: a ranked question may have at most {MAX_RANKED_OPTIONS} "
+                f"options (each option's range proof covers ranks 0..{n}), got {n}"
+            )
+        if method == "stv":
+            if seats is None:
+                raise ManifestError(f"{path}.seats: required for method stv")
+            seats = _int(seats, f"{path}.seats")
+            if not 1 <= seats < n:
+                raise ManifestError(
+                    f"{path}.seats: must be between 1 and {n - 1} (fewer than the options)"
+                )
+        elif seats is not None:
+            raise ManifestError(f"{path}.seats: only for method stv")
+        if grades:
+            raise ManifestError(f"{path}.grades: only for a grades question")
+        top, grade_names = n, ()
+    else:
+        if method is not None and method != GRADES_METHOD:
+            raise ManifestError(f'{path}.method: a grades question is counted by "{GRADES_METHOD}"')
+        if seats is not None:
+            raise ManifestError(f"{path}.seats: only for method stv")
+        grade_names = _grades(grades, f"{path}.grades")
+        method, top = GRADES_METHOD, len(grade_names) - 1
+    return {
+        "min": 0,
+        "max": top * n,
+        "max_score": top,
+        "method": method,
+        "seats": seats,
+        "grades": grade_names,
+    }
+
+
 def _check_question(
-    path: str, id: Any, title: Any, options: Any, kind: Any, min: Any, max: Any, max_score: Any
+    path: str,
+    id: Any,
+    title: Any,
+    options: Any,
+    kind: Any,
+    min: Any,
+    max: Any,
+    max_score: Any,
+    method: Any = None,
+    seats: Any = None,
+    grades: Any = (),
 ) -> dict[str, Any]:
     """Every rule for one question, in field order; returns the normalised fields."""
     if not isinstance(id, str) or not _QUESTION_ID.fullmatch(id):
@@ -176,8 +292,14 @@ def _check_question(
     title = _text(title, f"{path}.title", max_len=MAX_QUESTION_TITLE)
     options = _options(options, f"{path}.options")
     if kind not in KINDS:
-        raise ManifestError(f'{path}.kind: must be "choice" or "score"')
+        raise ManifestError(f'{path}.kind: must be "choice", "score", "ranked" or "grades"')
     n = len(options)
+    base = {"id": id, "title": title, "options": options, "kind": kind}
+    if kind in MIXED_KINDS:
+        return base | _check_mixed(path, kind, n, method, seats, grades)
+    if method is not None or seats is not None or grades:
+        extra = "method" if method is not None else "seats" if seats is not None else "grades"
+        raise ManifestError(f"{path}.{extra}: only for a ranked or grades question")
     max_score = _int(max_score, f"{path}.max_score")
     if kind == "choice":
         if max_score != 1:
@@ -202,14 +324,13 @@ def _check_question(
             f"{path}.min: the allowed total [{min}, {max}] spans {max - min + 1} values; "
             f"a bounded total may span at most {MAX_RANGE_WIDTH}"
         )
-    return {
-        "id": id,
-        "title": title,
-        "options": options,
-        "kind": kind,
+    return base | {
         "min": min,
         "max": max,
         "max_score": max_score,
+        "method": None,
+        "seats": None,
+        "grades": (),
     }
 
 
@@ -221,9 +342,15 @@ class Question:
     title: Text
     options: tuple[Text, ...]
     kind: str
-    min: int
-    max: int
+    min: int = 0
+    max: int = 0
     max_score: int = 1
+    #: Ranked: irv | stv | schulze | borda; grades: majority_judgment; else None.
+    method: str | None = None
+    #: STV only: the number of seats.
+    seats: int | None = None
+    #: Grades only: the grade names, worst (grade 0) first.
+    grades: tuple[Translations, ...] = ()
 
     def __post_init__(self) -> None:
         fields = _check_question(
@@ -235,9 +362,20 @@ class Question:
             self.min,
             self.max,
             self.max_score,
+            self.method,
+            self.seats,
+            self.grades,
         )
         for name, value in fields.items():
             object.__setattr__(self, name, value)
+
+    @property
+    def is_mixed(self) -> bool:
+        """Counted after the mixnet (ranked or grades), never in the homomorphic tally."""
+        return self.kind in MIXED_KINDS
+
+    def grade_label(self, grade: int, lang: str | None = None) -> str:
+        return text_in(self.grades[grade], lang)
 
     @property
     def option_range(self) -> tuple[int, int]:
@@ -270,7 +408,14 @@ class Question:
 
     @classmethod
     def from_json(cls, obj: Any, path: str = "question") -> Question:
-        """Parse one question; ``max_score`` may be omitted for a choice question."""
+        """Parse one question; ``max_score`` may be omitted for a choice question.
+
+        The key set depends on ``kind``: choice/score take min, max (and
+        max_score); ranked takes method (and seats for stv); grades takes
+        grades (and optionally method "majority_judgment")."""
+        kind = obj.get("kind") if isinstance(obj, Mapping) else None
+        if kind in MIXED_KINDS:
+            return cls._mixed_from_json(obj, path, kind)
         try:
             f = Fields(
                 obj,
@@ -280,7 +425,6 @@ class Question:
             )
         except SchemaError as exc:
             raise ManifestError(exc.message) from None
-        kind = f.raw("kind")
         if kind == "score" and not f.has("max_score"):
             raise ManifestError(f"{path}: missing field 'max_score'")
         fields = _check_question(
@@ -295,8 +439,49 @@ class Question:
         )
         return cls(**fields)
 
+    @classmethod
+    def _mixed_from_json(cls, obj: Any, path: str, kind: str) -> Question:
+        required = ("id", "title", "options", "kind") + (
+            ("method",) if kind == "ranked" else ("grades",)
+        )
+        optional = ("seats",) if kind == "ranked" else ("method",)
+        try:
+            f = Fields(obj, path, required=required, optional=optional)
+        except SchemaError as exc:
+            raise ManifestError(exc.message) from None
+        fields = _check_question(
+            path,
+            f.raw("id"),
+            f.raw("title"),
+            f.raw("options"),
+            kind,
+            0,
+            0,
+            1,
+            f.raw("method", None),
+            f.raw("seats", None),
+            f.raw("grades", ()),
+        )
+        return cls(**fields)
+
     def to_json(self) -> dict[str, Any]:
-        """Every field, always (one spelling of each question)."""
+        """Every field of the kind, always (one spelling of each question)."""
+        if self.kind == "ranked":
+            return {
+                "id": self.id,
+                "title": _text_json(self.title),
+                "options": [_text_json(o) for o in self.options],
+                "kind": self.kind,
+                "method": self.method,
+            } | ({} if self.seats is None else {"seats": self.seats})
+        if self.kind == "grades":
+            return {
+                "id": self.id,
+                "title": _text_json(self.title),
+                "options": [_text_json(o) for o in self.options],
+                "kind": self.kind,
+                "grades": [g.to_json() for g in self.grades],
+            }
         return {
             "id": self.id,
             "title": _text_json(self.title),
@@ -366,6 +551,10 @@ class Manifest:
     #: required.  Omitted from the JSON when None, so manifests without it keep
     #: their digest.
     witnesses: WitnessPolicy | None = None
+    #: The mixers of the ranked and graded questions, in mixing order; None =
+    #: the trustees mix (:meth:`mixers_or`).  Omitted from the JSON when None,
+    #: so manifests without it keep their digest.
+    mixers: tuple[MixerKey, ...] | None = None
 
     def __post_init__(self) -> None:
         fields = _check_manifest(
@@ -380,6 +569,17 @@ class Manifest:
             object.__setattr__(self, name, value)
         if self.witnesses is not None and not isinstance(self.witnesses, WitnessPolicy):
             raise ManifestError("manifest.witnesses: expected a WitnessPolicy")
+        if self.mixers is not None:
+            if not self.mixed_questions:
+                raise ManifestError(
+                    "manifest.mixers: only for an election with a ranked or grades question"
+                )
+            if not all(isinstance(m, MixerKey) for m in self.mixers):
+                raise ManifestError("manifest.mixers: expected MixerKey values")
+            try:
+                object.__setattr__(self, "mixers", check_mixers(self.mixers))
+            except SchemaError as exc:
+                raise ManifestError(f"manifest.mixers: {exc.message}") from None
 
     @classmethod
     def from_json(cls, obj: Any) -> Manifest:
@@ -395,7 +595,7 @@ class Manifest:
                 obj,
                 path,
                 required=("election_id", "title", "questions"),
-                optional=("description", "version", "witnesses"),
+                optional=("description", "version", "witnesses", "mixers"),
             )
         except SchemaError as exc:
             raise ManifestError(exc.message) from None
@@ -424,7 +624,20 @@ class Manifest:
                 witnesses = WitnessPolicy.from_json(f.raw("witnesses"), f"{path}.witnesses")
             except SchemaError as exc:
                 raise ManifestError(exc.message) from None
-        return cls(**fields, witnesses=witnesses)
+        mixers = None
+        if f.has("mixers"):
+            raw = f.raw("mixers")
+            if not isinstance(raw, list):
+                raise ManifestError(f"{path}.mixers: expected a list")
+            try:
+                mixers = tuple(
+                    MixerKey.from_json(m, f"{path}.mixers[{i}]") for i, m in enumerate(raw)
+                )
+            except SchemaError as exc:
+                raise ManifestError(exc.message) from None
+            except EncodingError as exc:
+                raise ManifestError(exc.message) from None
+        return cls(**fields, witnesses=witnesses, mixers=mixers)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -433,7 +646,25 @@ class Manifest:
             "title": _text_json(self.title),
             "description": _text_json(self.description),
             "questions": [q.to_json() for q in self.questions],
-        } | ({} if self.witnesses is None else {"witnesses": self.witnesses.to_json()})
+        } | ({} if self.witnesses is None else {"witnesses": self.witnesses.to_json()}) | (
+            {} if self.mixers is None else {"mixers": [m.to_json() for m in self.mixers]}
+        )
+
+    @property
+    def mixed_questions(self) -> tuple[int, ...]:
+        """Indices of the ranked and graded questions (counted after the mixnet)."""
+        return tuple(i for i, q in enumerate(self.questions) if q.is_mixed)
+
+    @property
+    def tallied_questions(self) -> tuple[int, ...]:
+        """Indices of the choice and score questions (the homomorphic tally's, in order)."""
+        return tuple(i for i, q in enumerate(self.questions) if not q.is_mixed)
+
+    def mixers_or(self, trustees: Sequence[VerifyKey]) -> tuple[MixerKey, ...]:
+        """The mixers in mixing order: the manifest's list, or else trustee i as mixer i."""
+        if self.mixers is not None:
+            return self.mixers
+        return tuple(MixerKey(i, key) for i, key in enumerate(trustees, start=1))
 
     def canonical(self) -> bytes:
         """RFC 8785 bytes of :meth:`to_json`: what is published and hashed."""

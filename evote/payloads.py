@@ -26,6 +26,9 @@ ballot_audited              (credential, inside)    ``{"audited": AuditedBallot}
 election_closed             official                :class:`ElectionClosed` (``{}``)
 tally_posted                official                :class:`TallyPosted`
 partial_decryption          trustee j               :class:`evote.tally.PartialDecryption`
+mix_posted                  mixer m                 :class:`evote.mixnet.Mix`
+mix_decryption              trustee j               :class:`evote.mixdecryption.RowsPartialDecryption`
+ranked_result               official                :class:`evote.mix_payloads.RankedResult`
 result_published            official                :class:`ResultPublished`
 ==========================  ======================  =========================================
 
@@ -52,8 +55,9 @@ from evote.errors import BoardError, EncodingError, SchemaError, UnauthorisedSig
 from evote.kinds import BALLOT_KINDS as BALLOT_KINDS  # re-exported
 from evote.kinds import COMMAND_KINDS as COMMAND_KINDS
 from evote.kinds import CREDENTIAL_AUTHORITY as CREDENTIAL_AUTHORITY
-from evote.kinds import OFFICIAL, REGISTRY, SPECS, TRUSTEE, speaks_for
+from evote.kinds import MIXER, OFFICIAL, REGISTRY, SPECS, TRUSTEE, speaks_for
 from evote.manifest import Manifest
+from evote.mixnet import MixerKey
 from evote.signing import VerifyKey
 from evote.tally import EncryptedTally, Result
 
@@ -107,12 +111,22 @@ class ElectionCreated:
     def election_id(self) -> str:
         return self.manifest.election_id
 
+    @property
+    def mixers(self) -> tuple[MixerKey, ...]:
+        """The mixers in mixing order: the manifest's, or trustee i as mixer i."""
+        return self.manifest.mixers_or(self.trustees)
+
     def key_of(self, role: str, trustee: int | None = None) -> VerifyKey:
-        """The key allowed to sign for ``role`` (trustee ``i`` is 1-based)."""
+        """The key allowed to sign for ``role`` (trustee or mixer ``i`` is 1-based)."""
         if role == OFFICIAL:
             return self.official
         if role == CREDENTIAL_AUTHORITY:
             return self.credential_authority
+        if role == MIXER:
+            mixers = self.mixers
+            if trustee is None or not 1 <= trustee <= len(mixers):
+                raise UnauthorisedSigner(f"there is no mixer {trustee} in this election")
+            return mixers[trustee - 1].verify_key
         if trustee is None or not 1 <= trustee <= len(self.trustees):
             raise UnauthorisedSigner(f"there is no trustee {trustee} in this election")
         return self.trustees[trustee - 1]

@@ -72,8 +72,9 @@ _RULES: tuple[Rule, ...] = (
          "election and kind."),
     Rule("R-SIG-02", "command-signatures", "wrong_signer", 403,
          "Every command is signed by the key election_created names for its kind's "
-         "role: the official, the credential authority, or the trustee whose index the "
-         "message names; election_created by the official it names."),
+         "role: the official, the credential authority, the trustee whose index the "
+         "message names, or the mixer whose index a mix_posted names (the manifest's mixers, "
+         "else the trustees); election_created by the official it names."),
     # --- the key ceremony ---
     Rule("R-DKG-01", "key-ceremony", "already_exists", 409,
          "Each trustee announces (keys and Pedersen commitments) at most once."),
@@ -165,6 +166,41 @@ _RULES: tuple[Rule, ...] = (
          "A recorded partial decryption whose DLEQ proofs do not verify is evidence against "
          "its trustee, not a fault of the board: it is named and never used; the result "
          "needs t valid partials of other trustees (robust decryption)."),
+    # --- the mixnet of ranked and graded questions (docs/protocol-mixnet.md) ---
+    Rule("R-MIX-01", "mixes", "mix_order", 409,
+         "A mix_posted is for a ranked or grades question and is by the next mixer of the "
+         "election's mixer list for that question (mixer 1 first, each once, in order)."),
+    Rule("R-MIX-02", "mixes", "mix_input", 422,
+         "A mix's input is the previous mix's output for its question, and the first mix's "
+         "input is the counted ballots' rows of that question in board order "
+         "(evote.ranked.mix_input); the output has the input's number of rows and width."),
+    Rule("R-MIX-03", "mixes", "invalid_shuffle", 422,
+         "Every mix's mixer signature and Terelius-Wikstrom shuffle proof verify "
+         "(evote.mixnet.verify_mix).", cause_code=True),
+    Rule("R-MIX-04", "mixed-decryptions", "wrong_phase", 409,
+         "A mix_decryption of a question comes after the last mixer's mix of it, from a "
+         "qualified trustee, and is for that final list (question, digest, shape)."),
+    Rule("R-MIX-05", "mixed-decryptions", "already_exists", 409,
+         "Each trustee posts at most one mix_decryption per question."),
+    Rule("R-MIX-06", "mixed-decryptions", "decryption", 422,
+         "Every DLEQ proof of a mix_decryption verifies against the trustee's verification "
+         "key (evote.mixdecryption.verify_partial_rows).", cause_code=True),
+    Rule("R-MIX-07", "ranked-count", "tally", 422,
+         "A ranked_result comes after the last mix of its question, and its rows are the "
+         "decryption of the final list by t valid mix_decryption entries "
+         "(evote.mixdecryption.verify_decrypted_rows).", cause_code=True),
+    Rule("R-MIX-08", "ranked-count", "already_exists", 409,
+         "Each ranked or grades question has at most one ranked_result."),
+    Rule("R-MIX-09", "ranked-count", "count_mismatch", 422,
+         "A ranked_result's count sheet is the recount of its rows by the question's method "
+         "with the tie seed tagged_hash(count-tie-seed, leaf hash of election_closed) "
+         "(evote.ranked.expected_count), byte for byte in canonical JSON.", cause_code=True),
+    Rule("R-MIX-10", "lifecycle", "wrong_phase", 409,
+         "result_published comes after a ranked_result for every ranked or grades question "
+         "(none is needed when no ballot was counted)."),
+    Rule("R-MIX-11", "aggregation", "tally", 422,
+         "tally_posted's tally has one row per choice or score question, in manifest order; "
+         "ranked and grades questions are never in the homomorphic tally."),
     # --- witnesses ---
     Rule("R-WIT-01", "witnesses", "witness_policy", 0,
          "With a witness policy in the manifest, the record's checkpoint.txt is the "

@@ -15,7 +15,9 @@ Three layers, each a pure function of the board prefix:
   -- cheap enough for every ballot;
 * the command rules (:meth:`BoardState.check`): signer (``R-SIG-*``), key
   ceremony order and validity (``R-DKG-*``), credential batches (``R-CRED-*``),
-  the fingerprint (``R-OPEN-*``), tally, partials and result (``R-TAL-*``);
+  the fingerprint (``R-OPEN-*``), tally, partials and result (``R-TAL-*``),
+  and the mixnet of ranked and graded questions (``R-MIX-*``, the mixin
+  :class:`evote.mix_rules.MixnetRules`, fed by ``check(..., mixing=)``);
 * the ballot rules (``R-BAL-*``): :func:`check_cast`, :func:`check_audit`,
   :func:`check_fresh` (or :func:`resend_of`, where a send may be a resend)
   and the counting rule :class:`CountedSet`.  They are functions, not state,
@@ -48,6 +50,10 @@ from evote.encoding import b64encode, canonical_json
 from evote.errors import CredentialError, EvoteError, InvalidSignature, RuleViolation, TallyError
 from evote.fingerprint import ElectionContext
 from evote.kinds import ELECTION_CREATED, SPECS, TRUSTEE
+from evote.mix_payloads import RankedResult
+from evote.mix_rules import MixnetRules
+from evote.mixdecryption import RowsPartialDecryption
+from evote.mixnet import Mix
 from evote.payloads import (
     Command,
     CredentialsPublished,
@@ -57,6 +63,7 @@ from evote.payloads import (
     ResultPublished,
     TallyPosted,
 )
+from evote.ranked import MixInputs
 from evote.rulebook import RULES, violation
 from evote.signing import VerifyKey
 from evote.tally import (
@@ -164,7 +171,7 @@ def merged_credentials(
 
 
 @dataclass(frozen=True)
-class BoardState:
+class BoardState(MixnetRules):
     """Everything the rules need to know about a board prefix (ballots only counted).
 
     Frozen: :meth:`apply` and :meth:`fold` return a new state, sharing what
@@ -191,6 +198,11 @@ class BoardState:
     tally: TallyPosted | None = None
     partials: Mapping[int, PartialDecryption] = field(default_factory=dict)
     result: Result | None = None
+    # --- the mixnet (R-MIX-*): question index -> mixes in mixer order; (question,
+    # trustee) -> that trustee's factors for the final list; question -> its count.
+    mixes: Mapping[int, tuple[Mix, ...]] = field(default_factory=dict)
+    mix_partials: Mapping[tuple[int, int], RowsPartialDecryption] = field(default_factory=dict)
+    ranked: Mapping[int, RankedResult] = field(default_factory=dict)
 
     # --- reading ---------------------------------------------------------------
 
@@ -272,10 +284,14 @@ class BoardState:
     # --- the fold ------------------------------------------------------------------
 
     def apply(
-        self, command: Command, *, tally: TallyExpectation | None = None
+        self,
+        command: Command,
+        *,
+        tally: TallyExpectation | None = None,
+        mixing: MixInputs | None = None,
     ) -> BoardState:
         """Check ``command`` as the next entry (:meth:`check`), then fold it in."""
-        self.check(command, tally=tally)
+        self.check(command, tally=tally, mixing=mixing)
         return self.fold(command)
 
     def apply_kind(self, kind: str) -> BoardState:
@@ -290,13 +306,22 @@ class BoardState:
             counts={**self.counts, kind: self.count(kind) + 1},
         )
 
-    def check(self, command: Command, *, tally: TallyExpectation | None = None) -> None:
+    def check(
+        self,
+        command: Command,
+        *,
+        tally: TallyExpectation | None = None,
+        mixing: MixInputs | None = None,
+    ) -> None:
         """Raise :class:`RuleViolation` unless ``command`` may be the next entry.
 
         Order: the phase table, the signature, the signer, then the kind's own
         rules (each names its id).  ``tally``: what the counted ballots add up
         to; without it R-TAL-01/02 are left to the caller (who must then pass
-        one: the server and the verifier always do).
+        one: the server and the verifier always do).  ``mixing``: the first
+        mixes' inputs and the tie seed (:class:`evote.ranked.MixInputs`); without
+        it the first mix's input and proof (R-MIX-02/03) and the recount
+        (R-MIX-09) are left to the caller, who must then pass one.
         """
         kind = command.kind
         self.phase_state.apply(kind)  # R-PHASE-*
@@ -304,6 +329,9 @@ class BoardState:
         rule = self._rule_for(kind)
         if rule is not None:
             rule(command.body, tally)
+        mix_rule = getattr(self, "_mixing_" + kind, None)  # R-MIX-* (the mixnet hunk below)
+        if mix_rule is not None:
+            mix_rule(command.body, mixing)
 
     def _rule_for(self, kind: str) -> Callable[[Any, TallyExpectation | None], None] | None:
         """The kind's own rules: the method ``_check_<kind>`` (None if it has none).
@@ -681,6 +709,8 @@ class BoardState:
         if self.result is not None:
             return self
         return dataclasses.replace(self, result=body.result)
+
+
 
 
 def _dkg(run: Callable[[], None]) -> None:

@@ -46,8 +46,10 @@ MAX_OPTIONS = 1024
 
 def _check_shape(shape: Sequence[int]) -> tuple[int, ...]:
     shape = tuple(shape)
-    if not 1 <= len(shape) <= MAX_QUESTIONS:
-        raise TallyError(f"a tally needs 1..{MAX_QUESTIONS} questions, got {len(shape)}")
+    # 0 questions: an election of ranked and graded questions only (counted after the
+    # mixnet, docs/protocol-mixnet.md) still posts its tally, which fixes the counted set.
+    if not 0 <= len(shape) <= MAX_QUESTIONS:
+        raise TallyError(f"a tally needs 0..{MAX_QUESTIONS} questions, got {len(shape)}")
     for q, k in enumerate(shape):
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_OPTIONS:
             raise TallyError(f"question {q}: needs 1..{MAX_OPTIONS} options, got {k!r}")
@@ -57,8 +59,8 @@ def _check_shape(shape: Sequence[int]) -> tuple[int, ...]:
 def _matrix(value: Any, path: str, item: Any) -> tuple[tuple[Any, ...], ...]:
     """A JSON list of non-empty lists (questions of options), decoded item by item."""
     rows = expect_list(value, path)
-    if not 1 <= len(rows) <= MAX_QUESTIONS:
-        raise SchemaError(f"{path}: expected 1..{MAX_QUESTIONS} questions")
+    if not 0 <= len(rows) <= MAX_QUESTIONS:  # 0: only mixed questions (see _check_shape)
+        raise SchemaError(f"{path}: expected 0..{MAX_QUESTIONS} questions")
     out = []
     for q, row in enumerate(rows):
         cells = expect_list(row, f"{path}[{q}]")

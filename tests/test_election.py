@@ -6,6 +6,7 @@ import pytest
 
 from evote.election import ALLOWED, KINDS, ElectionState, Phase
 from evote.errors import LifecycleError
+from evote.kinds import MIX_KINDS  # the mixnet's kinds: closed phase only (R-PHASE-03)
 
 TRUSTEE = [  # the key ceremony's kinds (their order is the rulebook's, R-DKG-*)
     "trustee_announced",
@@ -62,7 +63,7 @@ STATES: dict[str, tuple[list[str], set[str]]] = {
             "election_opened",
             "election_closed",
         ],
-        {"tally_posted"},
+        {"tally_posted", *MIX_KINDS},
     ),
     "tally-posted": (
         [
@@ -73,7 +74,7 @@ STATES: dict[str, tuple[list[str], set[str]]] = {
             "election_closed",
             "tally_posted",
         ],
-        {"partial_decryption", "result_published"},
+        {"partial_decryption", "result_published", *MIX_KINDS},
     ),
     "tallied": (
         [

@@ -96,6 +96,16 @@ def _payload(gen: GeneratedRecord, kind: str) -> dict:
     return next(e.payload for e in gen.entries if e.kind == kind)
 
 
+def _mixnet_payloads() -> dict[str, dict]:
+    """A mix_posted, mix_decryption and ranked_result payload of a small ranked election."""
+    from tests.rankedgen import build_ranked
+
+    board = build_ranked(seed=b"fuzz-ranked", selections=[
+        [[1, 0], [1, 2, 0, 0], [0, 1, 2, 0], [2, 0]], [[0, 1], [2, 1, 0, 0], [1, 0, 0, 0], [0, 1]]])
+    return {k: next(e.payload for e in board.entries if e.kind == k)
+            for k in ("mix_posted", "mix_decryption", "ranked_result")}
+
+
 def documents(gen: GeneratedRecord) -> dict[str, tuple[Any, Callable[[Any], Any]]]:
     """name -> (a valid document, its decoder)."""
     m = gen.election.manifest
@@ -168,6 +178,7 @@ def documents(gen: GeneratedRecord) -> dict[str, tuple[Any, Callable[[Any], Any]
         "trustee_complaint_answer": sign_command(e.states[0].signing_key, e.election_id,
                                                  "trustee_complaint_answer", answer).to_json(),
     }
+    signed.update(_mixnet_payloads())  # a choice/score record has no mixnet entries
     for kind in sorted(COMMAND_KINDS):
         payload = signed[kind] if kind in signed else _payload(gen, kind)
         docs[f"command {kind}"] = (payload, lambda d, k=kind: Command.parse(k, d))

@@ -284,7 +284,7 @@ INVALID: list[tuple[str, Callable[[dict], object], str]] = [
     (
         "unknown kind",
         lambda d: q(0)(d).update(kind="rank"),
-        'manifest.questions[0].kind: must be "choice" or "score"',
+        'manifest.questions[0].kind: must be "choice", "score", "ranked" or "grades"',
     ),
     (
         "choice with max_score 2",

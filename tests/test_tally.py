@@ -298,8 +298,18 @@ def test_aggregate_rejects_wrong_shapes() -> None:
         aggregate(SHAPE, [(1, [ballot[0], ballot[1][:1]])])
     with pytest.raises(TallyError, match="needs 1..1024 options"):
         aggregate([3, 0], [])
-    with pytest.raises(TallyError, match="1..1000 questions"):
-        aggregate([], [])
+    with pytest.raises(TallyError, match=r"0\.\.1000 questions"):
+        aggregate([1] * 1001, [])
+
+
+def test_an_election_of_mixed_questions_only_has_an_empty_tally() -> None:
+    # Ranked and graded questions are never summed (R-MIX-11): the tally of such an
+    # election has no question, and still parses (it fixes the counted set).
+    empty = aggregate([], [(1, []), (2, [])])
+    assert empty.shape == ()
+    assert EncryptedTally.from_json(empty.to_json()).shape == ()
+    with pytest.raises(TallyError, match="has 1 questions, expected 0"):
+        aggregate([], [(1, [COUNTED[0][1][0]])])
 
 
 def test_verify_aggregate_catches_a_dropped_or_altered_ballot() -> None:

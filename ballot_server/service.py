@@ -58,6 +58,7 @@ from typing import Any
 from ballot_server import store as store_queries
 from ballot_server.auth import Authenticator, VoterLogin, check_voter_id, issue_login_codes
 from ballot_server.casting import CastQueue, CastWritten, PendingCast
+from ballot_server.oidc import OIDC_SUBJECT, registered_voter_ids
 from ballot_server.store import BoardHandle, Store, binding_needed
 from evote.ballot import AuditedBallot, Ballot
 from evote.board import Entry, Receipt, SignedTreeHead
@@ -616,8 +617,11 @@ class ElectionService:
         harmless.
         """
         signed = SignedCommand.from_json(command_json, REGISTER_VOTERS)
-        f = Fields(signed.body, f"{REGISTER_VOTERS}.body", required={"voters"})
+        f = Fields(signed.body, f"{REGISTER_VOTERS}.body", required={"voters"}, optional={"id_kind"})
         voters = f.list("voters", check_voter_id, min_len=1, max_len=MAX_VOTERS_PER_REQUEST)
+        oidc_subjects = f.has("id_kind") and f.str("id_kind", max_len=20) == OIDC_SUBJECT
+        if f.has("id_kind") and not oidc_subjects:
+            raise SchemaError(f"{REGISTER_VOTERS}.body.id_kind: expected {OIDC_SUBJECT!r}")
         if len(set(voters)) != len(voters):
             raise AlreadyExists("a voter id is listed twice")
         facts = self.facts(election_id)
@@ -626,6 +630,12 @@ class ElectionService:
             raise UnauthorisedSigner("voters are registered by the election's official")
         if facts.phase not in (Phase.SETUP, Phase.OPEN):
             raise LifecycleError(f"voters cannot be registered in phase {facts.phase.value}")
+        if oidc_subjects:  # provider subjects, stored as keyed hashes (ballot_server/oidc.py)
+            rows = registered_voter_ids(self.authenticator, voters)
+            if len({v for v, _ in rows}) != len(rows):
+                raise AlreadyExists("a subject is listed twice")
+            self.store.add_voters(election_id, rows)
+            return []
         issued = issue_login_codes(voters, self.rng)
         self.store.add_voters(election_id, [(v, h) for v, _, h in issued])
         return [(v, code) for v, code, _ in issued]

@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+from authlib.common.errors import AuthlibBaseError
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -58,7 +59,7 @@ from evote.errors import AuthenticationError, EncodingError, EvoteError
 
 #: ``register_voters`` body ``id_kind`` naming provider subjects (docs/api.md).
 OIDC_SUBJECT = "oidc_subject"
-TOKEN_PREFIX = "oidc."
+TOKEN_PREFIX = "oidc."  # noqa: S105 (a prefix, not a secret)
 VOTER_ID_PREFIX = "oidc:"
 COOKIE = "evote_oidc"
 #: How long the browser has between start and callback, and a session token lives.
@@ -320,7 +321,7 @@ def _redeem(auth: OidcAuthenticator, code: str, verifier: str) -> dict[str, Any]
         auth.settings.client_id,
         auth.settings.client_secret,
         redirect_uri=_redirect_uri(),
-        token_endpoint_auth_method="client_secret_basic",
+        token_endpoint_auth_method="client_secret_basic",  # noqa: S106 (a method name)
     )
     try:
         token = session.fetch_token(
@@ -330,7 +331,7 @@ def _redeem(auth: OidcAuthenticator, code: str, verifier: str) -> dict[str, Any]
             code_verifier=verifier,
             timeout=HTTP_TIMEOUT,
         )
-    except Exception as exc:  # Authlib raises OAuthError or a requests error
+    except (AuthlibBaseError, requests.RequestException, ValueError) as exc:
         raise OidcError(
             "oidc_code_rejected",
             f"the identity provider refused the code ({type(exc).__name__})",

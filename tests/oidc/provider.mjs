@@ -7,7 +7,8 @@
 // (S256).  The login page is a one-field form (the test account's subject);
 // consent is granted with the login.  `tamper` is a test knob on ONE client:
 // "aud" signs its ID tokens for another audience, "nonce" puts a nonce other
-// than the requested one in them -- the provider, its keys and its signature
+// than the requested one in them, "expired" makes them expire two minutes
+// before they are issued -- the provider, its keys and its signature
 // stay real, so the relying party must catch it by its own checks.
 // Prints "ready <issuer>" on stdout once listening.
 import { generateKeyPairSync } from 'node:crypto';
@@ -47,6 +48,7 @@ provider.IdToken.prototype.issue = function issueTampered(...args) {
     const real = this.client;
     this.client = Object.create(real, { clientId: { value: 'some-other-relying-party' } });
   }
+  if (knob === 'expired') args[0] = { ...args[0], expiresAt: Math.floor(Date.now() / 1000) - 120 };
   return issue.apply(this, args);
 };
 

@@ -41,11 +41,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def start_provider(clients: list[dict[str, Any]], accounts: list[str]) -> Iterator[RunningProvider]:
+def start_provider(
+    clients: list[dict[str, Any]], accounts: list[str], port: int | None = None
+) -> Iterator[RunningProvider]:
     node = shutil.which("node")
     if node is None or not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
         pytest.fail("tests/oidc is not installed: run `make install` (npm ci in tests/oidc)", pytrace=False)
-    port = free_port()
+    port = port or free_port()
     config = json.dumps({"clients": clients, "accounts": accounts})
     process = subprocess.Popen(
         [node, str(PROVIDER_DIR / "provider.mjs"), str(port), config],

@@ -30,6 +30,8 @@ const provider = new Provider(issuer, {
   })),
   jwks: { keys: [jwk] },
   pkce: { required: () => true },
+  // HS256 only for a client that asks for it (the alg-confusion test); RS256 otherwise.
+  enabledJWA: { idTokenSigningAlgValues: ['RS256', 'HS256'] },
   features: { devInteractions: { enabled: false } },
   cookies: { keys: ['evote-test-provider-cookie-key'] },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },

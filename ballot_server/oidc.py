@@ -35,13 +35,13 @@ import hmac
 import json
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
 import requests
 from authlib.common.errors import AuthlibBaseError
-from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, request
@@ -161,7 +161,7 @@ def _get_json(url: str) -> dict[str, Any]:
 class OidcAuthenticator:
     """Session tokens from a provider login (``Bearer oidc.…``); anything else goes to login codes."""
 
-    def __init__(self, settings: OidcSettings, board_seed: bytes, clock: Any) -> None:
+    def __init__(self, settings: OidcSettings, board_seed: bytes, clock: Callable[[], int]) -> None:
         self.settings = settings
         self.provider = Provider(settings)
         self.subject_key = _key(board_seed, _SUBJECT_TAG)
@@ -247,7 +247,12 @@ def start(election_id: str) -> Response:
     check_election_id(election_id)
     get_store().entry_count(election_id)  # 404 for an unknown election
     meta = auth.provider.meta()
-    state, nonce, verifier = generate_token(43), generate_token(43), generate_token(64)
+    # 256-bit state and nonce; a 64-character PKCE verifier (RFC 7636 allows 43-128)
+    state, nonce, verifier = (
+        secrets.token_urlsafe(32),
+        secrets.token_urlsafe(32),
+        secrets.token_urlsafe(48),
+    )
     exp = int(auth.now()) + PENDING_SECONDS
     pending = _seal(
         auth.cookie_key,

@@ -243,3 +243,31 @@ def test_login_binds_the_credential_and_casts(apps, provider) -> None:
     assert (answer.status_code, answer.get_json()["code"]) == (403, "binding")
     # and the login codes of the same election still work beside it
     e.cast_ok(3)
+
+
+@pytest.mark.parametrize("extra", [[], ["--out", "logins", "--oidc-subjects"]])
+def test_voters_register_wants_login_files_or_subjects_not_both(tmp_path, extra) -> None:
+    from tests.cli_server import invoke
+
+    roster = tmp_path / "voters.csv"
+    roster.write_text("voter_id\nalice\n")
+    result = invoke(None, "voters", "register", "--election", "poll-1", "--from", roster,
+                    "--server", "http://127.0.0.1:9", "--key", tmp_path / "none.key", *extra)
+    assert result.exit_code != 0
+    assert "[usage]" in result.output and "--oidc-subjects" in result.output
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"EVOTE_OIDC_ISSUER": "http://login.city.example"}, "https://"),
+        ({"EVOTE_OIDC_ISSUER": "https://login.city.example"}, "EVOTE_OIDC_CLIENT_ID"),
+        ({"EVOTE_OIDC_ISSUER": "https://login.city.example", "EVOTE_OIDC_CLIENT_ID": "e"},
+         "EVOTE_OIDC_CLIENT_SECRET"),
+    ],
+)
+def test_a_half_configured_provider_stops_the_server(tmp_path, settings, message) -> None:
+    from ballot_server.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        create_app({"EVOTE_INSTANCE_PATH": str(tmp_path), **settings})

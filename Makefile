@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install booth demo test lint vectors conformance bench clean
+.PHONY: install booth oidc-provider demo test lint vectors conformance bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,7 +24,16 @@ $(BOOTH_JS): $(BOOTH)/node_modules/.package-lock.json $(BOOTH)/build.mjs $(wildc
 
 booth: $(BOOTH_JS)
 
-install: $(STAMP) booth
+# The real OpenID provider the OIDC tests start (tests/oidc: panva's oidc-provider),
+# installed here so that the tests need no network.
+OIDC_TEST := tests/oidc
+
+$(OIDC_TEST)/node_modules/.package-lock.json: $(OIDC_TEST)/package-lock.json
+	cd $(OIDC_TEST) && npm ci --no-audit --no-fund
+
+oidc-provider: $(OIDC_TEST)/node_modules/.package-lock.json
+
+install: $(STAMP) booth oidc-provider
 
 demo: install
 	$(BIN)/python -m cli.main demo --voters 50 --out demo-out

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ballot_server import api, booth, db, site, witness_api
+from ballot_server import api, booth, db, oidc, site, witness_api
 from ballot_server.auth import Authenticator, LoginCodeAuthenticator
 from ballot_server.casting import CastQueue
 from ballot_server.config import (
@@ -99,6 +99,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
         )
+    oidc.init_app(app, config)  # the city's OpenID provider, if configured (docs/guide.md)
     register_error_handlers(app)
     app.after_request(security_headers(settings.hsts_max_age))
     app.register_blueprint(api.bp)

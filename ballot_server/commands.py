@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ballot_server import store as store_queries
 from ballot_server.auth import check_voter_id, issue_login_codes
 from ballot_server.facts import ElectionFacts
+from ballot_server.oidc import OIDC_SUBJECT, registered_voter_ids
 from ballot_server.responses import Appended
 from evote.commands import SignedCommand, check_election_id
 from evote.election import Phase
@@ -32,6 +33,7 @@ from evote.errors import (
     BoothMismatch,
     LifecycleError,
     NotFound,
+    SchemaError,
     UnauthorisedSigner,
 )
 from evote.kinds import ELECTION_CREATED, ELECTION_OPENED, TALLY_POSTED
@@ -157,8 +159,11 @@ def register_voters(
     harmless.
     """
     signed = SignedCommand.from_json(command_json, REGISTER_VOTERS)
-    f = Fields(signed.body, f"{REGISTER_VOTERS}.body", required={"voters"})
+    f = Fields(signed.body, f"{REGISTER_VOTERS}.body", required={"voters"}, optional={"id_kind"})
     voters = f.list("voters", check_voter_id, min_len=1, max_len=MAX_VOTERS_PER_REQUEST)
+    oidc_subjects = f.has("id_kind") and f.str("id_kind", max_len=20) == OIDC_SUBJECT
+    if f.has("id_kind") and not oidc_subjects:
+        raise SchemaError(f"{REGISTER_VOTERS}.body.id_kind: expected {OIDC_SUBJECT!r}")
     if len(set(voters)) != len(voters):
         raise AlreadyExists("a voter id is listed twice")
     facts = svc.facts(election_id)
@@ -167,6 +172,12 @@ def register_voters(
         raise UnauthorisedSigner("voters are registered by the election's official")
     if facts.phase not in (Phase.SETUP, Phase.OPEN):
         raise LifecycleError(f"voters cannot be registered in phase {facts.phase.value}")
+    if oidc_subjects:  # provider subjects, stored as keyed hashes (ballot_server/oidc.py)
+        rows = registered_voter_ids(svc.authenticator, voters)
+        if len({v for v, _ in rows}) != len(rows):
+            raise AlreadyExists("a subject is listed twice")
+        svc.store.add_voters(election_id, rows)
+        return []
     issued = issue_login_codes(voters, svc.rng)
     svc.store.add_voters(election_id, [(v, h) for v, _, h in issued])
     return [(v, code) for v, code, _ in issued]

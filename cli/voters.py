@@ -37,6 +37,8 @@ LOGIN_FILE_VERSION = 1
 MAX_LOGIN_FILE = 10_000
 #: The signed request kind (not a board entry: logins are never published).
 REGISTER_KIND = "register_voters"
+#: The register body's id_kind for OpenID provider subjects (ballot_server/oidc.py).
+OIDC_SUBJECT = "oidc_subject"
 #: Voter ids per request (the server takes at most 100,000).
 REGISTER_BATCH = 50_000
 
@@ -114,6 +116,33 @@ def register_voters(
     return len(logins)
 
 
+def register_subjects(
+    client: Client, key: SigningKey, election_id: str, subjects: list[str]
+) -> int:
+    """Register the city's OpenID provider subjects (``id_kind: "oidc_subject"``).
+
+    The server stores a keyed hash of each, never the subject, and issues no
+    login code: the voter signs in at the provider (ballot_server/oidc.py)."""
+    done = 0
+    for start in range(0, len(subjects), REGISTER_BATCH):
+        batch = subjects[start : start + REGISTER_BATCH]
+        body = {"voters": batch, "id_kind": OIDC_SUBJECT}
+        command = sign_command(key, election_id, REGISTER_KIND, body)
+        try:
+            answer = api.register_voters(client, election_id, command, key)
+        except EvoteError as exc:
+            if not done:
+                raise
+            raise CliError(
+                f"registered {done} of {len(subjects)} subjects; "
+                f"the rest failed: {exc.message} [{exc.code}]"
+            ) from None
+        if answer:
+            raise CliError("the server answered login codes for provider subjects [bad_answer]")
+        done += len(batch)
+    return done
+
+
 @click.group(cls=OrderedGroup)
 def voters() -> None:
     """Voter logins: who may cast a ballot (checked by the server)."""
@@ -131,14 +160,23 @@ def voters() -> None:
 @click.option(
     "--out",
     "out_dir",
-    required=True,
     type=click.Path(file_okay=False),
     help="New directory for the login files (one per voter, mode 0600).",
+)
+@click.option(
+    "--oidc-subjects",
+    is_flag=True,
+    help="The voter_id column holds the city's OpenID provider subjects: no login codes.",
 )
 @server_option
 @official_key_option
 def register_command(
-    election_id: str, roster_path: str, out_dir: str, server: str, key_path: str
+    election_id: str,
+    roster_path: str,
+    out_dir: str | None,
+    oidc_subjects: bool,
+    server: str,
+    key_path: str,
 ) -> None:
     """Register voter ids with the server and save each voter's login code.
 
@@ -146,8 +184,16 @@ def register_command(
     credential; deliver each DIR/<voter id>.login to its voter by a channel
     separate from the credential sheet.
     """
+    if oidc_subjects == (out_dir is not None):
+        raise CliError("give --out DIR for login codes, or --oidc-subjects (not both) [usage]")
     roster = load_roster(roster_path)
     key = read_key_file(key_path, "official")
+    if oidc_subjects:
+        with Client(server) as client:
+            n = register_subjects(client, key, election_id, [v.voter_id for v in roster])
+        say(f"registered {n} provider subjects for {election_id}")
+        return
+    assert out_dir is not None
     with Client(server) as client:
         n = register_voters(client, key, election_id, [v.voter_id for v in roster], Path(out_dir))
     note(f"login files are in {out_dir}")

@@ -24,7 +24,7 @@ import { makeApi, ApiError, NetworkError } from './api.js';
 import {
   FINAL_REFUSALS, canAudit, inDoubt, initial as castInitial, step as castStep, validRecord,
 } from './caststate.js';
-import { LoginTextError, parseLoginText } from './login.js';
+import { LoginTextError, parseLoginText, providerStartUrl, takeProviderToken } from './login.js';
 import {
   auditedBallotJson, Ballot, ElectionContext, encryptBallot,
 } from './ballot.js';
@@ -267,8 +267,10 @@ async function load() {
       ev.returnValue = '';
     }
   });
+  S.provider = S.election.phase === 'open' ? await S.api.provider().catch(() => null) : null;
   S.screen = homeScreen();
   if (resumeCast()) return;
+  if (await providerLogin()) return;
   if (routeHash()) return;
   if (S.election.phase === 'tallied') S.phaseInfo = { phase: 'tallied', result: await resultCounts() };
   go(S.screen);
@@ -405,6 +407,8 @@ const SCREENS = {
         submitButton('login.submit'),
         loginFileInput('login'),
       ),
+      S.provider ? button('login.provider', () => location.assign(providerStartUrl(S.electionId)),
+        { primary: true, params: { name: S.provider.name } }) : null,
     );
   },
 
@@ -824,6 +828,17 @@ async function signIn(field = 'login') {
   }
   dispatch({ type: 'TOKEN', has: true });
   go(S.seed ? 'ballot' : 'credential');
+}
+
+/** Back from the city's OpenID provider: sign in with the session token in the fragment. */
+async function providerLogin() {
+  const token = takeProviderToken(location.hash);
+  if (token === null) return false;
+  history.replaceState(null, '', location.pathname + location.search);
+  S.drafts.login = token;
+  go('login');
+  await signIn();
+  return true;
 }
 
 async function useLoginFile(file, field) {

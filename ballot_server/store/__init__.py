@@ -29,8 +29,6 @@ until they call the methods.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-
 from ballot_server.store.append import Appends, BoardHandle
 from ballot_server.store.cosignatures import Cosignatures
 from ballot_server.store.frontier import ElectionStates
@@ -45,8 +43,6 @@ from ballot_server.store.voters import (
     binding_needed,
     login_code_hash,
 )
-from evote.board import Entry, SignedTreeHead
-from evote.signing import SigningKey
 
 __all__ = [
     "CREDENTIAL_BYTES",
@@ -85,82 +81,18 @@ class Store(Appends, BoardReads, SignedHeads, VoterRegistry, Cosignatures):
 
 
 # --- the older module-level spelling of methods (callers outside the package) -------
+# Each is the method itself, taken from its class: ``command_entries(store, e, a, b)``
+# is ``store.command_entries(e, a, b)``, ``sign_head_locked(board, key, t)`` is
+# ``board.sign_head(key, t)``.
 
-
-def command_entries(store: Store, election_id: str, start: int, stop: int) -> list[Entry]:
-    """:meth:`Store.command_entries`."""
-    return store.command_entries(election_id, start, stop)
-
-
-def kind_counts(store: Store, election_id: str, start: int, stop: int) -> dict[str, int]:
-    """:meth:`Store.kind_counts`."""
-    return store.kind_counts(election_id, start, stop)
-
-
-def entries_at(
-    store: Store, election_id: str, indices: Sequence[int], *, batch: int = 500
-) -> Iterator[Entry]:
-    """:meth:`Store.entries_at`."""
-    return store.entries_at(election_id, indices, batch=batch)
-
-
-def iter_signed_head_bytes(
-    store: Store, election_id: str, *, max_size: int, batch: int = 1000
-) -> Iterator[bytes]:
-    """:meth:`Store.iter_signed_head_bytes`."""
-    return store.iter_signed_head_bytes(election_id, max_size=max_size, batch=batch)
-
-
-def first_head_covering(store: Store, election_id: str, index: int) -> SignedTreeHead | None:
-    """:meth:`Store.first_head_covering`."""
-    return store.first_head_covering(election_id, index)
-
-
-def sign_head_locked(board: BoardHandle, key: SigningKey, now_ms: int) -> SignedTreeHead:
-    """:meth:`BoardHandle.sign_head`."""
-    return board.sign_head(key, now_ms)
-
-
-def first_head_covering_locked(board: BoardHandle, index: int) -> SignedTreeHead | None:
-    """:meth:`BoardHandle.first_head_covering`."""
-    return board.first_head_covering(index)
-
-
-def entry_locked(board: BoardHandle, index: int) -> Entry:
-    """:meth:`BoardHandle.entry`."""
-    return board.entry(index)
-
-
-def add_cosignature(
-    store: Store,
-    election_id: str,
-    *,
-    size: int,
-    root: bytes,
-    witness: str,
-    key_id: bytes,
-    cosigned_at: int,
-    line: str,
-) -> bool:
-    """:meth:`Store.add_cosignature`."""
-    return store.add_cosignature(
-        election_id,
-        size=size,
-        root=root,
-        witness=witness,
-        key_id=key_id,
-        cosigned_at=cosigned_at,
-        line=line,
-    )
-
-
-def cosignature_lines(store: Store, election_id: str, size: int, root: bytes) -> list[str]:
-    """:meth:`Store.cosignature_lines`."""
-    return store.cosignature_lines(election_id, size, root)
-
-
-def largest_cosigned_size(
-    store: Store, election_id: str, threshold: int, *, max_size: int | None = None
-) -> int | None:
-    """:meth:`Store.largest_cosigned_size`."""
-    return store.largest_cosigned_size(election_id, threshold, max_size=max_size)
+command_entries = Store.command_entries
+kind_counts = Store.kind_counts
+entries_at = Store.entries_at
+iter_signed_head_bytes = Store.iter_signed_head_bytes
+first_head_covering = Store.first_head_covering
+add_cosignature = Store.add_cosignature
+cosignature_lines = Store.cosignature_lines
+largest_cosigned_size = Store.largest_cosigned_size
+sign_head_locked = BoardHandle.sign_head
+first_head_covering_locked = BoardHandle.first_head_covering
+entry_locked = BoardHandle.entry

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ballot_server import store as store_queries
 from ballot_server.auth import check_voter_id, issue_login_codes
 from ballot_server.facts import ElectionFacts
 from ballot_server.oidc import OIDC_SUBJECT, registered_voter_ids
@@ -72,7 +71,7 @@ def create_election(svc: ElectionService, command_json: Any) -> Appended:
         if board.head() is not None:
             raise AlreadyExists(f"election {election_id!r} already exists")
         entry = board.append(ELECTION_CREATED, command.signed.to_json(), svc.clock())
-        head = store_queries.sign_head_locked(board, svc.board_key, entry.time)
+        head = board.sign_head(svc.board_key, entry.time)
     return Appended(entry, head)
 
 
@@ -99,7 +98,7 @@ def command(svc: ElectionService, election_id: str, kind: str, command_json: Any
         if kind == ELECTION_OPENED:
             check_booth(parsed.body, svc.booth_sha256)
         entry = board.append(kind, parsed.signed.to_json(), svc.clock())
-        head = store_queries.sign_head_locked(board, svc.board_key, entry.time)
+        head = board.sign_head(svc.board_key, entry.time)
     return Appended(entry, head)
 
 
@@ -135,7 +134,7 @@ def expected_tally(svc: ElectionService, facts: ElectionFacts) -> TallyPosted:
     weights: list[int] = []
 
     def counted() -> Iterator[tuple[int, list[list[Any]]]]:
-        for entry in store_queries.entries_at(svc.store, facts.election_id, indices):
+        for entry in svc.store.entries_at(facts.election_id, indices):
             ballot = parse_ballot_cast(entry, manifest)
             weight = ctx.credentials.weight_of(ballot.credential)
             weights.append(weight)

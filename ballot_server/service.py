@@ -79,6 +79,7 @@ from evote.errors import (
 from evote.fingerprint import ElectionContext
 from evote.group import Rng
 from evote.kinds import BALLOT_AUDITED, BALLOT_CAST, ELECTION_CREATED, ELECTION_OPENED, TALLY_POSTED
+from evote.limits import MAX_VOTERS_PER_REQUEST as MAX_VOTERS_PER_REQUEST
 from evote.payloads import (
     COMMAND_KINDS,
     Command,
@@ -115,8 +116,6 @@ from evote.witness import WitnessPolicy
 
 REGISTER_VOTERS = "register_voters"
 """Kind of the official's signed command registering voter logins (not a board entry)."""
-
-MAX_VOTERS_PER_REQUEST = 100_000
 
 
 def now_ms() -> int:

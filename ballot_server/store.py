@@ -72,6 +72,7 @@ from evote.errors import (
 )
 from evote.hashing import TAG_LOGIN_CODE, tagged_hash
 from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
+from evote.limits import MAX_PAGE as MAX_PAGE
 from evote.rules import CountedSet
 from evote.signing import SigningKey
 
@@ -92,8 +93,6 @@ once committed, so a read of a committed prefix needs no snapshot across
 statements, and the BEGIN and COMMIT would only add two statements to each
 request (a voter's login, a proof)."""
 
-MAX_PAGE = 1000
-"""Most entries one :meth:`Store.entries` call returns."""
 
 LOGIN_HASH_BYTES = 32
 CREDENTIAL_BYTES = 32
@@ -1518,7 +1517,6 @@ def largest_cosigned_size(
             .order_by(w.size.desc())
             .limit(1)
         ).scalar()
-
 
 
 # --- resends and receipt lookup (idempotent casting, docs/api.md §5.1-5.2) ----------

@@ -56,11 +56,10 @@ from evote.errors import (
     UnauthorisedSigner,
     WitnessPolicyError,
 )
+from evote.limits import MAX_WITNESS_LINE as MAX_LINE
 from evote.witness import WitnessKey, WitnessPolicy, check_witness_policy
 
 bp = Blueprint("witness", __name__, url_prefix="/api/v1/elections/<election_id>")
-
-MAX_LINE = 512
 
 
 @bp.url_value_preprocessor

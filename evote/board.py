@@ -45,6 +45,10 @@ from evote.errors import (
     SchemaError,
 )
 from evote.hashing import TAG_RECEIPT, TAG_TREE_HEAD
+from evote.limits import MAX_ELECTION_ID as MAX_ELECTION_ID
+from evote.limits import MAX_KIND as MAX_KIND
+from evote.limits import MAX_PROOF_LENGTH as MAX_PROOF_LENGTH
+from evote.limits import MAX_TRACKING_CODE as MAX_TRACKING_CODE
 from evote.signing import SIGNATURE_BYTES, SigningKey, VerifyKey
 
 __all__ = [
@@ -66,12 +70,6 @@ __all__ = [
 VERSION = 1
 ZERO_HASH = bytes(merkle.HASH_SIZE)
 """The ``prev`` of entry 0: there is no previous entry."""
-
-MAX_ELECTION_ID = 200
-MAX_TRACKING_CODE = 200
-MAX_PROOF_LENGTH = 64
-#: The longest `kind` string an entry may carry (registry kinds are far shorter).
-MAX_KIND = 64
 
 
 def _check_str(path: str, value: object, max_len: int) -> None:

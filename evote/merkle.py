@@ -32,6 +32,7 @@ from typing import Protocol
 
 from evote.errors import MerkleError, RootMismatchError
 from evote.hashing import sha256
+from evote.limits import MAX_TREE_SIZE as MAX_TREE_SIZE
 
 LEAF_PREFIX = b"\x00"
 """RFC 9162 §2.1.1: prefix of a leaf hash preimage, ``0x00 || entry``."""
@@ -44,8 +45,6 @@ HASH_SIZE = 32
 EMPTY_ROOT = sha256(b"")
 """RFC 9162 §2.1.1: the hash of the empty tree is the hash of the empty string."""
 
-MAX_TREE_SIZE = 2**63
-"""Sizes and indices are unsigned 64-bit in RFC 9162; we stay below 2^63."""
 
 NodeId = tuple[int, int]
 """``(level, index)``: the perfect subtree over leaves ``[index << level, (index + 1) << level)``."""

@@ -52,6 +52,7 @@ from evote.errors import (
     SchemaError,
     WitnessPolicyError,
 )
+from evote.limits import MAX_WITNESSES as MAX_WITNESSES
 from evote.signing import PUBLIC_KEY_BYTES, SigningKey, VerifyKey
 
 __all__ = [
@@ -70,7 +71,6 @@ __all__ = [
     "verify_final_checkpoint",
 ]
 
-MAX_WITNESSES = 64
 STATE_FORMAT = "evote-witness-state"
 EVIDENCE_FORMAT = "evote-witness-evidence"
 VERSION = 1

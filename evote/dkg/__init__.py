@@ -71,11 +71,7 @@ board rules import the public modules directly; ``pyproject.toml``'s import
 contracts keep :mod:`evote.dkg.trustee` out of their import graph.
 """
 
-from evote.dkg.algebra import (
-    H,
-    interpolate,
-    verify_schnorr_h,
-)
+from evote.dkg.algebra import H, interpolate, verify_schnorr_h
 from evote.dkg.messages import (
     BOX_KEY_BYTES,
     COMPLAINT_REASONS,

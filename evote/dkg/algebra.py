@@ -13,9 +13,7 @@ from collections.abc import Sequence
 
 from nacl import bindings
 
-from evote.errors import (
-    InvalidProof,
-)
+from evote.errors import InvalidProof
 from evote.group import IDENTITY, ZERO, G, Point, Scalar
 from evote.hashing import (
     CTX_DKG_BLINDING,

@@ -14,17 +14,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from evote.encoding import Fields, b64encode, canonical_json
-from evote.errors import (
-    EncodingError,
-    InvalidScalar,
-    KeyCeremonyError,
-    SchemaError,
-)
+from evote.errors import EncodingError, InvalidScalar, KeyCeremonyError, SchemaError
 from evote.group import Point, Scalar
-from evote.hashing import (
-    TAG_TRUSTEE_MESSAGE,
-    enc_str,
-)
+from evote.hashing import TAG_TRUSTEE_MESSAGE, enc_str
 from evote.limits import MAX_BOX_BYTES as MAX_BOX_BYTES
 from evote.limits import MAX_TRUSTEES as MAX_TRUSTEES
 from evote.proofs import SchnorrProof

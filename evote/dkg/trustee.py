@@ -52,17 +52,9 @@ from evote.dkg.verify import (
     qualified_set,
 )
 from evote.encoding import Fields, b64encode
-from evote.errors import (
-    InvalidScalar,
-    KeyCeremonyError,
-)
+from evote.errors import InvalidScalar, KeyCeremonyError
 from evote.group import ZERO, Point, Rng, Scalar
-from evote.hashing import (
-    TAG_SHARE_BOX,
-    enc_int,
-    enc_str,
-    transcript,
-)
+from evote.hashing import TAG_SHARE_BOX, enc_int, enc_str, transcript
 from evote.proofs import SchnorrProof, prove_schnorr
 from evote.signing import SigningKey
 

@@ -38,15 +38,9 @@ from evote.dkg.messages import (
     _fail,
     _signed_fields,
 )
-from evote.errors import (
-    InvalidProof,
-    InvalidSignature,
-    KeyCeremonyError,
-)
+from evote.errors import InvalidProof, InvalidSignature, KeyCeremonyError
 from evote.group import IDENTITY, Point, Scalar
-from evote.hashing import (
-    TAG_TRUSTEE_MESSAGE,
-)
+from evote.hashing import TAG_TRUSTEE_MESSAGE
 from evote.proofs import verify_schnorr
 from evote.signing import VerifyKey
 

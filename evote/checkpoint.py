@@ -30,6 +30,10 @@ here, before anything is signed).
 This module is the hazmat layer for these formats: it parses and verifies,
 but decides nothing; :mod:`evote.witness` holds what a witness and an auditor
 conclude.
+
+Why one module of ~550 lines: the note and checkpoint formats nest (a
+checkpoint is a note's text, a cosignature is a note signature), so parsing,
+serialising and verifying them is one grammar kept in one place.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every size limit of evote, in one place (docs/limits.md explains each).
+"""Every size limit of evote, in one place, each with the reason it exists.
 
 Each bound keeps hostile input from making a parser allocate or a verifier
 work without bound, and the server, the CLI and the verifier must agree on

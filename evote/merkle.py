@@ -23,6 +23,10 @@ database can fetch them in one query).
 Verification (:func:`verify_inclusion`, :func:`verify_consistency`) follows the
 algorithms of RFC 9162 §2.1.3.2 and §2.1.4.2, after rejecting a bad index, size,
 hash length or proof length without hashing anything.
+
+Why one module of ~560 lines: the tree hashing, the node indexing and both
+proof algorithms must agree bit for bit (RFC 9162); they are one specification
+and are tested together against its vectors (``tools/make_merkle_vectors.py``).
 """
 
 from __future__ import annotations

@@ -29,6 +29,10 @@ list would let a prover choose the output after seeing the challenge.
 All arithmetic is libsodium's, through :mod:`evote.group`.  Points and scalars
 that come from outside are validated where they are decoded (``from_json``);
 a proof is then checked against lists its verifier holds itself.
+
+Why one module of ~520 lines: the proof's commitments, challenges and
+responses are one Fiat–Shamir transcript; prover and verifier must build it
+identically, so both sit next to it.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ Everything here holds or handles a secret (the polynomials, the box secret key,
 the key share x_j), so nothing on the public side imports it: the verifier and
 the board rules import :mod:`evote.dkg.messages` and :mod:`evote.dkg.verify`
 only, which an import contract in ``pyproject.toml`` enforces.
+
+Why one module of ~600 lines: the six steps share the trustee state and the
+private helpers that evaluate its polynomials; keeping them together keeps
+every use of a secret in one file to audit.
 """
 
 from __future__ import annotations

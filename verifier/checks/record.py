@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from evote.board import Entry
+from evote.board import Entry, link_faults
 from evote.errors import RuleViolation
 from evote.kinds import BALLOT_KINDS, SPECS
 from verifier import parallel
@@ -93,19 +93,12 @@ class RecordChecks:
             self.prev_leaf = r.leaf
             return
         election, index, kind, prev, time = r.header
-        if election != self.election:
-            fmt.fail(f"entry is for election {election!r}, not {self.election!r}",
-                     "wrong_election", pos)
-        if index != pos:
-            fmt.fail(f"entry says index {index} but is line {pos + 1} (index {pos})",
-                     "wrong_index", pos)
-        # (6) the chain link and the clock
-        if prev != self.prev_leaf:
-            chain.fail("prev is not the hash of the previous entry", "broken_chain", pos)
-        if time < self.last_time:
-            chain.fail(f"time {time} is before the previous entry's {self.last_time}",
-                       "time_goes_back", pos)
-        else:
+        # (1, 6) the link rules are evote.board's (link_faults); this reports every fault
+        for code, check, message in link_faults(election, index, prev, time,
+                                                election=self.election, index=pos,
+                                                prev=self.prev_leaf, last_time=self.last_time):
+            self.c[check].fail(message, code, pos)
+        if time >= self.last_time:
             self.last_time = time
         self.prev_leaf = r.leaf
         # (10) the phase table, for ballots; commands go through the whole projection

@@ -16,7 +16,7 @@ a record through :func:`verify_chain`.  Both sides compute the same bytes:
 
 The exact byte layouts are specified in ``docs/board.md``.
 
-Why one module of ~740 lines: entries, chain heads, tree heads and receipts
+Why one module of ~780 lines: entries, chain heads, tree heads and receipts
 share one byte layout and one set of field checks (``docs/board.md``), and a
 receipt is verified against a tree head and an entry; split, each part would
 import the others' private checks.

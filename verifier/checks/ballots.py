@@ -25,7 +25,8 @@ CHECKS: tuple[CheckSpec, ...] = (
 
 
 class BallotChecks:
-    """Mixin of :class:`~verifier.checks.engine.RecordVerifier` (whose ``__init__`` holds the state)."""
+    """Handlers of :class:`~verifier.checks.engine.RecordVerifier` for these checks
+    (the state they use is set up in its ``__init__``)."""
 
     def _alphas(self, pos: int, cts: bytes) -> None:
         check = self._unique

@@ -24,7 +24,8 @@ CHECKS: tuple[CheckSpec, ...] = (
 
 
 class LogChecks:
-    """Mixin of :class:`~verifier.checks.engine.RecordVerifier` (whose ``__init__`` holds the state)."""
+    """Handlers of :class:`~verifier.checks.engine.RecordVerifier` for these checks
+    (the state they use is set up in its ``__init__``)."""
 
     def _merkle(self, leaf: bytes) -> None:
         needed = self.needed

@@ -31,7 +31,8 @@ CHECKS: tuple[CheckSpec, ...] = (
 
 
 class RecordChecks:
-    """Mixin of :class:`~verifier.checks.engine.RecordVerifier` (whose ``__init__`` holds the state)."""
+    """Handlers of :class:`~verifier.checks.engine.RecordVerifier` for these checks
+    (the state they use is set up in its ``__init__``)."""
 
     def _numbered_lines(self) -> Iterator[tuple[int, bytes]]:
         """(position, line without newline); format problems of the line framing are

@@ -1,11 +1,16 @@
 """The registry of record checks: what a check is, its running state, and the groups.
 
-A group of checks is a module of this package with a ``CHECKS`` tuple (the
+The board is streamed once, by one :class:`~verifier.checks.engine.RecordVerifier`;
+each group of checks is a module of this package holding its ``CHECKS`` (the
 checks' numbers and names, as ``docs/verifier.md`` numbers them) and a mixin
-class whose handlers :class:`~verifier.checks.engine.RecordVerifier` calls.
-``GROUPS`` in :mod:`verifier.checks.engine` lists them; a new group (the
-mix-net checks, say) is a new module added there, with its numbers following
-the last ones.
+class with its handlers, so a group's code sits in its own module while sharing
+the state of that one pass (set up in ``RecordVerifier.__init__``).
+
+Adding a group (the mix-net checks, say): a new module with ``CHECKS``,
+numbered after the last check, and a mixin; add the module to
+``engine.GROUPS`` and the mixin to ``RecordVerifier``'s bases; call its
+handlers from the stream (``_on_<kind>`` for a command kind is found by name)
+or from ``_finish``.  ``CHECKS`` of the package, and so the report, follow.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ LATE_CHECKS = ("counted-set", "aggregation", "partial-decryptions", "combination
 
 #: Codes that say a check had nothing (yet) to judge, not that a rule broke.
 NOT_A_VERDICT = frozenset({"empty", "not_reached", "no_context"})
+
 
 def rule_of(check: str, code: str) -> str | None:
     """The rule (docs/rules.md) a failure of ``check`` with ``code`` reports, for the

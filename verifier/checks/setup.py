@@ -41,7 +41,8 @@ CHECKS: tuple[CheckSpec, ...] = (
 
 
 class SetupChecks:
-    """Mixin of :class:`~verifier.checks.engine.RecordVerifier` (whose ``__init__`` holds the state)."""
+    """Handlers of :class:`~verifier.checks.engine.RecordVerifier` for these checks
+    (the state they use is set up in its ``__init__``)."""
 
     def _on_command(self, pos: int, kind: str, entry: Entry) -> None:
         """A signed command: the board projection's rules, then this check's counts.

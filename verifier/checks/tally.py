@@ -29,7 +29,8 @@ CHECKS: tuple[CheckSpec, ...] = (
 
 
 class TallyChecks:
-    """Mixin of :class:`~verifier.checks.engine.RecordVerifier` (whose ``__init__`` holds the state)."""
+    """Handlers of :class:`~verifier.checks.engine.RecordVerifier` for these checks
+    (the state they use is set up in its ``__init__``)."""
 
     def _tally_expectation(self) -> AggregateExpectation | None:
         """What the counted ballots add up to (R-TAL-01/02 compare tally_posted with it)."""

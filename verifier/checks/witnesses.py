@@ -13,7 +13,8 @@ CHECKS: tuple[CheckSpec, ...] = (
 
 
 class WitnessChecks:
-    """Mixin of :class:`~verifier.checks.engine.RecordVerifier` (whose ``__init__`` holds the state)."""
+    """Handlers of :class:`~verifier.checks.engine.RecordVerifier` for these checks
+    (the state they use is set up in its ``__init__``)."""
 
     def _finish_witnesses(self) -> None:
         """(19) The final checkpoint meets the manifest's witness policy (docs/witness.md §6).

@@ -40,6 +40,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: install lint
 	bash scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 -q

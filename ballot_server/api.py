@@ -22,6 +22,7 @@ from ballot_server.service import REGISTER_VOTERS, ElectionService, Posted
 from evote.commands import check_election_id
 from evote.encoding import MAX_SAFE_INTEGER, parse_json
 from evote.errors import NotFound, SchemaError
+from evote.limits import MAX_TRACKING_CODE as MAX_TRACKING_CODE
 from evote.record import MEDIA_TYPE
 from evote.signing import VerifyKey
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-MAX_TRACKING_CODE = 200
 
 #: Command kinds whose body may exceed EVOTE_MAX_BODY (with an Evote-Body-Signature).
 LARGE_KINDS = frozenset({"credentials_published"})

@@ -33,9 +33,9 @@ from ballot_server.store import Store, Voter, login_code_hash
 from evote.encoding import b64decode, b64encode
 from evote.errors import AuthenticationError, EncodingError, SchemaError
 from evote.group import Rng
+from evote.limits import MAX_VOTER_ID as MAX_VOTER_ID
 
 LOGIN_SECRET_BYTES = 32
-MAX_VOTER_ID = 200
 SCHEME = "Bearer"
 
 

@@ -36,6 +36,7 @@ from evote.errors import (
     UnauthorisedSigner,
 )
 from evote.kinds import ELECTION_CREATED, ELECTION_OPENED, TALLY_POSTED
+from evote.limits import MAX_VOTERS_PER_REQUEST as MAX_VOTERS_PER_REQUEST
 from evote.payloads import (
     COMMAND_KINDS,
     Command,
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
 REGISTER_VOTERS = "register_voters"
 """Kind of the official's signed command registering voter logins (not a board entry)."""
 
-MAX_VOTERS_PER_REQUEST = 100_000
 
 
 def create_election(svc: ElectionService, command_json: Any) -> Appended:

@@ -51,10 +51,10 @@ from typing import Any
 
 from evote.encoding import b64decode, b64encode
 from evote.errors import EncodingError
+from evote.limits import DEFAULT_MAX_BODY as DEFAULT_MAX_BODY
+from evote.limits import DEFAULT_MAX_COMMAND_BODY as DEFAULT_MAX_COMMAND_BODY
 from evote.signing import SEED_BYTES, SigningKey, VerifyKey
 
-DEFAULT_MAX_BODY = 1024 * 1024
-DEFAULT_MAX_COMMAND_BODY = 64 * 1024 * 1024
 DEFAULT_CAST_RATE = 60.0
 DEFAULT_CAST_BURST = 20
 DEFAULT_BODY_TIMEOUT = 10.0

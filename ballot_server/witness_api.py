@@ -39,11 +39,11 @@ from evote.checkpoint import Checkpoint, Note
 from evote.commands import check_election_id
 from evote.encoding import Fields
 from evote.errors import NotFound, SchemaError
+from evote.limits import MAX_WITNESS_LINE as MAX_LINE
 from evote.witness import WitnessPolicy, check_witness_policy
 
 bp = Blueprint("witness", __name__, url_prefix="/api/v1/elections/<election_id>")
 
-MAX_LINE = 512
 
 
 @bp.url_value_preprocessor

@@ -26,9 +26,8 @@ import yaml
 from cli.keyfiles import read_bytes
 from evote.encoding import parse_json
 from evote.errors import EncodingError, ManifestError
+from evote.limits import MAX_MANIFEST_BYTES as MAX_MANIFEST_BYTES
 from evote.manifest import Manifest
-
-MAX_MANIFEST_BYTES = 1_000_000
 
 _FIELD_PATH = re.compile(r"manifest(?:\.[A-Za-z0-9_-]+|\[\d+\])*")
 

@@ -52,6 +52,7 @@ from cli.options import OrderedGroup, server_option, trustee_state_option
 from cli.waiting import DEFAULT_TIMEOUT, names, wait_until
 from evote import dkg
 from evote.commands import check_election_id, sign_command
+from evote.dkg import trustee as dkg_trustee
 from evote.encoding import Fields
 from evote.errors import EvoteError, KeyCeremonyError, LifecycleError
 from evote.group import Scalar
@@ -79,7 +80,7 @@ class TrusteeFile:
     path: Path
     signing_key: SigningKey
     election_id: str | None = None
-    ceremony: dkg.TrusteeState | None = None
+    ceremony: dkg_trustee.TrusteeState | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,7 +100,7 @@ class TrusteeFile:
         replace_file(self.path, json_bytes(self.to_json()), secret=True)
         return self
 
-    def with_ceremony(self, ceremony: dkg.TrusteeState) -> TrusteeFile:
+    def with_ceremony(self, ceremony: dkg_trustee.TrusteeState) -> TrusteeFile:
         return replace(self, election_id=ceremony.election_id, ceremony=ceremony).save()
 
 
@@ -131,7 +132,7 @@ def load_state(path: str | Path) -> TrusteeFile:
             check_election_id(election, f.sub("election"))
         ceremony = None
         if f.raw("ceremony") is not None:
-            ceremony = dkg.TrusteeState.from_json(f.raw("ceremony"), f.sub("ceremony"))
+            ceremony = dkg_trustee.TrusteeState.from_json(f.raw("ceremony"), f.sub("ceremony"))
             if ceremony.signing_key.seed != key.seed or ceremony.election_id != election:
                 raise CliError(f"{target}: the ceremony state does not belong to this trustee")
     except EvoteError as exc:
@@ -197,7 +198,7 @@ def keygen_round(client: Client, path: str | Path, election_id: str | None = Non
     n, t = len(setup.trustees), setup.threshold
     ceremony = state.ceremony
     if ceremony is None:
-        ceremony, _ = dkg.step1_announce(
+        ceremony, _ = dkg_trustee.step1_announce(
             eid, index, n, t, secrets.token_bytes, signing_key=state.signing_key
         )
         state = state.with_ceremony(ceremony)  # saved before anything is posted
@@ -215,7 +216,7 @@ def keygen_round(client: Client, path: str | Path, election_id: str | None = Non
     if missing:
         return RoundStatus(False, f"announced; waiting for {names(missing)} to announce")
     if index not in {s.dealer for s in board.shares} and board.qualified is None:
-        dealt = dkg.step2_shares(ceremony, list(announced.values()), secrets.token_bytes)
+        dealt = dkg_trustee.step2_shares(ceremony, list(announced.values()), secrets.token_bytes)
         _post(client, state, "trustee_shares", dealt.to_json())
     return RoundStatus(True, detail=index)
 
@@ -248,7 +249,7 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
         missing = sorted(set(range(1, n + 1)) - {s.dealer for s in b.shares})
         if missing:
             return RoundStatus(False, f"shares dealt; waiting for {names(missing)} to deal theirs")
-        outcome = dkg.step3_receive(ceremony, b.announcements, b.shares)
+        outcome = dkg_trustee.step3_receive(ceremony, b.announcements, b.shares)
         if isinstance(outcome, list):
             posted = {(c.accuser, c.accused) for c in complaints}
             for complaint in outcome:
@@ -256,7 +257,7 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
                     _post(client, state, "trustee_complaint", complaint.to_json())
                     complaints.append(complaint)
         answered = {(a.dealer, a.accuser) for a in answers}
-        for answer in dkg.step4_answer(ceremony, b.announcements, complaints):
+        for answer in dkg_trustee.step4_answer(ceremony, b.announcements, complaints):
             if (answer.dealer, answer.accuser) not in answered:
                 _post(client, state, "trustee_complaint_answer", answer.to_json())
                 answers.append(answer)
@@ -267,12 +268,12 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
     if me in b.qualified and me not in {c.trustee for c in b.commitments} and (
         b.reconstruct is None
     ):
-        mine = dkg.step5_reveal(ceremony, secrets.token_bytes)
+        mine = dkg_trustee.step5_reveal(ceremony, secrets.token_bytes)
         _post(client, state, "trustee_committed", mine.to_json())
         b = view_ceremony(client, eid)
     if b.reconstruct is not None:
         have = {(r.trustee, r.dealer) for r in b.reconstructions}
-        for r in dkg.step6_reconstruct(ceremony, b.announcements, b.shares, b.answers,
+        for r in dkg_trustee.step6_reconstruct(ceremony, b.announcements, b.shares, b.answers,
                                        b.reconstruct):
             if (r.trustee, r.dealer) not in have:
                 _post(client, state, "trustee_reconstruction", r.to_json())
@@ -280,7 +281,7 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
     if me not in b.qualified:
         raise KeyCeremonyError(f"trustee {me} was disqualified and holds no key share")
     try:
-        joint, _ = dkg.finalize(ceremony, b.announcements, b.shares, b.complaints, b.answers,
+        joint, _ = dkg_trustee.finalize(ceremony, b.announcements, b.shares, b.complaints, b.answers,
                                 b.commitments, b.reconstructions)
     except KeyCeremonyError as exc:
         unrevealed = dkg.unrevealed(b.qualified, b.commitments)
@@ -321,13 +322,13 @@ def run_ceremony(
             raise CliError(f"the share exchange did not finish: {status.waiting}")
 
 
-def _finalized(state: TrusteeFile, ceremony: dkg.TrusteeState, view: BoardView) -> Scalar:
+def _finalized(state: TrusteeFile, ceremony: dkg_trustee.TrusteeState, view: BoardView) -> Scalar:
     """This trustee's key share, computed once from the (now final) ceremony on the board
     and saved in the state file, which from then on no longer holds the polynomial."""
     if ceremony.share is not None:
         return ceremony.share
     b = view.ceremony()
-    joint, final = dkg.finalize(ceremony, b.announcements, b.shares, b.complaints, b.answers,
+    joint, final = dkg_trustee.finalize(ceremony, b.announcements, b.shares, b.complaints, b.answers,
                                 b.commitments, b.reconstructions)
     published = view.joint_key()
     if published is None or published != joint or final.share is None:

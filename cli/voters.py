@@ -30,11 +30,11 @@ from cli.roster import load_roster
 from evote.commands import sign_command
 from evote.encoding import Fields, parse_json
 from evote.errors import EncodingError, EvoteError, SchemaError
+from evote.limits import MAX_LOGIN_FILE as MAX_LOGIN_FILE
 from evote.signing import SigningKey
 
 LOGIN_FILE_TYPE = "evote-login"
 LOGIN_FILE_VERSION = 1
-MAX_LOGIN_FILE = 10_000
 #: The signed request kind (not a board entry: logins are never published).
 REGISTER_KIND = "register_voters"
 #: The register body's id_kind for OpenID provider subjects (ballot_server/oidc.py).

@@ -50,6 +50,16 @@ from evote.commands import check_election_id
 from evote.encoding import MAX_SAFE_INTEGER, Fields, canonical_json
 from evote.errors import EncodingError, ManifestError, SchemaError
 from evote.hashing import TAG_MANIFEST, tagged_hash
+from evote.limits import MAX_BALLOT_BRANCHES as MAX_BALLOT_BRANCHES
+from evote.limits import MAX_DESCRIPTION as MAX_DESCRIPTION
+from evote.limits import MAX_GRADES as MAX_GRADES
+from evote.limits import MAX_OPTION as MAX_OPTION
+from evote.limits import MAX_OPTIONS as MAX_OPTIONS
+from evote.limits import MAX_QUESTION_TITLE as MAX_QUESTION_TITLE
+from evote.limits import MAX_QUESTIONS as MAX_QUESTIONS
+from evote.limits import MAX_RANKED_OPTIONS as MAX_RANKED_OPTIONS
+from evote.limits import MAX_SCORE as MAX_SCORE
+from evote.limits import MAX_TITLE as MAX_TITLE
 from evote.mixnet import MixerKey, check_mixers
 from evote.proofs import MAX_RANGE_WIDTH
 from evote.signing import VerifyKey
@@ -62,26 +72,11 @@ MIXED_KINDS = ("ranked", "grades")
 #: The ranked methods (``evote.counting``); a graded question is Majority Judgment.
 RANKED_METHODS = ("irv", "stv", "schulze", "borda")
 GRADES_METHOD = "majority_judgment"
-#: A ranked question's option proves a rank in 0..k (k+1 branches per option,
-#: k(k+1) per question): 32 options keep a ballot's question under 1056 branches.
-MAX_RANKED_OPTIONS = 32
 MIN_GRADES = 2
-MAX_GRADES = 20
 #: The languages every grade name must be given in (the booth's two languages).
 GRADE_LANGUAGES = ("en", "ru")
 MIN_OPTIONS = 2
-MAX_OPTIONS = 64
-MAX_QUESTIONS = 50
-MAX_SCORE = 100
-#: Upper bound on the disjunctive-proof branches one ballot carries (each branch
-#: is two scalars).  Keeps a hostile or careless manifest from making every
-#: ballot megabytes long and every verification seconds long.
-MAX_BALLOT_BRANCHES = 10_000
 
-MAX_TITLE = 500
-MAX_QUESTION_TITLE = 1000
-MAX_OPTION = 500
-MAX_DESCRIPTION = 20_000
 
 _QUESTION_ID = re.compile(r"[a-z0-9_-]{1,64}")
 _LANG = re.compile(r"[a-z]{2}")

@@ -46,10 +46,7 @@ from evote.ballot import AuditedBallot, Ballot
 from evote.board import Entry
 from evote.commands import SignedCommand
 from evote.credentials import CredentialList
-from evote.dkg import (
-    MAX_TRUSTEES,
-    JointKey,
-)
+from evote.dkg.messages import MAX_TRUSTEES, JointKey
 from evote.encoding import MAX_SAFE_INTEGER, Fields, b64encode
 from evote.errors import BoardError, EncodingError, SchemaError, UnauthorisedSigner
 from evote.kinds import BALLOT_KINDS as BALLOT_KINDS  # re-exported

@@ -46,8 +46,8 @@ from evote.dkg import (
     EncryptedShares,
     JointKey,
     Reconstruction,
-    TrusteeState,
 )
+from evote.dkg.trustee import TrusteeState
 from evote.elgamal import Ciphertext
 from evote.encoding import b64decode, canonical_json, parse_json
 from evote.errors import EvoteError

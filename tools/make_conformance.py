@@ -40,6 +40,7 @@ from evote.ballot import (  # noqa: E402
 )
 from evote.board import SignedTreeHead, TreeHead  # noqa: E402
 from evote.credentials import CredentialList, PublicCredential  # noqa: E402
+from evote.dkg import trustee as dkg_trustee  # noqa: E402
 from evote.drbg import SeededRng  # noqa: E402
 from evote.elgamal import encrypt  # noqa: E402
 from evote.encoding import canonical_json  # noqa: E402
@@ -880,7 +881,7 @@ def _dkg16() -> Builder:
 def _dkg16b() -> Builder:
     b = standard("R-DKG-16-reveal-after-reconstruct", withhold=(2,))
     e = b.e
-    late = dkg.step5_reveal(e.states[2], e.rng)
+    late = dkg_trustee.step5_reveal(e.states[2], e.rng)
     b.insert_before("key", b.trustee("trustee_committed", 2, late, "commit:2"))
     return b
 

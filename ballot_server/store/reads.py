@@ -25,10 +25,8 @@ from evote import merkle
 from evote.board import Entry
 from evote.errors import MerkleError, NotFound, SchemaError
 from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
+from evote.limits import MAX_PAGE as MAX_PAGE
 from evote.rules import CountedSet
-
-MAX_PAGE = 1000
-"""Most entries one :meth:`BoardReads.entries` call returns."""
 
 _BALLOT_KINDS = (BALLOT_CAST, BALLOT_AUDITED)
 

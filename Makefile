@@ -19,7 +19,7 @@ BOOTH_JS := ballot_server/static/booth.js
 $(BOOTH)/node_modules/.package-lock.json: $(BOOTH)/package-lock.json
 	cd $(BOOTH) && npm ci --no-audit --no-fund
 
-$(BOOTH_JS): $(BOOTH)/node_modules/.package-lock.json $(BOOTH)/build.mjs $(wildcard $(BOOTH)/src/*.js) $(wildcard ballot_server/static/i18n/*.json)
+$(BOOTH_JS): $(BOOTH)/node_modules/.package-lock.json $(BOOTH)/build.mjs $(wildcard $(BOOTH)/src/*.js) $(wildcard $(BOOTH)/src/screens/*.js) $(wildcard ballot_server/static/i18n/*.json)
 	cd $(BOOTH) && node build.mjs
 
 booth: $(BOOTH_JS)

@@ -23,7 +23,7 @@ from cli import api
 from cli.board_view import BoardView, counted_weights, result_bounds
 from cli.chart import write_chart
 from cli.client import Client
-from cli.console import CliError, note, progress, say
+from cli.console import CliError, note, progress, say, warn
 from cli.keyfiles import new_directory, read_key_file, read_public_key, write_new_file
 from cli.manifest_file import load_manifest
 from cli.options import OrderedGroup, election_argument, official_key_option, server_option
@@ -31,6 +31,7 @@ from cli.results import print_result, question_totals
 from cli.waiting import DEFAULT_TIMEOUT, names, wait_until
 from evote import dkg
 from evote.board import verify_chain
+from evote.checkpoint import checkpoint_size
 from evote.commands import sign_command
 from evote.encoding import b64encode
 from evote.errors import (
@@ -398,7 +399,12 @@ def election() -> None:
 
 @election.command("create")
 @click.argument("manifest_path", metavar="MANIFEST", type=click.Path(dir_okay=False))
-@server_option
+@click.option(
+    "--server",
+    envvar="EVOTE_SERVER",
+    metavar="URL",
+    help="Ballot server base URL [env: EVOTE_SERVER]; not needed with --check.",
+)
 @official_key_option
 @click.option(
     "--credential-authority",
@@ -422,7 +428,7 @@ def election() -> None:
 )
 def create_command(
     manifest_path: str,
-    server: str,
+    server: str | None,
     key_path: str,
     ca: str,
     trustees: tuple[str, ...],
@@ -450,6 +456,8 @@ def create_command(
             f"{len(manifest.questions)} questions, {t} of {len(trustee_keys)} trustees"
         )
         return
+    if not server:
+        raise click.UsageError("Missing option '--server' (only --check posts nothing).")
     with Client(server) as client:
         create_election(client, key, setup)
     say(f"created election {manifest.election_id}")
@@ -677,10 +685,76 @@ def result_command(election_id: str, server: str, chart_path: str | None, lang: 
     help="New directory for the record (record.json, board.jsonl, tree-heads.jsonl), "
     "or a FILE.zip to keep the archive as one file.",
 )
-def export_command(election_id: str, server: str, out_dir: str) -> None:
-    """Download the election record for auditors; check it with `evote-verify DIR`."""
+@click.option(
+    "--timeout", type=click.FloatRange(min=0), default=120.0, show_default=True,
+    help="With a witness policy: seconds to wait for the witnesses to cosign the whole "
+    "board (0: check once).",
+)
+@click.option(
+    "--allow-uncosigned", is_flag=True,
+    help="Export even without a cosigned checkpoint of the whole board (the record will "
+    "fail verifier check 19); prints a warning.",
+)
+def export_command(
+    election_id: str, server: str, out_dir: str, timeout: float, allow_uncosigned: bool
+) -> None:
+    """Download the election record for auditors; check it with `evote-verify DIR`.
+
+    With a witness policy in the manifest the record is complete only with a
+    checkpoint of the whole board cosigned by enough witnesses (verifier check
+    19), and witnesses poll at their own pace: export waits for one (up to
+    --timeout seconds), and fails rather than write a record that would not
+    verify, unless --allow-uncosigned.
+    """
     with Client(server) as client:
+        policy = api.fetch_setup(client, election_id).setup.manifest.witnesses
+        if policy is not None:
+            cosigned = wait_for_cosigned(client, election_id, timeout, allow_uncosigned)
+            if cosigned is not None:
+                note(f"the witnesses have cosigned the whole board ({cosigned} entries)")
         size, heads = export_record(client, election_id, Path(out_dir))
     say(
         f"wrote the record of {election_id} to {out_dir}: {size} entries, {heads} signed tree heads"
     )
+
+
+def cosigned_size(client: Client, election_id: str) -> tuple[int | None, int]:
+    """(size of the server's cosigned checkpoint or None, size of the board's latest head)."""
+    note_text = api.cosigned_checkpoint(client, election_id)
+    return checkpoint_size(note_text), api.signed_head(client, election_id).size
+
+
+def wait_for_cosigned(
+    client: Client, election_id: str, timeout: float, allow_uncosigned: bool
+) -> int | None:
+    """Wait until a checkpoint of the whole board meets the witness policy; its size.
+
+    With ``allow_uncosigned`` a missing one is a loud warning and None, not an error.
+    """
+
+    def check() -> tuple[int | None, str]:
+        cosigned, board = cosigned_size(client, election_id)
+        if cosigned == board:
+            return board, ""
+        have = "no cosigned checkpoint yet" if cosigned is None else (
+            f"the cosigned checkpoint covers {cosigned} entries")
+        return None, f"waiting for the witnesses to cosign the whole board ({board} entries; {have})"
+
+    try:
+        return wait_until(
+            check, timeout=timeout, what="no cosigned checkpoint of the whole board",
+            retry_hint="the record would fail verifier check 19 (witnesses); make sure "
+            "enough witnesses run (`evote witness run`), then export again (or pass "
+            "--allow-uncosigned to export it anyway)",
+            code="no_cosigned_checkpoint",
+        )
+    except CliError:
+        if not allow_uncosigned:
+            raise
+        cosigned, board = cosigned_size(client, election_id)
+        warn(
+            f"EXPORTING WITHOUT A COSIGNED CHECKPOINT OF THE WHOLE BOARD ({board} entries; "
+            + ("none is cosigned" if cosigned is None else f"the cosigned one covers {cosigned}")
+            + "): this record FAILS verifier check 19 (witnesses) [no_cosigned_checkpoint]"
+        )
+        return None

@@ -113,7 +113,7 @@ def load_state(path: str | Path) -> TrusteeFile:
         )
     obj = read_json(target, "trustee state file")
     if not isinstance(obj, dict) or obj.get("type") != STATE_FILE_TYPE:
-        raise CliError(f"wrong file: {target} is not an evote trustee state file")
+        raise CliError(f"wrong file: {target} is not an evote trustee state file", code="wrong_file")
     warn_if_exposed(target, "trustee state file")
     try:
         f = Fields(
@@ -122,10 +122,10 @@ def load_state(path: str | Path) -> TrusteeFile:
             required=("type", "v", "public", "signing_key", "election", "ceremony"),
         )
         if f.int("v") != STATE_FILE_VERSION:
-            raise CliError(f"{target}: unsupported state file version")
+            raise CliError(f"{target}: unsupported state file version", code="wrong_file")
         key = SigningKey.from_json(f.raw("signing_key"))
         if VerifyKey.from_json(f.raw("public")).raw != key.verify_key.raw:
-            raise CliError(f"{target}: the public key does not match the signing key")
+            raise CliError(f"{target}: the public key does not match the signing key", code="wrong_file")
         election = f.raw("election")
         if election is not None:
             check_election_id(election, f.sub("election"))
@@ -133,9 +133,9 @@ def load_state(path: str | Path) -> TrusteeFile:
         if f.raw("ceremony") is not None:
             ceremony = dkg.TrusteeState.from_json(f.raw("ceremony"), f.sub("ceremony"))
             if ceremony.signing_key.seed != key.seed or ceremony.election_id != election:
-                raise CliError(f"{target}: the ceremony state does not belong to this trustee")
+                raise CliError(f"{target}: the ceremony state does not belong to this trustee", code="wrong_file")
     except EvoteError as exc:
-        raise CliError(f"{target} is damaged: {exc.message}") from None
+        raise CliError(f"{target} is damaged: {exc.message}", code="wrong_file") from None
     return TrusteeFile(target, key, election, ceremony)
 
 
@@ -145,7 +145,7 @@ def init_trustee(path: str | Path) -> VerifyKey:
     pub = target.with_name(target.name.removesuffix(".state") + ".pub")
     for existing in (target, pub):
         if existing.exists():
-            raise CliError(f"{existing} already exists; refusing to overwrite it")
+            raise CliError(f"{existing} already exists; refusing to overwrite it", code="already_exists")
     key = SigningKey.generate(secrets.token_bytes)
     write_new_file(target, json_bytes(TrusteeFile(target, key).to_json()), secret=True)
     write_new_file(pub, public_key_text(key.verify_key), secret=False)
@@ -310,7 +310,7 @@ def run_ceremony(
         keygen_round(client, path, election_id)
     for path in paths:
         if not (status := keygen_round(client, path, election_id)).done:
-            raise CliError(f"key generation did not finish: {status.waiting}")
+            raise CliError(f"key generation did not finish: {status.waiting}", code="not_ready")
     for path in paths:
         shares_round(client, path)
     qualify_ceremony(client, official, election_id)
@@ -318,7 +318,7 @@ def run_ceremony(
         shares_round(client, path)
     for path in paths:
         if not (status := shares_round(client, path)).done:
-            raise CliError(f"the share exchange did not finish: {status.waiting}")
+            raise CliError(f"the share exchange did not finish: {status.waiting}", code="not_ready")
 
 
 def _finalized(state: TrusteeFile, ceremony: dkg.TrusteeState, view: BoardView) -> Scalar:

@@ -120,7 +120,7 @@ def one_election(named: dict[str, str | None]) -> str:
         )
     if len(set(ids.values())) > 1:
         listed = ", ".join(f"{where} {eid!r}" for where, eid in ids.items())
-        raise CliError(f"these are for different elections: {listed}")
+        raise CliError(f"these are for different elections: {listed}", code="wrong_election")
     return next(iter(ids.values()))
 
 
@@ -130,7 +130,7 @@ def read_sent_ballot(path: str | Path, ctx: ElectionContext) -> Ballot:
     try:
         return Ballot.from_json(obj, ctx.manifest)
     except EvoteError as exc:
-        raise CliError(f"ballot file {path}: {exc.message}") from None
+        raise CliError(f"ballot file {path}: {exc.message}", code="wrong_file") from None
 
 
 def ballot_file_election(path: str | Path) -> str:
@@ -139,7 +139,7 @@ def ballot_file_election(path: str | Path) -> str:
     try:
         return check_election_id(obj.get("election_id") if isinstance(obj, dict) else None)
     except SchemaError:
-        raise CliError(f"{path} is not a saved evote ballot (no election_id)") from None
+        raise CliError(f"{path} is not a saved evote ballot (no election_id)", code="wrong_file") from None
 
 
 # --- choices ---------------------------------------------------------------------------

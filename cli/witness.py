@@ -141,7 +141,7 @@ def directory_lock(directory: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise CliError(f"another witness is already running on {directory}") from None
+            raise CliError(f"another witness is already running on {directory}", code="busy") from None
         yield
 
 
@@ -170,7 +170,7 @@ def read_witness_key(path: Path) -> tuple[str, SigningKey]:
         if key.verify_key.raw != VerifyKey.from_json(f.raw("public")).raw:
             raise SchemaError(f"{path}: the public key does not match the secret key")
     except EvoteError as exc:
-        raise CliError(f"wrong witness key file: {exc.message}") from None
+        raise CliError(f"wrong witness key file: {exc.message}", code="wrong_file") from None
     return name, key
 
 
@@ -318,15 +318,15 @@ def init(directory: str, name: str) -> None:
     try:
         check_key_name(name, "witness name")
     except EncodingError as exc:
-        raise CliError(exc.message) from None
+        raise CliError(exc.message, code=exc.code) from None
     root = Path(directory)
     try:
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         (root / EVIDENCE_DIR).mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
-        raise CliError(f"cannot create {root}: {exc.strerror or exc}") from None
+        raise CliError(f"cannot create {root}: {exc.strerror or exc}", code="io_error") from None
     if (root / KEY_FILE).exists() or (root / STATE_FILE).exists():
-        raise CliError(f"{root} is already a witness directory; refusing to overwrite it")
+        raise CliError(f"{root} is already a witness directory; refusing to overwrite it", code="already_exists")
     key = SigningKey.generate(os.urandom)
     write_new_file(root / STATE_FILE, json_bytes(WitnessState(name).to_json()), secret=False)
     write_new_file(root / KEY_FILE, json_bytes(key_file_json(name, key)), secret=True)
@@ -384,7 +384,7 @@ def run(
         try:
             key = VerifyKey.from_json(board_key.strip())
         except EncodingError as exc:
-            raise CliError(f"--board-key: {exc.message}") from None
+            raise CliError(f"--board-key: {exc.message}", code=exc.code) from None
     with directory_lock(root):
         remove_stale_temporaries(root)
         with Client(server, timeout=max(10.0, interval)) as client:

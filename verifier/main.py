@@ -127,6 +127,8 @@ def _emit(report: Report, *, as_json: bool, html: Path | None, quiet: bool) -> N
         click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True))
     elif not quiet:
         render_table(report, Console())
+    elif report.abandoned and report.ok:
+        click.echo("VERIFIED (abandoned election)")
     else:
         click.echo("VERIFIED" if report.ok else "NOT VERIFIED: " + ", ".join(report.failed()))
 
@@ -197,7 +199,7 @@ def record_command(source: str, election: str | None, board_key: str | None,
                    workers: int | None, dask_scheduler: str | None, in_progress: bool,
                    as_json: bool, html: Path | None, quiet: bool) -> None:
     """Run every check (numbered as in docs/verifier.md) over an election record."""
-    from verifier.checks import verify_record
+    from verifier.abandoned import verify_record_or_abandoned
 
     def action() -> Report:
         src = open_source(source, election=election, board_key=board_key)
@@ -214,8 +216,8 @@ def record_command(source: str, election: str | None, board_key: str | None,
                     return parallel.ProcessRunner(ctx, n)
             show = not quiet and not as_json and Console(stderr=True).is_terminal
             with _Progress(record.latest_head.size, show) as bar:
-                return verify_record(record, runner_factory=factory, progress=bar.update,
-                                     in_progress=in_progress)
+                return verify_record_or_abandoned(record, runner_factory=factory,
+                                                  progress=bar.update, in_progress=in_progress)
         finally:
             src.close()
 

@@ -59,6 +59,7 @@ from ballot_server import store as store_queries
 from ballot_server.auth import Authenticator, VoterLogin, check_voter_id, issue_login_codes
 from ballot_server.casting import CastQueue, CastWritten, PendingCast
 from ballot_server.store import BoardHandle, Store, binding_needed
+from ballot_server.trustee_keys import refuse_reused_trustee_keys
 from evote.ballot import AuditedBallot, Ballot
 from evote.board import Entry, Receipt, SignedTreeHead
 from evote.checkpoint import Checkpoint, Note, NoteSignature, election_origin, sign_checkpoint
@@ -529,6 +530,7 @@ class ElectionService:
             raise UnauthorisedSigner("election_created must be signed by an allowed official")
         if signer != created.official.raw:
             raise UnauthorisedSigner("election_created must be signed by the official it names")
+        refuse_reused_trustee_keys(self.store, created)  # 409 trustee_key_reused
         with self.store.locked(election_id) as board:
             if board.head() is not None:
                 raise AlreadyExists(f"election {election_id!r} already exists")

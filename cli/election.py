@@ -46,6 +46,7 @@ from evote.kinds import (
     BALLOT_AUDITED,
     BALLOT_CAST,
     CREDENTIALS_PUBLISHED,
+    ELECTION_ABANDONED,
     ELECTION_CLOSED,
     ELECTION_CREATED,
     ELECTION_OPENED,
@@ -54,7 +55,7 @@ from evote.kinds import (
     TALLY_POSTED,
 )
 from evote.manifest import Manifest
-from evote.payloads import ElectionCreated, ElectionOpened
+from evote.payloads import ElectionAbandoned, ElectionCreated, ElectionOpened
 from evote.record import (
     BOARD_FILE,
     CHECKPOINT_FILE,
@@ -69,6 +70,7 @@ from evote.record import (
 )
 from evote.signing import SigningKey, VerifyKey
 from evote.tally import Result, aggregate, combine
+from evote.witness import WitnessPolicy
 
 # --- the functions (also used by `evote demo`) ---------------------------------------
 
@@ -248,6 +250,27 @@ def close_election(client: Client, key: SigningKey, election_id: str) -> int:
         sign_command(key, election_id, ELECTION_CLOSED, {}),
     )
     return len(view.of_kind(BALLOT_CAST))
+
+
+def abandon_election(client: Client, key: SigningKey, election_id: str, reason: str) -> int:
+    """Give up an election that never opened (R-PHASE-07); returns the board's size.
+
+    The entry is final: nothing may be appended after it, so the election can
+    never open, and its record verifies as the record of an abandoned election.
+    """
+    view = _official_view(client, key, election_id)
+    if not view.allows(ELECTION_ABANDONED):
+        state = view.phase.value if view.phase else "empty"
+        raise LifecycleError(
+            f"election {election_id!r} cannot be abandoned (phase {state}): only an election "
+            "still in setup can; an open one is closed (`evote election close`)"
+        )
+    body = ElectionAbandoned(reason).to_json()
+    api.post_command(
+        client, election_id, ELECTION_ABANDONED,
+        sign_command(key, election_id, ELECTION_ABANDONED, body),
+    )
+    return view.size + 1
 
 
 @dataclass(frozen=True)
@@ -558,6 +581,36 @@ def close_command(election_id: str, server: str, key_path: str) -> None:
     say(f"election {election_id} is closed ({cast} ballots cast, re-votes included)")
 
 
+@election.command("abandon")
+@election_argument
+@server_option
+@official_key_option
+@click.option("--reason", required=True, help="Why, in a sentence (it goes on the public board).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def abandon_command(election_id: str, server: str, key_path: str, reason: str, yes: bool) -> None:
+    """Abandon ELECTION_ID, which never opened: a signed, final entry on its board.
+
+    For an election whose set-up can never finish (a trustee lost its state
+    file, trustee keys reused from another election, a wrong manifest).  The
+    board stays public; nothing can be appended after this, and `evote-verify`
+    reports the record as the record of an abandoned election.  Create a new
+    election (with a new id and new trustee keys) instead.
+    """
+    key = read_key_file(key_path, "official")
+    try:
+        reason_ok = ElectionAbandoned(reason).reason
+    except SchemaError as exc:
+        raise click.BadParameter(exc.message, param_hint="--reason") from None
+    if not yes:
+        click.confirm(
+            f"Abandon election {election_id} for good (nothing can be added after it)?",
+            abort=True, err=True,
+        )
+    with Client(server) as client:
+        size = abandon_election(client, key, election_id, reason_ok)
+    say(f"election {election_id} is abandoned; its board is final ({size} entries)")
+
+
 @election.command("tally")
 @election_argument
 @server_option
@@ -626,6 +679,7 @@ def status_command(election_id: str, server: str) -> None:
                f", rebuilding {list(b.reconstruct)} ({len(b.reconstructions)} shares)"),
         ),
         ("election key", "published" if view.has(KEY_PUBLISHED) else "not yet published"),
+        ("witnesses", witness_summary(setup.manifest.witnesses)),
     ]
     creds = view.credentials()
     lines.append(("credentials", f"{len(creds)} published" if creds else "not yet published"))
@@ -647,6 +701,14 @@ def status_command(election_id: str, server: str) -> None:
     width = max(len(k) for k, _ in lines)
     for k, v in lines:
         say(f"{k.ljust(width)}  {v}")
+
+
+def witness_summary(policy: WitnessPolicy | None) -> str:
+    """The manifest's witness policy in one line (``election status``)."""
+    if policy is None:
+        return "none (no witness policy in the manifest)"
+    names = ", ".join(k.name for k in policy.keys)
+    return f"{policy.threshold} of {len(policy.keys)} must cosign: {names}"
 
 
 @election.command("result")

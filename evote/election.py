@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from evote.errors import LifecycleError
-from evote.kinds import KINDS as _KINDS
 from evote.kinds import ELECTION_ABANDONED, REGISTRY, Phase
+from evote.kinds import KINDS as _KINDS
 from evote.rulebook import violation
 
 __all__ = ["ALLOWED", "KINDS", "ONCE", "REQUIRES", "ElectionState", "LifecycleError", "Phase"]

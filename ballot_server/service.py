@@ -621,7 +621,9 @@ class ElectionService:
         f = Fields(signed.body, f"{REGISTER_VOTERS}.body", required={"voters"})
         voters = f.list("voters", check_voter_id, min_len=1, max_len=MAX_VOTERS_PER_REQUEST)
         if len(set(voters)) != len(voters):
-            raise AlreadyExists("a voter id is listed twice")
+            twice = next(v for v in voters if voters.count(v) > 1)
+            raise AlreadyExists(f"voter id {twice!r} is listed twice",
+                                detail={"voter_id": twice})
         facts = self.facts(election_id)
         signed.verify(election_id, REGISTER_VOTERS)
         if signed.signer.raw != facts.created.official.raw:
@@ -629,7 +631,15 @@ class ElectionService:
         if facts.phase not in (Phase.SETUP, Phase.OPEN):
             raise LifecycleError(f"voters cannot be registered in phase {facts.phase.value}")
         issued = issue_login_codes(voters, self.rng)
-        self.store.add_voters(election_id, [(v, h) for v, _, h in issued])
+        try:
+            self.store.add_voters(election_id, [(v, h) for v, _, h in issued])
+        except AlreadyExists:  # name one (only on this path: one lookup per listed id)
+            taken = next((v for v in voters if self.store.voter(election_id, v)), None)
+            if taken is None:
+                raise
+            raise AlreadyExists(
+                f"voter id {taken!r} is already registered for this election (nothing of "
+                "this request was registered)", detail={"voter_id": taken}) from None
         return [(v, code) for v, code, _ in issued]
 
     # -- ballots ---------------------------------------------------------------

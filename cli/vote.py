@@ -538,7 +538,7 @@ def vote(
         write_new_file(target, json_bytes(done.audited.to_json()), secret=False)
         note(
             f"audited ballot stored in {target}; re-check it on another device with "
-            f"`evote-verify audit {target} --source {server} --election {eid}`"
+            f"`evote-verify audit {target} {server} --election {eid}`"
         )
         say(
             f"audited ballot, tracking code {code}: re-encrypting your choices gave exactly "

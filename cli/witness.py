@@ -326,15 +326,20 @@ def init(directory: str, name: str) -> None:
     except OSError as exc:
         raise CliError(f"cannot create {root}: {exc.strerror or exc}", code="io_error") from None
     if (root / KEY_FILE).exists() or (root / STATE_FILE).exists():
-        raise CliError(f"{root} is already a witness directory; refusing to overwrite it", code="already_exists")
+        raise CliError(f"{root} is already a witness directory; refusing to overwrite it",
+                       code="already_exists")
     key = SigningKey.generate(os.urandom)
     write_new_file(root / STATE_FILE, json_bytes(WitnessState(name).to_json()), secret=False)
     write_new_file(root / KEY_FILE, json_bytes(key_file_json(name, key)), secret=True)
     fsync_directory(root)
     entry = WitnessKey(name, key.verify_key)
+    # The vkey first, so that the line just above the instruction is the manifest entry.
+    note(f"verifier key (C2SP vkey, for other tools): {entry.note_key.to_vkey()}")
     say(json_bytes(entry.to_json()).decode().rstrip())
-    note(f"verifier key (C2SP vkey): {entry.note_key.to_vkey()}")
-    note(f"add the line above to the manifest's witnesses.keys; keep {root / KEY_FILE} secret")
+    note(
+        "add the JSON entry just above (the {\"name\": …, \"key\": …} line, on standard "
+        f"output) to the manifest's witnesses.keys; keep {root / KEY_FILE} secret"
+    )
 
 
 @witness.command("run")

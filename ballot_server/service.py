@@ -621,7 +621,8 @@ class ElectionService:
         f = Fields(signed.body, f"{REGISTER_VOTERS}.body", required={"voters"})
         voters = f.list("voters", check_voter_id, min_len=1, max_len=MAX_VOTERS_PER_REQUEST)
         if len(set(voters)) != len(voters):
-            twice = next(v for v in voters if voters.count(v) > 1)
+            seen: set[str] = set()
+            twice = next(v for v in voters if v in seen or seen.add(v))
             raise AlreadyExists(f"voter id {twice!r} is listed twice",
                                 detail={"voter_id": twice})
         facts = self.facts(election_id)

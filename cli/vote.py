@@ -227,6 +227,27 @@ def _rule(question: Question) -> str:
     return f"choose {question.min} to {question.max}"
 
 
+def answer_hint(question: Question) -> str:
+    """How to answer ``question``, with an example that is itself a valid answer.
+
+    "empty for none" only where no answer is allowed (min 0): offering it on a
+    choose-exactly-1 question invites an answer the next line refuses."""
+    if question.kind == "score":
+        left, parts = max(question.min, min(question.max, 2 * question.max_score)), []
+        for o in range(len(question.options)):
+            if left <= 0:
+                break
+            points = min(question.max_score, left)
+            parts.append(f"{o + 1}:{points}")
+            left -= points
+        hint = f"option:points, e.g. {','.join(parts) or '1:0'}"
+    else:
+        k = max(question.min, min(question.max, 2))
+        example = ",".join(str(o + 1) for o in range(k)) or "1"
+        hint = f"option number{'s' if question.max > 1 else ''}, e.g. {example}"
+    return hint + ("; empty for none" if question.min == 0 else "")
+
+
 def ask_choices(manifest: Manifest, lang: str | None) -> list[tuple[int, ...]]:
     """Ask every question on the terminal until the answer follows the rules."""
     say(f"\n{manifest.label(lang)}")
@@ -240,14 +261,9 @@ def ask_choices(manifest: Manifest, lang: str | None) -> list[tuple[int, ...]]:
         )
         for o in range(len(question.options)):
             say(f"  {o + 1}) {question.option_label(o, lang)}")
-        hint = (
-            "option:points, e.g. 1:3,2:1"
-            if question.kind == "score"
-            else "option numbers, e.g. 1,3"
-        )
         while True:
             answer = click.prompt(
-                f"Your answer ({hint}; empty for none)", default="", show_default=False
+                f"Your answer ({answer_hint(question)})", default="", show_default=False
             )
             try:
                 row = parse_row(question, answer)

@@ -78,8 +78,8 @@ def load_record(source: Source, board_key: str | None) -> Record:
     record = Record.load(source)
     if board_key is not None and record.board_key.to_json() != board_key:
         raise BoardKeyMismatch(
-            f"the record's board key ({record.board_key.to_json()}) is not the pinned "
-            f"--board-key ({board_key})",
+            f"the record is signed by another board key ({record.board_key.to_json()}) "
+            f"than the pinned --board-key ({board_key})",
             where=source.description,
         )
     return record
@@ -274,7 +274,7 @@ def audit_command(audit_file: Path, source: str | None, source_option: str | Non
     SOURCE comes after the file, as for `evote-verify receipt RECEIPT SOURCE`."""
     from verifier.audit import verify_audit_file
 
-    source = _one_source(source, source_option)
+    source = _one_source(source, source_option, note=not (as_json or quiet))
 
     def action() -> Report:
         obj = _read_json_file(audit_file, "audited ballot")
@@ -287,14 +287,16 @@ def audit_command(audit_file: Path, source: str | None, source_option: str | Non
     _run(action, as_json=as_json, html=html, quiet=quiet)
 
 
-def _one_source(argument: str | None, option: str | None) -> str:
-    """SOURCE from the argument, or from the deprecated ``--source`` option (with a note)."""
+def _one_source(argument: str | None, option: str | None, *, note: bool) -> str:
+    """SOURCE from the argument, or from the deprecated ``--source`` option (with a note,
+    on standard error, unless the output is for a machine: ``--json`` or ``--quiet``)."""
     if option is not None:
         if argument is not None and argument != option:
             raise click.UsageError("give SOURCE once: as the argument (--source is its old "
                                    "spelling)")
-        click.echo("note: `--source SOURCE` is deprecated; write SOURCE after the file "
-                   "(evote-verify audit FILE SOURCE)", err=True)
+        if note:
+            click.echo("note: `--source SOURCE` is deprecated; write SOURCE after the file "
+                       "(evote-verify audit FILE SOURCE)", err=True)
         return option
     if argument is None:
         raise click.UsageError("Missing argument 'SOURCE' (the record directory, .zip or "

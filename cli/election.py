@@ -102,7 +102,7 @@ def _official_view(client: Client, key: SigningKey, election_id: str) -> BoardVi
     view = api.fetch_board(client, election_id)
     if view.setup.official.raw != key.verify_key.raw:
         raise CliError(
-            f"wrong key file: this key is not the official key of election {election_id!r}"
+            f"wrong key file: this key is not the official key of election {election_id!r}", code="wrong_file"
         )
     return view
 

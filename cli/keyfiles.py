@@ -166,7 +166,7 @@ def _parse_key_file(obj: Any, path: str, role: str) -> SigningKey:
         if found != role:
             raise CliError(
                 f"wrong key file: {path} holds the {found.replace('-', ' ')} key, "
-                f"expected the {what} key"
+                f"expected the {what} key", code="wrong_file"
             )
         key = SigningKey.from_json(f.raw("secret"))
         public = VerifyKey.from_json(f.raw("public"))
@@ -211,7 +211,8 @@ def read_public_key(value: str, what: str) -> VerifyKey:
             if isinstance(obj, dict) and isinstance(obj.get("public"), str):
                 text = obj["public"]
             else:
-                raise CliError(f'{what} {value}: no "public" key in this JSON file')
+                raise CliError(f'{what} {value}: no "public" key in this JSON file',
+                               code="wrong_file")
     else:
         text = value.strip()
     try:
@@ -219,7 +220,7 @@ def read_public_key(value: str, what: str) -> VerifyKey:
     except EncodingError as exc:
         source = f"file {value}" if candidate.is_file() else repr(value)
         raise CliError(
-            f"{what}: {source} is not a public key file or key ({exc.message})"
+            f"{what}: {source} is not a public key file or key ({exc.message})", code="wrong_file"
         ) from None
 
 

@@ -109,7 +109,7 @@ def load_state(path: str | Path) -> TrusteeFile:
     if not target.exists():
         raise CliError(
             f"trustee state file {target} does not exist; make one with "
-            f"`evote trustee init --state {target}` (or pass --state)"
+            f"`evote trustee init --state {target}` (or pass --state)", code="not_found"
         )
     obj = read_json(target, "trustee state file")
     if not isinstance(obj, dict) or obj.get("type") != STATE_FILE_TYPE:
@@ -157,11 +157,12 @@ def _bound(state: TrusteeFile, election_id: str | None) -> str:
         if election_id is not None and election_id != state.election_id:
             raise CliError(
                 f"{state.path} belongs to election {state.election_id!r}, not {election_id!r}; "
-                "use a separate state file per election"
+                "use a separate state file per election", code="wrong_election"
             )
         return state.election_id
     if election_id is None:
-        raise CliError("this state file is not bound to an election yet: pass --election ID")
+        raise CliError("this state file is not bound to an election yet: pass --election ID",
+                       code="wrong_election")
     return election_id
 
 
@@ -229,7 +230,7 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
     ceremony = state.ceremony
     if ceremony is None:
         raise CliError(
-            f"{state.path} has not taken part in a key ceremony: run `evote trustee keygen` first"
+            f"{state.path} has not taken part in a key ceremony: run `evote trustee keygen` first", code="wrong_phase"
         )
     eid, me = ceremony.election_id, ceremony.trustee
     view = api.fetch_board(client, eid)
@@ -238,11 +239,13 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
             f"election {eid!r} is past its key ceremony (phase {view.phase.value})"
         )
     if ceremony.finalized:
-        raise CliError(f"{state.path} has already finished the key ceremony")
+        raise CliError(f"{state.path} has already finished the key ceremony",
+                       code="wrong_phase")
     b = view.ceremony()
     n = ceremony.trustees
     if me not in {s.dealer for s in b.shares}:
-        raise CliError("this trustee has not dealt its shares: run `evote trustee keygen`")
+        raise CliError("this trustee has not dealt its shares: run `evote trustee keygen`",
+                       code="wrong_phase")
     complaints, answers = list(b.complaints), list(b.answers)
     if b.qualified is None:
         missing = sorted(set(range(1, n + 1)) - {s.dealer for s in b.shares})
@@ -343,7 +346,8 @@ def decrypt_round(
     state = load_state(path)
     ceremony = state.ceremony
     if ceremony is None:
-        raise CliError(f"{state.path} has not taken part in a key ceremony")
+        raise CliError(f"{state.path} has not taken part in a key ceremony",
+                       code="wrong_phase")
     eid, me = ceremony.election_id, ceremony.trustee
     view = api.fetch_board(client, eid)
     posted = view.posted_tally()

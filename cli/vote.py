@@ -107,7 +107,7 @@ def read_login(value: str) -> tuple[str | None, str]:
         return read_login_file(value)
     code = value.strip()
     if not code or any(c.isspace() for c in code) or code.startswith("{"):
-        raise CliError("--login is neither a login file nor a login code")
+        raise CliError("--login is neither a login file nor a login code", code="bad_login")
     return None, code
 
 
@@ -116,7 +116,7 @@ def one_election(named: dict[str, str | None]) -> str:
     ids = {where: eid for where, eid in named.items() if eid is not None}
     if not ids:
         raise CliError(
-            "which election? The credential code and login code do not say: add --election ID"
+            "which election? The credential code and login code do not say: add --election ID", code="wrong_election"
         )
     if len(set(ids.values())) > 1:
         listed = ", ".join(f"{where} {eid!r}" for where, eid in ids.items())
@@ -483,7 +483,7 @@ def vote(
     """
     if resend_path is not None and (audit or choices is not None or credential_value):
         raise CliError("--resend sends a saved ballot as it is: no --audit, --choices or "
-                       "--credential with it")
+                       "--credential with it", code="usage")
     policy = RetryPolicy(attempts=retries + 1)
     credential: SigningKey | None = None
     named: dict[str, str | None] = {"--election": election_opt}

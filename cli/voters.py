@@ -100,7 +100,8 @@ def register_voters(
             failure = exc  # keep the codes already issued: the server will not show them again
             break
         if set(answer) != set(batch):
-            raise CliError("the server's answer does not list exactly the registered voters")
+            raise CliError("the server's answer does not list exactly the registered voters",
+                           code="bad_answer")
         logins.update(answer)
     with new_directory(out, private=True) as put:
         for voter_id, code in logins.items():
@@ -109,7 +110,7 @@ def register_voters(
         raise CliError(
             f"registered {len(logins)} of {len(voter_ids)} voters "
             f"(their login files are in {out}); "
-            f"the rest failed: {failure.message} [{failure.code}]"
+            f"the rest failed: {failure.message}", code=failure.code
         )
     return len(logins)
 

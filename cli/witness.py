@@ -213,7 +213,8 @@ class Witness:
         self.name, self.key = read_witness_key(directory / KEY_FILE)
         self.state = load_state(directory)
         if self.state.name != self.name:
-            raise CliError(f"{STATE_FILE} belongs to witness {self.state.name}, not {self.name}")
+            raise CliError(f"{STATE_FILE} belongs to witness {self.state.name}, not {self.name}",
+                           code="wrong_file")
         self.board_key = board_key
         self.clock = clock
         self.note_key = NoteKey(self.name, SIG_COSIGNATURE_V1, self.key.verify_key)
@@ -226,7 +227,8 @@ class Witness:
         if len(pinned) == 1:
             return next(log.board_key for log in self.state.logs)
         if pinned:
-            raise CliError("the state file follows several boards: give --board-key")
+            raise CliError("the state file follows several boards: give --board-key",
+                           code="ambiguous")
         key = VerifyKey.from_json(_member(self.client.get("/board-key"), "board_key", "board key"))
         warn(f"trusting the server's board key {key.to_json()} on first use for {election}")
         self.board_key = key

@@ -1,6 +1,6 @@
 """Cast-or-audit, checked by a second device: did the voter's device encrypt what they chose?
 
-``evote-verify audit FILE --source SOURCE`` takes an audited ballot (the
+``evote-verify audit FILE SOURCE`` takes an audited ballot (the
 ballot, the voter's selections and the encryption randomness the device
 revealed, as written by the booth or ``evote vote --audit``) and runs four
 checks, numbered as in ``docs/verifier.md`` (section "Audited ballots"):

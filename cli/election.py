@@ -55,7 +55,7 @@ from evote.kinds import (
     TALLY_POSTED,
 )
 from evote.manifest import Manifest
-from evote.payloads import ElectionAbandoned, ElectionCreated, ElectionOpened
+from evote.payloads import Command, ElectionAbandoned, ElectionCreated, ElectionOpened
 from evote.record import (
     BOARD_FILE,
     CHECKPOINT_FILE,
@@ -698,6 +698,9 @@ def status_command(election_id: str, server: str) -> None:
             ("tally", f"posted; {len(view.partials())}/{setup.threshold} partial decryptions")
         )
     lines.append(("result", "published" if view.has(RESULT_PUBLISHED) else "not yet published"))
+    if view.has(ELECTION_ABANDONED):
+        abandoned = Command.from_entry(view.of_kind(ELECTION_ABANDONED)[0]).body
+        lines.append(("abandoned", f"by the official, in setup: {abandoned.reason}"))
     width = max(len(k) for k, _ in lines)
     for k, v in lines:
         say(f"{k.ljust(width)}  {v}")

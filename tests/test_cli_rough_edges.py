@@ -275,7 +275,10 @@ def test_abandoning_an_election(server, tmp_path):
     done = ok(invoke(server, "election", "abandon", e.id, "--key", e.official, "--reason",
                      "trustee 2 lost its state file", "--yes"))
     assert f"election {e.id} is abandoned" in done.output
-    assert re.search(r"phase\s+abandoned", ok(invoke(server, "election", "status", e.id)).output)
+    status = ok(invoke(server, "election", "status", e.id)).output
+    assert re.search(r"phase\s+abandoned", status), status
+    assert re.search(r"abandoned\s+by the official, in setup: trustee 2 lost its state file",
+                     status), status
     assert_coded(invoke(server, "election", "abandon", e.id, "--key", e.official, "--reason",
                         "again", "--yes"), "wrong_phase")
     ok(invoke(server, "election", "export", e.id, "--out", tmp_path / "record"))

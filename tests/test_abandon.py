@@ -148,6 +148,14 @@ def test_the_record_of_an_abandoned_election_verifies_as_abandoned(api_client, t
     assert quiet.exit_code == 0 and "VERIFIED (abandoned election)" in quiet.stdout
     table = CliRunner().invoke(verify_cli, [str(tmp_path / "record.zip"), "--workers", "1"])
     assert "ABANDONED" in table.stdout, table.stdout
+    # an audited ballot cannot be checked against an election that never opened
+    (tmp_path / "audit.json").write_text(json.dumps({"ballot": {}}))
+    audit = CliRunner().invoke(verify_cli, ["audit", str(tmp_path / "audit.json"),
+                                            str(tmp_path / "record.zip"), "--json"])
+    assert audit.exit_code == 1, audit.output
+    assert audit.exception is None or isinstance(audit.exception, SystemExit), audit.exception
+    contexts = {c["name"]: c for c in json.loads(audit.stdout)["checks"]}
+    assert contexts["election-context"]["first_failure"]["code"] == "no_context"
 
 
 def test_an_abandoned_record_with_a_forged_entry_still_fails(api_client, tmp_path) -> None:

@@ -24,6 +24,7 @@ from ballot_server.auth import check_voter_id, issue_login_codes
 from ballot_server.facts import ElectionFacts
 from ballot_server.oidc import OIDC_SUBJECT, registered_voter_ids
 from ballot_server.responses import Appended
+from ballot_server.trustee_keys import refuse_reused_trustee_keys
 from evote.commands import SignedCommand, check_election_id
 from evote.election import Phase
 from evote.encoding import Fields
@@ -67,6 +68,7 @@ def create_election(svc: ElectionService, command_json: Any) -> Appended:
         raise UnauthorisedSigner("election_created must be signed by an allowed official")
     if signer != created.official.raw:
         raise UnauthorisedSigner("election_created must be signed by the official it names")
+    refuse_reused_trustee_keys(svc.store, created)  # 409 trustee_key_reused
     with svc.store.locked(election_id) as board:
         if board.head() is not None:
             raise AlreadyExists(f"election {election_id!r} already exists")
@@ -164,7 +166,9 @@ def register_voters(
     if f.has("id_kind") and not oidc_subjects:
         raise SchemaError(f"{REGISTER_VOTERS}.body.id_kind: expected {OIDC_SUBJECT!r}")
     if len(set(voters)) != len(voters):
-        raise AlreadyExists("a voter id is listed twice")
+        seen: set[str] = set()
+        twice = next(v for v in voters if v in seen or seen.add(v))
+        raise AlreadyExists(f"voter id {twice!r} is listed twice", detail={"voter_id": twice})
     facts = svc.facts(election_id)
     signed.verify(election_id, REGISTER_VOTERS)
     if signed.signer.raw != facts.created.official.raw:
@@ -178,5 +182,13 @@ def register_voters(
         svc.store.add_voters(election_id, rows)
         return []
     issued = issue_login_codes(voters, svc.rng)
-    svc.store.add_voters(election_id, [(v, h) for v, _, h in issued])
+    try:
+        svc.store.add_voters(election_id, [(v, h) for v, _, h in issued])
+    except AlreadyExists:  # name one (only on this path: one lookup per listed id)
+        taken = next((v for v in voters if svc.store.voter(election_id, v)), None)
+        if taken is None:
+            raise
+        raise AlreadyExists(
+            f"voter id {taken!r} is already registered for this election (nothing of "
+            "this request was registered)", detail={"voter_id": taken}) from None
     return [(v, code) for v, code, _ in issued]

@@ -47,7 +47,7 @@ SIGNATURE = {
     "description": "Ed25519 signature (64 bytes, base64url)",
 }
 ELECTION_ID = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$", "example": "city-poll"}
-PHASE = {"type": "string", "enum": ["setup", "open", "closed", "tallied"]}
+PHASE = {"type": "string", "enum": ["setup", "open", "closed", "tallied", "abandoned"]}
 TEXT = {
     "oneOf": [
         {"type": "string"},

@@ -140,9 +140,24 @@ def parse_manifest(data: bytes, name: str) -> Manifest:
     try:
         return Manifest.from_json(obj)
     except ManifestError as exc:
-        line = _line_of(exc.message, lines)
+        message = _field_message(exc.message)
+        line = _line_of(message, lines)
         where = f"{name}:{line}" if line else name
-        raise ManifestError(f"{where}: {exc.message}") from None
+        raise ManifestError(f"{where}: {message}") from None
+
+
+_REPEATED_PATH = re.compile(r"^([^\s:]+): \1: ")
+
+
+def _field_message(message: str) -> str:
+    """The core's message with its field path in full, once.
+
+    The witness policy's own checks name ``witnesses.…`` (the policy does not
+    know it sits in a manifest) and a wrapped key error may repeat its path;
+    both would hide the line of the field."""
+    if message.startswith("witnesses."):
+        message = "manifest." + message
+    return _REPEATED_PATH.sub(r"\1: ", message)
 
 
 def load_manifest(path: str | Path) -> Manifest:

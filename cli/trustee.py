@@ -110,11 +110,11 @@ def load_state(path: str | Path) -> TrusteeFile:
     if not target.exists():
         raise CliError(
             f"trustee state file {target} does not exist; make one with "
-            f"`evote trustee init --state {target}` (or pass --state)"
+            f"`evote trustee init --state {target}` (or pass --state)", code="not_found"
         )
     obj = read_json(target, "trustee state file")
     if not isinstance(obj, dict) or obj.get("type") != STATE_FILE_TYPE:
-        raise CliError(f"wrong file: {target} is not an evote trustee state file")
+        raise CliError(f"wrong file: {target} is not an evote trustee state file", code="wrong_file")
     warn_if_exposed(target, "trustee state file")
     try:
         f = Fields(
@@ -123,10 +123,10 @@ def load_state(path: str | Path) -> TrusteeFile:
             required=("type", "v", "public", "signing_key", "election", "ceremony"),
         )
         if f.int("v") != STATE_FILE_VERSION:
-            raise CliError(f"{target}: unsupported state file version")
+            raise CliError(f"{target}: unsupported state file version", code="wrong_file")
         key = SigningKey.from_json(f.raw("signing_key"))
         if VerifyKey.from_json(f.raw("public")).raw != key.verify_key.raw:
-            raise CliError(f"{target}: the public key does not match the signing key")
+            raise CliError(f"{target}: the public key does not match the signing key", code="wrong_file")
         election = f.raw("election")
         if election is not None:
             check_election_id(election, f.sub("election"))
@@ -134,9 +134,9 @@ def load_state(path: str | Path) -> TrusteeFile:
         if f.raw("ceremony") is not None:
             ceremony = dkg_trustee.TrusteeState.from_json(f.raw("ceremony"), f.sub("ceremony"))
             if ceremony.signing_key.seed != key.seed or ceremony.election_id != election:
-                raise CliError(f"{target}: the ceremony state does not belong to this trustee")
+                raise CliError(f"{target}: the ceremony state does not belong to this trustee", code="wrong_file")
     except EvoteError as exc:
-        raise CliError(f"{target} is damaged: {exc.message}") from None
+        raise CliError(f"{target} is damaged: {exc.message}", code="wrong_file") from None
     return TrusteeFile(target, key, election, ceremony)
 
 
@@ -146,7 +146,7 @@ def init_trustee(path: str | Path) -> VerifyKey:
     pub = target.with_name(target.name.removesuffix(".state") + ".pub")
     for existing in (target, pub):
         if existing.exists():
-            raise CliError(f"{existing} already exists; refusing to overwrite it")
+            raise CliError(f"{existing} already exists; refusing to overwrite it", code="already_exists")
     key = SigningKey.generate(secrets.token_bytes)
     write_new_file(target, json_bytes(TrusteeFile(target, key).to_json()), secret=True)
     write_new_file(pub, public_key_text(key.verify_key), secret=False)
@@ -158,11 +158,12 @@ def _bound(state: TrusteeFile, election_id: str | None) -> str:
         if election_id is not None and election_id != state.election_id:
             raise CliError(
                 f"{state.path} belongs to election {state.election_id!r}, not {election_id!r}; "
-                "use a separate state file per election"
+                "use a separate state file per election", code="wrong_election"
             )
         return state.election_id
     if election_id is None:
-        raise CliError("this state file is not bound to an election yet: pass --election ID")
+        raise CliError("this state file is not bound to an election yet: pass --election ID",
+                       code="wrong_election")
     return election_id
 
 
@@ -230,7 +231,7 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
     ceremony = state.ceremony
     if ceremony is None:
         raise CliError(
-            f"{state.path} has not taken part in a key ceremony: run `evote trustee keygen` first"
+            f"{state.path} has not taken part in a key ceremony: run `evote trustee keygen` first", code="wrong_phase"
         )
     eid, me = ceremony.election_id, ceremony.trustee
     view = api.fetch_board(client, eid)
@@ -239,11 +240,13 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
             f"election {eid!r} is past its key ceremony (phase {view.phase.value})"
         )
     if ceremony.finalized:
-        raise CliError(f"{state.path} has already finished the key ceremony")
+        raise CliError(f"{state.path} has already finished the key ceremony",
+                       code="wrong_phase")
     b = view.ceremony()
     n = ceremony.trustees
     if me not in {s.dealer for s in b.shares}:
-        raise CliError("this trustee has not dealt its shares: run `evote trustee keygen`")
+        raise CliError("this trustee has not dealt its shares: run `evote trustee keygen`",
+                       code="wrong_phase")
     complaints, answers = list(b.complaints), list(b.answers)
     if b.qualified is None:
         missing = sorted(set(range(1, n + 1)) - {s.dealer for s in b.shares})
@@ -311,7 +314,7 @@ def run_ceremony(
         keygen_round(client, path, election_id)
     for path in paths:
         if not (status := keygen_round(client, path, election_id)).done:
-            raise CliError(f"key generation did not finish: {status.waiting}")
+            raise CliError(f"key generation did not finish: {status.waiting}", code="not_ready")
     for path in paths:
         shares_round(client, path)
     qualify_ceremony(client, official, election_id)
@@ -319,7 +322,7 @@ def run_ceremony(
         shares_round(client, path)
     for path in paths:
         if not (status := shares_round(client, path)).done:
-            raise CliError(f"the share exchange did not finish: {status.waiting}")
+            raise CliError(f"the share exchange did not finish: {status.waiting}", code="not_ready")
 
 
 def _finalized(state: TrusteeFile, ceremony: dkg_trustee.TrusteeState, view: BoardView) -> Scalar:
@@ -344,7 +347,8 @@ def decrypt_round(
     state = load_state(path)
     ceremony = state.ceremony
     if ceremony is None:
-        raise CliError(f"{state.path} has not taken part in a key ceremony")
+        raise CliError(f"{state.path} has not taken part in a key ceremony",
+                       code="wrong_phase")
     eid, me = ceremony.election_id, ceremony.trustee
     view = api.fetch_board(client, eid)
     posted = view.posted_tally()

@@ -57,25 +57,25 @@ def read_login_file(path: str | Path) -> tuple[str | None, str]:
     """``(election id or None, login code)`` from a login file or a file holding just the code."""
     data = read_bytes(path, "login file")
     if len(data) > MAX_LOGIN_FILE:
-        raise CliError(f"login file {path} is too large to be a login file")
+        raise CliError(f"login file {path} is too large to be a login file", code="wrong_file")
     text = data.decode("utf-8", "replace").strip()
     if not text.startswith("{"):
         if not text or any(c.isspace() for c in text):
-            raise CliError(f"login file {path} does not hold a login code")
+            raise CliError(f"login file {path} does not hold a login code", code="wrong_file")
         return None, text
     try:
         obj = parse_json(data)
     except EncodingError as exc:
-        raise CliError(f"login file {path} is damaged: {exc.message}") from None
+        raise CliError(f"login file {path} is damaged: {exc.message}", code="wrong_file") from None
     if not isinstance(obj, dict) or obj.get("type") != LOGIN_FILE_TYPE:
-        raise CliError(f"wrong file: {path} is not an evote login file")
+        raise CliError(f"wrong file: {path} is not an evote login file", code="wrong_file")
     try:
         f = Fields(obj, "login file", required=("type", "v", "election", "voter", "login_code"))
         if f.int("v") != LOGIN_FILE_VERSION:
             raise SchemaError(f"{f.sub('v')}: unsupported version, expected {LOGIN_FILE_VERSION}")
         return f.str("election", max_len=64), f.str("login_code", max_len=1000)
     except EvoteError as exc:
-        raise CliError(f"login file {path} is damaged: {exc.message}") from None
+        raise CliError(f"login file {path} is damaged: {exc.message}", code="wrong_file") from None
 
 
 def register_voters(
@@ -88,7 +88,7 @@ def register_voters(
     the server has accepted every id.
     """
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise CliError(f"{out} already exists and is not empty; refusing to overwrite it")
+        raise CliError(f"{out} already exists and is not empty; refusing to overwrite it", code="already_exists")
     logins: dict[str, str] = {}
     failure: EvoteError | None = None
     for start in range(0, len(voter_ids), REGISTER_BATCH):
@@ -102,7 +102,8 @@ def register_voters(
             failure = exc  # keep the codes already issued: the server will not show them again
             break
         if set(answer) != set(batch):
-            raise CliError("the server's answer does not list exactly the registered voters")
+            raise CliError("the server's answer does not list exactly the registered voters",
+                           code="bad_answer")
         logins.update(answer)
     with new_directory(out, private=True) as put:
         for voter_id, code in logins.items():
@@ -111,7 +112,7 @@ def register_voters(
         raise CliError(
             f"registered {len(logins)} of {len(voter_ids)} voters "
             f"(their login files are in {out}); "
-            f"the rest failed: {failure.message} [{failure.code}]"
+            f"the rest failed: {failure.message}", code=failure.code
         )
     return len(logins)
 

@@ -31,6 +31,7 @@ class Phase(enum.Enum):
     OPEN = "open"  # accepting ballots
     CLOSED = "closed"  # no more ballots; tally and partial decryptions
     TALLIED = "tallied"  # result published; the board is final
+    ABANDONED = "abandoned"  # given up in setup (election_abandoned); the board is final
 
 
 OFFICIAL = "official"
@@ -119,6 +120,9 @@ REGISTRY: tuple[KindSpec, ...] = (
              "ranked-count"),
     # --- end of the mixnet kinds ---
     KindSpec("result_published", OFFICIAL, _P + "ResultPublished", _C, _T, "result"),
+    # Off the main line: an election that never opened may be given up (R-PHASE-07).
+    KindSpec("election_abandoned", OFFICIAL, _P + "ElectionAbandoned", _S, Phase.ABANDONED,
+             "lifecycle"),
 )
 """Every kind a board may hold, in lifecycle order.  Add a kind here (and its
 rule in :mod:`evote.rules`); nothing else keys a table by kind."""
@@ -152,6 +156,7 @@ MIX_DECRYPTION = "mix_decryption"
 RANKED_RESULT = "ranked_result"
 MIX_KINDS: tuple[str, ...] = (MIX_POSTED, MIX_DECRYPTION, RANKED_RESULT)
 """The kinds of the mixnet (counted ranked and graded questions), in protocol order."""
+ELECTION_ABANDONED = "election_abandoned"
 CEREMONY_KINDS: tuple[str, ...] = tuple(
     s.kind for s in REGISTRY if s.role == TRUSTEE and s.phase is Phase.SETUP
 )

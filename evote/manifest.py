@@ -41,6 +41,8 @@ stored as given and read with ``label(lang)``.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -419,6 +421,7 @@ class Question:
                 optional=("max_score",),
             )
         except SchemaError as exc:
+            _suggest_field(obj, exc, cls)
             raise ManifestError(exc.message) from None
         if kind == "score" and not f.has("max_score"):
             raise ManifestError(f"{path}: missing field 'max_score'")
@@ -593,6 +596,7 @@ class Manifest:
                 optional=("description", "version", "witnesses", "mixers"),
             )
         except SchemaError as exc:
+            _suggest_field(obj, exc, cls)
             raise ManifestError(exc.message) from None
         raw_questions = f.raw("questions")
         if not isinstance(raw_questions, list):
@@ -682,3 +686,21 @@ class Manifest:
             if q.id == question_id:
                 return q
         raise KeyError(question_id)
+
+
+def _suggest_field(obj: Any, exc: SchemaError, cls: type) -> None:
+    """Report a mistyped field name (``minimum:`` for ``min:``) as what it is.
+
+    The strict reader stops at the first missing field ("missing field 'min'"),
+    which sends the author looking for something they did write.  When a key
+    that ``cls`` does not know is a near name of the missing one (difflib, or
+    one a prefix of the other), say so instead."""
+    m = re.fullmatch(r"(.*): missing field '([a-z_]+)'", exc.message)
+    if m is None or not isinstance(obj, dict):
+        return
+    path, missing = m.groups()
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in sorted(k for k in obj if isinstance(k, str) and k not in known):
+        if (difflib.SequenceMatcher(None, key, missing).ratio() >= 0.6
+                or key.startswith(missing) or missing.startswith(key)):
+            raise ManifestError(f"{path}: unknown field {key!r} (did you mean {missing!r}?)")

@@ -42,7 +42,7 @@ from evote.record import (
 )
 from evote.record import TREE_HEADS_FILE as HEADS_FILE
 from evote.signing import VerifyKey
-from verifier.errors import RecordUnreadable
+from verifier.errors import BoardKeyMismatch, RecordUnreadable
 
 
 class Source(Protocol):
@@ -279,6 +279,12 @@ class ServerSource:
             except EvoteError as exc:
                 raise RecordUnreadable(f"the server's board key: {exc.message}",
                                        where=url) from None
+            if board_key is not None and board_key.raw != served.raw:
+                raise BoardKeyMismatch(
+                    f"the server's board key ({served.to_json()}) is not the pinned "
+                    f"--board-key ({board_key.to_json()}): this server does not sign with "
+                    "the key published with the election (a wrong URL, a wrong key, or a "
+                    "server that is not the election's)", where=url)
             self.board_key = board_key or served
             self.target = self._head()
         except RecordUnreadable:

@@ -88,7 +88,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
     register_error_handlers(app)
     app.after_request(security_headers(settings.hsts_max_age))
-    app.url_map.converters["election_id"] = ElectionIdConverter  # before any route uses it
+    app.url_map.converters["election"] = ElectionIdConverter  # before any route uses it
     app.register_blueprint(api.bp)
     app.register_blueprint(witness_api.bp)  # docs/witness.md
     app.register_blueprint(booth_pages.bp)  # the web voting booth (issue 6)

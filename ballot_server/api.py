@@ -114,22 +114,22 @@ def create_election() -> Response:
     return created(appended.to_json(), f"/api/v1/elections/{appended.entry.election}")
 
 
-@bp.get("/elections/<election_id:election_id>")
+@bp.get("/elections/<election:election_id>")
 def election(election_id: str) -> Response:
     return jsonify(get_service().summary(election_id))
 
 
-@bp.get("/elections/<election_id:election_id>/manifest")
+@bp.get("/elections/<election:election_id>/manifest")
 def manifest(election_id: str) -> Response:
     return jsonify(get_service().facts(election_id).created.manifest.to_json())
 
 
-@bp.get("/elections/<election_id:election_id>/trustees")
+@bp.get("/elections/<election:election_id>/trustees")
 def trustees(election_id: str) -> Response:
     return jsonify(get_service().trustees(election_id))
 
 
-@bp.get("/elections/<election_id:election_id>/key")
+@bp.get("/elections/<election:election_id>/key")
 def joint_key(election_id: str) -> Response:
     facts = get_service().facts(election_id)
     if facts.joint_key is None:
@@ -137,17 +137,17 @@ def joint_key(election_id: str) -> Response:
     return jsonify({"joint_key": facts.joint_key.to_json()})
 
 
-@bp.get("/elections/<election_id:election_id>/credentials")
+@bp.get("/elections/<election:election_id>/credentials")
 def credentials(election_id: str) -> Response:
     return jsonify({"credentials": get_service().credentials(election_id).to_json()})
 
 
-@bp.get("/elections/<election_id:election_id>/fingerprint")
+@bp.get("/elections/<election:election_id>/fingerprint")
 def fingerprint(election_id: str) -> Response:
     return jsonify(get_service().fingerprint(election_id))
 
 
-@bp.post("/elections/<election_id:election_id>/commands/<kind>")
+@bp.post("/elections/<election:election_id>/commands/<kind>")
 @rate_limited("command")
 def command(election_id: str, kind: str) -> Response:
     # Only a credential list may be large (a command is a few KiB at most).
@@ -156,7 +156,7 @@ def command(election_id: str, kind: str) -> Response:
     return created(appended.to_json())
 
 
-@bp.post("/elections/<election_id:election_id>/voters")
+@bp.post("/elections/<election:election_id>/voters")
 @rate_limited("command")
 def register_voters(election_id: str) -> Response:
     large = LargeBody(election_id, REGISTER_VOTERS, _party_of(election_id))
@@ -167,7 +167,7 @@ def register_voters(election_id: str) -> Response:
 # --- ballots ----------------------------------------------------------------------
 
 
-@bp.post("/elections/<election_id:election_id>/ballots")
+@bp.post("/elections/<election:election_id>/ballots")
 @rate_limited("cast")
 def cast(election_id: str) -> Response:
     """201 and the receipt; 200 and the same receipt for a ballot already on the board
@@ -178,7 +178,7 @@ def cast(election_id: str) -> Response:
     return posted_answer(get_service().cast(election_id, login, json_body()))
 
 
-@bp.post("/elections/<election_id:election_id>/audits")
+@bp.post("/elections/<election:election_id>/audits")
 @rate_limited("cast")
 def audit(election_id: str) -> Response:
     """As :func:`cast`, for audited ballots."""
@@ -195,7 +195,7 @@ def posted_answer(posted: Posted) -> Response:
     )
 
 
-@bp.get("/elections/<election_id:election_id>/ballots/<tracking_code>")
+@bp.get("/elections/<election:election_id>/ballots/<tracking_code>")
 def ballot(election_id: str, tracking_code: str) -> Response:
     """The board entry of the ballot (cast or audited) with this tracking code."""
     if not plausible_tracking_code(tracking_code):
@@ -203,7 +203,7 @@ def ballot(election_id: str, tracking_code: str) -> Response:
     return jsonify(get_service().ballot(election_id, tracking_code).to_json())
 
 
-@bp.get("/elections/<election_id:election_id>/ballots/<tracking_code>/receipt")
+@bp.get("/elections/<election:election_id>/ballots/<tracking_code>/receipt")
 def ballot_receipt(election_id: str, tracking_code: str) -> Response:
     """The ballot's entry and its original receipt, by tracking code (docs/api.md §5.2):
     how a device that lost the answer to its cast recovers the receipt."""
@@ -216,24 +216,24 @@ def ballot_receipt(election_id: str, tracking_code: str) -> Response:
 # --- the board --------------------------------------------------------------------
 
 
-@bp.get("/elections/<election_id:election_id>/entries")
+@bp.get("/elections/<election:election_id>/entries")
 def entries(election_id: str) -> Response:
     start = int_arg("start") or 0
     limit = int_arg("limit", lo=1, hi=1000) or 100
     return jsonify(get_service().board(election_id, start, limit))
 
 
-@bp.get("/elections/<election_id:election_id>/entries/<int:index>")
+@bp.get("/elections/<election:election_id>/entries/<int:index>")
 def entry(election_id: str, index: int) -> Response:
     return jsonify(get_service().entry(election_id, index).to_json())
 
 
-@bp.get("/elections/<election_id:election_id>/tree-head")
+@bp.get("/elections/<election:election_id>/tree-head")
 def tree_head(election_id: str) -> Response:
     return jsonify(get_service().tree_head(election_id).to_json())
 
 
-@bp.get("/elections/<election_id:election_id>/inclusion")
+@bp.get("/elections/<election:election_id>/inclusion")
 def inclusion(election_id: str) -> Response:
     tracking_code = request.args.get("tracking_code")
     index = int_arg("index")
@@ -249,7 +249,7 @@ def inclusion(election_id: str) -> Response:
     return jsonify(body)
 
 
-@bp.get("/elections/<election_id:election_id>/consistency")
+@bp.get("/elections/<election:election_id>/consistency")
 def consistency(election_id: str) -> Response:
     body = get_service().consistency(
         election_id, int_arg("first", required=True, lo=1), int_arg("second", lo=1)
@@ -257,7 +257,7 @@ def consistency(election_id: str) -> Response:
     return jsonify(body)
 
 
-@bp.get("/elections/<election_id:election_id>/record")
+@bp.get("/elections/<election:election_id>/record")
 def record(election_id: str) -> Response:
     """The election record as one zip archive, streamed while it is read from the board."""
     chunks = get_service().record(election_id)

@@ -46,7 +46,7 @@ def booth_assets() -> Response:
                     "css_integrity": a.css_integrity})
 
 
-@bp.get("/booth/<election_id:election_id>")
+@bp.get("/booth/<election:election_id>")
 def page(election_id: str) -> str:
     """The booth page; the script loads the election itself (and says if there is none)."""
     a = require_assets()
@@ -59,7 +59,7 @@ def page(election_id: str) -> str:
     )
 
 
-@bp.get("/booth/<election_id:election_id>/election.json")
+@bp.get("/booth/<election:election_id>/election.json")
 def election(election_id: str) -> Response:
     """What a ballot of this election is encrypted for and bound to (see the module docstring)."""
     service = get_service()
@@ -81,7 +81,7 @@ def election(election_id: str) -> Response:
     return jsonify(body)
 
 
-@bp.post("/booth/<election_id:election_id>/login")
+@bp.post("/booth/<election:election_id>/login")
 @rate_limited
 def login(election_id: str) -> Response:
     """204 if the Bearer login code is a registered voter's of this election, else 401."""

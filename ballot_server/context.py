@@ -104,7 +104,7 @@ def get_service() -> ElectionService:
 
 
 class ElectionIdConverter(BaseConverter):
-    """``<election_id:election_id>``: a path segment that is a well-formed election id.
+    """``<election:election_id>``: a path segment that is a well-formed election id.
 
     An id that could never exist (:func:`evote.commands.check_election_id`, whose
     ``MAX_ELECTION_ID`` is the one limit) is a 404 ``no election '...'``, like an

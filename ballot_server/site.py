@@ -85,7 +85,7 @@ def elections() -> Response:
     return response
 
 
-@bp.get("/booth/<election_id:election_id>/")
+@bp.get("/booth/<election:election_id>/")
 def booth_page(election_id: str) -> str:
     """The booth, also under its address with a trailing slash."""
     return booth_pages.page(election_id)

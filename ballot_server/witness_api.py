@@ -56,7 +56,7 @@ from evote.errors import (
 )
 from evote.witness import WitnessKey, WitnessPolicy, check_witness_policy
 
-bp = Blueprint("witness", __name__, url_prefix="/api/v1/elections/<election_id:election_id>")
+bp = Blueprint("witness", __name__, url_prefix="/api/v1/elections/<election:election_id>")
 
 MAX_LINE = 512
 

@@ -86,6 +86,6 @@ test('ranks read as ordinals in each language', () => {
   assert.deepEqual([1, 2, 3, 4, 11, 12, 13, 21, 22, 23].map(ordinal),
     ['1st', '2nd', '3rd', '4th', '11th', '12th', '13th', '21st', '22nd', '23rd']);
   setLanguage('ru');
-  assert.deepEqual([1, 2, 3].map(ordinal), ['1-й', '2-й', '3-й']);
+  assert.deepEqual([1, 2, 3].map(ordinal), ['1-е', '2-е', '3-е']);
   setLanguage('en');
 });

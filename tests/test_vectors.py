@@ -15,9 +15,11 @@ import pytest
 
 from evote.drbg import SeededRng
 from evote.elgamal import Ciphertext, encrypt
+from evote.fingerprint import ElectionContext
 from evote.errors import InvalidPoint, InvalidScalar
 from evote.group import Point, Scalar, small_multiple
 from evote.hashing import hash_to_scalar, tagged_hash, transcript
+from evote.manifest import Manifest
 from evote.proofs import (
     DleqProof,
     RangeProof,
@@ -101,7 +103,6 @@ def test_ranked_ballot_vector_verifies_and_its_tampered_forms_do_not() -> None:
     Python reads it back and checks the ballot, the audit, and what tampering does."""
     from evote.ballot import AuditedBallot, Ballot, verify_audit, verify_ballot
     from evote.errors import AuditMismatch, InvalidSignature, SchemaError
-    from evote.manifest import Manifest
     from tools.ballot_vectors import ranked_ballot_vectors
 
     v = load("ballot_ranked.json")
@@ -136,10 +137,9 @@ def test_ranked_ballot_vector_verifies_and_its_tampered_forms_do_not() -> None:
         verify_audit(ctx, AuditedBallot.from_json(lying, manifest))
 
 
-def _ranked_context(v: dict, manifest: object) -> object:
+def _ranked_context(v: dict, manifest: Manifest) -> ElectionContext:
     """The vector's election context, rebuilt the way tools/ballot_vectors.py makes it."""
     from evote.credentials import CredentialList, PublicCredential
-    from evote.fingerprint import ElectionContext
     from evote.signing import SigningKey
     from tools.ballot_vectors import RANKED_SEED
 

@@ -45,15 +45,6 @@ export function rankedOrder(values) {
   return values.map((v, o) => [v, o]).filter(([v]) => v > 0).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(([, o]) => o);
 }
 
-/**
- * Give option `o` the rank `rank` (0: unrank it), as a new row: the other
- * options keep theirs.  The screen's select does this; a repeat it makes is
- * then shown by rankingProblem, not silently resolved (the voter decides).
- */
-export function setRank(values, o, rank) {
-  return values.map((v, i) => (i === o ? rank : v));
-}
-
 /** The first grade outside 0..G-1 in a graded row of k options, or null. */
 export function gradingProblem(values, k, gradeCount) {
   if (!Array.isArray(values) || values.length !== k) return { reason: 'value', option: null };

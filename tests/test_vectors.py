@@ -15,8 +15,8 @@ import pytest
 
 from evote.drbg import SeededRng
 from evote.elgamal import Ciphertext, encrypt
-from evote.fingerprint import ElectionContext
 from evote.errors import InvalidPoint, InvalidScalar
+from evote.fingerprint import ElectionContext
 from evote.group import Point, Scalar, small_multiple
 from evote.hashing import hash_to_scalar, tagged_hash, transcript
 from evote.manifest import Manifest

@@ -16,7 +16,7 @@ or another position cannot be replayed here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,27 +57,38 @@ class RowsPartialDecryption:
         question = f.int("question", lo=0, hi=2**32)
         trustee = f.int("trustee", lo=1, hi=MAX_TRUSTEES)
         digest = f.bytes("list_digest", length=32)
-        rows = expect_list(f.raw("factors"), f.sub("factors"))
-        if not 1 <= len(rows) <= MAX_ROWS:
-            raise SchemaError(f"{f.sub('factors')}: expected 1..{MAX_ROWS} rows")
-        out = []
-        for i, row in enumerate(rows):
-            cells = expect_list(row, f"{f.sub('factors')}[{i}]")
-            if not 1 <= len(cells) <= MAX_WIDTH:
-                raise SchemaError(f"{f.sub('factors')}[{i}]: expected 1..{MAX_WIDTH} factors")
-            decoded = []
-            for col, cell in enumerate(cells):
-                p = f"{f.sub('factors')}[{i}][{col}]"
-                g = Fields(cell, p, required=("factor", "proof"))
-                try:
-                    # alpha of a mixed row is never the identity, so neither is x_j·alpha.
-                    decoded.append(
-                        (Point.from_json(g.raw("factor")), DleqProof.from_json(g.raw("proof"), g.sub("proof")))
-                    )
-                except EncodingError as exc:
-                    raise type(exc)(f"{p}: {exc.message}") from None
-            out.append(tuple(decoded))
+        out = _row_matrix(f.raw("factors"), f.sub("factors"), "factors", _factor)
         return cls(question, trustee, digest, tuple(out))
+
+
+def _row_matrix(value: Any, path: str, word: str, item: Callable[[Any, str], Any]) -> tuple:
+    """A JSON list of 1..MAX_ROWS rows of 1..MAX_WIDTH cells (``word`` names the cells),
+    each cell decoded by ``item(cell, its path)``: the one shape of both messages here."""
+    rows = expect_list(value, path)
+    if not 1 <= len(rows) <= MAX_ROWS:
+        raise SchemaError(f"{path}: expected 1..{MAX_ROWS} rows")
+    out = []
+    for i, row in enumerate(rows):
+        cells = expect_list(row, f"{path}[{i}]")
+        if not 1 <= len(cells) <= MAX_WIDTH:
+            raise SchemaError(f"{path}[{i}]: expected 1..{MAX_WIDTH} {word}")
+        out.append(tuple(item(cell, f"{path}[{i}][{col}]") for col, cell in enumerate(cells)))
+    return tuple(out)
+
+
+def _factor(cell: Any, path: str) -> Factor:
+    g = Fields(cell, path, required=("factor", "proof"))
+    try:
+        # alpha of a mixed row is never the identity, so neither is x_j·alpha.
+        return Point.from_json(g.raw("factor")), DleqProof.from_json(g.raw("proof"), g.sub("proof"))
+    except EncodingError as exc:
+        raise type(exc)(f"{path}: {exc.message}") from None
+
+
+def _small_value(cell: Any, path: str) -> int:
+    if not isinstance(cell, int) or isinstance(cell, bool) or not 0 <= cell <= MAX_SAFE_INTEGER:
+        raise SchemaError(f"{path}: expected a non-negative integer")
+    return cell
 
 
 def _context(fingerprint: bytes, question: int, digest: bytes, trustee: int, row: int, col: int) -> list[bytes]:
@@ -196,18 +207,7 @@ class DecryptedRows:
         f = Fields(obj, path, required=("question", "list_digest", "rows"))
         question = f.int("question", lo=0, hi=2**32)
         digest = f.bytes("list_digest", length=32)
-        rows = expect_list(f.raw("rows"), f.sub("rows"))
-        if not 1 <= len(rows) <= MAX_ROWS:
-            raise SchemaError(f"{f.sub('rows')}: expected 1..{MAX_ROWS} rows")
-        out = []
-        for i, row in enumerate(rows):
-            cells = expect_list(row, f"{f.sub('rows')}[{i}]")
-            if not 1 <= len(cells) <= MAX_WIDTH:
-                raise SchemaError(f"{f.sub('rows')}[{i}]: expected 1..{MAX_WIDTH} values")
-            for col, v in enumerate(cells):
-                if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_SAFE_INTEGER:
-                    raise SchemaError(f"{f.sub('rows')}[{i}][{col}]: expected a non-negative integer")
-            out.append(tuple(cells))
+        out = _row_matrix(f.raw("rows"), f.sub("rows"), "values", _small_value)
         return cls(question, digest, tuple(out))
 
 

@@ -35,8 +35,8 @@ checked when it was written (the server's own database).
 
 Why one module of ~840 lines: :class:`BoardState` is one fold, and every
 command rule reads and extends the same state; the rule table is apart
-(:mod:`evote.rulebook`), and so are the mixnet rules (the mixin
-:class:`evote.mix_rules.MixnetRules`), one concern apart.
+(:mod:`evote.rulebook`) and the mixnet rules are a mixin of their own
+(:class:`evote.mix_rules.MixnetRules`).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evote.dkg.messages import MAX_TRUSTEES, JointKey
-from evote.encoding import MAX_SAFE_INTEGER, Fields, b64encode, expect_list
+from evote.encoding import MAX_SAFE_INTEGER, Fields, b64encode, expect_matrix
 from evote.errors import DecryptionError, EncodingError, InvalidProof, SchemaError, TallyError
 from evote.group import Point, Rng, Scalar, small_multiple
 from evote.hashing import CTX_MIX_DECRYPTION, enc_int
@@ -64,16 +64,7 @@ class RowsPartialDecryption:
 def _row_matrix(value: Any, path: str, word: str, item: Callable[[Any, str], Any]) -> tuple:
     """A JSON list of 1..MAX_ROWS rows of 1..MAX_WIDTH cells (``word`` names the cells),
     each cell decoded by ``item(cell, its path)``: the one shape of both messages here."""
-    rows = expect_list(value, path)
-    if not 1 <= len(rows) <= MAX_ROWS:
-        raise SchemaError(f"{path}: expected 1..{MAX_ROWS} rows")
-    out = []
-    for i, row in enumerate(rows):
-        cells = expect_list(row, f"{path}[{i}]")
-        if not 1 <= len(cells) <= MAX_WIDTH:
-            raise SchemaError(f"{path}[{i}]: expected 1..{MAX_WIDTH} {word}")
-        out.append(tuple(item(cell, f"{path}[{i}][{col}]") for col, cell in enumerate(cells)))
-    return tuple(out)
+    return expect_matrix(value, path, item, rows=(1, MAX_ROWS, "rows"), cells=(1, MAX_WIDTH, word))
 
 
 def _factor(cell: Any, path: str) -> Factor:

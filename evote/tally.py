@@ -28,7 +28,7 @@ from typing import Any
 
 from evote.dkg.messages import MAX_TRUSTEES, JointKey
 from evote.elgamal import Ciphertext, discrete_log
-from evote.encoding import MAX_SAFE_INTEGER, Fields, expect_list
+from evote.encoding import MAX_SAFE_INTEGER, Fields, expect_matrix
 from evote.errors import DecryptionError, EncodingError, InvalidProof, SchemaError, TallyError
 from evote.group import IDENTITY, Point, Rng, Scalar, small_multiple
 from evote.hashing import CTX_DECRYPTION, enc_int
@@ -55,16 +55,10 @@ def _check_shape(shape: Sequence[int]) -> tuple[int, ...]:
 
 def _matrix(value: Any, path: str, item: Any) -> tuple[tuple[Any, ...], ...]:
     """A JSON list of non-empty lists (questions of options), decoded item by item."""
-    rows = expect_list(value, path)
-    if not 0 <= len(rows) <= MAX_QUESTIONS:  # 0: only mixed questions (see _check_shape)
-        raise SchemaError(f"{path}: expected 0..{MAX_QUESTIONS} questions")
-    out = []
-    for q, row in enumerate(rows):
-        cells = expect_list(row, f"{path}[{q}]")
-        if not 1 <= len(cells) <= MAX_OPTIONS:
-            raise SchemaError(f"{path}[{q}]: expected 1..{MAX_OPTIONS} options")
-        out.append(tuple(item(cell, f"{path}[{q}][{o}]") for o, cell in enumerate(cells)))
-    return tuple(out)
+    # 0 questions: only mixed questions (see _check_shape)
+    return expect_matrix(
+        value, path, item, rows=(0, MAX_QUESTIONS, "questions"), cells=(1, MAX_OPTIONS, "options")
+    )
 
 
 @dataclass(frozen=True, slots=True)

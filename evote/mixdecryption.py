@@ -27,7 +27,7 @@ from evote.group import Point, Rng, Scalar, small_multiple
 from evote.hashing import CTX_MIX_DECRYPTION, enc_int
 from evote.proofs import DleqProof, prove_dleq, verify_dleq
 from evote.shuffle import MAX_ROWS, MAX_WIDTH, RowList
-from evote.tally import combine_factors
+from evote.tally import choose_valid, combine_factors
 
 Factor = tuple[Point, DleqProof]
 
@@ -142,36 +142,11 @@ def verify_partial_rows(
 def _choose(
     fingerprint: bytes, question: int, rows: RowList, partials: Iterable[RowsPartialDecryption], joint_key: JointKey
 ) -> list[RowsPartialDecryption]:
-    """The t lowest-indexed valid partial decryptions, or a DecryptionError saying why not."""
-    by_trustee: dict[int, RowsPartialDecryption] = {}
-    for p in partials:
-        if p.trustee in by_trustee:
-            raise DecryptionError(
-                f"trustee {p.trustee}: more than one partial decryption", detail={"trustee": p.trustee}
-            )
-        by_trustee[p.trustee] = p
-    chosen: list[RowsPartialDecryption] = []
-    problems: list[str] = []
-    for j in sorted(by_trustee):
-        if len(chosen) == joint_key.threshold:
-            break
-        key = joint_key.verification_keys.get(j)
-        if key is None:
-            problems.append(f"trustee {j}: not a qualified trustee")
-            continue
-        try:
-            verify_partial_rows(fingerprint, question, key, rows, by_trustee[j])
-        except DecryptionError as exc:
-            problems.append(exc.message)
-            continue
-        chosen.append(by_trustee[j])
-    if len(chosen) < joint_key.threshold:
-        why = f" ({'; '.join(problems)})" if problems else ""
-        raise DecryptionError(
-            f"need {joint_key.threshold} valid partial decryptions, have {len(chosen)}{why}",
-            detail={"valid": [p.trustee for p in chosen], "problems": problems},
-        )
-    return chosen
+    """The t lowest-indexed valid partial decryptions, or a DecryptionError saying why not
+    (:func:`evote.tally.choose_valid`, the tally's rule)."""
+    return choose_valid(
+        partials, joint_key, lambda key, p: verify_partial_rows(fingerprint, question, key, rows, p)
+    )
 
 
 def _plaintext_points(rows: RowList, chosen: Sequence[RowsPartialDecryption]) -> list[list[Point]]:

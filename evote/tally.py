@@ -22,9 +22,9 @@ option, trustee or election cannot be moved to another.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from evote.dkg.messages import MAX_TRUSTEES, JointKey
 from evote.elgamal import Ciphertext, discrete_log
@@ -288,7 +288,28 @@ def _choose_partials(
     joint_key: JointKey,
 ) -> list[PartialDecryption]:
     """The t lowest-indexed valid partial decryptions, or a DecryptionError naming why not."""
-    by_trustee: dict[int, PartialDecryption] = {}
+    return choose_valid(
+        partials, joint_key, lambda key, p: verify_partial(fingerprint, key, tally, p)
+    )
+
+
+class _ByTrustee(Protocol):
+    """A partial decryption of either kind: all :func:`choose_valid` reads of it."""
+
+    @property
+    def trustee(self) -> int: ...
+
+
+P = TypeVar("P", bound=_ByTrustee)
+
+
+def choose_valid(
+    partials: Iterable[P], joint_key: JointKey, verify: Callable[[Point, P], None]
+) -> list[P]:
+    """The t lowest-indexed partial decryptions that ``verify(trustee's key, partial)``
+    accepts, or a DecryptionError naming why not: one trustee posting twice, a trustee
+    outside QUAL, each proof that failed.  The tally's and the mixed rows' rule."""
+    by_trustee: dict[int, P] = {}
     for p in partials:
         if p.trustee in by_trustee:
             raise DecryptionError(
@@ -297,7 +318,7 @@ def _choose_partials(
             )
         by_trustee[p.trustee] = p
     t = joint_key.threshold
-    chosen: list[PartialDecryption] = []
+    chosen: list[P] = []
     problems: list[str] = []
     for j in sorted(by_trustee):
         if len(chosen) == t:
@@ -307,7 +328,7 @@ def _choose_partials(
             problems.append(f"trustee {j}: not a qualified trustee")
             continue
         try:
-            verify_partial(fingerprint, key, tally, by_trustee[j])
+            verify(key, by_trustee[j])
         except DecryptionError as exc:
             problems.append(exc.message)
             continue

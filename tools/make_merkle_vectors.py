@@ -19,7 +19,7 @@ proof that leads to another root, ``null`` when it must verify).  Proofs come
 from ``evote.merkle`` and are cross-checked here against a naive recursive
 transcription of RFC 9162 §2.1; expected outcomes come from that naive model,
 never from the verifier under test.  Binary values are unpadded base64url.
-Never edit the output by hand; tests/test_merkle.py checks it is up to date.
+Never edit the output by hand; tests/core/test_merkle.py checks it is up to date.
 """
 
 from __future__ import annotations

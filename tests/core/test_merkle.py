@@ -3,7 +3,6 @@ mutation of real proofs, the generated vector files, and large trees."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 from pathlib import Path
@@ -15,69 +14,15 @@ from hypothesis import strategies as st
 from evote import merkle
 from evote.encoding import b64decode
 from evote.errors import MerkleError, RootMismatchError
+from tools.merkle_oracle import consistency_shape, inclusion_shape, mth, path, subproof
+from tools.merkle_oracle import leaf_hash as h_leaf
+from tools.merkle_oracle import node_hash as h_node
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "merkle"
 TOOL = Path(__file__).parents[2] / "tools" / "make_merkle_vectors.py"
 
-# --- an independent oracle: RFC 9162 §2.1 transcribed recursively, hashlib only --
-
-
-def h_leaf(d: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + d).digest()
-
-
-def h_node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def split(n: int) -> int:
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return k
-
-
-def mth(d: list[bytes]) -> bytes:
-    if not d:
-        return hashlib.sha256(b"").digest()
-    if len(d) == 1:
-        return d[0]
-    k = split(len(d))
-    return h_node(mth(d[:k]), mth(d[k:]))
-
-
-def path(m: int, d: list[bytes]) -> list[bytes]:
-    if len(d) <= 1:
-        return []
-    k = split(len(d))
-    if m < k:
-        return path(m, d[:k]) + [mth(d[k:])]
-    return path(m - k, d[k:]) + [mth(d[:k])]
-
-
-def subproof(m: int, d: list[bytes], complete: bool) -> list[bytes]:
-    if m == len(d):
-        return [] if complete else [mth(d)]
-    k = split(len(d))
-    if m <= k:
-        return subproof(m, d[:k], complete) + [mth(d[k:])]
-    return subproof(m - k, d[k:], False) + [mth(d[:k])]
-
-
-def inclusion_shape(m: int, n: int) -> tuple[str, ...]:
-    if n <= 1:
-        return ()
-    k = split(n)
-    return inclusion_shape(m, k) + ("R",) if m < k else inclusion_shape(m - k, n - k) + ("L",)
-
-
-def consistency_shape(m: int, n: int, complete: bool = True) -> tuple[str, ...]:
-    if m == n:
-        return () if complete else ("seed",)
-    k = split(n)
-    if m <= k:
-        return consistency_shape(m, k, complete) + ("R",)
-    return consistency_shape(m - k, n - k, False) + ("L",)
+# The independent oracle (RFC 9162 §2.1 transcribed recursively, hashlib only) is
+# tools/merkle_oracle.py, shared with the vector generator.
 
 
 # The leaves of the Certificate Transparency test suites, and the roots every CT

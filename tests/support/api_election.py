@@ -32,8 +32,6 @@ and the suite does not pay for a new PostgreSQL database per test.
 from __future__ import annotations
 
 import itertools
-import os
-import secrets as pysecrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,10 +40,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import make_url, text
 
 from ballot_server import create_app, db
-from ballot_server.db import init_db, make_engine, setup_server_role, sqlite_url
 from evote.ballot import AuditedBallot, Ballot, BallotSecrets, encrypt_ballot
 from evote.board import Entry, Receipt
 from evote.commands import sign_command
@@ -80,6 +76,8 @@ from evote.tally import (
     combine,
     partial_decrypt,
 )
+from tests.support.databases import fresh_board_database
+from tests.support.recordgen import park_question
 
 API = "/api/v1"
 
@@ -89,16 +87,7 @@ OFFICIAL = SigningKey.generate(SeededRng(b"api-election official"))
 MANIFEST = {
     "election_id": "city-poll",
     "title": {"en": "City poll", "ru": "Городской опрос"},
-    "questions": [
-        {
-            "id": "park",
-            "title": "Which park should be renovated first?",
-            "options": ["North", "South", "East"],
-            "kind": "choice",
-            "min": 1,
-            "max": 1,
-        }
-    ],
+    "questions": [park_question()],
 }
 
 SETUP_KINDS = (
@@ -392,47 +381,14 @@ def build_election(
 
 # --- pytest fixtures ------------------------------------------------------------------
 
-POSTGRES_ENV = "EVOTE_TEST_POSTGRES_URL"
-
-
 def fresh_database(kind: str, directory: Path) -> Iterator[str]:
     """A new, initialised board database; yields the URL the server connects with.
 
-    The same set-up as ``tests/conftest.py``'s ``board_db`` (PostgreSQL: a new
-    database, tables made by the owner, the server on the restricted role),
-    for fixtures wider than one test.
+    The same set-up as ``tests/conftest.py``'s ``board_db``
+    (:mod:`tests.support.databases`), for fixtures wider than one test.
     """
-    if kind == "sqlite":
-        url = sqlite_url(str(directory / "board.sqlite"))
-        engine = make_engine(url)
-        init_db(engine)
-        engine.dispose()
-        yield url
-        return
-    server = os.environ.get(POSTGRES_ENV)
-    if not server:
-        pytest.fail(
-            f"{POSTGRES_ENV} is not set: run inside `bash scripts/with-postgres.sh ...`",
-            pytrace=False,
-        )
-    from tests.conftest import _admin_engine
-
-    name = "evote_api_" + pysecrets.token_hex(6)
-    role = name + "_server"
-    admin = _admin_engine(server)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin_url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    try:
-        owner = make_engine(admin_url)
-        init_db(owner)
-        owner.dispose()
-        yield setup_server_role(admin_url, role, pysecrets.token_hex(16))
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
-        admin.dispose()
+    with fresh_board_database(kind, directory, prefix="evote_api_") as database:
+        yield database.url
 
 
 @pytest.fixture(

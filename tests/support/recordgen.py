@@ -47,18 +47,25 @@ from evote.tally import Result, aggregate, combine, partial_decrypt
 
 START_TIME = 1_700_000_000_000
 
+
+
+def park_question() -> dict[str, Any]:
+    """The one-of-three choice question most test elections start with (a fresh copy each call)."""
+    return {
+        "id": "park",
+        "title": "Which park should be renovated first?",
+        "options": ["North", "South", "East"],
+        "kind": "choice",
+        "min": 1,
+        "max": 1,
+    }
+
+
 DEFAULT_MANIFEST = {
     "election_id": "test-election",
     "title": {"en": "City poll", "ru": "Городской опрос"},
     "questions": [
-        {
-            "id": "park",
-            "title": "Which park should be renovated first?",
-            "options": ["North", "South", "East"],
-            "kind": "choice",
-            "min": 1,
-            "max": 1,
-        },
+        park_question(),
         {
             "id": "budget",
             "title": "Give up to 3 points to each project",

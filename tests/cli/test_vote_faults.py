@@ -21,15 +21,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from ballot_server import create_app, db
 from cli.main import cli
 from evote.board import Entry, Receipt
 from evote.credentials import format_credential_code
 from evote.kinds import BALLOT_CAST
-from tests.server.test_server_process import Server, whole_board
 from tests.support import api_election
-from tests.support.api_election import ApiElection, build_election, server_config
+from tests.support.api_election import ApiElection
 from tests.support.faulty_proxy import FaultyProxy, Plan, first_post_to
+from tests.support.served import Server, serve_election, whole_board
 
 api_db = api_election.api_db
 
@@ -39,20 +38,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def served(api_db: str, tmp_path: Path) -> Iterator[tuple[Server, ApiElection]]:
     """An open election (set up in-process), served by gunicorn on the same database."""
-    server = Server(api_db, tmp_path)
-    app = create_app(
-        server_config(
-            api_db, str(tmp_path / "instance"), EVOTE_BOARD_KEY=str(tmp_path / "board-key")
-        )
-    )
-    election = build_election(app.test_client(), voters=2)
-    with app.app_context():
-        db.get_engine().dispose()
-    try:
-        server.start()
-        yield server, election
-    finally:
-        server.stop()
+    yield from serve_election(api_db, tmp_path, voters=2)
 
 
 def vote(url: str, e: ApiElection, work: Path, *extra: str) -> Result:

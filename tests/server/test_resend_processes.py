@@ -16,8 +16,9 @@ import httpx
 from evote.ballot import AuditedBallot
 from evote.board import Receipt, verify_chain
 from evote.kinds import BALLOT_AUDITED
-from tests.server.test_server_process import board_key, served, whole_board  # noqa: F401 - fixture
+from tests.server.test_server_process import served  # noqa: F401 - fixture
 from tests.support import api_election
+from tests.support.served import board_key, whole_board
 
 api_db = api_election.api_db
 

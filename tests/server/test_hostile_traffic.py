@@ -40,6 +40,7 @@ from tests.support.api_election import (
     fresh_database,
     server_config,
 )
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -52,12 +53,6 @@ MIB = 1024 * 1024
 RSS_BOUND_MB = 32
 #: The bound on another request's delay while slow clients hold connections (finding 1).
 DELAY_BOUND_S = 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def children(pid: int) -> list[int]:

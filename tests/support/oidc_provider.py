@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +24,8 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
+from tests.support.ports import free_port
+
 PROVIDER_DIR = Path(__file__).resolve().parent / "oidc"
 
 
@@ -32,12 +33,6 @@ PROVIDER_DIR = Path(__file__).resolve().parent / "oidc"
 class RunningProvider:
     issuer: str
     process: subprocess.Popen
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,12 +23,7 @@ from ballot_server import create_app, db
 from evote.board import Entry
 from evote.signing import VerifyKey
 from tests.support.api_election import OFFICIAL, ApiElection, build_election, server_config
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.ports import free_port
 
 
 class Server:

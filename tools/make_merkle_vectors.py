@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from evote import merkle  # noqa: E402
 from evote.encoding import b64encode  # noqa: E402
-from tools.merkle_oracle import EMPTY_ROOT, consistency_shape, inclusion_shape  # noqa: E402
+from tools.merkle_oracle import CT_LEAVES, EMPTY_ROOT, consistency_shape, inclusion_shape  # noqa: E402
 from tools.merkle_oracle import consistency as naive_consistency  # noqa: E402
 from tools.merkle_oracle import leaf_hash as _leaf  # noqa: E402
 from tools.merkle_oracle import mth as naive_mth  # noqa: E402
@@ -44,19 +44,7 @@ from tools.merkle_oracle import path as naive_path  # noqa: E402
 
 DEFAULT_OUT = ROOT / "tests" / "vectors" / "merkle"
 
-LEAVES = [
-    bytes.fromhex(h)
-    for h in (
-        "",
-        "00",
-        "10",
-        "2021",
-        "3031",
-        "40414243",
-        "5051525354555657",
-        "606162636465666768696a6b6c6d6e6f",
-    )
-]
+LEAVES = CT_LEAVES
 INCLUSION_CASES = [(0, 1), (0, 8), (5, 8), (2, 3), (2, 5), (6, 7), (3, 4)]
 CONSISTENCY_CASES = [(1, 1), (1, 8), (6, 8), (2, 5), (6, 7), (4, 8), (3, 7), (7, 8)]
 

@@ -13,6 +13,22 @@ import hashlib
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
+# The leaves of the Certificate Transparency test suites (their roots are published
+# by every CT implementation, e.g. transparency-dev/merkle testdata).
+CT_LEAVES = [
+    bytes.fromhex(h)
+    for h in (
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    )
+]
+
 
 def leaf_hash(d: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + d).digest()

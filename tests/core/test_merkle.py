@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from evote import merkle
 from evote.encoding import b64decode
 from evote.errors import MerkleError, RootMismatchError
-from tools.merkle_oracle import consistency_shape, inclusion_shape, mth, path, subproof
+from tools.merkle_oracle import CT_LEAVES, consistency_shape, inclusion_shape, mth, path, subproof
 from tools.merkle_oracle import leaf_hash as h_leaf
 from tools.merkle_oracle import node_hash as h_node
 
@@ -27,19 +27,6 @@ TOOL = Path(__file__).parents[2] / "tools" / "make_merkle_vectors.py"
 
 # The leaves of the Certificate Transparency test suites, and the roots every CT
 # implementation publishes for them (e.g. transparency-dev/merkle testdata).
-CT_LEAVES = [
-    bytes.fromhex(h)
-    for h in (
-        "",
-        "00",
-        "10",
-        "2021",
-        "3031",
-        "40414243",
-        "5051525354555657",
-        "606162636465666768696a6b6c6d6e6f",
-    )
-]
 CT_ROOTS = [
     "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
     "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",

@@ -206,8 +206,8 @@ class BoardBuilder:
         )
 
 
-def post_setup(b: BoardBuilder) -> None:
-    """election_created, the ceremony, key, credentials and opening."""
+def post_created(b: BoardBuilder) -> None:
+    """election_created: the manifest, the official, the authority, the trustees, the threshold."""
     e = b.election
     b.command("election_created", e.official, {
         "manifest": e.manifest.to_json(),
@@ -216,6 +216,12 @@ def post_setup(b: BoardBuilder) -> None:
         "trustees": [k.verify_key.to_json() for k in e.trustee_keys],
         "threshold": e.threshold,
     })
+
+
+def post_setup(b: BoardBuilder) -> None:
+    """election_created, the ceremony, key, credentials and opening."""
+    e = b.election
+    post_created(b)
     b.sign_head()
     keys = {s.trustee: s.signing_key for s in e.states}
     m = e.messages

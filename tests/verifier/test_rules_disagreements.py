@@ -35,13 +35,7 @@ def _setup_pairs(e: recordgen.Election, order: list[tuple[str, int]]) -> list:
         "trustee_shares": {s.dealer: s for s in m.shares},
     }
     b = recordgen.BoardBuilder(e)
-    b.command("election_created", e.official, {
-        "manifest": e.manifest.to_json(),
-        "official": e.official.verify_key.to_json(),
-        "credential_authority": e.authority.verify_key.to_json(),
-        "trustees": [k.verify_key.to_json() for k in e.trustee_keys],
-        "threshold": e.threshold,
-    })
+    recordgen.post_created(b)
     for kind, i in order:
         if kind == "ceremony_qualified":  # the official's cut (GJKR, docs/rules.md §3.6)
             b.command(kind, e.official, m.qualified.to_json())

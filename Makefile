@@ -24,9 +24,9 @@ $(BOOTH_JS): $(BOOTH)/node_modules/.package-lock.json $(BOOTH)/build.mjs $(wildc
 
 booth: $(BOOTH_JS)
 
-# The real OpenID provider the OIDC tests start (tests/oidc: panva's oidc-provider),
+# The real OpenID provider the OIDC tests start (tests/support/oidc: panva's oidc-provider),
 # installed here so that the tests need no network.
-OIDC_TEST := tests/oidc
+OIDC_TEST := tests/support/oidc
 
 $(OIDC_TEST)/node_modules/.package-lock.json: $(OIDC_TEST)/package-lock.json
 	cd $(OIDC_TEST) && npm ci --no-audit --no-fund

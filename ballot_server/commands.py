@@ -179,7 +179,7 @@ def register_voters(
         raise LifecycleError(f"voters cannot be registered in phase {facts.phase.value}")
     if oidc_subjects:  # provider subjects, stored as keyed hashes (ballot_server/oidc.py)
         # Imported here: oidc is a blueprint module (Flask), which the service layer
-        # must not load at import time (tests/test_server_wiring.py).
+        # must not load at import time (tests/server/test_server_wiring.py).
         from ballot_server.oidc import registered_voter_ids
 
         rows = registered_voter_ids(svc.authenticator, voters)

@@ -38,7 +38,7 @@ from evote.fingerprint import ElectionContext  # noqa: E402
 from evote.group import Point, Scalar  # noqa: E402
 from evote.manifest import Manifest  # noqa: E402
 from evote.signing import SigningKey  # noqa: E402
-from tests.booth_browser import chromium  # noqa: E402
+from tests.support.booth_browser import chromium  # noqa: E402
 
 BOOTH = ROOT / "ballot_server" / "booth"
 SHAPES = {"1x5": (1, 5, 1, 1), "3x10": (3, 10, 1, 3)}

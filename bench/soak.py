@@ -13,7 +13,7 @@ What happens, in order:
    product's production path; the access log goes to ``server.log`` in the
    work directory);
 3. an election is set up through the HTTP API exactly as the parties do it
-   (``tests/api_election.py``: official, three trustees with a real key
+   (``tests/support/api_election.py``: official, three trustees with a real key
    ceremony, credential authority, voter logins) and a pool of ballots is
    encrypted beforehand, on every core, so that the load generator does not
    compete with the server for CPU while it runs;
@@ -163,7 +163,7 @@ if os.environ.get(LOCUST_ENV):
 
 
 class _Response:
-    """What tests/api_election.py expects of a response (the Flask test client's shape)."""
+    """What tests/support/api_election.py expects of a response (the Flask test client's shape)."""
 
     def __init__(self, response: Any) -> None:
         self.status_code = response.status_code
@@ -177,7 +177,7 @@ class _Response:
 
 
 class HttpClient:
-    """The Flask-test-client subset that :func:`tests.api_election.build_election` uses,
+    """The Flask-test-client subset that :func:`tests.support.api_election.build_election` uses,
     over real HTTP to the gunicorn server."""
 
     def __init__(self, base_url: str) -> None:
@@ -286,8 +286,8 @@ def _read_stats(prefix: Path) -> dict[str, dict[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     from evote.board import Entry, Receipt
     from evote.errors import EvoteError
-    from tests import api_election
-    from tests.api_election import build_election
+    from tests.support import api_election
+    from tests.support.api_election import build_election
     from verifier import parallel
     from verifier.checks import verify_record
     from verifier.record import Record

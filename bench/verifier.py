@@ -54,7 +54,7 @@ from evote.encoding import b64decode, canonical_json, parse_json  # noqa: E402
 from evote.group import Point  # noqa: E402
 from evote.record import BOARD_FILE  # noqa: E402
 from evote.tally import aggregate, combine, partial_decrypt  # noqa: E402
-from tests import recordgen  # noqa: E402
+from tests.support import recordgen  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache"
 CHUNK = 1000

@@ -45,7 +45,9 @@ from typing import Any
 # callers import every ballot name from this module.
 from evote.ballot_format import TRACKING_BYTES as TRACKING_BYTES
 from evote.ballot_format import Ballot, BallotRandomness, BallotSecrets, EncryptedAnswer, Selections
-from evote.ballot_format import _read_ballot as _read_ballot  # tests/test_ballot.py's fast path
+from evote.ballot_format import (
+    _read_ballot as _read_ballot,  # tests/core/test_ballot.py's fast path
+)
 from evote.elgamal import encrypt, sum_ciphertexts
 from evote.encoding import (
     Fields,

@@ -102,7 +102,7 @@ def _range_proof(value: Any, path: str, width: int) -> RangeProof:
 # counts, canonical base64url, scalars < L, points validated by
 # Point.from_bytes) and build the same values, but answer None at the first
 # irregularity instead of raising: Ballot.from_json then runs the general
-# readers to say what is wrong.  tests/test_ballot.py checks the two agree.
+# readers to say what is wrong.  tests/core/test_ballot.py checks the two agree.
 
 _BALLOT_KEYS = frozenset({"election_id", "credential", "answers", "signature"})
 _ANSWER_KEYS = frozenset({"choices", "proofs"})

@@ -39,7 +39,7 @@ def canonical_json(value: Any) -> bytes:
     take :func:`json.dumps` (C): for them RFC 8785 and sorted, compact JSON
     are the same bytes (no float to format, key order by UTF-16 code units
     equals order by code points, identical escapes).  Anything else goes
-    through :mod:`rfc8785`.  ``tests/test_encoding.py`` checks the two agree.
+    through :mod:`rfc8785`.  ``tests/core/test_encoding.py`` checks the two agree.
     """
     try:
         plain = _plain(value)
@@ -122,7 +122,7 @@ def parse_json(data: bytes | str) -> Any:
     nesting deep enough to exhaust the stack, a float that overflows to
     infinity, running out of memory -- is an :class:`EncodingError`, so a
     hostile document is a 400 on the server and a failed check in the
-    verifier, never a 500 or a traceback (tests/test_hostile_traffic.py).
+    verifier, never a 500 or a traceback (tests/server/test_hostile_traffic.py).
     """
     if isinstance(data, bytes):
         try:

@@ -18,7 +18,7 @@ Three proofs, all in compact (challenge, response) form:
 The challenge is *strong* Fiat–Shamir: it hashes the context, the whole
 statement (keys, ciphertexts, the value range) and every commitment.  A weak
 challenge over the commitments alone lets a prover pick the statement after
-the challenge; tests/test_proofs.py shows that forgery and its rejection.
+the challenge; tests/core/test_proofs.py shows that forgery and its rejection.
 
 Every ``verify_*`` returns None or raises :class:`InvalidProof`.
 """

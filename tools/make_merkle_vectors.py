@@ -16,10 +16,10 @@ implementation):
 Each probe has ``desc``, ``want_err`` and ``want_code`` (``"merkle"`` for input
 a verifier must reject before hashing, ``"root_mismatch"`` for a well-formed
 proof that leads to another root, ``null`` when it must verify).  Proofs come
-from ``evote.merkle`` and are cross-checked here against a naive recursive
-transcription of RFC 9162 §2.1; expected outcomes come from that naive model,
+from ``evote.merkle`` and are cross-checked here against the naive recursive
+transcription of RFC 9162 §2.1 in ``tools/merkle_oracle.py``; expected outcomes come from that naive model,
 never from the verifier under test.  Binary values are unpadded base64url.
-Never edit the output by hand; tests/test_merkle.py checks it is up to date.
+Never edit the output by hand; tests/core/test_merkle.py checks it is up to date.
 """
 
 from __future__ import annotations
@@ -36,102 +36,21 @@ sys.path.insert(0, str(ROOT))
 
 from evote import merkle  # noqa: E402
 from evote.encoding import b64encode  # noqa: E402
+from tools.merkle_oracle import CT_LEAVES, EMPTY_ROOT, consistency_shape, inclusion_shape  # noqa: E402
+from tools.merkle_oracle import consistency as naive_consistency  # noqa: E402
+from tools.merkle_oracle import leaf_hash as _leaf  # noqa: E402
+from tools.merkle_oracle import mth as naive_mth  # noqa: E402
+from tools.merkle_oracle import path as naive_path  # noqa: E402
 
 DEFAULT_OUT = ROOT / "tests" / "vectors" / "merkle"
 
-LEAVES = [
-    bytes.fromhex(h)
-    for h in (
-        "",
-        "00",
-        "10",
-        "2021",
-        "3031",
-        "40414243",
-        "5051525354555657",
-        "606162636465666768696a6b6c6d6e6f",
-    )
-]
+LEAVES = CT_LEAVES
 INCLUSION_CASES = [(0, 1), (0, 8), (5, 8), (2, 3), (2, 5), (6, 7), (3, 4)]
 CONSISTENCY_CASES = [(1, 1), (1, 8), (6, 8), (2, 5), (6, 7), (4, 8), (3, 7), (7, 8)]
 
 GARBAGE = hashlib.sha256(b"garbage").digest()
 WRONG_LEAF = hashlib.sha256(b"WrongLeaf").digest()
 SOME_ROOT = hashlib.sha256(b"some other root").digest()
-EMPTY_ROOT = hashlib.sha256(b"").digest()
-
-
-# --- the naive model (RFC 9162 §2.1, transcribed recursively) -------------------
-
-
-def _split(n: int) -> int:
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return k
-
-
-def _leaf(d: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + d).digest()
-
-
-def _node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def naive_mth(hashes: list[bytes]) -> bytes:
-    if not hashes:
-        return EMPTY_ROOT
-    if len(hashes) == 1:
-        return hashes[0]
-    k = _split(len(hashes))
-    return _node(naive_mth(hashes[:k]), naive_mth(hashes[k:]))
-
-
-def naive_path(m: int, hashes: list[bytes]) -> list[bytes]:
-    if len(hashes) <= 1:
-        return []
-    k = _split(len(hashes))
-    if m < k:
-        return naive_path(m, hashes[:k]) + [naive_mth(hashes[k:])]
-    return naive_path(m - k, hashes[k:]) + [naive_mth(hashes[:k])]
-
-
-def naive_consistency(m: int, hashes: list[bytes]) -> list[bytes]:
-    def sub(m: int, d: list[bytes], complete: bool) -> list[bytes]:
-        if m == len(d):
-            return [] if complete else [naive_mth(d)]
-        k = _split(len(d))
-        if m <= k:
-            return sub(m, d[:k], complete) + [naive_mth(d[k:])]
-        return sub(m - k, d[k:], False) + [naive_mth(d[:k])]
-
-    if m == 0 or m == len(hashes):
-        return []
-    return sub(m, hashes, True)
-
-
-def inclusion_shape(m: int, n: int) -> tuple[str, ...]:
-    """Which side each audit-path sibling is on; a verifier's work depends only on this."""
-    if n <= 1:
-        return ()
-    k = _split(n)
-    if m < k:
-        return inclusion_shape(m, k) + ("right",)
-    return inclusion_shape(m - k, n - k) + ("left",)
-
-
-def consistency_shape(m: int, n: int) -> tuple[str, ...]:
-    def sub(m: int, n: int, complete: bool) -> tuple[str, ...]:
-        if m == n:
-            return () if complete else ("seed",)
-        k = _split(n)
-        if m <= k:
-            return sub(m, k, complete) + ("new-right",)
-        return sub(m - k, n - k, False) + ("both-left",)
-
-    return sub(m, n, True)
-
 
 def expect_inclusion(base: tuple[int, int], index: Any, size: Any, leaf: bytes, proof, root) -> str | None:
     """The outcome an RFC 9162 verifier must give for a (possibly mutated) probe."""

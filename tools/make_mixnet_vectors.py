@@ -2,7 +2,7 @@
 proof of a small list, known-answer vectors for an outside implementation.
 
 Run ``python tools/make_mixnet_vectors.py``; ``--check`` exits non-zero if the
-file on disk differs (tests/test_shuffle.py runs that).  Randomness comes from
+file on disk differs (tests/core/test_shuffle.py runs that).  Randomness comes from
 ``evote.drbg.SeededRng`` with the seed written into the vector.  Points and
 scalars are base64url as in every evote document; generators also in hex.
 """

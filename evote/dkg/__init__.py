@@ -36,7 +36,7 @@ Why these choices:
   publish the shares it dealt them and anyone interpolates its polynomial.  So
   c colluders can no longer choose among 2^c keys by disqualifying themselves
   after seeing the others' contributions (the bias of Pedersen's DKG that
-  evote v1 had; see ``tests/test_dkg_bias.py``).
+  evote v1 had; see ``tests/core/test_dkg_bias.py``).
 * Reveals are publicly checkable: a dealer reveals A_ik = a_ik·G and
   B_ik = b_ik·H with a Schnorr proof of knowledge for each (base G and base H)
   and anyone checks A_ik + B_ik = E_ik.  Knowing both logarithms, the dealer

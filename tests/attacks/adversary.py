@@ -7,7 +7,7 @@ the official key (it can sign any command), the trustees hold their shares.
 What none of them holds is a voter's credential or a voter's login; the
 helpers never use either on a voter's behalf unless a test says so.
 
-Records are built with :mod:`tests.recordgen` and checked with the real
+Records are built with :mod:`tests.support.recordgen` and checked with the real
 verifier (:func:`verifier.checks.verify_record`), in-process.
 """
 
@@ -27,7 +27,7 @@ from evote.merkle import MemoryTree
 from evote.record import TREE_HEADS_FILE, tree_head_line
 from evote.signing import SigningKey, VerifyKey
 from evote.tally import EncryptedTally, aggregate, combine, partial_decrypt
-from tests.recordgen import START_TIME, Election, rechain, rewrite_board
+from tests.support.recordgen import START_TIME, Election, rechain, rewrite_board
 from verifier.checks import verify_record
 from verifier.record import Record
 from verifier.report import Report

@@ -17,9 +17,9 @@ from flask import Flask
 
 from ballot_server import create_app, db
 from ballot_server.db import sqlite_url
-from tests.api_election import ApiElection, build_election, server_config
 from tests.attacks.adversary import copy_record, verify
-from tests.recordgen import GeneratedRecord, build_record
+from tests.support.api_election import ApiElection, build_election, server_config
+from tests.support.recordgen import GeneratedRecord, build_record
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,6 @@ import glob
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -25,6 +24,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from ballot_server.db import init_db, make_engine, setup_server_role
+from tests.support.ports import free_port as _free_port
 
 
 def postgres_bin() -> Path | None:
@@ -34,12 +34,6 @@ def postgres_bin() -> Path | None:
         return Path(pgctl).parent
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PrivateCluster:

@@ -38,7 +38,7 @@ from evote.payloads import ElectionCreated, KeyPublished
 from evote.record import RecordHeader
 from evote.tally import PartialDecryption
 from tests.attacks.adversary import command, failures, forge_board, pairs_of, verify
-from tests.recordgen import DEFAULT_MANIFEST, GeneratedRecord
+from tests.support.recordgen import DEFAULT_MANIFEST, GeneratedRecord
 
 
 def _is_probable_prime(n: int, rounds: int = 40) -> bool:

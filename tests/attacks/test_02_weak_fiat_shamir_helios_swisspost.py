@@ -14,7 +14,7 @@ evote's defence: every challenge is ``hash_to_scalar(tag, ctx..., statement...,
 commitments...)`` with each field length-prefixed (:mod:`evote.hashing`), and
 ctx pins the protocol step, election fingerprint, voter credential, trustee,
 question and option.  The range-proof forgery itself lives in
-``tests/test_proofs.py`` (reused here, not repeated); this module carries it to
+``tests/core/test_proofs.py`` (reused here, not repeated); this module carries it to
 a whole signed ballot, and adds the Schnorr and DLEQ statements and the
 injectivity of the transcript encoding.
 """
@@ -54,8 +54,8 @@ from evote.proofs import (
 from evote.signing import SigningKey
 from evote.tally import EncryptedTally, PartialDecryption, verify_partial
 from tests.attacks.adversary import command, failures, forge_board, pairs_of, verify
-from tests.recordgen import GeneratedRecord
-from tests.test_proofs import forge_with_statement_after_challenge, weak_challenge, weak_verify
+from tests.core.test_proofs import forge_with_statement_after_challenge, weak_challenge, weak_verify
+from tests.support.recordgen import GeneratedRecord
 
 rng = SeededRng(b"attack-weak-fiat-shamir")
 

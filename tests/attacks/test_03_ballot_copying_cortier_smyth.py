@@ -30,7 +30,6 @@ from evote.ballot import Ballot, EncryptedAnswer, sign_ballot, verify_ballot
 from evote.elgamal import Ciphertext
 from evote.errors import InvalidProof
 from evote.group import Point, Scalar
-from tests.api_election import ApiElection
 from tests.attacks.adversary import (
     credential_of,
     cut_at,
@@ -41,7 +40,8 @@ from tests.attacks.adversary import (
     verify,
     verify_zip,
 )
-from tests.recordgen import GeneratedRecord
+from tests.support.api_election import ApiElection
+from tests.support.recordgen import GeneratedRecord
 
 
 def rerandomised(ballot: Ballot, key: Point, rng) -> tuple[EncryptedAnswer, ...]:

@@ -30,9 +30,9 @@ from evote.board import Receipt, TreeHead
 from evote.drbg import SeededRng
 from evote.errors import BoardError
 from evote.merkle import MemoryTree
-from tests.api_election import ApiElection
 from tests.attacks.adversary import download_record
-from tests.recordgen import GeneratedRecord
+from tests.support.api_election import ApiElection
+from tests.support.recordgen import GeneratedRecord
 from verifier.receipt import verify_receipt
 from verifier.record import Record
 from verifier.sources import ZipSource

@@ -41,9 +41,9 @@ from evote.fingerprint import ElectionContext
 from evote.group import G, L, Point, Scalar
 from evote.proofs import prove_range
 from evote.signing import SigningKey
-from tests.api_election import ApiElection
 from tests.attacks.adversary import cut_at, failures, forge_board, pairs_of, verify
-from tests.recordgen import GeneratedRecord
+from tests.support.api_election import ApiElection
+from tests.support.recordgen import GeneratedRecord
 
 rng = SeededRng(b"attack-overvote")
 

@@ -54,10 +54,10 @@ from evote.group import SMALL_ORDER_POINTS, G, L, P, Scalar, small_multiple
 from evote.payloads import ElectionCreated
 from evote.record import RecordHeader
 from evote.tally import EncryptedTally, PartialDecryption
-from tests.api_election import ApiElection, build_election
 from tests.attacks.adversary import command, failures, forge_board, pairs_of, verify
-from tests.recordgen import GeneratedRecord
-from tests.test_dkg import X25519_SMALL_ORDER
+from tests.core.test_dkg import X25519_SMALL_ORDER
+from tests.support.api_election import ApiElection, build_election
+from tests.support.recordgen import GeneratedRecord
 from verifier.errors import RecordUnreadable
 from verifier.record import Record
 from verifier.sources import DirectorySource

@@ -31,7 +31,6 @@ from evote.elgamal import encrypt
 from evote.fingerprint import ElectionContext
 from evote.group import Scalar
 from evote.signing import SigningKey
-from tests.api_election import ApiElection
 from tests.attacks.adversary import (
     ballot_rows,
     credential_of,
@@ -43,7 +42,8 @@ from tests.attacks.adversary import (
     tally_pairs,
     verify,
 )
-from tests.recordgen import GeneratedRecord
+from tests.support.api_election import ApiElection
+from tests.support.recordgen import GeneratedRecord
 
 rng = SeededRng(b"attack-ghost-voters")
 

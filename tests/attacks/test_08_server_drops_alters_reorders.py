@@ -37,7 +37,6 @@ from evote.encoding import canonical_json, parse_json
 from evote.errors import BoardError
 from evote.group import Point, Scalar
 from evote.record import TREE_HEADS_FILE, tree_head_line
-from tests.api_election import ApiElection
 from tests.attacks.adversary import (
     ballot_rows,
     credential_of,
@@ -51,7 +50,8 @@ from tests.attacks.adversary import (
     verify,
     verify_zip,
 )
-from tests.recordgen import GeneratedRecord
+from tests.support.api_election import ApiElection
+from tests.support.recordgen import GeneratedRecord
 from verifier.receipt import verify_receipt
 from verifier.record import Record
 from verifier.sources import DirectorySource

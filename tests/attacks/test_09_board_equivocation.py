@@ -37,7 +37,7 @@ from tests.attacks.adversary import (
     verify,
     write_heads,
 )
-from tests.recordgen import START_TIME, GeneratedRecord, rechain, rewrite_board
+from tests.support.recordgen import START_TIME, GeneratedRecord, rechain, rewrite_board
 from verifier.main import cli as verify_cli
 
 

@@ -35,7 +35,6 @@ from evote.errors import DecryptionError
 from evote.fingerprint import ElectionContext
 from evote.group import Scalar
 from evote.tally import PartialDecryption, combine, partial_decrypt
-from tests.api_election import ApiElection, build_election
 from tests.attacks.adversary import (
     command,
     cut_at,
@@ -46,8 +45,9 @@ from tests.attacks.adversary import (
     verify,
     verify_zip,
 )
-from tests.recordgen import GeneratedRecord
-from tests.test_dkg import evaluate
+from tests.core.test_dkg import evaluate
+from tests.support.api_election import ApiElection, build_election
+from tests.support.recordgen import GeneratedRecord
 
 
 def _closed_with_tally(live: ApiElection):

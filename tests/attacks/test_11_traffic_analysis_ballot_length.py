@@ -29,8 +29,8 @@ from evote.encoding import canonical_json
 from evote.fingerprint import ElectionContext
 from evote.group import Point, Scalar
 from evote.manifest import Manifest
-from tests.api_election import ApiElection
-from tests.recordgen import GeneratedRecord
+from tests.support.api_election import ApiElection
+from tests.support.recordgen import GeneratedRecord
 
 rng = SeededRng(b"attack-traffic-analysis")
 

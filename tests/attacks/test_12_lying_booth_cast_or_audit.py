@@ -42,8 +42,8 @@ from evote.drbg import SeededRng
 from evote.errors import AuditMismatch
 from evote.fingerprint import ElectionContext
 from evote.signing import SigningKey
-from tests.api_election import ApiElection
 from tests.attacks.adversary import download_record, failures, verify_zip
+from tests.support.api_election import ApiElection
 from verifier.main import cli as verify_cli
 
 

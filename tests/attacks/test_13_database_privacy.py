@@ -32,8 +32,8 @@ from sqlalchemy.pool import NullPool
 
 from ballot_server import create_app, db
 from evote.encoding import b64encode
-from tests.api_election import ApiElection, build_election, server_config
-from tests.conftest import BoardDatabase
+from tests.support.api_election import ApiElection, build_election, server_config
+from tests.support.databases import BoardDatabase
 
 USER_AGENT = "Mozilla/5.0 (X11; EvoteProbe unique-ua-7f3a9c)"
 FORWARDED_FOR = "203.0.113.77"  # the voter's address, as the reverse proxy reports it

@@ -27,9 +27,9 @@ from flask import Flask
 from ballot_server import create_app, db
 from evote.ballot import Ballot
 from evote.board import Receipt
-from tests.api_election import ApiElection, build_election, server_config
 from tests.attacks.adversary import download_record, failures, verify_zip
 from tests.attacks.pgcluster import PrivateCluster, postgres_bin
+from tests.support.api_election import ApiElection, build_election, server_config
 
 VOTERS = 24
 CLIENTS = 3

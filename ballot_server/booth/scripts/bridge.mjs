@@ -1,4 +1,4 @@
-// A command-line bridge for the Python tests (tests/test_booth_crypto.py); kept out of test/ so
+// A command-line bridge for the Python tests (tests/booth/test_booth_crypto.py); kept out of test/ so
 // that `node --test test/` does not run it:
 // reads a JSON list of requests on stdin, answers a JSON list on stdout.
 // It lets pytest make ballots with the booth's JavaScript and check them with

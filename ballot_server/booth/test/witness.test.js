@@ -16,7 +16,7 @@ import {
 import { REPO } from './helpers.js';
 
 // docs/witness.md §2.2 publishes a cosigned checkpoint (recomputed byte for byte by
-// tests/test_checkpoint.py): board seed 32 x 0x02, witness seed 32 x 0x03, election city-poll.
+// tests/core/test_checkpoint.py): board seed 32 x 0x02, witness seed 32 x 0x03, election city-poll.
 const DOC = readFileSync(join(REPO, 'docs', 'witness.md'), 'utf8');
 const NOTE = `${DOC.match(/```\n(evote\/gTl3[^`]*?)```/)[1]}`;
 const BOARD = ed25519.getPublicKey(new Uint8Array(32).fill(2));

@@ -106,4 +106,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(witness_api.bp)  # docs/witness.md
     app.register_blueprint(booth.bp)  # the web voting booth (issue 6)
     app.register_blueprint(site.bp)  # the HTML list of elections at / and /booth/
+    from ballot_server import board_explorer, public_pages  # the public pages (issue 17)
+
+    app.register_blueprint(public_pages.bp)
+    app.register_blueprint(board_explorer.bp)
     return app

@@ -44,16 +44,16 @@ import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, request
+from flask import Blueprint, Flask, Response, jsonify, redirect, request
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from ballot_server.auth import LoginCodeAuthenticator, VoterLogin, bearer_token
 from ballot_server.config import OidcSettings, load_oidc_settings
+from ballot_server.context import server_state
 from ballot_server.db import get_store
 from ballot_server.store import Store, login_code_hash
-from evote.commands import check_election_id
 from evote.encoding import b64decode, b64encode
 from evote.errors import AuthenticationError, EncodingError, EvoteError
 
@@ -222,7 +222,7 @@ bp = Blueprint("oidc", __name__, url_prefix="/api/v1")
 
 
 def _auth() -> OidcAuthenticator:
-    auth = current_app.extensions["evote"].authenticator
+    auth = server_state().authenticator
     if not isinstance(auth, OidcAuthenticator):
         raise OidcError(
             "oidc_not_configured", "this server has no identity provider configured", 404
@@ -241,10 +241,9 @@ def about() -> Response:
     return jsonify({"name": auth.settings.name, "issuer": auth.settings.issuer})
 
 
-@bp.get("/elections/<election_id>/oidc/start")
+@bp.get("/elections/<election:election_id>/oidc/start")
 def start(election_id: str) -> Response:
     auth = _auth()
-    check_election_id(election_id)
     get_store().entry_count(election_id)  # 404 for an unknown election
     meta = auth.provider.meta()
     # 256-bit state and nonce; a 64-character PKCE verifier (RFC 7636 allows 43-128)

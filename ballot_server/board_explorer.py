@@ -21,7 +21,7 @@ from typing import Any
 from flask import Blueprint, Response, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from ballot_server.api import get_service, server_state
+from ballot_server.context import get_service, server_state
 from ballot_server.public_html import (
     digest_at_startup,
     election_id_or_404,

@@ -29,11 +29,11 @@ from flask import Flask, Response, current_app, make_response, render_template, 
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
+from ballot_server.booth_assets import STATIC
 from ballot_server.site import LANGUAGE_NAMES, LANGUAGES, catalogue, chosen_language
 from evote.commands import check_election_id
 from evote.errors import EvoteError, NotFound, SchemaError
 
-STATIC = Path(__file__).resolve().parent / "static"
 EXTENSION = "evote_public"
 
 
@@ -93,15 +93,20 @@ def utc(ms: int) -> dict[str, str]:
     }
 
 
+#: The query parameters the language switch carries over (each cut to 200 characters,
+#: so a hostile query is not echoed back at length).
+KEPT_PARAMS = ("start", "limit", "kind", "tracking_code")
+KEPT_LENGTH = 200
+
+
 def language_links(lang: str) -> list[dict[str, Any]]:
-    """The language switch: this page's own query string with ``lang`` replaced."""
-    links = []
-    for code in LANGUAGES:
-        args = request.args.copy()
-        args["lang"] = code
-        links.append({"code": code, "name": LANGUAGE_NAMES[code], "current": code == lang,
-                      "href": request.path + "?" + urlencode(list(args.items(multi=True)))})
-    return links
+    """The language switch: this page's own query (:data:`KEPT_PARAMS`) in each language."""
+    kept = [(k, request.args[k][:KEPT_LENGTH]) for k in KEPT_PARAMS if k in request.args]
+    return [
+        {"code": code, "name": LANGUAGE_NAMES[code], "current": code == lang,
+         "href": request.path + "?" + urlencode([*kept, ("lang", code)])}
+        for code in LANGUAGES
+    ]
 
 
 def render_page(template: str, *, status: int = 200, **context: Any) -> Response:

@@ -26,7 +26,8 @@ from typing import Any
 
 from flask import Blueprint, Response, request, url_for
 
-from ballot_server.api import get_service, plausible_tracking_code, server_state
+from ballot_server.api import plausible_tracking_code
+from ballot_server.context import get_service, server_state
 from ballot_server.facts import ElectionFacts
 from ballot_server.public_chart import bar_chart
 from ballot_server.public_html import (
@@ -182,7 +183,7 @@ def lookup(election_id: str) -> dict[str, Any] | None:
     code = request.args.get("tracking_code")
     if code is None:
         return None
-    code = code.strip()
+    code = code.strip().upper()  # as the booth reads a typed code
     if not plausible_tracking_code(code):
         return {"code": code[:MAX_TRACKING_CODE], "state": "invalid"}
     try:

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-WIDTH = 560
-ROW = 28
-LABEL = 170  # x where the bars start
-BAR_MAX = WIDTH - LABEL - 60  # room for the figure after the bar
+# Each option is two lines -- its name, then its bar and figure -- so that the
+# chart stays legible at 360 px (the viewBox is about that wide, so 1 unit ~ 1 px).
+WIDTH = 320
+ROW = 46
+BAR_MAX = WIDTH - 56  # room for the figure after the bar
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,8 @@ class Chart:
     bars: tuple[Bar, ...]
     height: int
     width: int = WIDTH
-    label_x: int = LABEL
-    bar_x: int = LABEL + 4
+    label_x: int = 0
+    bar_x: int = 0
 
     def text_x(self, bar: Bar) -> int:
         return self.bar_x + bar.width + 6
@@ -49,6 +50,6 @@ def bar_chart(labels: Sequence[str], values: Sequence[int]) -> Chart:
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         width = 0 if top == 0 else round(BAR_MAX * value / top)
         share = "" if total == 0 else f"{100 * value / total:.1f} %"
-        short = label if len(label) <= 24 else label[:23] + "…"
-        bars.append(Bar(short, value, 8 + i * ROW, width, share))
-    return Chart(tuple(bars), height=16 + len(bars) * ROW)
+        short = label if len(label) <= 40 else label[:39] + "…"
+        bars.append(Bar(short, value, 4 + i * ROW, width, share))
+    return Chart(tuple(bars), height=8 + len(bars) * ROW)

@@ -354,3 +354,37 @@ def test_the_pages_carry_the_csp_and_no_inline_script(election: ApiElection, pat
     assert "<style" not in body and " style=" not in body
     assert not re.search(r"\son[a-z]+=", body)  # no inline event handlers
     assert "http://" not in body.replace("http://localhost", "") and "https://" not in body
+
+
+# --- the check's bundle ---------------------------------------------------------------------
+
+NODE = __import__("shutil").which("node")
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_the_check_bundle_is_reproducible_and_its_sri_is_on_the_page(
+    election: ApiElection, tmp_path
+) -> None:
+    """site.js built from a copy of the sources elsewhere is byte for byte ours, and the
+    page's integrity hash is that file's (so the browser runs nothing else)."""
+    import shutil
+    import subprocess
+
+    from ballot_server.public_html import sri
+
+    booth = STATIC.parent / "booth"
+    ours = (STATIC / "site.js").read_bytes()
+    copy = tmp_path / "elsewhere" / "ballot_server"
+    shutil.copytree(booth / "src", copy / "booth" / "src")
+    for name in ("build.mjs", "package.json", "package-lock.json"):
+        shutil.copy(booth / name, copy / "booth" / name)
+    (copy / "booth" / "node_modules").symlink_to(booth / "node_modules")
+    shutil.copytree(STATIC / "i18n", copy / "static" / "i18n")
+    built = subprocess.run([NODE, "build.mjs"], cwd=copy / "booth", capture_output=True,
+                           text=True, timeout=120, check=False)
+    assert built.returncode == 0, built.stderr
+    assert (copy / "static" / "site.js").read_bytes() == ours
+    body = page(election.client, f"/elections/{election.election_id}/").get_data(as_text=True)
+    assert f'src="/static/site.js" integrity="{sri(ours)}"' in body
+    css = (STATIC / "site.css").read_bytes()
+    assert f'href="/static/site.css" integrity="{sri(css)}"' in body

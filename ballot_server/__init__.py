@@ -96,10 +96,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
         )
+    app.url_map.converters["election"] = ElectionIdConverter  # before any route uses it
     oidc.init_app(app, config)  # the city's OpenID provider, if configured (docs/guide.md)
     register_error_handlers(app)
     app.after_request(security_headers(settings.hsts_max_age))
-    app.url_map.converters["election"] = ElectionIdConverter  # before any route uses it
     app.register_blueprint(api.bp)
     app.register_blueprint(witness_api.bp)  # docs/witness.md
     app.register_blueprint(booth_pages.bp)  # the web voting booth (issue 6)

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from ballot_server.auth import check_voter_id, issue_login_codes
 from ballot_server.facts import ElectionFacts
-from ballot_server.oidc import OIDC_SUBJECT, registered_voter_ids
 from ballot_server.responses import Appended
 from ballot_server.trustee_keys import refuse_reused_trustee_keys
 from evote.commands import SignedCommand, check_election_id
@@ -56,6 +55,9 @@ REGISTER_VOTERS = "register_voters"
 """Kind of the official's signed command registering voter logins (not a board entry)."""
 
 
+
+#: ``register_voters``' ``id_kind`` for provider subjects (ballot_server/oidc.py).
+OIDC_SUBJECT = "oidc_subject"
 
 def create_election(svc: ElectionService, command_json: Any) -> Appended:
     """Entry 0.  The signer must be on the allow-list and be the body's official."""
@@ -176,6 +178,10 @@ def register_voters(
     if facts.phase not in (Phase.SETUP, Phase.OPEN):
         raise LifecycleError(f"voters cannot be registered in phase {facts.phase.value}")
     if oidc_subjects:  # provider subjects, stored as keyed hashes (ballot_server/oidc.py)
+        # Imported here: oidc is a blueprint module (Flask), which the service layer
+        # must not load at import time (tests/test_server_wiring.py).
+        from ballot_server.oidc import registered_voter_ids
+
         rows = registered_voter_ids(svc.authenticator, voters)
         if len({v for v, _ in rows}) != len(rows):
             raise AlreadyExists("a subject is listed twice")

@@ -50,6 +50,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from ballot_server.auth import LoginCodeAuthenticator, VoterLogin, bearer_token
+from ballot_server.commands import OIDC_SUBJECT as OIDC_SUBJECT
 from ballot_server.config import OidcSettings, load_oidc_settings
 from ballot_server.context import server_state
 from ballot_server.db import get_store
@@ -58,7 +59,6 @@ from evote.encoding import b64decode, b64encode
 from evote.errors import AuthenticationError, EncodingError, EvoteError
 
 #: ``register_voters`` body ``id_kind`` naming provider subjects (docs/api.md).
-OIDC_SUBJECT = "oidc_subject"
 TOKEN_PREFIX = "oidc."  # noqa: S105 (a prefix, not a secret)
 VOTER_ID_PREFIX = "oidc:"
 COOKIE = "evote_oidc"

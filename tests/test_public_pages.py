@@ -388,3 +388,20 @@ def test_the_check_bundle_is_reproducible_and_its_sri_is_on_the_page(
     assert f'src="/static/site.js" integrity="{sri(ours)}"' in body
     css = (STATIC / "site.css").read_bytes()
     assert f'href="/static/site.css" integrity="{sri(css)}"' in body
+
+
+def test_a_ranked_count_sheet_reads_as_winners_and_rounds() -> None:
+    """The page's reading of a real IRV count sheet (evote.counting), as published in
+    ``ranked_result``: winners by name, each round's totals, excluded ones as a dash."""
+    from ballot_server.public_pages import ranked_sheet
+    from evote.counting import count
+    from tests.test_counting import TENNESSEE
+
+    sheet = count("irv", TENNESSEE, 4, b"\x00" * 32).to_json()
+    read = ranked_sheet(sheet, ["Memphis", "Nashville", "Chattanooga", "Knoxville"])
+    assert read["method"] == "irv" and read["winners"] == ["Knoxville"]
+    assert [r["votes"] for r in read["rounds"]] == [
+        ["42", "26", "15", "17"], ["42", "26", "—", "32"], ["42", "—", "—", "58"]]
+    assert read["rounds"][1]["subject"] == "Chattanooga"
+    # A sheet of the wrong shape is read as far as it goes, never a 500.
+    assert ranked_sheet({"winners": [99, "x"], "rounds": ["junk"]}, ["A"])["winners"] == ["99", "x"]

@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 # The web booth's bundle, built reproducibly from ballot_server/booth (npm ci, then esbuild).
 BOOTH := ballot_server/booth
-BOOTH_JS := ballot_server/static/booth.js
+BOOTH_JS := ballot_server/static/booth.js  # build.mjs also writes static/site.js (the public page's check)
 
 $(BOOTH)/node_modules/.package-lock.json: $(BOOTH)/package-lock.json
 	cd $(BOOTH) && npm ci --no-audit --no-fund

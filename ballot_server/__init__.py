@@ -30,7 +30,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from ballot_server import api, booth_assets, booth_pages, db, oidc, site, witness_api
+    from ballot_server import (
+        api,
+        board_explorer,
+        booth_assets,
+        booth_pages,
+        db,
+        oidc,
+        public_pages,
+        site,
+        witness_api,
+    )
     from ballot_server.auth import LoginCodeAuthenticator
     from ballot_server.casting import CastQueue
     from ballot_server.config import load_or_create_board_key, load_settings, secure_data_dir
@@ -94,6 +104,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(witness_api.bp)  # docs/witness.md
     app.register_blueprint(booth_pages.bp)  # the web voting booth (issue 6)
     app.register_blueprint(site.bp)  # the HTML list of elections at / and /booth/
+    app.register_blueprint(public_pages.bp)  # an election's public page (issue 17)
+    app.register_blueprint(board_explorer.bp)  # the board explorer (issue 17)
     return app
 
 

@@ -265,6 +265,26 @@ class ElectionService:
         header = RecordHeader(election_id, self.board_key.verify_key)
         return record_archive(self.store, header, head.size, cosigned)
 
+    # -- the public pages (ballot_server.public_pages, board_explorer) -----------
+
+    def entries_of_kinds(
+        self, election_id: str, kinds: Iterable[str], start: int, limit: int
+    ) -> list[Entry]:
+        """Entries of ``kinds`` from index ``start`` (the explorer's filter, the timeline)."""
+        self._size(election_id)
+        return self.store.entries_of_kinds(election_id, list(kinds), start, limit)
+
+    def first_head_covering(self, election_id: str, index: int) -> SignedTreeHead | None:
+        """The first signed head that includes entry ``index``: when the board
+        signed that the entry was there (the public timeline's signed times)."""
+        self._size(election_id)
+        return self.store.first_head_covering(election_id, index)
+
+    def recent_signed_heads(self, election_id: str, limit: int) -> list[SignedTreeHead]:
+        """The ``limit`` latest signed tree heads, newest first."""
+        self._size(election_id)
+        return self.store.recent_signed_heads(election_id, limit)
+
     def _size(self, election_id: str) -> int:
         """The board's size; :class:`NotFound` for an unknown election (size 0)."""
         size = self.store.entry_count(election_id)

@@ -1,5 +1,7 @@
 """The server's HTML front door: ``/`` and ``/booth/`` list the elections on this
-server (state, ballots cast, a link to each booth), in English and Russian.
+server, grouped by state (open, not yet open, closed, counted, abandoned), each
+with its ballots cast, a link to its public page (:mod:`ballot_server.public_pages`)
+and to its booth, in English and Russian.
 
 ``docs/guide.md`` sends voters to the site root, so it must be a page a person
 can use, not a JSON 404.  It is plain server-rendered HTML -- no script, the
@@ -48,6 +50,16 @@ def chosen_language() -> str:
     return request.accept_languages.best_match(LANGUAGES) or LANGUAGES[0]
 
 
+#: The order of the groups on ``/``: what a resident can act on first.
+PHASE_ORDER = ("open", "setup", "closed", "tallied", "abandoned")
+
+
+def election_groups(rows: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The rows grouped by phase, in :data:`PHASE_ORDER`, leaving out empty groups."""
+    return [(phase, [r for r in rows if r["phase"] == phase]) for phase in PHASE_ORDER
+            if any(r["phase"] == phase for r in rows)]
+
+
 def election_rows(lang: str) -> list[dict[str, Any]]:
     """One row per election: id, title in ``lang``, phase and ballots cast."""
     service = get_service()
@@ -76,7 +88,7 @@ def elections() -> Response:
         lang=lang,
         t=catalogue(lang),
         languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
-        elections=election_rows(lang),
+        groups=election_groups(election_rows(lang)),
         css_integrity=None if assets is None else assets.css_integrity,
     )
     response = make_response(html)

@@ -114,6 +114,19 @@ class SignedHeads(Connections):
             ).scalars()
             return [parse_head(s) for s in rows]
 
+    def recent_signed_heads(self, election_id: str, limit: int) -> list[SignedTreeHead]:
+        """The ``limit`` most recent heads (largest size, then latest time, first): what
+        the board explorer shows without reading one head per entry."""
+        t = m.tree_heads.c
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.signed)
+                .where(t.election_id == election_id)
+                .order_by(t.size.desc(), t.time_ms.desc())
+                .limit(limit)
+            ).scalars()
+            return [parse_head(s) for s in rows]
+
     def iter_signed_head_bytes(
         self, election_id: str, *, max_size: int, batch: int = 1000
     ) -> Iterator[bytes]:

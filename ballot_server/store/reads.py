@@ -163,6 +163,23 @@ class BoardReads(Connections):
             ).scalars()
             return [Entry.from_bytes(bytes(data)) for data in rows]
 
+    def entries_of_kinds(
+        self, election_id: str, kinds: Sequence[str], start: int, limit: int
+    ) -> list[Entry]:
+        """Up to ``limit`` (at most :data:`MAX_PAGE`) entries of the given kinds from index
+        ``start`` on, in index order: the board explorer's filter and the public page's
+        timeline (a range scan from ``start``, so a page never rescans earlier entries)."""
+        _check_page(start, limit)
+        e = m.board_entries.c
+        with self._read() as conn:
+            rows = conn.execute(
+                select(e.entry)
+                .where(e.election_id == election_id, e.idx >= start, e.kind.in_(list(kinds)))
+                .order_by(e.idx)
+                .limit(limit)
+            ).scalars()
+            return [Entry.from_bytes(bytes(data)) for data in rows]
+
     def kind_counts(self, election_id: str, start: int, stop: int) -> dict[str, int]:
         """How many entries of each kind lie in ``[start, stop)``."""
         e = m.board_entries.c

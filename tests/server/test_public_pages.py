@@ -23,8 +23,8 @@ from evote.checkpoint import Note, cosign
 from evote.encoding import b64encode
 from evote.signing import SigningKey
 from evote.witness import WitnessKey, WitnessPolicy
-from tests import api_election
-from tests.api_election import API, MANIFEST, ApiElection, build_election
+from tests.support import api_election
+from tests.support.api_election import API, MANIFEST, ApiElection, build_election
 
 api_db = api_election.api_db
 api_app = api_election.api_app
@@ -44,7 +44,7 @@ def texts(response) -> str:
 
 
 def outline_any(response):
-    from tests.test_site import Outline
+    from tests.server.test_site import Outline
 
     parsed = Outline()
     parsed.feed(response.get_data(as_text=True))
@@ -395,7 +395,7 @@ def test_a_ranked_count_sheet_reads_as_winners_and_rounds() -> None:
     ``ranked_result``: winners by name, each round's totals, excluded ones as a dash."""
     from ballot_server.public_pages import ranked_sheet
     from evote.counting import count
-    from tests.test_counting import TENNESSEE
+    from tests.core.test_counting import TENNESSEE
 
     sheet = count("irv", TENNESSEE, 4, b"\x00" * 32).to_json()
     read = ranked_sheet(sheet, ["Memphis", "Nashville", "Chattanooga", "Knoxville"])

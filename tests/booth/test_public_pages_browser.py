@@ -31,7 +31,7 @@ pytestmark = [
     ),
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "public-pages"
 
 POLL = {
@@ -55,7 +55,7 @@ class Site:
 
 
 def _cast(server: Any, e: Any, voter: int, choice: int, work: Path) -> str:
-    from tests.cli_server import invoke
+    from tests.support.cli_server import invoke
 
     v = e.voters[voter]
     receipt = work / f"receipt-{e.id}-{voter}.json"
@@ -71,8 +71,8 @@ def _login_file(work: Path, e: Any, voter: Any) -> Path:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    from tests.booth_browser import make_booth_election, tally
-    from tests.cli_server import start_server
+    from tests.support.booth_browser import make_booth_election, tally
+    from tests.support.cli_server import start_server
 
     work = tmp_path_factory.mktemp("public-pages")
     (work / "server").mkdir()
@@ -91,7 +91,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from tests.booth_browser import chromium
+    from tests.support.booth_browser import chromium
 
     with chromium() as b:
         yield b
@@ -99,7 +99,7 @@ def browser() -> Iterator[Any]:
 
 @contextlib.contextmanager
 def new_page(browser: Any, *, width: int = 1280, js: bool = True) -> Iterator[tuple[Any, Any]]:
-    from tests.booth_browser import RequestLog
+    from tests.support.booth_browser import RequestLog
 
     context = browser.new_context(viewport={"width": width, "height": 900}, java_script_enabled=js)
     log = RequestLog()

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, stream_
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from ballot_server.bodies import LargeBody, read_body
+from ballot_server.commands import mix_large_body
 from ballot_server.db import get_store
 from ballot_server.openapi import openapi_document
 from ballot_server.service import REGISTER_VOTERS, ElectionService, Posted
@@ -253,8 +254,9 @@ def fingerprint(election_id: str) -> Response:
 @bp.post("/elections/<election_id>/commands/<kind>")
 @rate_limited("command")
 def command(election_id: str, kind: str) -> Response:
-    # Only a credential list may be large (a command is a few KiB at most).
+    # Only a credential list and the mixnet's commands may be large (others are a few KiB).
     large = LargeBody(election_id, kind, _party_of(election_id)) if kind in LARGE_KINDS else None
+    large = large or mix_large_body(get_service(), election_id, kind)
     appended = get_service().command(election_id, kind, json_body(large))
     return created(appended.to_json())
 

@@ -58,6 +58,34 @@ class LargeBody:
     election: str
     route: str
     allowed: Callable[[VerifyKey], bool]
+    cap: Callable[[], int] | None = None
+    """The route's own large cap (default ``EVOTE_MAX_COMMAND_BODY``): asked only
+    once the signer is allowed, so a stranger's header costs no look-up."""
+
+
+#: Bytes of a mix body (``mix_posted``) per ciphertext, per row (the shuffle proof's four
+#: commitment and response vectors), and fixed (envelope, the width-long responses):
+#: canonical JSON takes ~110, ~184 and a few KiB; the margins allow a client's own
+#: spacing.  :func:`mix_body_cap` is the route's cap (docs/api.md, "Request size caps").
+MIX_BYTES_PER_CIPHERTEXT = 160
+MIX_BYTES_PER_ROW = 256
+#: ``mix_decryption``: a factor and its DLEQ proof (~170 in canonical JSON);
+#: ``ranked_result``: a decrypted value (a small integer and a comma).
+DECRYPTION_BYTES_PER_CIPHERTEXT = 256
+RESULT_BYTES_PER_CIPHERTEXT = 8
+MIX_FIXED_BYTES = 64 * 1024
+
+
+def mix_body_cap(kind: str, rows: int, width: int, *, sheet: int = 0) -> int:
+    """The largest body a mixnet command of an election with ``rows`` counted ballots may
+    have for a question of ``width`` options: what an honest body of that size takes,
+    with a margin (constants above), so a 100,000-row mix fits and nothing larger does."""
+    per = {
+        "mix_posted": width * MIX_BYTES_PER_CIPHERTEXT + MIX_BYTES_PER_ROW,
+        "mix_decryption": width * DECRYPTION_BYTES_PER_CIPHERTEXT,
+        "ranked_result": width * RESULT_BYTES_PER_CIPHERTEXT,
+    }[kind]
+    return MIX_FIXED_BYTES + sheet + rows * per
 
 
 def read_body(*, small: int, large: int, timeout: float, large_body: LargeBody | None) -> bytes:
@@ -69,7 +97,9 @@ def read_body(*, small: int, large: int, timeout: float, large_body: LargeBody |
     bytes of memory; only a body whose signature verifies is read back."""
     deadline = time.monotonic() + timeout
     signature = _large_body_signature(large_body)
-    cap = large if signature is not None else small
+    cap = small
+    if signature is not None and large_body is not None:
+        cap = large if large_body.cap is None else max(small, large_body.cap())
     length = request.content_length
     if length is not None and length > cap:
         raise RequestEntityTooLarge(_too_large(cap, small, large_body))
@@ -99,8 +129,8 @@ def _too_large(cap: int, small: int, large_body: LargeBody | None) -> str:
     message = f"the request body is larger than {cap} bytes"
     if large_body is not None and cap == small:
         message += (
-            f"; larger bodies (credential lists, voter registrations) need an {HEADER} "
-            "header from the official or credential authority (docs/api.md)"
+            f"; larger bodies (credential lists, voter registrations, mixes) need an "
+            f"{HEADER} header from the party that sends them (docs/api.md)"
         )
     return message
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ballot_server import store as store_queries
 from ballot_server.auth import check_voter_id, issue_login_codes
+from ballot_server.bodies import LargeBody, mix_body_cap
 from ballot_server.facts import ElectionFacts
 from ballot_server.responses import Appended
 from evote.commands import SignedCommand, check_election_id
@@ -34,7 +35,19 @@ from evote.errors import (
     NotFound,
     UnauthorisedSigner,
 )
-from evote.kinds import ELECTION_CREATED, ELECTION_OPENED, TALLY_POSTED
+from evote.kinds import (
+    ELECTION_CREATED,
+    ELECTION_OPENED,
+    MIX_DECRYPTION,
+    MIX_KINDS,
+    MIX_POSTED,
+    MIXER,
+    OFFICIAL,
+    RANKED_RESULT,
+    TALLY_POSTED,
+    TRUSTEE,
+)
+from evote.mix_payloads import MAX_SHEET_BYTES
 from evote.payloads import (
     COMMAND_KINDS,
     Command,
@@ -43,7 +56,9 @@ from evote.payloads import (
     TallyPosted,
     parse_ballot_cast,
 )
+from evote.ranked import MixInputs, mix_inputs, tally_ciphertexts, tally_shape
 from evote.rules import ExpectedTally
+from evote.signing import VerifyKey
 from evote.tally import aggregate
 
 if TYPE_CHECKING:
@@ -90,10 +105,11 @@ def command(svc: ElectionService, election_id: str, kind: str, command_json: Any
     facts = svc.facts(election_id)
     facts.board.check_signer(parsed)  # R-SIG-*: refused before taking the lock
     expected = ExpectedTally(expected_tally(svc, facts)) if kind == TALLY_POSTED else None
+    mixing_of(svc, facts)  # warms the cache outside the lock once the election is closed
     with svc.store.locked(election_id) as board:
         board.state.apply(kind)  # R-PHASE-*: 409 before any (costly) check
         facts = svc.facts(election_id)  # as of the lock
-        facts.board.check(parsed, tally=expected)
+        facts.board.check(parsed, tally=expected, mixing=mixing_of(svc, facts))
         if kind == ELECTION_OPENED:
             check_booth(parsed.body, svc.booth_sha256)
         entry = board.append(kind, parsed.signed.to_json(), svc.clock())
@@ -139,9 +155,70 @@ def expected_tally(svc: ElectionService, facts: ElectionFacts) -> TallyPosted:
             weights.append(weight)
             yield weight, [list(a.choices) for a in ballot.answers]
 
-    shape = [len(q.options) for q in manifest.questions]
-    tally = aggregate(shape, counted())
+    def tallied() -> Iterator[tuple[int, list[Any]]]:
+        for weight, answers in counted():
+            yield weight, tally_ciphertexts(manifest, answers)
+
+    tally = aggregate(tally_shape(manifest), tallied())  # R-MIX-11: choice and score only
     return TallyPosted(tally, len(indices), sum(weights))
+
+
+def mixing_of(svc: ElectionService, facts: ElectionFacts) -> MixInputs | None:
+    """The mixnet's inputs (:func:`evote.ranked.mix_inputs`) once the election is closed.
+
+    The counted set and ``election_closed`` never change after the close, so
+    they are computed once per process and cached like the other facts; None
+    before the close, when no mixnet command passes the phase table anyway.
+    :func:`command` asks before taking the lock, so the one read of the
+    counted ballots happens outside it.
+    """
+    if facts.closed is None:
+        return None
+    cached = svc.cache.mixing(facts.election_id)
+    if cached is not None:
+        return cached
+    manifest = facts.created.manifest
+    indices = svc.store.counted_ballot_indices(facts.election_id)
+    if manifest.mixed_questions:
+        rows = [
+            (entry.index, [list(a.choices) for a in parse_ballot_cast(entry, manifest).answers])
+            for entry in store_queries.entries_at(svc.store, facts.election_id, indices)
+        ]
+    else:
+        rows = []
+    mixing = mix_inputs(manifest, rows, facts.closed)
+    svc.cache.put_mixing(facts.election_id, mixing)
+    return mixing
+
+
+def mix_large_body(svc: ElectionService, election_id: str, kind: str) -> LargeBody | None:
+    """A mixnet command may be larger than ``EVOTE_MAX_BODY``: a mix of 100,000 rows of
+    width 5 is some 100 MB.  Its cap is computed from the election
+    (:func:`ballot_server.bodies.mix_body_cap`: the counted ballots times the widest
+    mixed question) and it needs an ``Evote-Body-Signature`` from the party the kind
+    names (the mixers, the trustees, the official).  None for every other kind."""
+    if kind not in MIX_KINDS:
+        return None
+    role = {MIX_POSTED: MIXER, MIX_DECRYPTION: TRUSTEE, RANKED_RESULT: OFFICIAL}[kind]
+
+    def allowed(signer: VerifyKey) -> bool:
+        created = svc.facts(election_id).created
+        if role == OFFICIAL:
+            return signer.raw == created.official.raw
+        keys = [m.verify_key for m in created.mixers] if role == MIXER else created.trustees
+        return any(signer.raw == k.raw for k in keys)
+
+    def cap() -> int:
+        facts = svc.facts(election_id)
+        manifest = facts.created.manifest
+        widths = [len(manifest.questions[q].options) for q in manifest.mixed_questions]
+        if facts.closed is None or not widths:
+            return 0  # nothing to mix yet: the small cap
+        rows = svc.store.counted_ballot_indices(election_id)
+        sheet = MAX_SHEET_BYTES if kind == RANKED_RESULT else 0
+        return mix_body_cap(kind, len(rows), max(widths), sheet=sheet)
+
+    return LargeBody(election_id, kind, allowed, cap)
 
 
 def register_voters(

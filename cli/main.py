@@ -32,6 +32,7 @@ from cli import (
     credentials,
     demo,
     election,
+    mixer,
     official,
     receipt,
     serve,
@@ -123,6 +124,7 @@ for group in (
     credentials.credentials,
     voters.voters,
     trustee.trustee,
+    mixer.mixer,
     vote.vote,
     receipt.receipt,
     serve.serve,
@@ -130,6 +132,7 @@ for group in (
     witness.witness,
 ):
     cli.add_command(group)
+mixer.register_trustee_mix(trustee.trustee)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install booth demo test lint vectors conformance bench clean
+.PHONY: install booth oidc-provider demo test lint vectors conformance bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,18 +19,28 @@ BOOTH_JS := ballot_server/static/booth.js
 $(BOOTH)/node_modules/.package-lock.json: $(BOOTH)/package-lock.json
 	cd $(BOOTH) && npm ci --no-audit --no-fund
 
-$(BOOTH_JS): $(BOOTH)/node_modules/.package-lock.json $(BOOTH)/build.mjs $(wildcard $(BOOTH)/src/*.js) $(wildcard ballot_server/static/i18n/*.json)
+$(BOOTH_JS): $(BOOTH)/node_modules/.package-lock.json $(BOOTH)/build.mjs $(wildcard $(BOOTH)/src/*.js) $(wildcard $(BOOTH)/src/screens/*.js) $(wildcard ballot_server/static/i18n/*.json)
 	cd $(BOOTH) && node build.mjs
 
 booth: $(BOOTH_JS)
 
-install: $(STAMP) booth
+# The real OpenID provider the OIDC tests start (tests/oidc: panva's oidc-provider),
+# installed here so that the tests need no network.
+OIDC_TEST := tests/oidc
+
+$(OIDC_TEST)/node_modules/.package-lock.json: $(OIDC_TEST)/package-lock.json
+	cd $(OIDC_TEST) && npm ci --no-audit --no-fund
+
+oidc-provider: $(OIDC_TEST)/node_modules/.package-lock.json
+
+install: $(STAMP) booth oidc-provider
 
 demo: install
 	$(BIN)/python -m cli.main demo --voters 50 --out demo-out
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: install lint
 	bash scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 -q

@@ -2,51 +2,21 @@
 
 The app exists only through :func:`create_app` (as in Flask's tutorial): no
 module-level app, so every test and every gunicorn worker builds its own.
+Flask and the blueprints are imported inside :func:`create_app`, so that
+importing one part (``ballot_server.store``, ``ballot_server.service``) does
+not load the web app.  The app's shared state and the request helpers are
+:mod:`ballot_server.context`.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
-
-from ballot_server import api, booth, db, site, witness_api
-from ballot_server.auth import Authenticator, LoginCodeAuthenticator
-from ballot_server.casting import CastQueue
-from ballot_server.config import (
-    Settings,
-    load_or_create_board_key,
-    load_settings,
-    secure_data_dir,
-)
-from ballot_server.errors import register_error_handlers
-from ballot_server.ratelimit import SharedRateLimiter, client_key, limiter_engine
-from ballot_server.security import security_headers
-from ballot_server.service import BoardCache, now_ms
-from evote.group import Rng
-from evote.signing import SigningKey
-
-EXTENSION = "evote"
-
-
-@dataclass(frozen=True)
-class ServerState:
-    """What one app shares between its requests (``app.extensions["evote"]``)."""
-
-    settings: Settings
-    board_key: SigningKey
-    cache: BoardCache
-    authenticator: Authenticator
-    #: Shared rate limits by scope ("cast", "command"): :mod:`ballot_server.ratelimit`.
-    limiters: dict[str, SharedRateLimiter]
-    casts: CastQueue
-    clock: Callable[[], int]
-    rng: Rng
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -57,6 +27,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for tests, ``EVOTE_CLOCK`` (milliseconds), ``EVOTE_RNG``,
     ``EVOTE_AUTHENTICATOR`` and ``EVOTE_INSTANCE_PATH``.
     """
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from ballot_server import api, booth_assets, booth_pages, db, oidc, site, witness_api
+    from ballot_server.auth import LoginCodeAuthenticator
+    from ballot_server.casting import CastQueue
+    from ballot_server.config import load_or_create_board_key, load_settings, secure_data_dir
+    from ballot_server.context import EXTENSION, ElectionIdConverter, ServerState
+    from ballot_server.errors import register_error_handlers
+    from ballot_server.ratelimit import SharedRateLimiter, client_key, limiter_engine
+    from ballot_server.security import security_headers
+    from ballot_server.service import BoardCache, now_ms
+
     config = dict(config or {})
     instance = config.get("EVOTE_INSTANCE_PATH") or os.environ.get("EVOTE_INSTANCE_PATH")
     app = Flask(__name__, instance_path=instance or None, instance_relative_config=True)
@@ -95,14 +78,31 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         rng=config.get("EVOTE_RNG") or secrets.token_bytes,
         casts=CastQueue(),
     )
+    # The booth's digests are taken once, now (ballot_server.booth_assets).
+    assets = app.extensions[booth_assets.EXTENSION] = booth_assets.load_assets()
+    if assets is None:
+        app.logger.warning("the booth bundle %s is not built; run `make install`", booth_assets.BUNDLE)
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
         )
+    app.url_map.converters["election"] = ElectionIdConverter  # before any route uses it
+    oidc.init_app(app, config)  # the city's OpenID provider, if configured (docs/guide.md)
     register_error_handlers(app)
     app.after_request(security_headers(settings.hsts_max_age))
     app.register_blueprint(api.bp)
     app.register_blueprint(witness_api.bp)  # docs/witness.md
-    app.register_blueprint(booth.bp)  # the web voting booth (issue 6)
+    app.register_blueprint(booth_pages.bp)  # the web voting booth (issue 6)
     app.register_blueprint(site.bp)  # the HTML list of elections at / and /booth/
     return app
+
+
+def __getattr__(name: str) -> Any:
+    """``ballot_server.EXTENSION`` and ``ballot_server.ServerState`` (their home is
+    :mod:`ballot_server.context`), loaded on first use (PEP 562) so that
+    importing this package does not load Flask."""
+    if name in ("EXTENSION", "ServerState"):
+        from ballot_server import context
+
+        return getattr(context, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

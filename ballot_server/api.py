@@ -9,97 +9,34 @@ turned into ``{"code", "message"}`` bodies by :mod:`ballot_server.errors`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from flask import Blueprint, Response, jsonify, request, stream_with_context
+from werkzeug.exceptions import BadRequest
 
-from ballot_server.bodies import LargeBody, read_body
+from ballot_server.bodies import LargeBody
 from ballot_server.commands import mix_large_body
-from ballot_server.db import get_store
+from ballot_server.context import (
+    get_service,
+    int_arg,
+    json_body,
+    rate_limited,
+    require_json,
+    server_state,
+)
 from ballot_server.openapi import openapi_document
-from ballot_server.service import REGISTER_VOTERS, ElectionService, Posted
-from evote.commands import check_election_id
-from evote.encoding import MAX_SAFE_INTEGER, parse_json
-from evote.errors import NotFound, SchemaError
+from ballot_server.service import REGISTER_VOTERS, Posted
+from evote.encoding import MAX_SAFE_INTEGER
+from evote.errors import NotFound
+from evote.limits import MAX_TRACKING_CODE as MAX_TRACKING_CODE
 from evote.record import MEDIA_TYPE
 from evote.signing import VerifyKey
 
-if TYPE_CHECKING:
-    from ballot_server import ServerState
-
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-MAX_TRACKING_CODE = 200
 
 #: Command kinds whose body may exceed EVOTE_MAX_BODY (with an Evote-Body-Signature).
 LARGE_KINDS = frozenset({"credentials_published"})
-
-
-def server_state() -> ServerState:
-    """What :func:`ballot_server.create_app` set up for this app (settings, keys, caches)."""
-    return current_app.extensions["evote"]
-
-
-def get_service() -> ElectionService:
-    """The election service of this request, over the request's store."""
-    if "evote_service" not in g:
-        state = server_state()
-        g.evote_service = ElectionService(
-            get_store(),
-            board_key=state.board_key,
-            officials=state.settings.officials,
-            cache=state.cache,
-            authenticator=state.authenticator,
-            clock=state.clock,
-            rng=state.rng,
-            booth_sha256=served_booth_sha256(),
-            casts=state.casts,
-        )
-    return g.evote_service
-
-
-def served_booth_sha256() -> bytes | None:
-    """SHA-256 of the booth bundle this app serves (None: no bundle was built)."""
-    # Imported here: the booth blueprint itself imports this module.
-    from ballot_server.booth import EXTENSION
-
-    assets = current_app.extensions.get(EXTENSION)
-    return None if assets is None else bytes.fromhex(assets.js_sha256)
-
-
-# --- request helpers --------------------------------------------------------------
-
-
-def json_body(large_body: LargeBody | None = None) -> Any:
-    """The request body as strict JSON, read by :func:`ballot_server.bodies.read_body`.
-
-    415 unless ``Content-Type: application/json`` (checked before reading);
-    413 above the route's cap -- ``EVOTE_MAX_BODY``, or for a ``large_body``
-    route with a valid ``Evote-Body-Signature`` ``EVOTE_MAX_COMMAND_BODY``;
-    408 if the body does not arrive within ``EVOTE_BODY_TIMEOUT``; 400 for an
-    empty or malformed body (duplicate keys, NaN, invalid UTF-8, integers of
-    more than 4300 digits, deep nesting included).
-    """
-    settings = server_state().settings
-    require_json()
-    request.max_content_length = max(settings.max_body, settings.max_command_body)
-    data = read_body(
-        small=settings.max_body,
-        large=settings.max_command_body,
-        timeout=settings.body_timeout,
-        large_body=large_body,
-    )
-    if not data:
-        raise BadRequest("the request body is empty; expected a JSON document")
-    return parse_json(data)
-
-
-def require_json() -> None:
-    """415 unless the request says its body is JSON (a header: checked before anything)."""
-    if request.mimetype != "application/json":
-        raise UnsupportedMediaType("the request body must be JSON (Content-Type: application/json)")
 
 
 def _party_of(election_id: str) -> Callable[[VerifyKey], bool]:
@@ -112,46 +49,10 @@ def _party_of(election_id: str) -> Callable[[VerifyKey], bool]:
     return allowed
 
 
-def int_arg(name: str, *, required: bool = False, lo: int = 0, hi: int = MAX_SAFE_INTEGER) -> int | None:
-    """A non-negative decimal query parameter (400 for anything else)."""
-    raw = request.args.get(name)
-    if raw is None:
-        if required:
-            raise BadRequest(f"query parameter {name!r} is required")
-        return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 16:
-        raise BadRequest(f"query parameter {name!r} must be a non-negative integer")
-    value = int(raw)
-    if not lo <= value <= hi:
-        raise BadRequest(f"query parameter {name!r} must be between {lo} and {hi}")
-    return value
-
-
 def plausible_tracking_code(code: str) -> bool:
     """1–200 printable ASCII characters: anything else cannot be a tracking code (and a
     NUL byte must never reach PostgreSQL, which refuses it in text)."""
     return 1 <= len(code) <= MAX_TRACKING_CODE and code.isascii() and code.isprintable()
-
-
-def rate_limited(scope: str | Callable[..., Any]) -> Any:
-    """Spend one token of the client address's ``scope`` bucket (429 when empty).
-
-    The buckets live in the board database (:mod:`ballot_server.ratelimit`), so
-    the limit holds across every worker and host; it is checked before the
-    body is read.  ``@rate_limited`` without a scope is ``@rate_limited("cast")``
-    (the voter's routes: casting, auditing, the booth's login check)."""
-    if callable(scope):
-        return rate_limited("cast")(scope)
-
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            server_state().limiters[scope].take(request.remote_addr or "unknown")
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorate
 
 
 def created(body: Any, location: str | None = None) -> Response:
@@ -163,13 +64,9 @@ def created(body: Any, location: str | None = None) -> Response:
 
 
 @bp.url_value_preprocessor
-def check_ids(_endpoint: str | None, values: dict[str, Any] | None) -> None:
-    """An election id that could never exist is a 404, like any unknown path."""
-    if values and "election_id" in values:
-        try:
-            check_election_id(values["election_id"])
-        except SchemaError:
-            raise NotFound(f"no election {values['election_id']!r}") from None
+def check_index(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """An entry index past 2^53 - 1 could never exist: a 404, like any unknown entry.
+    (An election id is checked by its URL converter, :mod:`ballot_server.context`.)"""
     if values and "index" in values and values["index"] > MAX_SAFE_INTEGER:
         raise NotFound(f"no entry {values['index']}")
 
@@ -218,22 +115,22 @@ def create_election() -> Response:
     return created(appended.to_json(), f"/api/v1/elections/{appended.entry.election}")
 
 
-@bp.get("/elections/<election_id>")
+@bp.get("/elections/<election:election_id>")
 def election(election_id: str) -> Response:
     return jsonify(get_service().summary(election_id))
 
 
-@bp.get("/elections/<election_id>/manifest")
+@bp.get("/elections/<election:election_id>/manifest")
 def manifest(election_id: str) -> Response:
     return jsonify(get_service().facts(election_id).created.manifest.to_json())
 
 
-@bp.get("/elections/<election_id>/trustees")
+@bp.get("/elections/<election:election_id>/trustees")
 def trustees(election_id: str) -> Response:
     return jsonify(get_service().trustees(election_id))
 
 
-@bp.get("/elections/<election_id>/key")
+@bp.get("/elections/<election:election_id>/key")
 def joint_key(election_id: str) -> Response:
     facts = get_service().facts(election_id)
     if facts.joint_key is None:
@@ -241,17 +138,17 @@ def joint_key(election_id: str) -> Response:
     return jsonify({"joint_key": facts.joint_key.to_json()})
 
 
-@bp.get("/elections/<election_id>/credentials")
+@bp.get("/elections/<election:election_id>/credentials")
 def credentials(election_id: str) -> Response:
     return jsonify({"credentials": get_service().credentials(election_id).to_json()})
 
 
-@bp.get("/elections/<election_id>/fingerprint")
+@bp.get("/elections/<election:election_id>/fingerprint")
 def fingerprint(election_id: str) -> Response:
     return jsonify(get_service().fingerprint(election_id))
 
 
-@bp.post("/elections/<election_id>/commands/<kind>")
+@bp.post("/elections/<election:election_id>/commands/<kind>")
 @rate_limited("command")
 def command(election_id: str, kind: str) -> Response:
     # Only a credential list and the mixnet's commands may be large (others are a few KiB).
@@ -261,7 +158,7 @@ def command(election_id: str, kind: str) -> Response:
     return created(appended.to_json())
 
 
-@bp.post("/elections/<election_id>/voters")
+@bp.post("/elections/<election:election_id>/voters")
 @rate_limited("command")
 def register_voters(election_id: str) -> Response:
     large = LargeBody(election_id, REGISTER_VOTERS, _party_of(election_id))
@@ -272,7 +169,7 @@ def register_voters(election_id: str) -> Response:
 # --- ballots ----------------------------------------------------------------------
 
 
-@bp.post("/elections/<election_id>/ballots")
+@bp.post("/elections/<election:election_id>/ballots")
 @rate_limited("cast")
 def cast(election_id: str) -> Response:
     """201 and the receipt; 200 and the same receipt for a ballot already on the board
@@ -283,7 +180,7 @@ def cast(election_id: str) -> Response:
     return posted_answer(get_service().cast(election_id, login, json_body()))
 
 
-@bp.post("/elections/<election_id>/audits")
+@bp.post("/elections/<election:election_id>/audits")
 @rate_limited("cast")
 def audit(election_id: str) -> Response:
     """As :func:`cast`, for audited ballots."""
@@ -300,7 +197,7 @@ def posted_answer(posted: Posted) -> Response:
     )
 
 
-@bp.get("/elections/<election_id>/ballots/<tracking_code>")
+@bp.get("/elections/<election:election_id>/ballots/<tracking_code>")
 def ballot(election_id: str, tracking_code: str) -> Response:
     """The board entry of the ballot (cast or audited) with this tracking code."""
     if not plausible_tracking_code(tracking_code):
@@ -308,7 +205,7 @@ def ballot(election_id: str, tracking_code: str) -> Response:
     return jsonify(get_service().ballot(election_id, tracking_code).to_json())
 
 
-@bp.get("/elections/<election_id>/ballots/<tracking_code>/receipt")
+@bp.get("/elections/<election:election_id>/ballots/<tracking_code>/receipt")
 def ballot_receipt(election_id: str, tracking_code: str) -> Response:
     """The ballot's entry and its original receipt, by tracking code (docs/api.md §5.2):
     how a device that lost the answer to its cast recovers the receipt."""
@@ -321,24 +218,24 @@ def ballot_receipt(election_id: str, tracking_code: str) -> Response:
 # --- the board --------------------------------------------------------------------
 
 
-@bp.get("/elections/<election_id>/entries")
+@bp.get("/elections/<election:election_id>/entries")
 def entries(election_id: str) -> Response:
     start = int_arg("start") or 0
     limit = int_arg("limit", lo=1, hi=1000) or 100
     return jsonify(get_service().board(election_id, start, limit))
 
 
-@bp.get("/elections/<election_id>/entries/<int:index>")
+@bp.get("/elections/<election:election_id>/entries/<int:index>")
 def entry(election_id: str, index: int) -> Response:
     return jsonify(get_service().entry(election_id, index).to_json())
 
 
-@bp.get("/elections/<election_id>/tree-head")
+@bp.get("/elections/<election:election_id>/tree-head")
 def tree_head(election_id: str) -> Response:
     return jsonify(get_service().tree_head(election_id).to_json())
 
 
-@bp.get("/elections/<election_id>/inclusion")
+@bp.get("/elections/<election:election_id>/inclusion")
 def inclusion(election_id: str) -> Response:
     tracking_code = request.args.get("tracking_code")
     index = int_arg("index")
@@ -354,7 +251,7 @@ def inclusion(election_id: str) -> Response:
     return jsonify(body)
 
 
-@bp.get("/elections/<election_id>/consistency")
+@bp.get("/elections/<election:election_id>/consistency")
 def consistency(election_id: str) -> Response:
     body = get_service().consistency(
         election_id, int_arg("first", required=True, lo=1), int_arg("second", lo=1)
@@ -362,7 +259,7 @@ def consistency(election_id: str) -> Response:
     return jsonify(body)
 
 
-@bp.get("/elections/<election_id>/record")
+@bp.get("/elections/<election:election_id>/record")
 def record(election_id: str) -> Response:
     """The election record as one zip archive, streamed while it is read from the board."""
     chunks = get_service().record(election_id)

@@ -8,8 +8,9 @@ voter alone.  A login is whatever an :class:`Authenticator` says it is:
 * :class:`LoginCodeAuthenticator` (now): the server issues every registered
   voter a random 32-byte login code, stores only its hash, and the voter
   presents it as ``Authorization: Bearer <login code>``;
-* an OpenID Connect authenticator (later, e.g. a city portal's accounts) would
-  map a verified ID token to the voter id the official registered.
+* :class:`ballot_server.oidc.OidcAuthenticator` (with ``EVOTE_OIDC_ISSUER``):
+  the city's OpenID provider vouches for a subject, whose keyed hash is the
+  voter id the official registered; it takes login codes too.
 
 Either way the result is a :class:`VoterLogin` naming a registered voter id;
 the casting rules (:mod:`ballot_server.service`) never see how it was proven.
@@ -32,9 +33,9 @@ from ballot_server.store import Store, Voter, login_code_hash
 from evote.encoding import b64decode, b64encode
 from evote.errors import AuthenticationError, EncodingError, SchemaError
 from evote.group import Rng
+from evote.limits import MAX_VOTER_ID as MAX_VOTER_ID
 
 LOGIN_SECRET_BYTES = 32
-MAX_VOTER_ID = 200
 SCHEME = "Bearer"
 
 

@@ -40,7 +40,6 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ballot_server import store as store_queries
 from ballot_server.auth import VoterLogin
 from ballot_server.casting import CastWritten, PendingCast
 from ballot_server.responses import Posted
@@ -152,7 +151,7 @@ def write_casts(svc: ElectionService, election_id: str, casts: list[PendingCast]
             appended.append((one, entry))
         if appended:
             board.bind_credentials(list(to_bind.items()))
-            head = store_queries.sign_head_locked(board, svc.board_key, appended[-1][1].time)
+            head = board.sign_head(svc.board_key, appended[-1][1].time)
             for one, entry in appended:
                 proof = board.inclusion_proof(entry.index, head.size)
                 answers.append((one, CastWritten(entry, head, proof)))
@@ -191,7 +190,7 @@ def audit(svc: ElectionService, election_id: str, login: VoterLogin, audited_jso
         else:
             entry = board.append(BALLOT_AUDITED, payload, svc.clock())
             board.index_ballot(entry.index, ballot.tracking_code, None, alphas)
-            head = store_queries.sign_head_locked(board, svc.board_key, entry.time)
+            head = board.sign_head(svc.board_key, entry.time)
             # Stored in the same transaction as the entry, so the receipt's head is
             # on record whenever the entry is.
             proof = board.inclusion_proof(entry.index, head.size)
@@ -220,9 +219,9 @@ def first_head_locked(svc: ElectionService, board: BoardHandle, entry: Entry) ->
     """Inside the lock: the head the receipt of ``entry`` (already on the board) was
     issued with -- the first one that includes it; a new one if none does (not
     expected: every append stores its head)."""
-    head = store_queries.first_head_covering_locked(board, entry.index)
+    head = board.first_head_covering(entry.index)
     if head is None:
-        head = store_queries.sign_head_locked(board, svc.board_key, svc.clock())
+        head = board.sign_head(svc.board_key, svc.clock())
     return head
 
 
@@ -313,7 +312,7 @@ def _resent_cast(
     very ballot, and the login already bound to its credential (``bind`` False: the
     login that cast it, since a credential serves one login).  Otherwise 409
     duplicate_ciphertext, as for any reuse of a ciphertext."""
-    entry = in_batch.get(index) or store_queries.entry_locked(board, index)
+    entry = in_batch.get(index) or board.entry(index)
     if bind or not is_resend(entry, BALLOT_CAST, cast.payload):
         raise duplicate_of(index)  # R-BAL-03
     return entry
@@ -327,7 +326,7 @@ def _resent_audit(
     the login bound to another credential nor the credential to another login: audits
     record no login, so that is all that tells voters apart).  Otherwise 409
     duplicate_ciphertext, the refusal of any reuse of an audited ballot's ciphertexts."""
-    entry = store_queries.entry_locked(board, index)
+    entry = board.entry(index)
     if not is_resend(entry, BALLOT_AUDITED, payload):
         raise duplicate_of(index)  # R-BAL-03
     credential = ballot.credential.raw

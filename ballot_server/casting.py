@@ -42,15 +42,8 @@ from typing import Any
 from ballot_server.store import Voter
 from evote.board import Entry, SignedTreeHead
 from evote.errors import BoardError
-
-#: Most casts one transaction takes.  Bounds the time a batch holds the append lock
-#: (and the size of its statements); a few dozen are plenty to amortise the commit.
-MAX_BATCH = 64
-#: Most ciphertexts one transaction takes (a batch always takes at least one cast).
-#: The batch's rows go to PostgreSQL in one statement, whose parameters are capped at
-#: 65,535: a ballot of the largest manifest carries 3,200 ciphertexts (50 questions x
-#: 64 options, three parameters each), so batches of big ballots must stay small.
-MAX_BATCH_CIPHERTEXTS = 4096
+from evote.limits import MAX_BATCH as MAX_BATCH
+from evote.limits import MAX_BATCH_CIPHERTEXTS as MAX_BATCH_CIPHERTEXTS
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ballot_server import store as store_queries
 from ballot_server.auth import check_voter_id, issue_login_codes
 from ballot_server.bodies import LargeBody, mix_body_cap
 from ballot_server.facts import ElectionFacts
 from ballot_server.responses import Appended
+from ballot_server.trustee_keys import refuse_reused_trustee_keys
 from evote.commands import SignedCommand, check_election_id
 from evote.election import Phase
 from evote.encoding import Fields
@@ -33,6 +33,7 @@ from evote.errors import (
     BoothMismatch,
     LifecycleError,
     NotFound,
+    SchemaError,
     UnauthorisedSigner,
 )
 from evote.kinds import (
@@ -47,6 +48,7 @@ from evote.kinds import (
     TALLY_POSTED,
     TRUSTEE,
 )
+from evote.limits import MAX_VOTERS_PER_REQUEST as MAX_VOTERS_PER_REQUEST
 from evote.mix_payloads import MAX_SHEET_BYTES
 from evote.payloads import (
     COMMAND_KINDS,
@@ -67,8 +69,10 @@ if TYPE_CHECKING:
 REGISTER_VOTERS = "register_voters"
 """Kind of the official's signed command registering voter logins (not a board entry)."""
 
-MAX_VOTERS_PER_REQUEST = 100_000
 
+
+#: ``register_voters``' ``id_kind`` for provider subjects (ballot_server/oidc.py).
+OIDC_SUBJECT = "oidc_subject"
 
 def create_election(svc: ElectionService, command_json: Any) -> Appended:
     """Entry 0.  The signer must be on the allow-list and be the body's official."""
@@ -81,11 +85,12 @@ def create_election(svc: ElectionService, command_json: Any) -> Appended:
         raise UnauthorisedSigner("election_created must be signed by an allowed official")
     if signer != created.official.raw:
         raise UnauthorisedSigner("election_created must be signed by the official it names")
+    refuse_reused_trustee_keys(svc.store, created)  # 409 trustee_key_reused
     with svc.store.locked(election_id) as board:
         if board.head() is not None:
             raise AlreadyExists(f"election {election_id!r} already exists")
         entry = board.append(ELECTION_CREATED, command.signed.to_json(), svc.clock())
-        head = store_queries.sign_head_locked(board, svc.board_key, entry.time)
+        head = board.sign_head(svc.board_key, entry.time)
     return Appended(entry, head)
 
 
@@ -113,7 +118,7 @@ def command(svc: ElectionService, election_id: str, kind: str, command_json: Any
         if kind == ELECTION_OPENED:
             check_booth(parsed.body, svc.booth_sha256)
         entry = board.append(kind, parsed.signed.to_json(), svc.clock())
-        head = store_queries.sign_head_locked(board, svc.board_key, entry.time)
+        head = board.sign_head(svc.board_key, entry.time)
     return Appended(entry, head)
 
 
@@ -149,7 +154,7 @@ def expected_tally(svc: ElectionService, facts: ElectionFacts) -> TallyPosted:
     weights: list[int] = []
 
     def counted() -> Iterator[tuple[int, list[list[Any]]]]:
-        for entry in store_queries.entries_at(svc.store, facts.election_id, indices):
+        for entry in svc.store.entries_at(facts.election_id, indices):
             ballot = parse_ballot_cast(entry, manifest)
             weight = ctx.credentials.weight_of(ballot.credential)
             weights.append(weight)
@@ -182,7 +187,7 @@ def mixing_of(svc: ElectionService, facts: ElectionFacts) -> MixInputs | None:
     if manifest.mixed_questions:
         rows = [
             (entry.index, [list(a.choices) for a in parse_ballot_cast(entry, manifest).answers])
-            for entry in store_queries.entries_at(svc.store, facts.election_id, indices)
+            for entry in svc.store.entries_at(facts.election_id, indices)
         ]
     else:
         rows = []
@@ -234,16 +239,39 @@ def register_voters(
     harmless.
     """
     signed = SignedCommand.from_json(command_json, REGISTER_VOTERS)
-    f = Fields(signed.body, f"{REGISTER_VOTERS}.body", required={"voters"})
+    f = Fields(signed.body, f"{REGISTER_VOTERS}.body", required={"voters"}, optional={"id_kind"})
     voters = f.list("voters", check_voter_id, min_len=1, max_len=MAX_VOTERS_PER_REQUEST)
+    oidc_subjects = f.has("id_kind") and f.str("id_kind", max_len=20) == OIDC_SUBJECT
+    if f.has("id_kind") and not oidc_subjects:
+        raise SchemaError(f"{REGISTER_VOTERS}.body.id_kind: expected {OIDC_SUBJECT!r}")
     if len(set(voters)) != len(voters):
-        raise AlreadyExists("a voter id is listed twice")
+        seen: set[str] = set()
+        twice = next(v for v in voters if v in seen or seen.add(v))
+        raise AlreadyExists(f"voter id {twice!r} is listed twice", detail={"voter_id": twice})
     facts = svc.facts(election_id)
     signed.verify(election_id, REGISTER_VOTERS)
     if signed.signer.raw != facts.created.official.raw:
         raise UnauthorisedSigner("voters are registered by the election's official")
     if facts.phase not in (Phase.SETUP, Phase.OPEN):
         raise LifecycleError(f"voters cannot be registered in phase {facts.phase.value}")
+    if oidc_subjects:  # provider subjects, stored as keyed hashes (ballot_server/oidc.py)
+        # Imported here: oidc is a blueprint module (Flask), which the service layer
+        # must not load at import time (tests/test_server_wiring.py).
+        from ballot_server.oidc import registered_voter_ids
+
+        rows = registered_voter_ids(svc.authenticator, voters)
+        if len({v for v, _ in rows}) != len(rows):
+            raise AlreadyExists("a subject is listed twice")
+        svc.store.add_voters(election_id, rows)
+        return []
     issued = issue_login_codes(voters, svc.rng)
-    svc.store.add_voters(election_id, [(v, h) for v, _, h in issued])
+    try:
+        svc.store.add_voters(election_id, [(v, h) for v, _, h in issued])
+    except AlreadyExists:  # name one (only on this path: one lookup per listed id)
+        taken = next((v for v in voters if svc.store.voter(election_id, v)), None)
+        if taken is None:
+            raise
+        raise AlreadyExists(
+            f"voter id {taken!r} is already registered for this election (nothing of "
+            "this request was registered)", detail={"voter_id": taken}) from None
     return [(v, code) for v, code, _ in issued]

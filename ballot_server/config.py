@@ -11,6 +11,11 @@ name                       meaning                                          defa
 =========================  ==============================================  ==========================
 EVOTE_DATABASE_URL         SQLAlchemy URL of the board database             SQLite file in instance/
 EVOTE_BOARD_KEY            path of the board's Ed25519 key file              instance/board-key
+EVOTE_OIDC_ISSUER          the city's OpenID provider (issuer URL); unset:   (none)
+                           login codes only (ballot_server/oidc.py)
+EVOTE_OIDC_CLIENT_ID       this server's client id at that provider          (none)
+EVOTE_OIDC_CLIENT_SECRET   its client secret                                 (none)
+EVOTE_OIDC_NAME            the provider's name on the booth's button         "the city"
 EVOTE_OFFICIALS            comma-separated official public keys (b64url)    empty (nobody may create)
 EVOTE_MAX_BODY             request body cap in bytes (413 above): every     1 MiB
                            ballot, audit and command
@@ -46,10 +51,10 @@ from typing import Any
 
 from evote.encoding import b64decode, b64encode
 from evote.errors import EncodingError
+from evote.limits import DEFAULT_MAX_BODY as DEFAULT_MAX_BODY
+from evote.limits import DEFAULT_MAX_COMMAND_BODY as DEFAULT_MAX_COMMAND_BODY
 from evote.signing import SEED_BYTES, SigningKey, VerifyKey
 
-DEFAULT_MAX_BODY = 1024 * 1024
-DEFAULT_MAX_COMMAND_BODY = 64 * 1024 * 1024
 DEFAULT_CAST_RATE = 60.0
 DEFAULT_CAST_BURST = 20
 DEFAULT_BODY_TIMEOUT = 10.0
@@ -229,3 +234,41 @@ def read_board_key(path: str) -> SigningKey:
         return SigningKey.from_bytes(b64decode(text, length=SEED_BYTES, what="board key"))
     except EncodingError as exc:
         raise ConfigError(f"EVOTE_BOARD_KEY: {path} does not hold a key ({exc})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class OidcSettings:
+    """The city's OpenID provider (docs/guide.md): issuer URL, client id and secret."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    name: str
+
+
+OIDC_KEYS = ("EVOTE_OIDC_ISSUER", "EVOTE_OIDC_CLIENT_ID", "EVOTE_OIDC_CLIENT_SECRET", "EVOTE_OIDC_NAME")
+
+
+def load_oidc_settings(
+    overrides: Mapping[str, Any], environ: Mapping[str, str]
+) -> OidcSettings | None:
+    """None unless ``EVOTE_OIDC_ISSUER`` is set; then all of id and secret are required.
+
+    The issuer must be ``https://`` (``http://`` only on 127.0.0.1/localhost, for
+    tests): discovery and the JWKS are what the ID tokens are checked against."""
+    raw = {k: str(overrides.get(k) or environ.get(k) or "") for k in OIDC_KEYS}
+    issuer = raw["EVOTE_OIDC_ISSUER"]
+    if not issuer:
+        return None
+    local = issuer.startswith(("http://127.0.0.1:", "http://localhost:"))
+    if not (issuer.startswith("https://") or local) or any(c.isspace() for c in issuer):
+        raise ConfigError("EVOTE_OIDC_ISSUER: expected an https:// issuer URL")
+    for key in ("EVOTE_OIDC_CLIENT_ID", "EVOTE_OIDC_CLIENT_SECRET"):
+        if not raw[key]:
+            raise ConfigError(f"{key}: required when EVOTE_OIDC_ISSUER is set")
+    return OidcSettings(
+        issuer=issuer,
+        client_id=raw["EVOTE_OIDC_CLIENT_ID"],
+        client_secret=raw["EVOTE_OIDC_CLIENT_SECRET"],
+        name=raw["EVOTE_OIDC_NAME"][:60] or "the city",
+    )

@@ -55,7 +55,7 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-ELECTION_ID = String(200)  # evote.board.MAX_ELECTION_ID
+ELECTION_ID = String(200)  # wider than evote.limits.MAX_ELECTION_ID (64); kept, no migration
 HASH = LargeBinary(32)
 
 elections = Table(

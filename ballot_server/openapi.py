@@ -1,9 +1,11 @@
 """The OpenAPI 3.1 description of ``/api/v1``, served at ``/api/v1/openapi.json``.
 
-Built here as Python data rather than kept as a JSON file so that shared
-schemas (an entry, a signed tree head, the error body) are written once; a
-test checks that every route of the blueprint is described, and schemathesis
-checks every response against these schemas.  The prose reference is
+Built as Python data rather than kept as a JSON file so that shared
+schemas (an entry, a signed tree head, the error body) are written once --
+they are :mod:`ballot_server.openapi_schemas`; this module holds the paths,
+one per route, and assembles the document.  A test checks that every route
+of the blueprints is described, and schemathesis checks every response
+against these schemas.  The prose reference is
 ``docs/api.md``; the byte-level formats are in ``docs/board.md``,
 ``docs/protocol.md`` and ``docs/record-format.md``.
 """
@@ -13,251 +15,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from evote.election import KINDS
+from ballot_server.openapi_schemas import ELECTION_ID, INT, SCHEMAS, ref
 from evote.payloads import COMMAND_KINDS
 
 JSON = "application/json"
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A closed object: exactly these properties, the ``required`` ones always present."""
-    return {
-        "type": "object",
-        "properties": {**required, **(optional or {})},
-        "required": list(required),
-        "additionalProperties": False,
-    }
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"oneOf": [schema, {"type": "null"}]}
-
-
-INT = {"type": "integer", "minimum": 0, "maximum": 2**53 - 1}
-B64 = {"type": "string", "pattern": "^[A-Za-z0-9_-]*$", "description": "unpadded base64url"}
-HASH = {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$", "description": "32 bytes, base64url"}
-KEY = {**HASH, "description": "Ed25519 public key (32 bytes, base64url)"}
-SIGNATURE = {
-    "type": "string",
-    "pattern": "^[A-Za-z0-9_-]{86}$",
-    "description": "Ed25519 signature (64 bytes, base64url)",
-}
-ELECTION_ID = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$", "example": "city-poll"}
-PHASE = {"type": "string", "enum": ["setup", "open", "closed", "tallied"]}
-TEXT = {
-    "oneOf": [
-        {"type": "string"},
-        {"type": "object", "additionalProperties": {"type": "string"}},
-    ],
-    "description": "plain text, or an object from two-letter language tag to text",
-}
-
-SCHEMAS: dict[str, Any] = {
-    "Error": _obj(
-        {
-            "code": {"type": "string", "description": "stable machine-readable error code"},
-            "message": {"type": "string"},
-        },
-        {"detail": {"type": "object"}},
-    ),
-    "SignedCommand": _obj(
-        {
-            "body": {"type": "object", "description": "the command's body (docs/api.md)"},
-            "signer": KEY,
-            "signature": SIGNATURE,
-        }
-    ),
-    "Entry": _obj(
-        {
-            "v": {"const": 1},
-            "election": {"type": "string"},
-            "index": INT,
-            "kind": {"type": "string", "enum": list(KINDS)},
-            "prev": HASH,
-            "time": INT,
-            "payload": {"type": "object"},
-        }
-    ),
-    "TreeHead": _obj(
-        {
-            "v": {"const": 1},
-            "election": {"type": "string"},
-            "size": INT,
-            "root": HASH,
-            "time": INT,
-        }
-    ),
-    "SignedTreeHead": _obj(
-        {"head": _ref("TreeHead"), "signature": SIGNATURE, "board_key": KEY}
-    ),
-    "Receipt": _obj(
-        {
-            "v": {"const": 1},
-            "election": {"type": "string"},
-            "index": INT,
-            "tracking_code": {"type": "string"},
-            "entry_hash": HASH,
-            "tree_head": _ref("SignedTreeHead"),
-            "inclusion_proof": {"type": "array", "items": HASH},
-            "signature": SIGNATURE,
-        },
-        {
-            "cosigned_checkpoint": {
-                "type": "string",
-                "description": "elections with a witness policy: the latest checkpoint the "
-                "witnesses had cosigned at cast time, a C2SP signed note (docs/witness.md); "
-                "not covered by the receipt's signature",
-            }
-        },
-    ),
-    "BallotReceipt": _obj({"entry": _ref("Entry"), "receipt": _ref("Receipt")}),
-    "Appended": _obj(
-        {
-            "index": INT,
-            "entry_hash": HASH,
-            "entry": _ref("Entry"),
-            "tree_head": _ref("SignedTreeHead"),
-        }
-    ),
-    "BoardKey": _obj({"board_key": KEY}),
-    "ElectionList": _obj(
-        {
-            "elections": {
-                "type": "array",
-                "items": _obj({"id": ELECTION_ID, "title": TEXT, "phase": PHASE, "size": INT}),
-            }
-        }
-    ),
-    "Manifest": {
-        "type": "object",
-        "required": ["election_id", "title", "questions"],
-        "properties": {
-            "version": {"const": 1},
-            "election_id": ELECTION_ID,
-            "title": TEXT,
-            "description": TEXT,
-            "questions": {"type": "array", "items": {"type": "object"}},
-        },
-        "description": "the election manifest (docs/protocol.md)",
-    },
-    "ElectionSummary": _obj(
-        {
-            "id": ELECTION_ID,
-            "phase": PHASE,
-            "size": INT,
-            "manifest": _ref("Manifest"),
-            "official": KEY,
-            "credential_authority": KEY,
-            "trustees": {"type": "array", "items": KEY},
-            "threshold": INT,
-            "allowed_commands": {
-                "type": "array",
-                "items": {"type": "string", "enum": sorted(COMMAND_KINDS)},
-            },
-            "counts": _obj(
-                {
-                    "ballots_cast": INT,
-                    "ballots_audited": INT,
-                    "credentials": _nullable(INT),
-                    "trustees_announced": INT,
-                    "trustees_committed": INT,
-                    "trustees_dealt": INT,
-                    "complaints": INT,
-                    "partial_decryptions": INT,
-                }
-            ),
-            "fingerprint": _nullable(HASH),
-            "result": _nullable({"type": "object"}),
-            "tree_head": _nullable(_ref("SignedTreeHead")),
-        }
-    ),
-    "Trustees": _obj(
-        {
-            "trustees": {"type": "array", "items": KEY},
-            "threshold": INT,
-            "announcements": {"type": "array", "items": {"type": "object"}},
-            "commitments": {"type": "array", "items": {"type": "object"}},
-            "qualified": _nullable({"type": "array", "items": INT}),
-            "reconstructions": {"type": "array", "items": {"type": "object"}},
-            "shares": {"type": "array", "items": {"type": "object"}},
-            "complaints": {"type": "array", "items": {"type": "object"}},
-            "answers": {"type": "array", "items": {"type": "object"}},
-            "joint_key": _nullable({"type": "object"}),
-        }
-    ),
-    "JointKey": _obj({"joint_key": {"type": "object"}}),
-    "Credentials": _obj(
-        {
-            "credentials": {
-                "type": "array",
-                "items": _obj({"key": KEY, "weight": {"type": "integer", "minimum": 1}}),
-            }
-        }
-    ),
-    "Fingerprint": _obj({"fingerprint": HASH, "opened": {"type": "boolean"}}),
-    "Logins": _obj(
-        {
-            "logins": {
-                "type": "object",
-                "additionalProperties": {"type": "string"},
-                "description": "voter id -> login code (shown only in this answer)",
-            }
-        }
-    ),
-    "Ballot": {
-        "type": "object",
-        "required": ["election_id", "credential", "answers", "signature"],
-        "properties": {
-            "election_id": ELECTION_ID,
-            "credential": KEY,
-            "answers": {"type": "array", "items": {"type": "object"}},
-            "signature": SIGNATURE,
-        },
-        "description": "an encrypted, signed ballot (docs/protocol.md)",
-    },
-    "AuditedBallot": {
-        "type": "object",
-        "required": ["ballot", "selections", "randomness"],
-        "properties": {
-            "ballot": _ref("Ballot"),
-            "selections": {"type": "array", "items": {"type": "array", "items": INT}},
-            "randomness": {"type": "array", "items": {"type": "array", "items": HASH}},
-        },
-    },
-    "EntriesPage": _obj(
-        {
-            "start": INT,
-            "size": INT,
-            "entries": {"type": "array", "items": _ref("Entry")},
-            "next": _nullable(INT),
-        }
-    ),
-    "InclusionProof": _obj(
-        {
-            "index": INT,
-            "size": INT,
-            "entry_hash": HASH,
-            "proof": {"type": "array", "items": HASH},
-            "tree_head": _nullable(_ref("SignedTreeHead")),
-        }
-    ),
-    "ConsistencyProof": _obj(
-        {
-            "first": INT,
-            "second": INT,
-            "proof": {"type": "array", "items": HASH},
-            "tree_head": _nullable(_ref("SignedTreeHead")),
-        }
-    ),
-}
-
-
 def _json(schema: str, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": _ref(schema)}}}
+    return {"description": description, "content": {JSON: {"schema": ref(schema)}}}
 
 
 ERRORS = {"default": _json("Error", "an error: {code, message[, detail]} (docs/api.md)")}
@@ -293,7 +58,7 @@ def _op(
     if params:
         op["parameters"] = params
     if body:
-        op["requestBody"] = {"required": True, "content": {JSON: {"schema": _ref(body)}}}
+        op["requestBody"] = {"required": True, "content": {JSON: {"schema": ref(body)}}}
     if security:
         op["security"] = security
     return op
@@ -519,77 +284,43 @@ PATHS: dict[str, Any] = {
             params=[ELECTION_PARAM],
         )
     },
+    # --- witness checkpoints (ballot_server/witness_api.py, docs/witness.md) ---
+    _election("/checkpoint"): {
+        "get": _op(
+            "The board-signed checkpoint (C2SP) of the board now, or of its first size entries",
+            _json("Checkpoint", "the checkpoint with the cosignatures kept for it"),
+            params=[ELECTION_PARAM, _query("size", "tree size (default: now)", minimum=1)],
+        )
+    },
+    _election("/checkpoint.txt"): {
+        "get": _op(
+            "The latest checkpoint note as plain text",
+            {
+                "description": "a C2SP signed note",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            params=[ELECTION_PARAM],
+        )
+    },
+    _election("/checkpoint/cosigned"): {
+        "get": _op(
+            "The largest checkpoint cosigned by enough witnesses (404 until there is one)",
+            _json("Checkpoint", "the checkpoint"),
+            params=[
+                ELECTION_PARAM,
+                _query("max_size", "at most this many entries (default: any)", minimum=1),
+            ],
+        )
+    },
+    _election("/checkpoint/cosignatures"): {
+        "post": _op(
+            "Keep a witness's cosignature of one of this board's checkpoints",
+            _json("CosignatureKept", "the cosignature was kept"),
+            body="Cosignature",
+            params=[ELECTION_PARAM],
+        )
+    },
 }
-
-# --- witness checkpoints (ballot_server/witness_api.py, docs/witness.md) ------------------
-
-SCHEMAS.update(
-    {
-        "Checkpoint": _obj(
-            {
-                "origin": {"type": "string"},
-                "size": INT,
-                "root": HASH,
-                "board_key": {"type": "string", "description": "the board's note verifier key"},
-                "checkpoint": {"type": "string", "description": "C2SP signed note"},
-                "witnesses": {"type": "array", "items": {"type": "string"}},
-            }
-        ),
-        "Cosignature": _obj(
-            {
-                "checkpoint": {"type": "string", "description": "the checkpoint note cosigned"},
-                "cosignature": {"type": "string", "description": "one cosignature/v1 line"},
-            }
-        ),
-        "CosignatureKept": _obj(
-            {
-                "size": INT,
-                "witness": {"type": "string"},
-                "witnesses": {"type": "array", "items": {"type": "string"}},
-            }
-        ),
-    }
-)
-
-PATHS.update(
-    {
-        _election("/checkpoint"): {
-            "get": _op(
-                "The board-signed checkpoint (C2SP) of the board now, or of its first size entries",
-                _json("Checkpoint", "the checkpoint with the cosignatures kept for it"),
-                params=[ELECTION_PARAM, _query("size", "tree size (default: now)", minimum=1)],
-            )
-        },
-        _election("/checkpoint.txt"): {
-            "get": _op(
-                "The latest checkpoint note as plain text",
-                {
-                    "description": "a C2SP signed note",
-                    "content": {"text/plain": {"schema": {"type": "string"}}},
-                },
-                params=[ELECTION_PARAM],
-            )
-        },
-        _election("/checkpoint/cosigned"): {
-            "get": _op(
-                "The largest checkpoint cosigned by enough witnesses (404 until there is one)",
-                _json("Checkpoint", "the checkpoint"),
-                params=[
-                    ELECTION_PARAM,
-                    _query("max_size", "at most this many entries (default: any)", minimum=1),
-                ],
-            )
-        },
-        _election("/checkpoint/cosignatures"): {
-            "post": _op(
-                "Keep a witness's cosignature of one of this board's checkpoints",
-                _json("CosignatureKept", "the cosignature was kept"),
-                body="Cosignature",
-                params=[ELECTION_PARAM],
-            )
-        },
-    }
-)
 
 
 def openapi_document() -> dict[str, Any]:

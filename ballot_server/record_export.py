@@ -13,7 +13,6 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Iterable, Iterator
 
-from ballot_server import store as store_queries
 from ballot_server.store import Store
 from evote.checkpoint import Note
 from evote.record import (
@@ -37,7 +36,7 @@ def record_archive(
     election_id = header.election
     heads = (
         data + b"\n"
-        for data in store_queries.iter_signed_head_bytes(store, election_id, max_size=size)
+        for data in store.iter_signed_head_bytes(election_id, max_size=size)
     )
     board = (data + b"\n" for data in store.iter_canonical(election_id, stop=size))
     members: list[tuple[str, Iterable[bytes]]] = [

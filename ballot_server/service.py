@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ballot_server import cast_path, commands, witnessing
-from ballot_server import store as store_queries
 from ballot_server.auth import Authenticator, VoterLogin
 from ballot_server.cast_path import _alphas, pending_cast
 from ballot_server.casting import CastQueue, PendingCast
@@ -126,8 +125,8 @@ class ElectionService:
         if cached is not None and cached.size == size:
             return cached
         start = cached.size if cached is not None and cached.size < size else 0
-        entries = store_queries.command_entries(self.store, election_id, start, size)
-        counts = store_queries.kind_counts(self.store, election_id, start, size)
+        entries = self.store.command_entries(election_id, start, size)
+        counts = self.store.kind_counts(election_id, start, size)
         if start == 0:
             facts = ElectionFacts.from_entries(entries, counts, size)
         else:
@@ -198,7 +197,7 @@ class ElectionService:
         cast recovers.  The receipt is the one the cast was answered with (the first
         head that includes the entry), so a lookup and a resend agree byte for byte."""
         entry = self.ballot(election_id, tracking_code)
-        head = store_queries.first_head_covering(self.store, election_id, entry.index)
+        head = self.store.first_head_covering(election_id, entry.index)
         if head is None:  # not expected: every append stores its head
             head = self.tree_head(election_id)
         proof = self.store.inclusion_proof(election_id, entry.index, head.size)

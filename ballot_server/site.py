@@ -21,10 +21,11 @@ import json
 from functools import cache
 from typing import Any
 
-from flask import Blueprint, Response, current_app, make_response, render_template, request
+from flask import Blueprint, Response, make_response, render_template, request
 
-from ballot_server import booth
-from ballot_server.api import get_service
+from ballot_server import booth_pages
+from ballot_server.booth_assets import STATIC
+from ballot_server.context import get_service, served_assets
 from evote.kinds import BALLOT_CAST
 
 bp = Blueprint("site", __name__)
@@ -36,7 +37,7 @@ LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
 @cache
 def catalogue(lang: str) -> dict[str, str]:
     """The page's strings in ``lang`` (read once per process)."""
-    path = booth.STATIC / "i18n" / f"site-{lang}.json"
+    path = STATIC / "i18n" / f"site-{lang}.json"
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -69,7 +70,7 @@ def election_rows(lang: str) -> list[dict[str, Any]]:
 def elections() -> Response:
     """The list of elections (HTML)."""
     lang = chosen_language()
-    assets = current_app.extensions.get(booth.EXTENSION)
+    assets = served_assets()
     html = render_template(
         "elections.html",
         lang=lang,
@@ -84,7 +85,7 @@ def elections() -> Response:
     return response
 
 
-@bp.get("/booth/<election_id>/")
+@bp.get("/booth/<election:election_id>/")
 def booth_page(election_id: str) -> str:
     """The booth, also under its address with a trailing slash."""
-    return booth.page(election_id)
+    return booth_pages.page(election_id)

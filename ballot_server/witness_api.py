@@ -33,26 +33,16 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from ballot_server import witnessing
-from ballot_server.api import get_service, int_arg, json_body, rate_limited, server_state
+from ballot_server.context import get_service, int_arg, json_body, rate_limited, server_state
 from ballot_server.db import get_store
 from evote.checkpoint import Checkpoint, Note
-from evote.commands import check_election_id
 from evote.encoding import Fields
-from evote.errors import NotFound, SchemaError
+from evote.errors import NotFound
+from evote.limits import MAX_WITNESS_LINE as MAX_LINE
 from evote.witness import WitnessPolicy, check_witness_policy
 
-bp = Blueprint("witness", __name__, url_prefix="/api/v1/elections/<election_id>")
+bp = Blueprint("witness", __name__, url_prefix="/api/v1/elections/<election:election_id>")
 
-MAX_LINE = 512
-
-
-@bp.url_value_preprocessor
-def _check_election(_endpoint: str | None, values: dict[str, Any] | None) -> None:
-    if values and "election_id" in values:
-        try:
-            check_election_id(values["election_id"])
-        except SchemaError:
-            raise NotFound(f"no election {values['election_id']!r}") from None
 
 
 def _size(election_id: str) -> int:

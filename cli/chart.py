@@ -120,11 +120,12 @@ def write_chart(path: str | Path, title: str, questions: Sequence[QuestionTotals
         if importlib.util.find_spec("matplotlib") is None:
             raise CliError(
                 "PNG charts need matplotlib (pip install matplotlib); "
-                "or write an SVG chart: --chart result.svg"
+                "or write an SVG chart: --chart result.svg",
+                code="missing_dependency",
             )
         try:
             _png_chart(title, questions, target)
         except OSError as exc:
-            raise CliError(f"cannot write {target}: {exc.strerror or exc}") from None
+            raise CliError(f"cannot write {target}: {exc.strerror or exc}", code="io_error") from None
         return target
-    raise CliError(f"chart file {target} must end in .svg or .png")
+    raise CliError(f"chart file {target} must end in .svg or .png", code="unsupported")

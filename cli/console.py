@@ -33,11 +33,32 @@ EXIT_ERROR = 1
 """Exit status of every command that failed (click itself uses 2 for usage errors)."""
 
 
+DEFAULT_CODE = "cli_error"
+"""The code of a :class:`CliError` raised without one (a specific code is better)."""
+
+
 class CliError(click.ClickException):
     """A problem the user can fix locally: a missing file, a file that would be
-    overwritten, a key file of the wrong kind, a missing trustee state file."""
+    overwritten, a key file of the wrong kind, a missing trustee state file.
+
+    Every one carries a stable ``code``, shown as ``[code]`` at the end of the
+    line (docs/guide.md promises it, so that a user can report it and a script
+    can match on it); :func:`format_error` is the one place that formats it.
+    """
 
     exit_code = EXIT_ERROR
+
+    def __init__(self, message: str, *, code: str = DEFAULT_CODE) -> None:
+        super().__init__(message)
+        self.code = code
+
+    def format_message(self) -> str:
+        return format_error(self.message, self.code)
+
+
+def format_error(message: str, code: str) -> str:
+    """The message, then its stable code in brackets (on the message's last line)."""
+    return f"{str(message).rstrip()} [{code}]"
 
 
 def stdout() -> Console:

@@ -154,7 +154,7 @@ def _check_authority(client: Client, key: SigningKey, election_id: str) -> str:
     view = api.fetch_board(client, election_id)
     if view.setup.credential_authority.raw != key.verify_key.raw:
         raise CliError(
-            f"wrong key file: this key is not the credential authority of election {election_id!r}"
+            f"wrong key file: this key is not the credential authority of election {election_id!r}", code="wrong_file"
         )
     if not view.allows(CREDENTIALS_PUBLISHED):
         raise LifecycleError(
@@ -244,9 +244,9 @@ def issue_command(
             publish_credentials(client, key, election_id, issued.credentials)
         except EvoteError as exc:
             raise CliError(
-                f"the credentials were written to {out_dir} but not published: {exc.message} "
-                f"[{exc.code}]; retry with `evote credentials publish {out_dir}/{PUBLIC_LIST_FILE} "
-                f"--election {election_id}`"
+                f"the credentials were written to {out_dir} but not published: {exc.message}; "
+                f"retry with `evote credentials publish {out_dir}/{PUBLIC_LIST_FILE} "
+                f"--election {election_id}`", code=exc.code
             ) from None
     say(
         f"published {len(issued.credentials)} public credentials for {election_id} "

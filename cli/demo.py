@@ -236,14 +236,15 @@ def _wait_ready(url: str, process: subprocess.Popen, log_path: Path) -> None:
         while True:
             if process.poll() is not None:
                 tail = log_path.read_text(errors="replace")[-2000:]
-                raise CliError(f"the demo server exited with status {process.returncode}:\n{tail}")
+                raise CliError(f"the demo server exited with status {process.returncode}:\n{tail}",
+                               code="server_failed")
             try:
                 api.board_key(client)
                 return
             except ServerUnreachable:
                 if time.monotonic() > deadline:
                     raise CliError(
-                        f"the demo server did not start within {SERVER_START_TIMEOUT:.0f} s"
+                        f"the demo server did not start within {SERVER_START_TIMEOUT:.0f} s", code="not_ready"
                     ) from None
                 time.sleep(0.2)
 
@@ -280,7 +281,8 @@ def _prepare_out(out: Path) -> None:
         return
     ours = {*FILES, "result.svg"}
     if not out.is_dir() or any(p.name not in ours for p in out.iterdir()):
-        raise CliError(f"{out} exists and holds other files; choose another --out")
+        raise CliError(f"{out} exists and holds other files; choose another --out",
+                       code="already_exists")
     shutil.rmtree(out)
 
 
@@ -355,7 +357,8 @@ def run_demo(
             sheets = {q: r.count for q, r in ranked.items()}
             tallied, waiting = election.finish_tally(client, official, eid)
             if tallied is None:
-                raise CliError(f"demo: the result could not be computed: {waiting}")
+                raise CliError(f"demo: the result could not be computed: {waiting}",
+                               code="not_ready")
             note(
                 f"[5/6] closed and tallied with {len(present)} of {trustees} trustees "
                 f"({', '.join(p.stem for p in present)})"
@@ -376,7 +379,7 @@ def run_demo(
     if [list(row) for row in tallied.result.counts] != expected:
         raise CliError(
             f"the published result {tallied.result.counts} does not match the "
-            f"voters' choices {expected}"
+            f"voters' choices {expected}", code="result_mismatch"
         )
     print_sheets(manifest, sheets)
     for q in manifest.mixed_questions:
@@ -388,7 +391,8 @@ def run_demo(
     status = _verify(out)
     elapsed = time.monotonic() - started
     if status != 0:
-        raise CliError(f"the verifier rejected the record (exit status {status})")
+        raise CliError(f"the verifier rejected the record (exit status {status})",
+                       code="not_verified")
     say(f"demo finished in {elapsed:.1f} s; chart: {out / 'result.svg'}")
 
 

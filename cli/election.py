@@ -23,7 +23,7 @@ from cli import api
 from cli.board_view import BoardView, counted_weights, result_bounds
 from cli.chart import write_chart
 from cli.client import Client
-from cli.console import CliError, note, progress, say
+from cli.console import CliError, note, progress, say, warn
 from cli.keyfiles import new_directory, read_key_file, read_public_key, write_new_file
 from cli.manifest_file import load_manifest
 from cli.options import OrderedGroup, election_argument, official_key_option, server_option
@@ -33,6 +33,7 @@ from cli.results import print_result, question_totals
 from cli.waiting import DEFAULT_TIMEOUT, names, wait_until
 from evote import dkg
 from evote.board import verify_chain
+from evote.checkpoint import checkpoint_size
 from evote.commands import sign_command
 from evote.encoding import b64encode
 from evote.errors import (
@@ -47,6 +48,7 @@ from evote.kinds import (
     BALLOT_AUDITED,
     BALLOT_CAST,
     CREDENTIALS_PUBLISHED,
+    ELECTION_ABANDONED,
     ELECTION_CLOSED,
     ELECTION_CREATED,
     ELECTION_OPENED,
@@ -55,7 +57,7 @@ from evote.kinds import (
     TALLY_POSTED,
 )
 from evote.manifest import Manifest
-from evote.payloads import ElectionCreated, ElectionOpened
+from evote.payloads import Command, ElectionAbandoned, ElectionCreated, ElectionOpened
 from evote.ranked import tally_shape
 from evote.record import (
     BOARD_FILE,
@@ -71,6 +73,7 @@ from evote.record import (
 )
 from evote.signing import SigningKey, VerifyKey
 from evote.tally import Result, aggregate, combine
+from evote.witness import WitnessPolicy
 
 # --- the functions (also used by `evote demo`) ---------------------------------------
 
@@ -102,7 +105,7 @@ def _official_view(client: Client, key: SigningKey, election_id: str) -> BoardVi
     view = api.fetch_board(client, election_id)
     if view.setup.official.raw != key.verify_key.raw:
         raise CliError(
-            f"wrong key file: this key is not the official key of election {election_id!r}"
+            f"wrong key file: this key is not the official key of election {election_id!r}", code="wrong_file"
         )
     return view
 
@@ -250,6 +253,27 @@ def close_election(client: Client, key: SigningKey, election_id: str) -> int:
         sign_command(key, election_id, ELECTION_CLOSED, {}),
     )
     return len(view.of_kind(BALLOT_CAST))
+
+
+def abandon_election(client: Client, key: SigningKey, election_id: str, reason: str) -> int:
+    """Give up an election that never opened (R-PHASE-07); returns the board's size.
+
+    The entry is final: nothing may be appended after it, so the election can
+    never open, and its record verifies as the record of an abandoned election.
+    """
+    view = _official_view(client, key, election_id)
+    if not view.allows(ELECTION_ABANDONED):
+        state = view.phase.value if view.phase else "empty"
+        raise LifecycleError(
+            f"election {election_id!r} cannot be abandoned (phase {state}): only an election "
+            "still in setup can; an open one is closed (`evote election close`)"
+        )
+    body = ElectionAbandoned(reason).to_json()
+    api.post_command(
+        client, election_id, ELECTION_ABANDONED,
+        sign_command(key, election_id, ELECTION_ABANDONED, body),
+    )
+    return view.size + 1
 
 
 @dataclass(frozen=True)
@@ -401,7 +425,12 @@ def election() -> None:
 
 @election.command("create")
 @click.argument("manifest_path", metavar="MANIFEST", type=click.Path(dir_okay=False))
-@server_option
+@click.option(
+    "--server",
+    envvar="EVOTE_SERVER",
+    metavar="URL",
+    help="Ballot server base URL [env: EVOTE_SERVER]; not needed with --check.",
+)
 @official_key_option
 @click.option(
     "--credential-authority",
@@ -425,7 +454,7 @@ def election() -> None:
 )
 def create_command(
     manifest_path: str,
-    server: str,
+    server: str | None,
     key_path: str,
     ca: str,
     trustees: tuple[str, ...],
@@ -453,6 +482,8 @@ def create_command(
             f"{len(manifest.questions)} questions, {t} of {len(trustee_keys)} trustees"
         )
         return
+    if not server:
+        raise click.UsageError("Missing option '--server' (only --check posts nothing).")
     with Client(server) as client:
         create_election(client, key, setup)
     say(f"created election {manifest.election_id}")
@@ -553,6 +584,36 @@ def close_command(election_id: str, server: str, key_path: str) -> None:
     say(f"election {election_id} is closed ({cast} ballots cast, re-votes included)")
 
 
+@election.command("abandon")
+@election_argument
+@server_option
+@official_key_option
+@click.option("--reason", required=True, help="Why, in a sentence (it goes on the public board).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def abandon_command(election_id: str, server: str, key_path: str, reason: str, yes: bool) -> None:
+    """Abandon ELECTION_ID, which never opened: a signed, final entry on its board.
+
+    For an election whose set-up can never finish (a trustee lost its state
+    file, trustee keys reused from another election, a wrong manifest).  The
+    board stays public; nothing can be appended after this, and `evote-verify`
+    reports the record as the record of an abandoned election.  Create a new
+    election (with a new id and new trustee keys) instead.
+    """
+    key = read_key_file(key_path, "official")
+    try:
+        reason_ok = ElectionAbandoned(reason).reason
+    except SchemaError as exc:
+        raise click.BadParameter(exc.message, param_hint="--reason") from None
+    if not yes:
+        click.confirm(
+            f"Abandon election {election_id} for good (nothing can be added after it)?",
+            abort=True, err=True,
+        )
+    with Client(server) as client:
+        size = abandon_election(client, key, election_id, reason_ok)
+    say(f"election {election_id} is abandoned; its board is final ({size} entries)")
+
+
 @election.command("tally")
 @election_argument
 @server_option
@@ -631,6 +692,7 @@ def status_command(election_id: str, server: str) -> None:
                f", rebuilding {list(b.reconstruct)} ({len(b.reconstructions)} shares)"),
         ),
         ("election key", "published" if view.has(KEY_PUBLISHED) else "not yet published"),
+        ("witnesses", witness_summary(setup.manifest.witnesses)),
     ]
     creds = view.credentials()
     lines.append(("credentials", f"{len(creds)} published" if creds else "not yet published"))
@@ -649,9 +711,20 @@ def status_command(election_id: str, server: str) -> None:
             ("tally", f"posted; {len(view.partials())}/{setup.threshold} partial decryptions")
         )
     lines.append(("result", "published" if view.has(RESULT_PUBLISHED) else "not yet published"))
+    if view.has(ELECTION_ABANDONED):
+        abandoned = Command.from_entry(view.of_kind(ELECTION_ABANDONED)[0]).body
+        lines.append(("abandoned", f"by the official, in setup: {abandoned.reason}"))
     width = max(len(k) for k, _ in lines)
     for k, v in lines:
         say(f"{k.ljust(width)}  {v}")
+
+
+def witness_summary(policy: WitnessPolicy | None) -> str:
+    """The manifest's witness policy in one line (``election status``)."""
+    if policy is None:
+        return "none (no witness policy in the manifest)"
+    names = ", ".join(k.name for k in policy.keys)
+    return f"{policy.threshold} of {len(policy.keys)} must cosign: {names}"
 
 
 @election.command("result")
@@ -694,10 +767,76 @@ def result_command(election_id: str, server: str, chart_path: str | None, lang: 
     help="New directory for the record (record.json, board.jsonl, tree-heads.jsonl), "
     "or a FILE.zip to keep the archive as one file.",
 )
-def export_command(election_id: str, server: str, out_dir: str) -> None:
-    """Download the election record for auditors; check it with `evote-verify DIR`."""
+@click.option(
+    "--timeout", type=click.FloatRange(min=0), default=120.0, show_default=True,
+    help="With a witness policy: seconds to wait for the witnesses to cosign the whole "
+    "board (0: check once).",
+)
+@click.option(
+    "--allow-uncosigned", is_flag=True,
+    help="Export even without a cosigned checkpoint of the whole board (the record will "
+    "fail verifier check 19); prints a warning.",
+)
+def export_command(
+    election_id: str, server: str, out_dir: str, timeout: float, allow_uncosigned: bool
+) -> None:
+    """Download the election record for auditors; check it with `evote-verify DIR`.
+
+    With a witness policy in the manifest the record is complete only with a
+    checkpoint of the whole board cosigned by enough witnesses (verifier check
+    19), and witnesses poll at their own pace: export waits for one (up to
+    --timeout seconds), and fails rather than write a record that would not
+    verify, unless --allow-uncosigned.
+    """
     with Client(server) as client:
+        policy = api.fetch_setup(client, election_id).setup.manifest.witnesses
+        if policy is not None:
+            cosigned = wait_for_cosigned(client, election_id, timeout, allow_uncosigned)
+            if cosigned is not None:
+                note(f"the witnesses have cosigned the whole board ({cosigned} entries)")
         size, heads = export_record(client, election_id, Path(out_dir))
     say(
         f"wrote the record of {election_id} to {out_dir}: {size} entries, {heads} signed tree heads"
     )
+
+
+def cosigned_size(client: Client, election_id: str) -> tuple[int | None, int]:
+    """(size of the server's cosigned checkpoint or None, size of the board's latest head)."""
+    note_text = api.cosigned_checkpoint(client, election_id)
+    return checkpoint_size(note_text), api.signed_head(client, election_id).size
+
+
+def wait_for_cosigned(
+    client: Client, election_id: str, timeout: float, allow_uncosigned: bool
+) -> int | None:
+    """Wait until a checkpoint of the whole board meets the witness policy; its size.
+
+    With ``allow_uncosigned`` a missing one is a loud warning and None, not an error.
+    """
+
+    def check() -> tuple[int | None, str]:
+        cosigned, board = cosigned_size(client, election_id)
+        if cosigned == board:
+            return board, ""
+        have = "no cosigned checkpoint yet" if cosigned is None else (
+            f"the cosigned checkpoint covers {cosigned} entries")
+        return None, f"waiting for the witnesses to cosign the whole board ({board} entries; {have})"
+
+    try:
+        return wait_until(
+            check, timeout=timeout, what="no cosigned checkpoint of the whole board",
+            retry_hint="the record would fail verifier check 19 (witnesses); make sure "
+            "enough witnesses run (`evote witness run`), then export again (or pass "
+            "--allow-uncosigned to export it anyway)",
+            code="no_cosigned_checkpoint",
+        )
+    except CliError:
+        if not allow_uncosigned:
+            raise
+        cosigned, board = cosigned_size(client, election_id)
+        warn(
+            f"EXPORTING WITHOUT A COSIGNED CHECKPOINT OF THE WHOLE BOARD ({board} entries; "
+            + ("none is cosigned" if cosigned is None else f"the cosigned one covers {cosigned}")
+            + "): this record FAILS verifier check 19 (witnesses) [no_cosigned_checkpoint]"
+        )
+        return None

@@ -66,17 +66,17 @@ def write_new_file(path: str | os.PathLike[str], data: bytes, *, secret: bool) -
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     if target.exists():
-        raise CliError(f"{target} already exists; refusing to overwrite it")
+        raise CliError(f"{target} already exists; refusing to overwrite it", code="already_exists")
     try:
         tmp = _write_temp(directory, data, SECRET_MODE if secret else PUBLIC_MODE)
     except OSError as exc:
-        raise CliError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise CliError(f"cannot write {target}: {exc.strerror or exc}", code="io_error") from None
     try:
         os.link(tmp, target)
     except FileExistsError:
-        raise CliError(f"{target} already exists; refusing to overwrite it") from None
+        raise CliError(f"{target} already exists; refusing to overwrite it", code="already_exists") from None
     except OSError as exc:
-        raise CliError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise CliError(f"cannot write {target}: {exc.strerror or exc}", code="io_error") from None
     finally:
         os.unlink(tmp)
     return target
@@ -94,7 +94,7 @@ def replace_file(path: str | os.PathLike[str], data: bytes, *, secret: bool) -> 
             os.unlink(tmp)
             raise
     except OSError as exc:
-        raise CliError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise CliError(f"cannot write {target}: {exc.strerror or exc}", code="io_error") from None
     return target
 
 
@@ -108,11 +108,11 @@ def read_bytes(path: str | os.PathLike[str], what: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
-        raise CliError(f"{what} {path} does not exist") from None
+        raise CliError(f"{what} {path} does not exist", code="not_found") from None
     except IsADirectoryError:
-        raise CliError(f"{what} {path} is a directory, not a file") from None
+        raise CliError(f"{what} {path} is a directory, not a file", code="wrong_file") from None
     except OSError as exc:
-        raise CliError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+        raise CliError(f"cannot read {what} {path}: {exc.strerror or exc}", code="io_error") from None
 
 
 def read_json(path: str | os.PathLike[str], what: str) -> Any:
@@ -157,7 +157,7 @@ def _parse_key_file(obj: Any, path: str, role: str) -> SigningKey:
     if not isinstance(obj, dict) or obj.get("type") != KEY_FILE_TYPE:
         kind = obj.get("type") if isinstance(obj, dict) else None
         hint = f" (it is an {kind!r} file)" if isinstance(kind, str) else ""
-        raise CliError(f"wrong key file: {path} is not an evote signing key file{hint}")
+        raise CliError(f"wrong key file: {path} is not an evote signing key file{hint}", code="wrong_file")
     try:
         f = Fields(obj, path, required=("type", "v", "role", "secret", "public"))
         if f.int("v") != KEY_FILE_VERSION:
@@ -166,14 +166,14 @@ def _parse_key_file(obj: Any, path: str, role: str) -> SigningKey:
         if found != role:
             raise CliError(
                 f"wrong key file: {path} holds the {found.replace('-', ' ')} key, "
-                f"expected the {what} key"
+                f"expected the {what} key", code="wrong_file"
             )
         key = SigningKey.from_json(f.raw("secret"))
         public = VerifyKey.from_json(f.raw("public"))
     except EvoteError as exc:
-        raise CliError(f"wrong key file: {path}: {exc.message}") from None
+        raise CliError(f"wrong key file: {path}: {exc.message}", code="wrong_file") from None
     if key.verify_key.raw != public.raw:
-        raise CliError(f"wrong key file: {path}: the public key does not match the secret key")
+        raise CliError(f"wrong key file: {path}: the public key does not match the secret key", code="wrong_file")
     return key
 
 
@@ -183,7 +183,7 @@ def read_key_file(path: str | os.PathLike[str], role: str) -> SigningKey:
     try:
         obj = read_json(path, what)
     except EncodingError:
-        raise CliError(f"wrong key file: {path} is not an evote signing key file") from None
+        raise CliError(f"wrong key file: {path} is not an evote signing key file", code="wrong_file") from None
     warn_if_exposed(path, what)
     return _parse_key_file(obj, str(path), role)
 
@@ -207,11 +207,12 @@ def read_public_key(value: str, what: str) -> VerifyKey:
             try:
                 obj = parse_json(data)
             except EncodingError as exc:
-                raise CliError(f"{what} {value}: {exc.message}") from None
+                raise CliError(f"{what} {value}: {exc.message}", code=exc.code) from None
             if isinstance(obj, dict) and isinstance(obj.get("public"), str):
                 text = obj["public"]
             else:
-                raise CliError(f'{what} {value}: no "public" key in this JSON file')
+                raise CliError(f'{what} {value}: no "public" key in this JSON file',
+                               code="wrong_file")
     else:
         text = value.strip()
     try:
@@ -219,7 +220,7 @@ def read_public_key(value: str, what: str) -> VerifyKey:
     except EncodingError as exc:
         source = f"file {value}" if candidate.is_file() else repr(value)
         raise CliError(
-            f"{what}: {source} is not a public key file or key ({exc.message})"
+            f"{what}: {source} is not a public key file or key ({exc.message})", code="wrong_file"
         ) from None
 
 
@@ -237,13 +238,13 @@ def new_directory(
     """
     target = Path(directory)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise CliError(f"{target} already exists and is not empty; refusing to overwrite it")
+        raise CliError(f"{target} already exists and is not empty; refusing to overwrite it", code="already_exists")
     parent = target.parent if str(target.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".evote-", dir=parent))
     except OSError as exc:
-        raise CliError(f"cannot create {target}: {exc.strerror or exc}") from None
+        raise CliError(f"cannot create {target}: {exc.strerror or exc}", code="io_error") from None
 
     def put(name: str, data: bytes | BinaryIO, secret: bool) -> None:
         path = tmp / name
@@ -264,7 +265,7 @@ def new_directory(
         os.rename(tmp, target)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise CliError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise CliError(f"cannot write {target}: {exc.strerror or exc}", code="io_error") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

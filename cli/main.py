@@ -41,7 +41,7 @@ from cli import (
     voters,
     witness,
 )
-from cli.console import EXIT_ERROR, CliError
+from cli.console import EXIT_ERROR, CliError, format_error
 from cli.options import OrderedGroup
 from evote.errors import EvoteError
 
@@ -58,32 +58,31 @@ class EvoteGroup(OrderedGroup):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            # click's own format (usage line, "Error: ..."), with a code like every failure
+            if not exc.message.endswith("[usage]"):
+                exc.message = format_error(exc.message, "usage")
+            raise
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except EvoteError as exc:
             if ctx.params.get("debug"):
                 raise
-            raise CliError(_describe(exc)) from exc
+            raise CliError(" ".join(str(exc.message).split()), code=exc.code) from exc
         except httpx.HTTPError as exc:
             if ctx.params.get("debug"):
                 raise
-            raise CliError(f"HTTP error: {exc}") from exc
+            raise CliError(f"HTTP error: {exc}", code="unreachable") from exc
         except OSError as exc:
             if ctx.params.get("debug"):
                 raise
             where = f" {exc.filename}" if exc.filename else ""
-            raise CliError(f"cannot use{where}: {exc.strerror or exc}") from exc
+            raise CliError(f"cannot use{where}: {exc.strerror or exc}", code="io_error") from exc
         except KeyboardInterrupt:
             if ctx.params.get("debug"):
                 raise
             click.echo("interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
-
-
-def _describe(exc: EvoteError) -> str:
-    """One line: the message, and the stable error code for anyone reporting it."""
-    message = " ".join(str(exc.message).split())
-    return f"{message} [{exc.code}]"
 
 
 def _show_error(self: click.ClickException, file: object = None) -> None:

@@ -26,9 +26,8 @@ import yaml
 from cli.keyfiles import read_bytes
 from evote.encoding import parse_json
 from evote.errors import EncodingError, ManifestError
+from evote.limits import MAX_MANIFEST_BYTES as MAX_MANIFEST_BYTES
 from evote.manifest import Manifest
-
-MAX_MANIFEST_BYTES = 1_000_000
 
 _FIELD_PATH = re.compile(r"manifest(?:\.[A-Za-z0-9_-]+|\[\d+\])*")
 
@@ -141,9 +140,24 @@ def parse_manifest(data: bytes, name: str) -> Manifest:
     try:
         return Manifest.from_json(obj)
     except ManifestError as exc:
-        line = _line_of(exc.message, lines)
+        message = _field_message(exc.message)
+        line = _line_of(message, lines)
         where = f"{name}:{line}" if line else name
-        raise ManifestError(f"{where}: {exc.message}") from None
+        raise ManifestError(f"{where}: {message}") from None
+
+
+_REPEATED_PATH = re.compile(r"^([^\s:]+): \1: ")
+
+
+def _field_message(message: str) -> str:
+    """The core's message with its field path in full, once.
+
+    The witness policy's own checks name ``witnesses.…`` (the policy does not
+    know it sits in a manifest) and a wrapped key error may repeat its path;
+    both would hide the line of the field."""
+    if message.startswith("witnesses."):
+        message = "manifest." + message
+    return _REPEATED_PATH.sub(r"\1: ", message)
 
 
 def load_manifest(path: str | Path) -> Manifest:

@@ -30,7 +30,7 @@ def create_signing_key(path: str | Path, role: str) -> SigningKey:
     pub_path = key_path.with_name(key_path.name.removesuffix(".key") + ".pub")
     for existing in (key_path, pub_path):
         if existing.exists():
-            raise CliError(f"{existing} already exists; refusing to overwrite it")
+            raise CliError(f"{existing} already exists; refusing to overwrite it", code="already_exists")
     key = SigningKey.generate(secrets.token_bytes)
     write_key_file(key_path, role, key)
     write_new_file(pub_path, public_key_text(key.verify_key), secret=False)

@@ -44,7 +44,7 @@ def server_config(
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
-            raise CliError(f"cannot create {directory}: {exc.strerror or exc}") from None
+            raise CliError(f"cannot create {directory}: {exc.strerror or exc}", code="io_error") from None
         config["EVOTE_INSTANCE_PATH"] = str(directory)  # SQLite database and board key
     if database:
         config["EVOTE_DATABASE_URL"] = database
@@ -61,7 +61,7 @@ def _make_app(config: Mapping[str, Any]) -> Any:
     try:
         return create_app(dict(config))
     except ConfigError as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(str(exc), code="bad_config") from None
 
 
 def run_gunicorn(

@@ -53,6 +53,7 @@ from cli.ranked_steps import mix_decrypt_round
 from cli.waiting import DEFAULT_TIMEOUT, names, wait_until
 from evote import dkg
 from evote.commands import check_election_id, sign_command
+from evote.dkg import trustee as dkg_trustee
 from evote.encoding import Fields
 from evote.errors import EvoteError, KeyCeremonyError, LifecycleError
 from evote.group import Scalar
@@ -81,7 +82,7 @@ class TrusteeFile:
     path: Path
     signing_key: SigningKey
     election_id: str | None = None
-    ceremony: dkg.TrusteeState | None = None
+    ceremony: dkg_trustee.TrusteeState | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,7 +102,7 @@ class TrusteeFile:
         replace_file(self.path, json_bytes(self.to_json()), secret=True)
         return self
 
-    def with_ceremony(self, ceremony: dkg.TrusteeState) -> TrusteeFile:
+    def with_ceremony(self, ceremony: dkg_trustee.TrusteeState) -> TrusteeFile:
         return replace(self, election_id=ceremony.election_id, ceremony=ceremony).save()
 
 
@@ -111,11 +112,11 @@ def load_state(path: str | Path) -> TrusteeFile:
     if not target.exists():
         raise CliError(
             f"trustee state file {target} does not exist; make one with "
-            f"`evote trustee init --state {target}` (or pass --state)"
+            f"`evote trustee init --state {target}` (or pass --state)", code="not_found"
         )
     obj = read_json(target, "trustee state file")
     if not isinstance(obj, dict) or obj.get("type") != STATE_FILE_TYPE:
-        raise CliError(f"wrong file: {target} is not an evote trustee state file")
+        raise CliError(f"wrong file: {target} is not an evote trustee state file", code="wrong_file")
     warn_if_exposed(target, "trustee state file")
     try:
         f = Fields(
@@ -124,20 +125,20 @@ def load_state(path: str | Path) -> TrusteeFile:
             required=("type", "v", "public", "signing_key", "election", "ceremony"),
         )
         if f.int("v") != STATE_FILE_VERSION:
-            raise CliError(f"{target}: unsupported state file version")
+            raise CliError(f"{target}: unsupported state file version", code="wrong_file")
         key = SigningKey.from_json(f.raw("signing_key"))
         if VerifyKey.from_json(f.raw("public")).raw != key.verify_key.raw:
-            raise CliError(f"{target}: the public key does not match the signing key")
+            raise CliError(f"{target}: the public key does not match the signing key", code="wrong_file")
         election = f.raw("election")
         if election is not None:
             check_election_id(election, f.sub("election"))
         ceremony = None
         if f.raw("ceremony") is not None:
-            ceremony = dkg.TrusteeState.from_json(f.raw("ceremony"), f.sub("ceremony"))
+            ceremony = dkg_trustee.TrusteeState.from_json(f.raw("ceremony"), f.sub("ceremony"))
             if ceremony.signing_key.seed != key.seed or ceremony.election_id != election:
-                raise CliError(f"{target}: the ceremony state does not belong to this trustee")
+                raise CliError(f"{target}: the ceremony state does not belong to this trustee", code="wrong_file")
     except EvoteError as exc:
-        raise CliError(f"{target} is damaged: {exc.message}") from None
+        raise CliError(f"{target} is damaged: {exc.message}", code="wrong_file") from None
     return TrusteeFile(target, key, election, ceremony)
 
 
@@ -147,7 +148,7 @@ def init_trustee(path: str | Path) -> VerifyKey:
     pub = target.with_name(target.name.removesuffix(".state") + ".pub")
     for existing in (target, pub):
         if existing.exists():
-            raise CliError(f"{existing} already exists; refusing to overwrite it")
+            raise CliError(f"{existing} already exists; refusing to overwrite it", code="already_exists")
     key = SigningKey.generate(secrets.token_bytes)
     write_new_file(target, json_bytes(TrusteeFile(target, key).to_json()), secret=True)
     write_new_file(pub, public_key_text(key.verify_key), secret=False)
@@ -159,11 +160,12 @@ def _bound(state: TrusteeFile, election_id: str | None) -> str:
         if election_id is not None and election_id != state.election_id:
             raise CliError(
                 f"{state.path} belongs to election {state.election_id!r}, not {election_id!r}; "
-                "use a separate state file per election"
+                "use a separate state file per election", code="wrong_election"
             )
         return state.election_id
     if election_id is None:
-        raise CliError("this state file is not bound to an election yet: pass --election ID")
+        raise CliError("this state file is not bound to an election yet: pass --election ID",
+                       code="wrong_election")
     return election_id
 
 
@@ -199,7 +201,7 @@ def keygen_round(client: Client, path: str | Path, election_id: str | None = Non
     n, t = len(setup.trustees), setup.threshold
     ceremony = state.ceremony
     if ceremony is None:
-        ceremony, _ = dkg.step1_announce(
+        ceremony, _ = dkg_trustee.step1_announce(
             eid, index, n, t, secrets.token_bytes, signing_key=state.signing_key
         )
         state = state.with_ceremony(ceremony)  # saved before anything is posted
@@ -217,7 +219,7 @@ def keygen_round(client: Client, path: str | Path, election_id: str | None = Non
     if missing:
         return RoundStatus(False, f"announced; waiting for {names(missing)} to announce")
     if index not in {s.dealer for s in board.shares} and board.qualified is None:
-        dealt = dkg.step2_shares(ceremony, list(announced.values()), secrets.token_bytes)
+        dealt = dkg_trustee.step2_shares(ceremony, list(announced.values()), secrets.token_bytes)
         _post(client, state, "trustee_shares", dealt.to_json())
     return RoundStatus(True, detail=index)
 
@@ -231,7 +233,7 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
     ceremony = state.ceremony
     if ceremony is None:
         raise CliError(
-            f"{state.path} has not taken part in a key ceremony: run `evote trustee keygen` first"
+            f"{state.path} has not taken part in a key ceremony: run `evote trustee keygen` first", code="wrong_phase"
         )
     eid, me = ceremony.election_id, ceremony.trustee
     view = api.fetch_board(client, eid)
@@ -240,17 +242,19 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
             f"election {eid!r} is past its key ceremony (phase {view.phase.value})"
         )
     if ceremony.finalized:
-        raise CliError(f"{state.path} has already finished the key ceremony")
+        raise CliError(f"{state.path} has already finished the key ceremony",
+                       code="wrong_phase")
     b = view.ceremony()
     n = ceremony.trustees
     if me not in {s.dealer for s in b.shares}:
-        raise CliError("this trustee has not dealt its shares: run `evote trustee keygen`")
+        raise CliError("this trustee has not dealt its shares: run `evote trustee keygen`",
+                       code="wrong_phase")
     complaints, answers = list(b.complaints), list(b.answers)
     if b.qualified is None:
         missing = sorted(set(range(1, n + 1)) - {s.dealer for s in b.shares})
         if missing:
             return RoundStatus(False, f"shares dealt; waiting for {names(missing)} to deal theirs")
-        outcome = dkg.step3_receive(ceremony, b.announcements, b.shares)
+        outcome = dkg_trustee.step3_receive(ceremony, b.announcements, b.shares)
         if isinstance(outcome, list):
             posted = {(c.accuser, c.accused) for c in complaints}
             for complaint in outcome:
@@ -258,7 +262,7 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
                     _post(client, state, "trustee_complaint", complaint.to_json())
                     complaints.append(complaint)
         answered = {(a.dealer, a.accuser) for a in answers}
-        for answer in dkg.step4_answer(ceremony, b.announcements, complaints):
+        for answer in dkg_trustee.step4_answer(ceremony, b.announcements, complaints):
             if (answer.dealer, answer.accuser) not in answered:
                 _post(client, state, "trustee_complaint_answer", answer.to_json())
                 answers.append(answer)
@@ -269,12 +273,12 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
     if me in b.qualified and me not in {c.trustee for c in b.commitments} and (
         b.reconstruct is None
     ):
-        mine = dkg.step5_reveal(ceremony, secrets.token_bytes)
+        mine = dkg_trustee.step5_reveal(ceremony, secrets.token_bytes)
         _post(client, state, "trustee_committed", mine.to_json())
         b = view_ceremony(client, eid)
     if b.reconstruct is not None:
         have = {(r.trustee, r.dealer) for r in b.reconstructions}
-        for r in dkg.step6_reconstruct(ceremony, b.announcements, b.shares, b.answers,
+        for r in dkg_trustee.step6_reconstruct(ceremony, b.announcements, b.shares, b.answers,
                                        b.reconstruct):
             if (r.trustee, r.dealer) not in have:
                 _post(client, state, "trustee_reconstruction", r.to_json())
@@ -282,7 +286,7 @@ def shares_round(client: Client, path: str | Path) -> RoundStatus:
     if me not in b.qualified:
         raise KeyCeremonyError(f"trustee {me} was disqualified and holds no key share")
     try:
-        joint, _ = dkg.finalize(ceremony, b.announcements, b.shares, b.complaints, b.answers,
+        joint, _ = dkg_trustee.finalize(ceremony, b.announcements, b.shares, b.complaints, b.answers,
                                 b.commitments, b.reconstructions)
     except KeyCeremonyError as exc:
         unrevealed = dkg.unrevealed(b.qualified, b.commitments)
@@ -312,7 +316,7 @@ def run_ceremony(
         keygen_round(client, path, election_id)
     for path in paths:
         if not (status := keygen_round(client, path, election_id)).done:
-            raise CliError(f"key generation did not finish: {status.waiting}")
+            raise CliError(f"key generation did not finish: {status.waiting}", code="not_ready")
     for path in paths:
         shares_round(client, path)
     qualify_ceremony(client, official, election_id)
@@ -320,16 +324,16 @@ def run_ceremony(
         shares_round(client, path)
     for path in paths:
         if not (status := shares_round(client, path)).done:
-            raise CliError(f"the share exchange did not finish: {status.waiting}")
+            raise CliError(f"the share exchange did not finish: {status.waiting}", code="not_ready")
 
 
-def _finalized(state: TrusteeFile, ceremony: dkg.TrusteeState, view: BoardView) -> Scalar:
+def _finalized(state: TrusteeFile, ceremony: dkg_trustee.TrusteeState, view: BoardView) -> Scalar:
     """This trustee's key share, computed once from the (now final) ceremony on the board
     and saved in the state file, which from then on no longer holds the polynomial."""
     if ceremony.share is not None:
         return ceremony.share
     b = view.ceremony()
-    joint, final = dkg.finalize(ceremony, b.announcements, b.shares, b.complaints, b.answers,
+    joint, final = dkg_trustee.finalize(ceremony, b.announcements, b.shares, b.complaints, b.answers,
                                 b.commitments, b.reconstructions)
     published = view.joint_key()
     if published is None or published != joint or final.share is None:
@@ -345,7 +349,8 @@ def decrypt_round(
     state = load_state(path)
     ceremony = state.ceremony
     if ceremony is None:
-        raise CliError(f"{state.path} has not taken part in a key ceremony")
+        raise CliError(f"{state.path} has not taken part in a key ceremony",
+                       code="wrong_phase")
     eid, me = ceremony.election_id, ceremony.trustee
     view = api.fetch_board(client, eid)
     posted = view.posted_tally()

@@ -108,7 +108,7 @@ def read_login(value: str) -> tuple[str | None, str]:
         return read_login_file(value)
     code = value.strip()
     if not code or any(c.isspace() for c in code) or code.startswith("{"):
-        raise CliError("--login is neither a login file nor a login code")
+        raise CliError("--login is neither a login file nor a login code", code="bad_login")
     return None, code
 
 
@@ -117,11 +117,11 @@ def one_election(named: dict[str, str | None]) -> str:
     ids = {where: eid for where, eid in named.items() if eid is not None}
     if not ids:
         raise CliError(
-            "which election? The credential code and login code do not say: add --election ID"
+            "which election? The credential code and login code do not say: add --election ID", code="wrong_election"
         )
     if len(set(ids.values())) > 1:
         listed = ", ".join(f"{where} {eid!r}" for where, eid in ids.items())
-        raise CliError(f"these are for different elections: {listed}")
+        raise CliError(f"these are for different elections: {listed}", code="wrong_election")
     return next(iter(ids.values()))
 
 
@@ -131,7 +131,7 @@ def read_sent_ballot(path: str | Path, ctx: ElectionContext) -> Ballot:
     try:
         return Ballot.from_json(obj, ctx.manifest)
     except EvoteError as exc:
-        raise CliError(f"ballot file {path}: {exc.message}") from None
+        raise CliError(f"ballot file {path}: {exc.message}", code="wrong_file") from None
 
 
 def ballot_file_election(path: str | Path) -> str:
@@ -140,7 +140,7 @@ def ballot_file_election(path: str | Path) -> str:
     try:
         return check_election_id(obj.get("election_id") if isinstance(obj, dict) else None)
     except SchemaError:
-        raise CliError(f"{path} is not a saved evote ballot (no election_id)") from None
+        raise CliError(f"{path} is not a saved evote ballot (no election_id)", code="wrong_file") from None
 
 
 # --- choices ---------------------------------------------------------------------------
@@ -234,6 +234,29 @@ def _rule(question: Question) -> str:
     return f"choose {question.min} to {question.max}"
 
 
+def answer_hint(question: Question) -> str:
+    """How to answer ``question``, with an example that is itself a valid answer.
+
+    "empty for none" only where no answer is allowed (min 0): offering it on a
+    choose-exactly-1 question invites an answer the next line refuses."""
+    if question.is_mixed:  # ranked or grades: cli/ranked_input.py
+        return mixed_hint(question)
+    if question.kind == "score":
+        left, parts = max(question.min, min(question.max, 2 * question.max_score)), []
+        for o in range(len(question.options)):
+            if left <= 0:
+                break
+            points = min(question.max_score, left)
+            parts.append(f"{o + 1}:{points}")
+            left -= points
+        hint = f"option:points, e.g. {','.join(parts) or '1:0'}"
+    else:
+        k = max(question.min, min(question.max, 2))
+        example = ",".join(str(o + 1) for o in range(k)) or "1"
+        hint = f"option number{'s' if question.max > 1 else ''}, e.g. {example}"
+    return hint + ("; empty for none" if question.min == 0 else "")
+
+
 def ask_choices(manifest: Manifest, lang: str | None) -> list[tuple[int, ...]]:
     """Ask every question on the terminal until the answer follows the rules."""
     say(f"\n{manifest.label(lang)}")
@@ -247,15 +270,9 @@ def ask_choices(manifest: Manifest, lang: str | None) -> list[tuple[int, ...]]:
         )
         for o in range(len(question.options)):
             say(f"  {o + 1}) {question.option_label(o, lang)}")
-        hint = (
-            "option:points, e.g. 1:3,2:1"
-            if question.kind == "score"
-            else "option numbers, e.g. 1,3"
-        )
-        hint = mixed_hint(question) if question.is_mixed else hint
         while True:
             answer = click.prompt(
-                f"Your answer ({hint}; empty for none)", default="", show_default=False
+                f"Your answer ({answer_hint(question)})", default="", show_default=False
             )
             try:
                 row = parse_row(question, answer)
@@ -477,7 +494,7 @@ def vote(
     """
     if resend_path is not None and (audit or choices is not None or credential_value):
         raise CliError("--resend sends a saved ballot as it is: no --audit, --choices or "
-                       "--credential with it")
+                       "--credential with it", code="usage")
     policy = RetryPolicy(attempts=retries + 1)
     credential: SigningKey | None = None
     named: dict[str, str | None] = {"--election": election_opt}
@@ -548,7 +565,7 @@ def vote(
         write_new_file(target, json_bytes(done.audited.to_json()), secret=False)
         note(
             f"audited ballot stored in {target}; re-check it on another device with "
-            f"`evote-verify audit {target} --source {server} --election {eid}`"
+            f"`evote-verify audit {target} {server} --election {eid}`"
         )
         say(
             f"audited ballot, tracking code {code}: re-encrypting your choices gave exactly "

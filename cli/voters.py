@@ -30,13 +30,15 @@ from cli.roster import load_roster
 from evote.commands import sign_command
 from evote.encoding import Fields, parse_json
 from evote.errors import EncodingError, EvoteError, SchemaError
+from evote.limits import MAX_LOGIN_FILE as MAX_LOGIN_FILE
 from evote.signing import SigningKey
 
 LOGIN_FILE_TYPE = "evote-login"
 LOGIN_FILE_VERSION = 1
-MAX_LOGIN_FILE = 10_000
 #: The signed request kind (not a board entry: logins are never published).
 REGISTER_KIND = "register_voters"
+#: The register body's id_kind for OpenID provider subjects (ballot_server/oidc.py).
+OIDC_SUBJECT = "oidc_subject"
 #: Voter ids per request (the server takes at most 100,000).
 REGISTER_BATCH = 50_000
 
@@ -55,25 +57,25 @@ def read_login_file(path: str | Path) -> tuple[str | None, str]:
     """``(election id or None, login code)`` from a login file or a file holding just the code."""
     data = read_bytes(path, "login file")
     if len(data) > MAX_LOGIN_FILE:
-        raise CliError(f"login file {path} is too large to be a login file")
+        raise CliError(f"login file {path} is too large to be a login file", code="wrong_file")
     text = data.decode("utf-8", "replace").strip()
     if not text.startswith("{"):
         if not text or any(c.isspace() for c in text):
-            raise CliError(f"login file {path} does not hold a login code")
+            raise CliError(f"login file {path} does not hold a login code", code="wrong_file")
         return None, text
     try:
         obj = parse_json(data)
     except EncodingError as exc:
-        raise CliError(f"login file {path} is damaged: {exc.message}") from None
+        raise CliError(f"login file {path} is damaged: {exc.message}", code="wrong_file") from None
     if not isinstance(obj, dict) or obj.get("type") != LOGIN_FILE_TYPE:
-        raise CliError(f"wrong file: {path} is not an evote login file")
+        raise CliError(f"wrong file: {path} is not an evote login file", code="wrong_file")
     try:
         f = Fields(obj, "login file", required=("type", "v", "election", "voter", "login_code"))
         if f.int("v") != LOGIN_FILE_VERSION:
             raise SchemaError(f"{f.sub('v')}: unsupported version, expected {LOGIN_FILE_VERSION}")
         return f.str("election", max_len=64), f.str("login_code", max_len=1000)
     except EvoteError as exc:
-        raise CliError(f"login file {path} is damaged: {exc.message}") from None
+        raise CliError(f"login file {path} is damaged: {exc.message}", code="wrong_file") from None
 
 
 def register_voters(
@@ -86,7 +88,7 @@ def register_voters(
     the server has accepted every id.
     """
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise CliError(f"{out} already exists and is not empty; refusing to overwrite it")
+        raise CliError(f"{out} already exists and is not empty; refusing to overwrite it", code="already_exists")
     logins: dict[str, str] = {}
     failure: EvoteError | None = None
     for start in range(0, len(voter_ids), REGISTER_BATCH):
@@ -100,7 +102,8 @@ def register_voters(
             failure = exc  # keep the codes already issued: the server will not show them again
             break
         if set(answer) != set(batch):
-            raise CliError("the server's answer does not list exactly the registered voters")
+            raise CliError("the server's answer does not list exactly the registered voters",
+                           code="bad_answer")
         logins.update(answer)
     with new_directory(out, private=True) as put:
         for voter_id, code in logins.items():
@@ -109,9 +112,36 @@ def register_voters(
         raise CliError(
             f"registered {len(logins)} of {len(voter_ids)} voters "
             f"(their login files are in {out}); "
-            f"the rest failed: {failure.message} [{failure.code}]"
+            f"the rest failed: {failure.message}", code=failure.code
         )
     return len(logins)
+
+
+def register_subjects(
+    client: Client, key: SigningKey, election_id: str, subjects: list[str]
+) -> int:
+    """Register the city's OpenID provider subjects (``id_kind: "oidc_subject"``).
+
+    The server stores a keyed hash of each, never the subject, and issues no
+    login code: the voter signs in at the provider (ballot_server/oidc.py)."""
+    done = 0
+    for start in range(0, len(subjects), REGISTER_BATCH):
+        batch = subjects[start : start + REGISTER_BATCH]
+        body = {"voters": batch, "id_kind": OIDC_SUBJECT}
+        command = sign_command(key, election_id, REGISTER_KIND, body)
+        try:
+            answer = api.register_voters(client, election_id, command, key)
+        except EvoteError as exc:
+            if not done:
+                raise
+            raise CliError(
+                f"registered {done} of {len(subjects)} subjects; "
+                f"the rest failed: {exc.message} [{exc.code}]"
+            ) from None
+        if answer:
+            raise CliError("the server answered login codes for provider subjects [bad_answer]")
+        done += len(batch)
+    return done
 
 
 @click.group(cls=OrderedGroup)
@@ -131,14 +161,23 @@ def voters() -> None:
 @click.option(
     "--out",
     "out_dir",
-    required=True,
     type=click.Path(file_okay=False),
     help="New directory for the login files (one per voter, mode 0600).",
+)
+@click.option(
+    "--oidc-subjects",
+    is_flag=True,
+    help="The voter_id column holds the city's OpenID provider subjects: no login codes.",
 )
 @server_option
 @official_key_option
 def register_command(
-    election_id: str, roster_path: str, out_dir: str, server: str, key_path: str
+    election_id: str,
+    roster_path: str,
+    out_dir: str | None,
+    oidc_subjects: bool,
+    server: str,
+    key_path: str,
 ) -> None:
     """Register voter ids with the server and save each voter's login code.
 
@@ -146,8 +185,16 @@ def register_command(
     credential; deliver each DIR/<voter id>.login to its voter by a channel
     separate from the credential sheet.
     """
+    if oidc_subjects == (out_dir is not None):
+        raise CliError("give --out DIR for login codes, or --oidc-subjects (not both) [usage]")
     roster = load_roster(roster_path)
     key = read_key_file(key_path, "official")
+    if oidc_subjects:
+        with Client(server) as client:
+            n = register_subjects(client, key, election_id, [v.voter_id for v in roster])
+        say(f"registered {n} provider subjects for {election_id}")
+        return
+    assert out_dir is not None
     with Client(server) as client:
         n = register_voters(client, key, election_id, [v.voter_id for v in roster], Path(out_dir))
     note(f"login files are in {out_dir}")

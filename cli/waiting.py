@@ -31,13 +31,14 @@ def wait_until(
     interval: float = POLL_INTERVAL,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    code: str = "not_ready",
 ) -> T:
     """Call ``check()`` until it returns ``(value, _)`` with a value; return that value.
 
     ``check`` returns ``(None, "waiting for trustees 2, 3")`` while not ready;
     the reason is shown whenever it changes.  With ``timeout`` 0 it checks once.
-    Raises :class:`CliError` naming ``what``, the last reason and ``retry_hint``
-    on timeout.
+    Raises :class:`CliError` (``code``) naming ``what``, the last reason and
+    ``retry_hint`` on timeout.
     """
     deadline = clock() + timeout
     last_reason = ""
@@ -46,7 +47,7 @@ def wait_until(
         if value is not None:
             return value
         if clock() >= deadline:
-            raise CliError(f"{what}: {reason}; {retry_hint}")
+            raise CliError(f"{what}: {reason}; {retry_hint}", code=code)
         if reason != last_reason:
             note(f"{reason} …")
             last_reason = reason

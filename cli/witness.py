@@ -141,7 +141,7 @@ def directory_lock(directory: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise CliError(f"another witness is already running on {directory}") from None
+            raise CliError(f"another witness is already running on {directory}", code="busy") from None
         yield
 
 
@@ -170,7 +170,7 @@ def read_witness_key(path: Path) -> tuple[str, SigningKey]:
         if key.verify_key.raw != VerifyKey.from_json(f.raw("public")).raw:
             raise SchemaError(f"{path}: the public key does not match the secret key")
     except EvoteError as exc:
-        raise CliError(f"wrong witness key file: {exc.message}") from None
+        raise CliError(f"wrong witness key file: {exc.message}", code="wrong_file") from None
     return name, key
 
 
@@ -213,7 +213,8 @@ class Witness:
         self.name, self.key = read_witness_key(directory / KEY_FILE)
         self.state = load_state(directory)
         if self.state.name != self.name:
-            raise CliError(f"{STATE_FILE} belongs to witness {self.state.name}, not {self.name}")
+            raise CliError(f"{STATE_FILE} belongs to witness {self.state.name}, not {self.name}",
+                           code="wrong_file")
         self.board_key = board_key
         self.clock = clock
         self.note_key = NoteKey(self.name, SIG_COSIGNATURE_V1, self.key.verify_key)
@@ -226,7 +227,8 @@ class Witness:
         if len(pinned) == 1:
             return next(log.board_key for log in self.state.logs)
         if pinned:
-            raise CliError("the state file follows several boards: give --board-key")
+            raise CliError("the state file follows several boards: give --board-key",
+                           code="ambiguous")
         key = VerifyKey.from_json(_member(self.client.get("/board-key"), "board_key", "board key"))
         warn(f"trusting the server's board key {key.to_json()} on first use for {election}")
         self.board_key = key
@@ -318,23 +320,28 @@ def init(directory: str, name: str) -> None:
     try:
         check_key_name(name, "witness name")
     except EncodingError as exc:
-        raise CliError(exc.message) from None
+        raise CliError(exc.message, code=exc.code) from None
     root = Path(directory)
     try:
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         (root / EVIDENCE_DIR).mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
-        raise CliError(f"cannot create {root}: {exc.strerror or exc}") from None
+        raise CliError(f"cannot create {root}: {exc.strerror or exc}", code="io_error") from None
     if (root / KEY_FILE).exists() or (root / STATE_FILE).exists():
-        raise CliError(f"{root} is already a witness directory; refusing to overwrite it")
+        raise CliError(f"{root} is already a witness directory; refusing to overwrite it",
+                       code="already_exists")
     key = SigningKey.generate(os.urandom)
     write_new_file(root / STATE_FILE, json_bytes(WitnessState(name).to_json()), secret=False)
     write_new_file(root / KEY_FILE, json_bytes(key_file_json(name, key)), secret=True)
     fsync_directory(root)
     entry = WitnessKey(name, key.verify_key)
+    # The vkey first, so that the line just above the instruction is the manifest entry.
+    note(f"verifier key (C2SP vkey, for other tools): {entry.note_key.to_vkey()}")
     say(json_bytes(entry.to_json()).decode().rstrip())
-    note(f"verifier key (C2SP vkey): {entry.note_key.to_vkey()}")
-    note(f"add the line above to the manifest's witnesses.keys; keep {root / KEY_FILE} secret")
+    note(
+        "add the JSON entry just above (the {\"name\": …, \"key\": …} line, on standard "
+        f"output) to the manifest's witnesses.keys; keep {root / KEY_FILE} secret"
+    )
 
 
 @witness.command("run")
@@ -384,7 +391,7 @@ def run(
         try:
             key = VerifyKey.from_json(board_key.strip())
         except EncodingError as exc:
-            raise CliError(f"--board-key: {exc.message}") from None
+            raise CliError(f"--board-key: {exc.message}", code=exc.code) from None
     with directory_lock(root):
         remove_stale_temporaries(root)
         with Client(server, timeout=max(10.0, interval)) as client:

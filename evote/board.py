@@ -15,6 +15,11 @@ a record through :func:`verify_chain`.  Both sides compute the same bytes:
   hash, tracking code, signed tree head) plus an inclusion proof.
 
 The exact byte layouts are specified in ``docs/board.md``.
+
+Why one module of ~780 lines: entries, chain heads, tree heads and receipts
+share one byte layout and one set of field checks (``docs/board.md``), and a
+receipt is verified against a tree head and an entry; split, each part would
+import the others' private checks.
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ from evote.errors import (
     SchemaError,
 )
 from evote.hashing import TAG_RECEIPT, TAG_TREE_HEAD
+from evote.limits import MAX_ELECTION_ID as MAX_ELECTION_ID
+from evote.limits import MAX_KIND as MAX_KIND
+from evote.limits import MAX_PROOF_LENGTH as MAX_PROOF_LENGTH
+from evote.limits import MAX_TRACKING_CODE as MAX_TRACKING_CODE
 from evote.signing import SIGNATURE_BYTES, SigningKey, VerifyKey
 
 __all__ = [
@@ -60,18 +69,14 @@ __all__ = [
     "foreign_kind_header",
     "next_entry",
     "verify_chain",
+    "link_faults",
+    "LINK_FAULT_CHECKS",
     "verify_heads",
 ]
 
 VERSION = 1
 ZERO_HASH = bytes(merkle.HASH_SIZE)
 """The ``prev`` of entry 0: there is no previous entry."""
-
-MAX_ELECTION_ID = 200
-MAX_TRACKING_CODE = 200
-MAX_PROOF_LENGTH = 64
-#: The longest `kind` string an entry may carry (registry kinds are far shorter).
-MAX_KIND = 64
 
 
 def _check_str(path: str, value: object, max_len: int) -> None:
@@ -295,6 +300,40 @@ def _bad(index: int, message: str) -> BoardError:
     return BoardError(f"entry {index}: {message}", detail={"index": index})
 
 
+#: Which check of ``docs/verifier.md`` each link fault fails (the verifier reports them all).
+LINK_FAULT_CHECKS = {
+    "wrong_index": "record-format",
+    "wrong_election": "record-format",
+    "broken_chain": "hash-chain",
+    "time_goes_back": "hash-chain",
+}
+
+
+def link_faults(
+    entry_election: str, entry_index: int, entry_prev: bytes, entry_time: int,
+    *, election: str, index: int, prev: bytes, last_time: int,
+) -> list[tuple[str, str, str]]:
+    """Every way an entry's header breaks the chain where it stands: (code, check, message).
+
+    The one statement of the link rules: the entry is at ``index``, of
+    ``election``, its ``prev`` is the previous entry's leaf hash and its time is
+    not before the previous entry's.  :func:`verify_chain` raises at the first
+    fault; the verifier (which reports everything) records each against
+    :data:`LINK_FAULT_CHECKS`.
+    """
+    faults = []
+    if entry_index != index:
+        faults.append(("wrong_index", f"index is {entry_index}, expected {index}"))
+    if entry_election != election:
+        faults.append(("wrong_election", f"election {entry_election!r} is not {election!r}"))
+    if entry_prev != prev:
+        faults.append(("broken_chain", "prev does not match the hash of the previous entry"))
+    if entry_time < last_time:
+        faults.append(("time_goes_back", f"time {entry_time} is before the previous entry's "
+                                         f"{last_time}"))
+    return [(code, LINK_FAULT_CHECKS[code], message) for code, message in faults]
+
+
 def verify_chain(
     entries: Iterable[Entry],
     *,
@@ -323,16 +362,12 @@ def verify_chain(
     for i, entry in enumerate(entries):
         if not isinstance(entry, Entry):
             raise TypeError("verify_chain expects Entry objects")
-        if entry.index != i:
-            raise _bad(i, f"index is {entry.index}, expected {i}")
         if election is None:
             election = entry.election
-        elif entry.election != election:
-            raise _bad(i, f"election {entry.election!r} is not {election!r}")
-        if entry.prev != prev_hash:
-            raise _bad(i, "prev does not match the hash of the previous entry")
-        if entry.time < last_time:
-            raise _bad(i, f"time {entry.time} is before the previous entry's {last_time}")
+        faults = link_faults(entry.election, entry.index, entry.prev, entry.time,
+                             election=election, index=i, prev=prev_hash, last_time=last_time)
+        if faults:
+            raise _bad(i, faults[0][2])
         if state is not None:
             try:
                 state = state.apply(entry.kind)

@@ -30,6 +30,10 @@ here, before anything is signed).
 This module is the hazmat layer for these formats: it parses and verifies,
 but decides nothing; :mod:`evote.witness` holds what a witness and an auditor
 conclude.
+
+Why one module of ~550 lines: the note and checkpoint formats nest (a
+checkpoint is a note's text, a cosignature is a note signature), so parsing,
+serialising and verifying them is one grammar kept in one place.
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ from nacl.signing import SigningKey as _NaclSigningKey
 from nacl.signing import VerifyKey as _NaclVerifyKey
 
 from evote.errors import EncodingError, EvoteError, InvalidSignature, SchemaError
+from evote.limits import MAX_CHECKPOINT_NAME as MAX_NAME
+from evote.limits import MAX_CHECKPOINT_TIMESTAMP as MAX_TIMESTAMP
+from evote.limits import MAX_CHECKPOINT_TREE_SIZE as MAX_TREE_SIZE
+from evote.limits import MAX_NOTE_BYTES as MAX_NOTE_BYTES
+from evote.limits import MAX_SIGNATURES as MAX_SIGNATURES
 from evote.merkle import HASH_SIZE
 from evote.signing import PUBLIC_KEY_BYTES, SIGNATURE_BYTES, SigningKey, VerifyKey
 
@@ -84,16 +93,6 @@ COSIGNATURE_HEADER = "cosignature/v1"
 KEY_ID_BYTES = 4
 TIMESTAMP_BYTES = 8
 COSIGNATURE_BYTES = TIMESTAMP_BYTES + SIGNATURE_BYTES
-
-MAX_SIGNATURES = 100
-"""Most signature lines one note may carry (the spec asks for at least 16)."""
-
-MAX_NOTE_BYTES = 1 << 16
-"""Largest note accepted: a checkpoint with 100 cosignatures is about 12 KiB."""
-
-MAX_TREE_SIZE = (1 << 63) - 1
-MAX_TIMESTAMP = (1 << 63) - 1
-MAX_NAME = 256
 
 
 # --- strict standard base64 (RFC 4648 §4, padded) ------------------------------

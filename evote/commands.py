@@ -19,10 +19,9 @@ from typing import Any
 from evote.encoding import Fields, b64encode, canonical_json
 from evote.errors import SchemaError
 from evote.hashing import TAG_COMMAND, enc_str
+from evote.limits import MAX_ELECTION_ID as MAX_ELECTION_ID
 from evote.signing import SIGNATURE_BYTES, SigningKey, VerifyKey
 
-#: Longest election id the protocol accepts (ids appear in URLs and file names).
-MAX_ELECTION_ID = 64
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 

@@ -58,13 +58,12 @@ from evote.encoding import Fields, b64encode
 from evote.errors import CredentialError, EncodingError, SchemaError
 from evote.group import Rng
 from evote.hashing import TAG_CREDENTIAL_CODE, TAG_CREDENTIAL_LIST, tagged_hash
+from evote.limits import MAX_CREDENTIALS as MAX_CREDENTIALS
+from evote.limits import MAX_WEIGHT as MAX_WEIGHT
 from evote.signing import PUBLIC_KEY_BYTES, SEED_BYTES, SigningKey, VerifyKey
 
 T = TypeVar("T")
 
-MAX_WEIGHT = 10**6
-#: Far above any city; bounds what a hostile list can make a parser allocate.
-MAX_CREDENTIALS = 100_000_000
 
 CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _DECODE: dict[str, int] = {}

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from evote.errors import LifecycleError
+from evote.kinds import ELECTION_ABANDONED, REGISTRY, Phase
 from evote.kinds import KINDS as _KINDS
-from evote.kinds import REGISTRY, Phase
 from evote.rulebook import violation
 
 __all__ = ["ALLOWED", "KINDS", "ONCE", "REQUIRES", "ElectionState", "LifecycleError", "Phase"]
@@ -77,6 +77,11 @@ class ElectionState:
         if kind not in KINDS:
             raise violation("R-PHASE-02", f"unknown entry kind {kind!r} in phase {where}")
         nxt = ALLOWED[self.phase].get(kind)
+        if self.phase is Phase.ABANDONED or (kind == ELECTION_ABANDONED and nxt is None
+                                             and self.phase is not None):
+            raise violation("R-PHASE-07", f"{kind} is not allowed in phase {where}"
+                            + (": the election was abandoned" if self.phase is Phase.ABANDONED
+                               else ": only an election in setup may be abandoned"))
         if nxt is None:
             rule = "R-PHASE-01" if "election_created" in (kind, *ALLOWED[self.phase]) else (
                 "R-PHASE-03")

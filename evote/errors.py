@@ -369,3 +369,13 @@ class CountError(EvoteError):
 
     code = "count"
     http_status = 422
+
+
+class TrusteeKeyReused(AlreadyExists):
+    """A new election names a trustee key that is already a trustee of another election.
+
+    Trustee keys (and the state file behind each) belong to one election: a
+    trustee cannot run a second key ceremony with them, so such an election
+    could never finish its set-up."""
+
+    code = "trustee_key_reused"

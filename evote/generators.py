@@ -30,10 +30,8 @@ from dataclasses import dataclass
 
 from evote.group import _S, SMALL_ORDER_POINTS, Point
 from evote.hashing import TAG_GENERATOR, enc_int, tagged_hash
+from evote.limits import MAX_GENERATORS as MAX_GENERATORS
 
-#: How many rows one list may have: bounds the generator work a hostile record
-#: can demand (and the memory of a proof check).
-MAX_GENERATORS = 10_000_000
 _MAX_TRIES = 64
 
 

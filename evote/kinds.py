@@ -31,6 +31,7 @@ class Phase(enum.Enum):
     OPEN = "open"  # accepting ballots
     CLOSED = "closed"  # no more ballots; tally and partial decryptions
     TALLIED = "tallied"  # result published; the board is final
+    ABANDONED = "abandoned"  # given up in setup (election_abandoned); the board is final
 
 
 OFFICIAL = "official"
@@ -84,21 +85,21 @@ _P = "evote.payloads:"
 
 REGISTRY: tuple[KindSpec, ...] = (
     KindSpec("election_created", OFFICIAL, _P + "ElectionCreated", None, _S, "manifest"),
-    KindSpec("trustee_announced", TRUSTEE, "evote.dkg:Announcement", _S, _S, "key-ceremony",
+    KindSpec("trustee_announced", TRUSTEE, "evote.dkg.messages:Announcement", _S, _S, "key-ceremony",
              "trustee"),
-    KindSpec("trustee_shares", TRUSTEE, "evote.dkg:EncryptedShares", _S, _S, "key-ceremony",
+    KindSpec("trustee_shares", TRUSTEE, "evote.dkg.messages:EncryptedShares", _S, _S, "key-ceremony",
              "dealer"),
-    KindSpec("trustee_complaint", TRUSTEE, "evote.dkg:Complaint", _S, _S, "key-ceremony",
+    KindSpec("trustee_complaint", TRUSTEE, "evote.dkg.messages:Complaint", _S, _S, "key-ceremony",
              "accuser"),
-    KindSpec("trustee_complaint_answer", TRUSTEE, "evote.dkg:ComplaintAnswer", _S, _S,
+    KindSpec("trustee_complaint_answer", TRUSTEE, "evote.dkg.messages:ComplaintAnswer", _S, _S,
              "key-ceremony", "dealer"),
     # GJKR's cut (docs/protocol-trustees.md §5.8): QUAL is fixed before any Feldman value.
-    KindSpec("ceremony_qualified", OFFICIAL, "evote.dkg:Qualified", _S, _S, "key-ceremony"),
-    KindSpec("trustee_committed", TRUSTEE, "evote.dkg:Commitments", _S, _S, "key-ceremony",
+    KindSpec("ceremony_qualified", OFFICIAL, "evote.dkg.messages:Qualified", _S, _S, "key-ceremony"),
+    KindSpec("trustee_committed", TRUSTEE, "evote.dkg.messages:Commitments", _S, _S, "key-ceremony",
              "trustee"),
-    KindSpec("ceremony_reconstruct", OFFICIAL, "evote.dkg:Reconstruct", _S, _S,
+    KindSpec("ceremony_reconstruct", OFFICIAL, "evote.dkg.messages:Reconstruct", _S, _S,
              "key-ceremony"),
-    KindSpec("trustee_reconstruction", TRUSTEE, "evote.dkg:Reconstruction", _S, _S,
+    KindSpec("trustee_reconstruction", TRUSTEE, "evote.dkg.messages:Reconstruction", _S, _S,
              "key-ceremony", "trustee"),
     KindSpec("key_published", OFFICIAL, _P + "KeyPublished", _S, _S, "key-ceremony"),
     KindSpec("credentials_published", CREDENTIAL_AUTHORITY, _P + "CredentialsPublished", _S, _S,
@@ -119,6 +120,9 @@ REGISTRY: tuple[KindSpec, ...] = (
              "ranked-count"),
     # --- end of the mixnet kinds ---
     KindSpec("result_published", OFFICIAL, _P + "ResultPublished", _C, _T, "result"),
+    # Off the main line: an election that never opened may be given up (R-PHASE-07).
+    KindSpec("election_abandoned", OFFICIAL, _P + "ElectionAbandoned", _S, Phase.ABANDONED,
+             "lifecycle"),
 )
 """Every kind a board may hold, in lifecycle order.  Add a kind here (and its
 rule in :mod:`evote.rules`); nothing else keys a table by kind."""
@@ -152,6 +156,7 @@ MIX_DECRYPTION = "mix_decryption"
 RANKED_RESULT = "ranked_result"
 MIX_KINDS: tuple[str, ...] = (MIX_POSTED, MIX_DECRYPTION, RANKED_RESULT)
 """The kinds of the mixnet (counted ranked and graded questions), in protocol order."""
+ELECTION_ABANDONED = "election_abandoned"
 CEREMONY_KINDS: tuple[str, ...] = tuple(
     s.kind for s in REGISTRY if s.role == TRUSTEE and s.phase is Phase.SETUP
 )

@@ -41,6 +41,8 @@ stored as given and read with ``label(lang)``.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +52,16 @@ from evote.commands import check_election_id
 from evote.encoding import MAX_SAFE_INTEGER, Fields, canonical_json
 from evote.errors import EncodingError, ManifestError, SchemaError
 from evote.hashing import TAG_MANIFEST, tagged_hash
+from evote.limits import MAX_BALLOT_BRANCHES as MAX_BALLOT_BRANCHES
+from evote.limits import MAX_DESCRIPTION as MAX_DESCRIPTION
+from evote.limits import MAX_GRADES as MAX_GRADES
+from evote.limits import MAX_OPTION as MAX_OPTION
+from evote.limits import MAX_OPTIONS as MAX_OPTIONS
+from evote.limits import MAX_QUESTION_TITLE as MAX_QUESTION_TITLE
+from evote.limits import MAX_QUESTIONS as MAX_QUESTIONS
+from evote.limits import MAX_RANKED_OPTIONS as MAX_RANKED_OPTIONS
+from evote.limits import MAX_SCORE as MAX_SCORE
+from evote.limits import MAX_TITLE as MAX_TITLE
 from evote.mixnet import MixerKey, check_mixers
 from evote.proofs import MAX_RANGE_WIDTH
 from evote.signing import VerifyKey
@@ -62,26 +74,11 @@ MIXED_KINDS = ("ranked", "grades")
 #: The ranked methods (``evote.counting``); a graded question is Majority Judgment.
 RANKED_METHODS = ("irv", "stv", "schulze", "borda")
 GRADES_METHOD = "majority_judgment"
-#: A ranked question's option proves a rank in 0..k (k+1 branches per option,
-#: k(k+1) per question): 32 options keep a ballot's question under 1056 branches.
-MAX_RANKED_OPTIONS = 32
 MIN_GRADES = 2
-MAX_GRADES = 20
 #: The languages every grade name must be given in (the booth's two languages).
 GRADE_LANGUAGES = ("en", "ru")
 MIN_OPTIONS = 2
-MAX_OPTIONS = 64
-MAX_QUESTIONS = 50
-MAX_SCORE = 100
-#: Upper bound on the disjunctive-proof branches one ballot carries (each branch
-#: is two scalars).  Keeps a hostile or careless manifest from making every
-#: ballot megabytes long and every verification seconds long.
-MAX_BALLOT_BRANCHES = 10_000
 
-MAX_TITLE = 500
-MAX_QUESTION_TITLE = 1000
-MAX_OPTION = 500
-MAX_DESCRIPTION = 20_000
 
 _QUESTION_ID = re.compile(r"[a-z0-9_-]{1,64}")
 _LANG = re.compile(r"[a-z]{2}")
@@ -424,6 +421,7 @@ class Question:
                 optional=("max_score",),
             )
         except SchemaError as exc:
+            _suggest_field(obj, exc, cls)
             raise ManifestError(exc.message) from None
         if kind == "score" and not f.has("max_score"):
             raise ManifestError(f"{path}: missing field 'max_score'")
@@ -598,6 +596,7 @@ class Manifest:
                 optional=("description", "version", "witnesses", "mixers"),
             )
         except SchemaError as exc:
+            _suggest_field(obj, exc, cls)
             raise ManifestError(exc.message) from None
         raw_questions = f.raw("questions")
         if not isinstance(raw_questions, list):
@@ -687,3 +686,21 @@ class Manifest:
             if q.id == question_id:
                 return q
         raise KeyError(question_id)
+
+
+def _suggest_field(obj: Any, exc: SchemaError, cls: type) -> None:
+    """Report a mistyped field name (``minimum:`` for ``min:``) as what it is.
+
+    The strict reader stops at the first missing field ("missing field 'min'"),
+    which sends the author looking for something they did write.  When a key
+    that ``cls`` does not know is a near name of the missing one (difflib, or
+    one a prefix of the other), say so instead."""
+    m = re.fullmatch(r"(.*): missing field '([a-z_]+)'", exc.message)
+    if m is None or not isinstance(obj, dict):
+        return
+    path, missing = m.groups()
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in sorted(k for k in obj if isinstance(k, str) and k not in known):
+        if (difflib.SequenceMatcher(None, key, missing).ratio() >= 0.6
+                or key.startswith(missing) or missing.startswith(key)):
+            raise ManifestError(f"{path}: unknown field {key!r} (did you mean {missing!r}?)")

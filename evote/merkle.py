@@ -23,6 +23,10 @@ database can fetch them in one query).
 Verification (:func:`verify_inclusion`, :func:`verify_consistency`) follows the
 algorithms of RFC 9162 §2.1.3.2 and §2.1.4.2, after rejecting a bad index, size,
 hash length or proof length without hashing anything.
+
+Why one module of ~560 lines: the tree hashing, the node indexing and both
+proof algorithms must agree bit for bit (RFC 9162); they are one specification
+and are tested together against its vectors (``tools/make_merkle_vectors.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Protocol
 
 from evote.errors import MerkleError, RootMismatchError
 from evote.hashing import sha256
+from evote.limits import MAX_TREE_SIZE as MAX_TREE_SIZE
 
 LEAF_PREFIX = b"\x00"
 """RFC 9162 §2.1.1: prefix of a leaf hash preimage, ``0x00 || entry``."""
@@ -44,8 +49,6 @@ HASH_SIZE = 32
 EMPTY_ROOT = sha256(b"")
 """RFC 9162 §2.1.1: the hash of the empty tree is the hash of the empty string."""
 
-MAX_TREE_SIZE = 2**63
-"""Sizes and indices are unsigned 64-bit in RFC 9162; we stay below 2^63."""
 
 NodeId = tuple[int, int]
 """``(level, index)``: the perfect subtree over leaves ``[index << level, (index + 1) << level)``."""

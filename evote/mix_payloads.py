@@ -22,12 +22,8 @@ from typing import Any
 
 from evote.encoding import MAX_SAFE_INTEGER, Fields, canonical_json
 from evote.errors import SchemaError
+from evote.limits import MAX_SHEET_BYTES as MAX_SHEET_BYTES
 from evote.mixdecryption import DecryptedRows
-
-#: A count sheet larger than this (canonical bytes) is refused at parse time;
-#: an STV sheet of 32 candidates and every round is far below it.
-MAX_SHEET_BYTES = 1_000_000
-
 
 _MAX_DEPTH = 8
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evote.dkg import MAX_TRUSTEES, JointKey
+from evote.dkg.messages import MAX_TRUSTEES, JointKey
 from evote.encoding import MAX_SAFE_INTEGER, Fields, b64encode, expect_list
 from evote.errors import DecryptionError, EncodingError, InvalidProof, SchemaError, TallyError
 from evote.group import Point, Rng, Scalar, small_multiple

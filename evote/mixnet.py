@@ -32,6 +32,7 @@ from evote.errors import EncodingError, InvalidSignature, MixnetError, SchemaErr
 from evote.generators import Generators
 from evote.group import Point, Rng
 from evote.hashing import TAG_MIX_PROOF, TAG_MIX_SIGNATURE, enc_int, tagged_hash
+from evote.limits import MAX_MIXERS as MAX_MIXERS
 from evote.shuffle import (
     RowList,
     ShuffleContext,
@@ -41,9 +42,6 @@ from evote.shuffle import (
     verify_shuffle,
 )
 from evote.signing import SIGNATURE_BYTES, SigningKey, VerifyKey
-
-#: How many mixers a manifest may name.
-MAX_MIXERS = 64
 
 
 @dataclass(frozen=True, slots=True)

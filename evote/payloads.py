@@ -46,10 +46,7 @@ from evote.ballot import AuditedBallot, Ballot
 from evote.board import Entry
 from evote.commands import SignedCommand
 from evote.credentials import CredentialList
-from evote.dkg import (
-    MAX_TRUSTEES,
-    JointKey,
-)
+from evote.dkg.messages import MAX_TRUSTEES, JointKey
 from evote.encoding import MAX_SAFE_INTEGER, Fields, b64encode
 from evote.errors import BoardError, EncodingError, SchemaError, UnauthorisedSigner
 from evote.kinds import BALLOT_KINDS as BALLOT_KINDS  # re-exported
@@ -368,3 +365,34 @@ def parse_ballot_audited(entry: Entry, manifest: Manifest) -> AuditedBallot:
         raise BoardError(f"entry {entry.index} is {entry.kind}, not ballot_audited")
     f = Fields(entry.payload, f"entry {entry.index} payload", required={"audited"})
     return AuditedBallot.from_json(f.raw("audited"), manifest, f.sub("audited"))
+
+
+MAX_ABANDON_REASON = 1000
+"""Characters in ``election_abandoned.reason`` (a sentence for the record, not a file)."""
+
+
+@dataclass(frozen=True)
+class ElectionAbandoned:
+    """The official gives up an election that never opened (R-PHASE-07).
+
+    Why a signed entry and not a server-side delete: the board is append-only
+    and public, so the honest way to end an election whose set-up cannot
+    finish (reused trustee keys, a lost trustee) is to say so, signed, on the
+    board itself; the record then verifies as an abandoned election.
+    """
+
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.reason, str) or not 1 <= len(self.reason) <= MAX_ABANDON_REASON:
+            raise SchemaError(
+                f"election_abandoned.reason: expected 1 to {MAX_ABANDON_REASON} characters"
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason}
+
+    @classmethod
+    def from_json(cls, obj: Any, path: str = "election_abandoned") -> ElectionAbandoned:
+        f = Fields(obj, path, required={"reason"})
+        return cls(f.str("reason", max_len=MAX_ABANDON_REASON))

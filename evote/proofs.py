@@ -34,12 +34,9 @@ from evote.encoding import expect_list
 from evote.errors import InvalidProof, SchemaError
 from evote.group import G, Point, Rng, Scalar, small_multiple
 from evote.hashing import TAG_DLEQ, TAG_RANGE, TAG_SCHNORR, enc_int, hash_to_scalar
+from evote.limits import MAX_RANGE_WIDTH as MAX_RANGE_WIDTH
 
 Context = Sequence[bytes]
-
-#: The widest value range a single disjunctive proof may cover.  Bounds the
-#: verifier's work per proof so a hostile manifest cannot make it unbounded.
-MAX_RANGE_WIDTH = 1024
 
 
 def _scalar_pair(obj: Any, path: str) -> tuple[Scalar, Scalar]:

@@ -66,6 +66,10 @@ _RULES: tuple[Rule, ...] = (
          "key_published and tally_posted appear at most once each."),
     Rule("R-PHASE-06", "lifecycle", "wrong_phase", 409,
          "partial_decryption and result_published come after tally_posted."),
+    Rule("R-PHASE-07", "lifecycle", "wrong_phase", 409,
+         "election_abandoned (signed by the official) appears only in setup, before "
+         "election_opened, and nothing is appended after it: the record is then the "
+         "complete record of an abandoned election, with no tally."),
     # --- command signatures ---
     Rule("R-SIG-01", "command-signatures", "invalid_signature", 422,
          "Every command's Ed25519 signature verifies over its signed bytes for this "

@@ -29,6 +29,10 @@ list would let a prover choose the output after seeing the challenge.
 All arithmetic is libsodium's, through :mod:`evote.group`.  Points and scalars
 that come from outside are validated where they are decoded (``from_json``);
 a proof is then checked against lists its verifier holds itself.
+
+Why one module of ~520 lines: the proof's commitments, challenges and
+responses are one Fiat–Shamir transcript; prover and verifier must build it
+identically, so both sit next to it.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from typing import Any
 from evote.elgamal import Ciphertext
 from evote.encoding import Fields, expect_list
 from evote.errors import EncodingError, InvalidShuffle, SchemaError
-from evote.generators import MAX_GENERATORS, Generators, derive_generators
+from evote.generators import Generators, derive_generators
 from evote.group import G, Point, Rng, Scalar
 from evote.hashing import (
     CTX_SHUFFLE,
@@ -52,11 +56,8 @@ from evote.hashing import (
     hash_to_scalar,
     tagged_hash,
 )
-
-#: The widest row (options of one ranked question) and the longest list a
-#: shuffle takes; they bound a verifier's work on hostile input.
-MAX_WIDTH = 1024
-MAX_ROWS = MAX_GENERATORS
+from evote.limits import MAX_ROWS as MAX_ROWS
+from evote.limits import MAX_WIDTH as MAX_WIDTH
 
 Row = tuple[Ciphertext, ...]
 

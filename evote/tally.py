@@ -26,18 +26,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evote.dkg import MAX_TRUSTEES, JointKey
+from evote.dkg.messages import MAX_TRUSTEES, JointKey
 from evote.elgamal import Ciphertext, discrete_log
 from evote.encoding import MAX_SAFE_INTEGER, Fields, expect_list
 from evote.errors import DecryptionError, EncodingError, InvalidProof, SchemaError, TallyError
 from evote.group import IDENTITY, Point, Rng, Scalar, small_multiple
 from evote.hashing import CTX_DECRYPTION, enc_int
+from evote.limits import MAX_TALLY_OPTIONS as MAX_OPTIONS
+from evote.limits import MAX_TALLY_QUESTIONS as MAX_QUESTIONS
 from evote.proofs import DleqProof, prove_dleq, verify_dleq
-
-#: Limits on a tally's shape, so hostile input cannot demand unbounded work.
-MAX_QUESTIONS = 1000
-MAX_OPTIONS = 1024
-
 
 # --------------------------------------------------------------------------
 # The encrypted tally

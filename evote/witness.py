@@ -21,6 +21,12 @@ the fetching, the durable state file and the posting; this module decides:
   checkpoint; raises :class:`WitnessPolicyError` below the threshold;
 * :func:`verify_final_checkpoint` -- the auditor's whole check of the final
   cosigned checkpoint against the board it has recomputed.
+
+Why one module of ~580 lines: the witness's decision (:func:`observe`) and
+the auditor's checks (:func:`verify_evidence`, :func:`verify_final_checkpoint`)
+must reach the same verdict on the same checkpoints, so they share the state
+and evidence types here.  (Its witness state holds a witness signing key only
+as a parameter of :func:`cosign_state`.)
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ from evote.errors import (
     SchemaError,
     WitnessPolicyError,
 )
+from evote.limits import MAX_WITNESSES as MAX_WITNESSES
 from evote.signing import PUBLIC_KEY_BYTES, SigningKey, VerifyKey
 
 __all__ = [
@@ -70,7 +77,6 @@ __all__ = [
     "verify_final_checkpoint",
 ]
 
-MAX_WITNESSES = 64
 STATE_FORMAT = "evote-witness-state"
 EVIDENCE_FORMAT = "evote-witness-evidence"
 VERSION = 1

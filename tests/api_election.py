@@ -56,13 +56,15 @@ from evote.dkg import (
     EncryptedShares,
     JointKey,
     Qualified,
+    trustee_commitments,
+)
+from evote.dkg.trustee import (
     TrusteeState,
     finalize,
     step1_announce,
     step2_shares,
     step3_receive,
     step5_reveal,
-    trustee_commitments,
 )
 from evote.drbg import SeededRng
 from evote.encoding import b64encode

@@ -2,7 +2,7 @@
 
 A record made here goes through every step a real election does, with real
 keys and proofs: official, credential authority, board and trustee keys; the
-trustees' key ceremony (``evote.dkg.run_ceremony``), posted message by message;
+trustees' key ceremony (``evote.dkg.trustee.run_ceremony``), posted message by message;
 the credential list; the election opening with its fingerprint; ballots
 (including re-votes and audited ballots); closing; the encrypted tally; t
 partial decryptions; the result; and signed tree heads along the way.
@@ -26,7 +26,8 @@ from evote.ballot import AuditedBallot, Ballot, encrypt_ballot
 from evote.board import Entry, Receipt, SignedTreeHead, TreeHead, next_entry
 from evote.commands import sign_command
 from evote.credentials import CredentialList, PublicCredential
-from evote.dkg import JointKey, TrusteeState, run_ceremony, trustee_commitments
+from evote.dkg import JointKey, trustee_commitments
+from evote.dkg.trustee import TrusteeState, run_ceremony
 from evote.drbg import SeededRng
 from evote.encoding import b64encode, canonical_json
 from evote.fingerprint import ElectionContext

@@ -12,12 +12,8 @@ import pytest
 from evote import dkg
 from evote.commands import sign_command
 from evote.credentials import CredentialList
-from evote.dkg import (
-    Commitments,
-    EncryptedShares,
-    JointKey,
-    Qualified,
-    Reconstruct,
+from evote.dkg import Commitments, EncryptedShares, JointKey, Qualified, Reconstruct
+from evote.dkg.trustee import (
     finalize,
     step1_announce,
     step2_shares,

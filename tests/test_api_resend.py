@@ -17,8 +17,8 @@ from typing import Any
 
 from flask import Flask
 
-from ballot_server.api import get_service
 from ballot_server.casting import PendingCast
+from ballot_server.context import get_service
 from ballot_server.service import _alphas, pending_cast
 from evote.ballot import AuditedBallot, Ballot, sign_ballot
 from evote.board import Entry, Receipt, verify_chain

@@ -19,7 +19,7 @@ import pytest
 from flask import Flask
 
 from ballot_server import create_app, db
-from ballot_server.booth import EXTENSION, load_assets
+from ballot_server.booth_assets import EXTENSION, load_assets
 from cli.client import Client
 from cli.election import booth_digest, open_election
 from evote.encoding import b64decode, b64encode

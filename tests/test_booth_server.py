@@ -1,4 +1,4 @@
-"""The booth's server side (ballot_server/booth.py) and its bundle's build.
+"""The booth's server side (ballot_server/booth_pages.py, booth_assets.py) and its bundle's build.
 
 The page must load only this origin's code, pinned by Subresource Integrity to
 the bundle the server started with; ``election.json`` must give exactly what
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ballot_server.booth import BUNDLE, STYLES, bundle_sha256, load_assets
+from ballot_server.booth_assets import BUNDLE, STYLES, bundle_sha256, load_assets
 from evote.credentials import CredentialList
 from evote.encoding import b64decode
 from evote.fingerprint import election_fingerprint

@@ -30,8 +30,8 @@ import httpx
 import pytest
 from flask import Flask
 
-from ballot_server.api import get_service
 from ballot_server.casting import Batch, CastQueue, CastWritten, PendingCast
+from ballot_server.context import get_service
 from ballot_server.db import make_engine
 from ballot_server.service import ElectionService, _alphas, pending_cast
 from ballot_server.store import Store

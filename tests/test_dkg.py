@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evote import dkg
+from evote.dkg import algebra as dkg_algebra
+from evote.dkg import trustee as dkg_trustee
 from evote.drbg import SeededRng
 from evote.elgamal import encrypt_random
 from evote.encoding import b64encode, canonical_json, parse_json
@@ -70,11 +72,11 @@ class Ceremony:
     def __init__(self, n: int, t: int, seed: bytes) -> None:
         self.n, self.t = n, t
         self.rng = SeededRng(seed)
-        started = [dkg.step1_announce(EID, i, n, t, self.rng) for i in range(1, n + 1)]
+        started = [dkg_trustee.step1_announce(EID, i, n, t, self.rng) for i in range(1, n + 1)]
         self.states = {s.trustee: s for s, _ in started}
         self.anns = [a for _, a in started]
-        self.shares = [dkg.step2_shares(s, self.anns, self.rng) for s in self.states.values()]
-        self.comms = [dkg.step5_reveal(s, self.rng) for s in self.states.values()]
+        self.shares = [dkg_trustee.step2_shares(s, self.anns, self.rng) for s in self.states.values()]
+        self.comms = [dkg_trustee.step5_reveal(s, self.rng) for s in self.states.values()]
 
     def ann(self, i: int) -> dkg.Announcement:
         return self.anns[i - 1]
@@ -94,7 +96,7 @@ class Ceremony:
         s = self.states[dealer]
         bad = evaluate(s.polynomial, recipient) + Scalar.from_int(1)
         blinding = evaluate(s.blinding, recipient)
-        box = dkg.seal_share(
+        box = dkg_trustee.seal_share(
             EID, dealer, recipient, s.box_secret, self.ann(recipient).box_key, bad, blinding,
             self.rng(24),
         )
@@ -102,18 +104,18 @@ class Ceremony:
         return bad, blinding
 
     def receive_all(self) -> dict[int, object]:
-        return {i: dkg.step3_receive(s, self.anns, self.shares) for i, s in self.states.items()}
+        return {i: dkg_trustee.step3_receive(s, self.anns, self.shares) for i, s in self.states.items()}
 
     def finalize(self, trustees, complaints, answers):
         qualified = dkg.qualified_set(EID, self.n, self.t, self.anns, complaints, answers)
         return {
-            i: dkg.finalize(self.states[i], self.anns, self.shares, complaints, answers,
+            i: dkg_trustee.finalize(self.states[i], self.anns, self.shares, complaints, answers,
                             self.reveals(qualified))
             for i in trustees
         }
 
 
-def decrypts_correctly(joint: dkg.JointKey, states: dict[int, dkg.TrusteeState], who, rng) -> None:
+def decrypts_correctly(joint: dkg.JointKey, states: dict[int, dkg_trustee.TrusteeState], who, rng) -> None:
     """Encrypt votes under the joint key and decrypt them with the trustees in ``who``."""
     votes = [[1, 0, 2], [0, 3, 1]]
     ballot = [[encrypt_random(joint.joint_key, m, rng)[0] for m in q] for q in votes]
@@ -132,7 +134,7 @@ def test_honest_ceremony_is_verifiable_and_any_t_trustees_decrypt(data) -> None:
     n = data.draw(st.integers(1, 7), label="n")
     t = data.draw(st.integers(1, n), label="t")
     rng = SeededRng(data.draw(st.binary(min_size=1, max_size=8), label="seed"))
-    joint, states, msgs = dkg.run_ceremony(EID, n, t, rng)
+    joint, states, msgs = dkg_trustee.run_ceremony(EID, n, t, rng)
     assert joint.qualified == tuple(range(1, n + 1))
     assert msgs.complaints == () and msgs.answers == ()
     assert msgs.qualified.qualified == joint.qualified
@@ -156,7 +158,7 @@ def test_t_minus_1_shares_are_consistent_with_every_secret() -> None:
     shares pin the secret down."""
     rng = SeededRng(b"it-secrecy")
     n, t = 5, 3
-    joint, states, _ = dkg.run_ceremony(EID, n, t, rng)
+    joint, states, _ = dkg_trustee.run_ceremony(EID, n, t, rng)
     shares = {s.trustee: s.share for s in states}
     known = [(1, shares[1]), (4, shares[4])]  # t − 1 = 2 trustees
     for candidate in (Scalar.random(rng), Scalar.random(rng)):
@@ -186,7 +188,7 @@ def test_bad_share_complaint_bad_answer_disqualifies_dealer() -> None:
     assert isinstance(complaints, list) and len(complaints) == 1
     (complaint,) = complaints
     assert (complaint.accuser, complaint.accused, complaint.reason) == (3, 2, "bad-share")
-    assert all(isinstance(outcome[i], dkg.ReceivedShares) for i in (1, 2, 4))
+    assert all(isinstance(outcome[i], dkg_trustee.ReceivedShares) for i in (1, 2, 4))
     dkg.check_complaint(EID, c.anns, complaint)
 
     # The dealer stands by the bad share it sent: anyone sees it is wrong.
@@ -226,12 +228,12 @@ def test_bad_share_answered_correctly_clears_the_complaint() -> None:
     c.deal_bad_share(dealer=1, recipient=4)
     complaints = c.receive_all()[4]
     assert [(x.accuser, x.accused) for x in complaints] == [(4, 1)]
-    answers = dkg.step4_answer(c.states[1], c.anns, complaints)
+    answers = dkg_trustee.step4_answer(c.states[1], c.anns, complaints)
     assert [(a.dealer, a.accuser) for a in answers] == [(1, 4)]
     dkg.check_complaint_answer(EID, c.ann(1), answers[0])
     assert dkg.qualified_set(EID, 4, 3, c.anns, complaints, answers) == (1, 2, 3, 4)
     # Other dealers have nothing to answer.
-    assert dkg.step4_answer(c.states[2], c.anns, complaints) == []
+    assert dkg_trustee.step4_answer(c.states[2], c.anns, complaints) == []
     done = c.finalize((1, 2, 3, 4), complaints, answers)
     joint = done[4][0]
     states = {i: s for i, (_, s) in done.items()}
@@ -241,11 +243,11 @@ def test_bad_share_answered_correctly_clears_the_complaint() -> None:
 
 def test_false_complaint_against_honest_dealer_is_cleared() -> None:
     c = Ceremony(3, 2, b"false-complaint")
-    assert all(isinstance(x, dkg.ReceivedShares) for x in c.receive_all().values())
+    assert all(isinstance(x, dkg_trustee.ReceivedShares) for x in c.receive_all().values())
     lie = dkg.Complaint.create(
         EID, c.states[3].signing_key, accuser=3, accused=1, reason="bad-share"
     )
-    answers = dkg.step4_answer(c.states[1], c.anns, [lie])
+    answers = dkg_trustee.step4_answer(c.states[1], c.anns, [lie])
     dkg.check_complaint_answer(EID, c.ann(1), answers[0])
     joint = dkg.verify_ceremony(EID, 3, 2, c.anns, [lie], answers, c.comms)
     assert joint.qualified == (1, 2, 3)
@@ -271,7 +273,7 @@ def test_a_qual_dealer_that_never_reveals_is_rebuilt_not_dropped() -> None:
         dkg.verify_ceremony(EID, 3, 2, c.anns, [], [], present)
     assert dkg.unrevealed((1, 2, 3), present) == (3,)
     recs = [r for i in (1, 2)
-            for r in dkg.step6_reconstruct(c.states[i], c.anns, c.shares, [], [3])]
+            for r in dkg_trustee.step6_reconstruct(c.states[i], c.anns, c.shares, [], [3])]
     assert [(r.trustee, r.dealer) for r in recs] == [(1, 3), (2, 3)]
     with pytest.raises(KeyCeremonyError, match="only 1 of the 2 shares"):
         dkg.verify_ceremony(EID, 3, 2, c.anns, [], [], present, recs[:1])
@@ -288,7 +290,7 @@ def test_a_qual_dealer_that_never_reveals_is_rebuilt_not_dropped() -> None:
     with pytest.raises(KeyCeremonyError, match="only 1 of the 2 shares"):
         dkg.verify_ceremony(EID, 3, 2, c.anns, [], [], present, [lie, recs[1]])
     # Trustee 3 still holds a working key share.
-    done = {i: dkg.finalize(c.states[i], c.anns, c.shares, [], [], present, recs)[1]
+    done = {i: dkg_trustee.finalize(c.states[i], c.anns, c.shares, [], [], present, recs)[1]
             for i in (1, 2, 3)}
     decrypts_correctly(outcome.joint, done, [1, 3], c.rng)
     decrypts_correctly(outcome.joint, done, [2, 3], c.rng)
@@ -326,19 +328,19 @@ def test_missing_shares_message_yields_a_complaint() -> None:
     out = c.receive_all()
     assert [(x.accused, x.reason) for x in out[1]] == [(2, "missing")]
     assert [(x.accused, x.reason) for x in out[3]] == [(2, "missing")]
-    assert isinstance(out[2], dkg.ReceivedShares)
+    assert isinstance(out[2], dkg_trustee.ReceivedShares)
 
 
 # -- phase 2: the reveal must open the Pedersen commitments ----------------------
 
 
-def _reveal_of(state: dkg.TrusteeState, polynomial, blinding, rng) -> dkg.Commitments:
+def _reveal_of(state: dkg_trustee.TrusteeState, polynomial, blinding, rng) -> dkg.Commitments:
     """A reveal made (with valid proofs) from polynomials of the cheater's choice."""
-    fake = dkg.TrusteeState(
+    fake = dkg_trustee.TrusteeState(
         EID, state.trustee, state.trustees, state.threshold, state.signing_key,
         state.box_secret, tuple(polynomial), tuple(blinding),
         tuple(Point.base_mul(a) + dkg.H * b for a, b in zip(polynomial, blinding, strict=True)))
-    return dkg.step5_reveal(fake, rng)
+    return dkg_trustee.step5_reveal(fake, rng)
 
 
 def test_a_reveal_that_does_not_open_the_announced_commitments_is_rejected() -> None:
@@ -397,8 +399,8 @@ def test_rogue_key_is_impossible_the_reveal_is_bound_by_the_pedersen_commitment(
     target = Point.base_mul(Scalar.from_int(42))
     rogue = target - c.comms[0].coefficients[0] - c.comms[1].coefficients[0]
     blind = c.ann(3).pedersen[0] - rogue
-    proof_a = prove_schnorr(dkg._coefficient_context(EID, 3, 0), Scalar.from_int(42), c.rng)
-    proof_b = dkg.prove_schnorr_h(dkg._blinding_context(EID, 3, 0), s3.blinding[0], c.rng)
+    proof_a = prove_schnorr(dkg_algebra._coefficient_context(EID, 3, 0), Scalar.from_int(42), c.rng)
+    proof_b = dkg_trustee.prove_schnorr_h(dkg_algebra._blinding_context(EID, 3, 0), s3.blinding[0], c.rng)
     bad = dkg.Commitments.create(EID, s3.signing_key, trustee=3, coefficients=[rogue],
                                  proofs=[proof_a], blindings=[blind], blinding_proofs=[proof_b])
     with pytest.raises(KeyCeremonyError, match="coefficient 0 does not verify"):
@@ -435,17 +437,17 @@ def test_box_moved_to_another_recipient_fails() -> None:
     for_2 = c.shares[0].box_for(2)
     # Recipient 2 opens its own box.
     s2 = c.states[2]
-    dkg.open_share(EID, 1, 2, s2.box_secret, c.ann(1).box_key, for_2)
+    dkg_trustee.open_share(EID, 1, 2, s2.box_secret, c.ann(1).box_key, for_2)
     # Trustee 3 cannot open a box made for 2.
     with pytest.raises(KeyCeremonyError, match=r"trustee 1, step 2 .*does not open"):
-        dkg.open_share(EID, 1, 3, c.states[3].box_secret, c.ann(1).box_key, for_2)
+        dkg_trustee.open_share(EID, 1, 3, c.states[3].box_secret, c.ann(1).box_key, for_2)
     # Box(sk1, pk2) also opens with (sk1, pk2) from the dealer's side: the
     # plaintext's dealer/recipient binding stops it being passed off as 2 -> 1.
     with pytest.raises(KeyCeremonyError, match="not bound"):
-        dkg.open_share(EID, 2, 1, s1.box_secret, c.ann(2).box_key, for_2)
+        dkg_trustee.open_share(EID, 2, 1, s1.box_secret, c.ann(2).box_key, for_2)
     # Nor can it be replayed in another election.
     with pytest.raises(KeyCeremonyError, match="not bound"):
-        dkg.open_share("another-election", 1, 2, s2.box_secret, c.ann(1).box_key, for_2)
+        dkg_trustee.open_share("another-election", 1, 2, s2.box_secret, c.ann(1).box_key, for_2)
     # Moved by someone without the dealer's key: the message signature breaks.
     moved = dkg.EncryptedShares(1, ((2, for_2), (3, for_2)), c.shares[0].signature)
     with pytest.raises(KeyCeremonyError, match=r"trustee 1, step 2 .*signature"):
@@ -462,9 +464,9 @@ def test_tampered_box_does_not_open() -> None:
     box = bytearray(c.shares[0].box_for(2))
     box[-1] ^= 1
     with pytest.raises(KeyCeremonyError, match="does not open"):
-        dkg.open_share(EID, 1, 2, c.states[2].box_secret, c.ann(1).box_key, bytes(box))
+        dkg_trustee.open_share(EID, 1, 2, c.states[2].box_secret, c.ann(1).box_key, bytes(box))
     with pytest.raises(KeyCeremonyError, match="does not open"):
-        dkg.open_share(EID, 1, 2, c.states[2].box_secret, c.ann(1).box_key, b"short")
+        dkg_trustee.open_share(EID, 1, 2, c.states[2].box_secret, c.ann(1).box_key, b"short")
 
 
 # -- announcements --------------------------------------------------------------
@@ -504,16 +506,16 @@ def test_announcement_checks() -> None:
     with pytest.raises(KeyCeremonyError, match="more than one announcement"):
         dkg.verify_ceremony(EID, 3, 2, [*c.anns, c.anns[0]], [], [], c.comms)
     with pytest.raises(KeyCeremonyError, match="threshold"):
-        dkg.step1_announce(EID, 1, 3, 4, c.rng)
+        dkg_trustee.step1_announce(EID, 1, 3, 4, c.rng)
     with pytest.raises(KeyCeremonyError):
-        dkg.step1_announce(EID, 1, 33, 2, c.rng)
+        dkg_trustee.step1_announce(EID, 1, 33, 2, c.rng)
 
 
 def test_a_trustee_refuses_a_board_that_replaced_its_announcement() -> None:
     c = Ceremony(2, 1, b"replaced")
-    other, fake = dkg.step1_announce(EID, 1, 2, 1, SeededRng(b"someone else"))
+    other, fake = dkg_trustee.step1_announce(EID, 1, 2, 1, SeededRng(b"someone else"))
     with pytest.raises(KeyCeremonyError, match=r"trustee 1, step 1 .*not this trustee's"):
-        dkg.step2_shares(c.states[1], [fake, c.ann(2)], c.rng)
+        dkg_trustee.step2_shares(c.states[1], [fake, c.ann(2)], c.rng)
 
 
 # -- serialisation --------------------------------------------------------------
@@ -523,8 +525,8 @@ def test_messages_round_trip_and_are_strict() -> None:
     c = Ceremony(3, 2, b"json")
     c.deal_bad_share(dealer=1, recipient=2)
     complaints = c.receive_all()[2]
-    answers = dkg.step4_answer(c.states[1], c.anns, complaints)
-    recs = dkg.step6_reconstruct(c.states[2], c.anns, c.shares, answers, [3])
+    answers = dkg_trustee.step4_answer(c.states[1], c.anns, complaints)
+    recs = dkg_trustee.step6_reconstruct(c.states[2], c.anns, c.shares, answers, [3])
     extra = [dkg.Qualified((1, 2, 3)), dkg.Reconstruct((3,))]
     for msg in [*c.anns, *c.comms, *c.shares, *complaints, *answers, *recs, *extra]:
         assert roundtrip(msg) == msg
@@ -554,13 +556,13 @@ def test_trustee_state_round_trips_hides_secrets_and_checks_itself() -> None:
     doc = s.to_json()
     doc["polynomial"] = list(reversed(doc["polynomial"]))
     with pytest.raises(KeyCeremonyError, match="polynomials do not match its commitments"):
-        dkg.TrusteeState.from_json(doc)
-    joint, done = dkg.finalize(s, c.anns, c.shares, [], [], c.comms)
+        dkg_trustee.TrusteeState.from_json(doc)
+    joint, done = dkg_trustee.finalize(s, c.anns, c.shares, [], [], c.comms)
     assert done.share is not None and done.polynomial == () and done.blinding == ()
     assert roundtrip(done) == done
     assert "share" in done.to_json() and "share" not in s.to_json()
     with pytest.raises(KeyCeremonyError, match="already been finalized"):
-        dkg.finalize(done, c.anns, c.shares, [], [], c.comms)
+        dkg_trustee.finalize(done, c.anns, c.shares, [], [], c.comms)
 
 
 def test_trustee_commitments_in_index_order() -> None:

@@ -22,6 +22,7 @@ import itertools
 import pytest
 
 from evote import dkg
+from evote.dkg import trustee as dkg_trustee
 from evote.drbg import SeededRng
 from evote.errors import KeyCeremonyError
 from evote.group import Point, Scalar
@@ -39,15 +40,15 @@ class Phase1:
 
     def __init__(self, seed: bytes) -> None:
         rng = SeededRng(seed)
-        started = [dkg.step1_announce(EID, i, N, T, rng) for i in range(1, N + 1)]
+        started = [dkg_trustee.step1_announce(EID, i, N, T, rng) for i in range(1, N + 1)]
         self.states = {s.trustee: s for s, _ in started}
         self.anns = [a for _, a in started]
-        self.shares = [dkg.step2_shares(s, self.anns, rng) for s in self.states.values()]
+        self.shares = [dkg_trustee.step2_shares(s, self.anns, rng) for s in self.states.values()]
         for s in self.states.values():
-            assert not isinstance(dkg.step3_receive(s, self.anns, self.shares), list)
+            assert not isinstance(dkg_trustee.step3_receive(s, self.anns, self.shares), list)
         self.qualified = dkg.qualified_set(EID, N, T, self.anns, [], [])
         assert self.qualified == (1, 2, 3, 4)
-        self.reveals = {i: dkg.step5_reveal(s, SeededRng(seed + b"/reveal/%d" % i))
+        self.reveals = {i: dkg_trustee.step5_reveal(s, SeededRng(seed + b"/reveal/%d" % i))
                         for i, s in self.states.items()}
 
     def key_if_withheld(self, withheld: frozenset[int]) -> dkg.JointKey:
@@ -58,7 +59,7 @@ class Phase1:
         missing = dkg.unrevealed(self.qualified, reveals)
         assert set(missing) == set(withheld)
         recs = [r for s in self.states.values() if s.trustee not in withheld
-                for r in dkg.step6_reconstruct(s, self.anns, self.shares, [], missing)]
+                for r in dkg_trustee.step6_reconstruct(s, self.anns, self.shares, [], missing)]
         return dkg.verify_ceremony(EID, N, T, self.anns, [], [], reveals, recs)
 
 
@@ -86,8 +87,8 @@ def test_a_wrong_reveal_is_refused_and_the_dealer_is_rebuilt() -> None:
     rng = SeededRng(b"bias/2/liar")
     liar = ceremony.states[3]
     fake_poly = tuple(Scalar.random(rng) for _ in range(T))
-    fake = dkg.step5_reveal(
-        dkg.TrusteeState(EID, 3, N, T, liar.signing_key, liar.box_secret, fake_poly,
+    fake = dkg_trustee.step5_reveal(
+        dkg_trustee.TrusteeState(EID, 3, N, T, liar.signing_key, liar.box_secret, fake_poly,
                          liar.blinding, tuple(Point.base_mul(a) + dkg.H * b
                                               for a, b in zip(fake_poly, liar.blinding,
                                                               strict=True))), rng)

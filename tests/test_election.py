@@ -25,19 +25,23 @@ STATES: dict[str, tuple[list[str], set[str]]] = {
     "empty": ([], {"election_created"}),
     "setup": (
         ["election_created"],
-        set(TRUSTEE) | {"key_published", "credentials_published"},
+        set(TRUSTEE) | {"key_published", "credentials_published", "election_abandoned"},
     ),
     "setup-key-only": (
         ["election_created", "trustee_announced", "key_published"],
-        set(TRUSTEE) | {"credentials_published"},
+        set(TRUSTEE) | {"credentials_published", "election_abandoned"},
     ),
     "setup-credentials-only": (
         ["election_created", "credentials_published"],
-        set(TRUSTEE) | {"key_published", "credentials_published"},
+        set(TRUSTEE) | {"key_published", "credentials_published", "election_abandoned"},
     ),
     "setup-ready": (
         ["election_created", "key_published", "credentials_published"],
-        set(TRUSTEE) | {"credentials_published", "election_opened"},
+        set(TRUSTEE) | {"credentials_published", "election_opened", "election_abandoned"},
+    ),
+    "abandoned": (
+        ["election_created", "trustee_announced", "election_abandoned"],
+        set(),
     ),
     "open": (
         ["election_created", "key_published", "credentials_published", "election_opened"],
@@ -104,6 +108,7 @@ PHASE_AFTER = {
     "closed": Phase.CLOSED,
     "tally-posted": Phase.CLOSED,
     "tallied": Phase.TALLIED,
+    "abandoned": Phase.ABANDONED,
 }
 
 

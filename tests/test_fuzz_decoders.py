@@ -46,8 +46,8 @@ from evote.dkg import (
     EncryptedShares,
     JointKey,
     Reconstruction,
-    TrusteeState,
 )
+from evote.dkg.trustee import TrusteeState
 from evote.elgamal import Ciphertext
 from evote.encoding import b64decode, canonical_json, parse_json
 from evote.errors import EvoteError
@@ -177,6 +177,8 @@ def documents(gen: GeneratedRecord) -> dict[str, tuple[Any, Callable[[Any], Any]
                                           "trustee_complaint", complaint).to_json(),
         "trustee_complaint_answer": sign_command(e.states[0].signing_key, e.election_id,
                                                  "trustee_complaint_answer", answer).to_json(),
+        "election_abandoned": sign_command(e.official, e.election_id, "election_abandoned",
+                                           {"reason": "a trustee lost its state"}).to_json(),
     }
     signed.update(_mixnet_payloads())  # a choice/score record has no mixnet entries
     for kind in sorted(COMMAND_KINDS):

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evote import dkg
 from evote.counting import count
+from evote.dkg import trustee as dkg_trustee
 from evote.drbg import SeededRng
 from evote.elgamal import encrypt_random
 from evote.encoding import canonical_json, parse_json
@@ -51,7 +51,7 @@ from evote.signing import SigningKey
 FP = b"\x5a" * 32
 Q = 1
 _rng = SeededRng(b"test_mixnet")
-JOINT, _STATES, _ = dkg.run_ceremony("mixnet-test", 3, 2, _rng)
+JOINT, _STATES, _ = dkg_trustee.run_ceremony("mixnet-test", 3, 2, _rng)
 SHARES = {s.trustee: s.share for s in _STATES}
 KEY = JOINT.joint_key
 SIGNERS = [SigningKey.generate(_rng) for _ in range(3)]

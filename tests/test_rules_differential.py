@@ -32,10 +32,8 @@ from hypothesis import strategies as st
 from evote.board import TreeHead, next_entry
 from evote.commands import sign_command
 from evote.credentials import CredentialList, issue_credentials
-from evote.dkg import (
-    Complaint,
-    Qualified,
-    Reconstruct,
+from evote.dkg import Complaint, Qualified, Reconstruct
+from evote.dkg.trustee import (
     finalize,
     step1_announce,
     step2_shares,

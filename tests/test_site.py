@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ballot_server.booth import STATIC
+from ballot_server.booth_assets import STATIC
 from tests import api_election
 from tests.api_election import ApiElection
 

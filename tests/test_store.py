@@ -17,7 +17,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import NullPool
 
 from ballot_server import models
-from ballot_server import store as store_module
 from ballot_server.db import (
     PG_ANALYZE_OPTIONS,
     get_store,
@@ -27,6 +26,7 @@ from ballot_server.db import (
     setup_server_role,
 )
 from ballot_server.store import Store, add_cosignature, login_code_hash, sign_head_locked
+from ballot_server.store import frontier as store_frontier
 from evote import merkle
 from evote.board import Entry, verify_chain, verify_heads
 from evote.election import Phase
@@ -297,7 +297,7 @@ def test_appends_interleaved_by_three_processes_keep_roots_and_proofs_right(
     """Each store caches the board's Merkle frontier and serves the locked root and the
     new entry's audit path from it; interleaved with other writers' appends (caught up
     in memory, or -- far behind -- re-read), every figure matches a tree built here."""
-    monkeypatch.setattr(store_module, "_CATCH_UP", 4)  # exercise the re-read path too
+    monkeypatch.setattr(store_frontier, "CATCH_UP", 4)  # exercise the re-read path too
     engines = [make_engine(db_url) for _ in range(3)]
     stores = [Store(engine) for engine in engines]  # separate caches, like three workers
     tree = merkle.MemoryTree()

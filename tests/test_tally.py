@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evote import dkg
+from evote.dkg import trustee as dkg_trustee
 from evote.drbg import SeededRng
 from evote.elgamal import Ciphertext, encrypt_random
 from evote.encoding import b64encode, canonical_json, parse_json
@@ -32,7 +33,7 @@ FP = b"\x42" * 32
 SHAPE = (3, 2)
 
 _rng = SeededRng(b"test_tally")
-JOINT, _STATES, _ = dkg.run_ceremony(EID, 4, 2, _rng)
+JOINT, _STATES, _ = dkg_trustee.run_ceremony(EID, 4, 2, _rng)
 STATES = {s.trustee: s for s in _STATES}
 
 
@@ -61,7 +62,7 @@ def test_any_t_trustees_decrypt_and_t_minus_1_cannot(data) -> None:
     n = data.draw(st.integers(1, 7), label="n")
     t = data.draw(st.integers(1, n), label="t")
     rng = SeededRng(data.draw(st.binary(min_size=1, max_size=8), label="seed"))
-    joint, states, _ = dkg.run_ceremony(EID, n, t, rng)
+    joint, states, _ = dkg_trustee.run_ceremony(EID, n, t, rng)
     shares = {s.trustee: s.share for s in states}
     shape = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=2), label="shape")
     ballots = data.draw(
@@ -186,17 +187,17 @@ def test_duplicate_trustee_is_rejected() -> None:
 
 def test_unqualified_trustee_is_named() -> None:
     rng = SeededRng(b"disqualified")
-    c = [dkg.step1_announce(EID, i, 3, 2, rng) for i in (1, 2, 3)]
+    c = [dkg_trustee.step1_announce(EID, i, 3, 2, rng) for i in (1, 2, 3)]
     anns = [a for _, a in c]
-    shares = [dkg.step2_shares(s, anns, rng) for s, _ in c]
+    shares = [dkg_trustee.step2_shares(s, anns, rng) for s, _ in c]
     complaint = dkg.Complaint.create(
         EID, c[0][0].signing_key, accuser=1, accused=3, reason="bad-share"
     )
     # Trustee 3 does not answer and is disqualified in phase 1; it still knows a share.
-    comms = [dkg.step5_reveal(s, rng) for s, _ in c[:2]]
+    comms = [dkg_trustee.step5_reveal(s, rng) for s, _ in c[:2]]
     joint = dkg.verify_ceremony(EID, 3, 2, anns, [complaint], [], comms)
     assert joint.qualified == (1, 2)
-    done = {s.trustee: dkg.finalize(s, anns, shares, [complaint], [], comms)[1] for s, _ in c[:2]}
+    done = {s.trustee: dkg_trustee.finalize(s, anns, shares, [complaint], [], comms)[1] for s, _ in c[:2]}
     tally = aggregate([1], [(1, [[encrypt_random(joint.joint_key, 1, rng)[0]]])])
     p3 = partial_decrypt(FP, 3, Scalar.from_int(1), tally, rng)
     p1 = partial_decrypt(FP, 1, done[1].share, tally, rng)

@@ -26,7 +26,8 @@ import pytest
 from evote.ballot import encrypt_ballot, sign_ballot
 from evote.board import Entry, TreeHead
 from evote.commands import sign_command
-from evote.dkg import Complaint, ComplaintAnswer, open_share
+from evote.dkg import Complaint, ComplaintAnswer
+from evote.dkg.trustee import open_share
 from evote.drbg import SeededRng
 from evote.encoding import b64decode, b64encode
 from evote.group import Scalar

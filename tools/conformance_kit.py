@@ -39,6 +39,7 @@ from evote.board import TreeHead
 from evote.checkpoint import Checkpoint, cosign, election_origin, sign_checkpoint
 from evote.commands import sign_command
 from evote.credentials import CredentialList, PublicCredential
+from evote.dkg import trustee as dkg_trustee
 from evote.drbg import SeededRng
 from evote.encoding import b64encode, canonical_json
 from evote.fingerprint import ElectionContext
@@ -97,8 +98,8 @@ class Election:
     n: int
     t: int
     trustee_keys: dict[int, SigningKey]
-    states: dict[int, dkg.TrusteeState]  # every trustee's state before finalize
-    finished: dict[int, dkg.TrusteeState]  # qualified trustees' final states (their shares)
+    states: dict[int, dkg_trustee.TrusteeState]  # every trustee's state before finalize
+    finished: dict[int, dkg_trustee.TrusteeState]  # qualified trustees' final states (their shares)
     joint: dkg.JointKey
     messages: dkg.CeremonyMessages
     bad_answers: tuple[dkg.ComplaintAnswer, ...]
@@ -137,16 +138,16 @@ class _Substitute:
 def _announce_all(eid: str, n: int, t: int, rng: SeededRng, joint_secret: Scalar | None):
     """Step 1 for every trustee; with ``joint_secret``, the trustees collude so that the
     joint secret key (the sum of their constant terms) is that scalar."""
-    started = [dkg.step1_announce(eid, i, n, t, rng) for i in range(1, n)]
+    started = [dkg_trustee.step1_announce(eid, i, n, t, rng) for i in range(1, n)]
     if joint_secret is None:
-        return [*started, dkg.step1_announce(eid, n, n, t, rng)]
+        return [*started, dkg_trustee.step1_announce(eid, n, n, t, rng)]
     last = joint_secret
     for s, _ in started:
         last = last - s.polynomial[0]
     key = SigningKey.generate(rng)
     # with its signing key given, step 1 draws the box secret, then coefficient 0
     chosen = _Substitute(rng, 2, last.raw)
-    state, ann = dkg.step1_announce(eid, n, n, t, chosen, signing_key=key)
+    state, ann = dkg_trustee.step1_announce(eid, n, n, t, chosen, signing_key=key)
     assert state.polynomial[0] == last
     return [*started, (state, ann)]
 
@@ -159,28 +160,28 @@ def _ceremony(eid: str, n: int, t: int, rng: SeededRng, fault: Fault | None,
     started = _announce_all(eid, n, t, rng, joint_secret)
     states = {s.trustee: s for s, _ in started}
     anns = [a for _, a in started]
-    shares = [dkg.step2_shares(s, anns, rng) for s in states.values()]
-    owed = {(d, r): dkg._pair(states[d], r) for d in states for r in states if r != d}
+    shares = [dkg_trustee.step2_shares(s, anns, rng) for s in states.values()]
+    owed = {(d, r): dkg_trustee._pair(states[d], r) for d in states for r in states if r != d}
     bad_share = None
     if fault is not None:
         d, r = fault.dealer, fault.recipient
         s = states[d]
         good, blinding = owed[(d, r)]
         bad_share = good + Scalar.from_int(1)
-        box = dkg.seal_share(eid, d, r, s.box_secret, anns[r - 1].box_key, bad_share,
+        box = dkg_trustee.seal_share(eid, d, r, s.box_secret, anns[r - 1].box_key, bad_share,
                              blinding, rng(dkg.NONCE_BYTES))
         msg = shares[d - 1]
         boxes = [(j, box if j == r else b) for j, b in msg.boxes]
         shares[d - 1] = dkg.EncryptedShares.create(eid, s.signing_key, dealer=d, boxes=boxes)
     complaints: list[dkg.Complaint] = []
     for s in states.values():
-        outcome = dkg.step3_receive(s, anns, shares)
+        outcome = dkg_trustee.step3_receive(s, anns, shares)
         if isinstance(outcome, list):
             complaints += outcome
     answers: list[dkg.ComplaintAnswer] = []
     bad_answers: list[dkg.ComplaintAnswer] = []
     if fault is None or fault.answer == "good":
-        answers = [a for s in states.values() for a in dkg.step4_answer(s, anns, complaints)]
+        answers = [a for s in states.values() for a in dkg_trustee.step4_answer(s, anns, complaints)]
     elif fault.answer == "bad":
         assert bad_share is not None
         bad_answers = [dkg.ComplaintAnswer.create(
@@ -189,7 +190,7 @@ def _ceremony(eid: str, n: int, t: int, rng: SeededRng, fault: Fault | None,
             blinding=owed[(fault.dealer, fault.recipient)][1])]
     dealt = {s.dealer for s in shares}
     qualified = dkg.qualified_set(eid, n, t, anns, complaints, answers, dealt=dealt)
-    commitments = [dkg.step5_reveal(states[i], rng) for i in qualified if i not in withhold]
+    commitments = [dkg_trustee.step5_reveal(states[i], rng) for i in qualified if i not in withhold]
     reconstruct = None
     reconstructions: list[dkg.Reconstruction] = []
     missing = dkg.unrevealed(qualified, commitments)
@@ -197,7 +198,7 @@ def _ceremony(eid: str, n: int, t: int, rng: SeededRng, fault: Fault | None,
         reconstruct = dkg.Reconstruct(missing)
         for i in qualified:
             if i not in missing:
-                reconstructions += dkg.step6_reconstruct(states[i], anns, shares, answers,
+                reconstructions += dkg_trustee.step6_reconstruct(states[i], anns, shares, answers,
                                                          missing)
     outcome = dkg.ceremony_outcome(eid, n, t, anns, complaints, answers, commitments,
                                    reconstructions, dealt=dealt)
@@ -205,7 +206,7 @@ def _ceremony(eid: str, n: int, t: int, rng: SeededRng, fault: Fault | None,
     for i in qualified:
         if i in withhold:
             continue  # a dealer that walked away does not decrypt either
-        joint, st = dkg.finalize(states[i], anns, shares, complaints, answers, commitments,
+        joint, st = dkg_trustee.finalize(states[i], anns, shares, complaints, answers, commitments,
                                  reconstructions)
         assert joint == outcome.joint
         finished[i] = st

@@ -40,6 +40,7 @@ from evote.ballot import (  # noqa: E402
 )
 from evote.board import SignedTreeHead, TreeHead  # noqa: E402
 from evote.credentials import CredentialList, PublicCredential  # noqa: E402
+from evote.dkg import trustee as dkg_trustee  # noqa: E402
 from evote.drbg import SeededRng  # noqa: E402
 from evote.elgamal import encrypt  # noqa: E402
 from evote.encoding import canonical_json  # noqa: E402
@@ -96,6 +97,8 @@ class Case:
     post: Callable[[dict[str, bytes]], dict[str, bytes]] | None = None
     #: rules a passing record must name in a check's note without failing it (R-TAL-06)
     named: tuple[Expect, ...] = ()
+    #: the board is a valid abandonment (R-PHASE-07): the report must say so
+    abandoned: bool = False
 
 
 CASES: list[Case] = []
@@ -104,10 +107,10 @@ CASES: list[Case] = []
 def case(name: str, description: str, *, by: str | None = None,
          expect: tuple[Expect, ...] = (), exit_code: int | None = None,
          post: Callable[[dict[str, bytes]], dict[str, bytes]] | None = None,
-         named: tuple[Expect, ...] = ()):
+         named: tuple[Expect, ...] = (), abandoned: bool = False):
     def register(fn: Callable[[], Builder]) -> Callable[[], Builder]:
         CASES.append(Case(name, description, by, lambda: fn().plan(), expect, exit_code, post,
-                          named))
+                          named, abandoned))
         return fn
     return register
 
@@ -598,6 +601,55 @@ def _phase05b() -> Builder:
     return b
 
 
+def _abandon(b: Builder, reason: str = "trustee keys reused from another election") -> Step:
+    return b.command("election_abandoned", b.e.official, {"reason": reason}, "abandon")
+
+
+@case("honest-abandoned",
+      "The official abandons the election in setup (R-PHASE-07) after the trustees "
+      "announced: the record of an abandoned election, with no key, credentials, ballots "
+      "or tally; it verifies, the checks with nothing to judge skipped.", abandoned=True)
+def _honest_abandoned() -> Builder:
+    b = Builder(election("honest-abandoned"))
+    b.created()
+    b.head()
+    for a in b.e.messages.announcements:
+        b.trustee("trustee_announced", a.trustee, a, f"announce:{a.trustee}")
+    _abandon(b)
+    b.head()
+    return b
+
+
+@case("R-PHASE-07-abandon-after-open",
+      "The official posts election_abandoned while the election is open (only an election "
+      "in setup may be abandoned); voting, the tally and the result go on honestly.",
+      by="the official", expect=(Expect("R-PHASE-07", "wrong_phase", "abandon"),))
+def _phase07() -> Builder:
+    b = standard("R-PHASE-07-abandon-after-open")
+    step = _abandon(b, "changed our mind")
+    b.insert_before("cast:1", step)
+    return b
+
+
+@case("R-PHASE-07-entry-after-abandon",
+      "The official abandons the election in setup, then the trustees go on with the key "
+      "ceremony: nothing may be appended after election_abandoned.",
+      by="trustee 1", expect=(Expect("R-PHASE-07", "wrong_phase", "shares:1"),),
+      abandoned=True)
+def _phase07b() -> Builder:
+    b = Builder(election("R-PHASE-07-entry-after-abandon"))
+    b.created()
+    b.head()
+    m = b.e.messages
+    for a in m.announcements:
+        b.trustee("trustee_announced", a.trustee, a, f"announce:{a.trustee}")
+    _abandon(b)
+    for sh in m.shares:
+        b.trustee("trustee_shares", sh.dealer, sh, f"shares:{sh.dealer}")
+    b.head()
+    return b
+
+
 # ==========================================================================
 # Command signatures (R-SIG-*)
 # ==========================================================================
@@ -880,7 +932,7 @@ def _dkg16() -> Builder:
 def _dkg16b() -> Builder:
     b = standard("R-DKG-16-reveal-after-reconstruct", withhold=(2,))
     e = b.e
-    late = dkg.step5_reveal(e.states[2], e.rng)
+    late = dkg_trustee.step5_reveal(e.states[2], e.rng)
     b.insert_before("key", b.trustee("trustee_committed", 2, late, "commit:2"))
     return b
 
@@ -1330,7 +1382,7 @@ def expected_of(c: Case, plan: Plan) -> dict[str, Any]:
     # rules a check names in its note while passing (a recorded invalid partial, R-TAL-06)
     named = [{"check": x.check or RULES[x.rule].check, "rule": x.rule,
               "index": None if x.at is None else entry_of[x.at]} for x in c.named if x.rule]
-    return {
+    out = {
         "case": c.name,
         "description": c.description,
         "tampered_by": c.tampered_by,
@@ -1341,6 +1393,9 @@ def expected_of(c: Case, plan: Plan) -> dict[str, Any]:
         "may_also_fail": optional,
         "named": named,
     }
+    if c.abandoned:  # only then, so the other cases' files stay as they were
+        out["abandoned"] = True
+    return out
 
 
 def json_bytes(obj: Any) -> bytes:

@@ -1,6 +1,6 @@
 """Cast-or-audit, checked by a second device: did the voter's device encrypt what they chose?
 
-``evote-verify audit FILE --source SOURCE`` takes an audited ballot (the
+``evote-verify audit FILE SOURCE`` takes an audited ballot (the
 ballot, the voter's selections and the encryption randomness the device
 revealed, as written by the booth or ``evote vote --audit``) and runs four
 checks, numbered as in ``docs/verifier.md`` (section "Audited ballots"):
@@ -27,7 +27,8 @@ from evote.encoding import b64encode, parse_json
 from evote.errors import EvoteError
 from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
 from evote.rules import check_audit
-from verifier.checks import CheckSpec, CheckState, RecordVerifier
+from verifier.abandoned import AbandonAwareVerifier
+from verifier.checks import CheckSpec, CheckState
 from verifier.errors import FileUnreadable
 from verifier.record import Record
 from verifier.report import Report
@@ -62,7 +63,7 @@ def verify_audit_file(record: Record, obj: Any) -> Report:
         raise FileUnreadable("not an audited ballot: expected a JSON object")
     c = {spec.name: CheckState(spec) for spec in AUDIT_CHECKS}
     context, fmt, reenc, never = (c[s.name] for s in AUDIT_CHECKS)
-    verifier = RecordVerifier(record)
+    verifier = AbandonAwareVerifier(record)  # (RecordVerifier, once it knows the kind)
     rest = verifier.setup()
     ctx = verifier.ctx
     for name in SETUP_CHECKS:

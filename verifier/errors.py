@@ -72,6 +72,19 @@ class RecordUnreadable(Unreadable):
         )
 
 
+class BoardKeyMismatch(RecordUnreadable):
+    """The source signs with another board key than the one the auditor pinned
+    (``--board-key``): nothing it says can be trusted as the election's board."""
+
+    code = "board_key_mismatch"
+
+    def hint(self) -> str:
+        return (
+            "Pin the board key published with the election (docs/verifier.md), or check "
+            "that the URL is the election's server."
+        )
+
+
 class FileUnreadable(Unreadable):
     """A voter's file (receipt, audited ballot) that is not what it should be."""
 

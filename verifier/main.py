@@ -3,7 +3,8 @@
     evote-verify SOURCE                         every check of the record (same as
                                                 ``evote-verify record SOURCE``)
     evote-verify receipt RECEIPT SOURCE         is my ballot on the board, unchanged?
-    evote-verify audit FILE --source SOURCE     did my device encrypt what I chose?
+    evote-verify audit FILE SOURCE              did my device encrypt what I chose?
+                                                (``--source SOURCE``: the old spelling)
 
 SOURCE is a record directory, a ``.zip`` of one, or a server URL (with
 ``--election ID``).  Exit codes: 0 every check passed; 1 a check failed; 2 the
@@ -42,6 +43,7 @@ from verifier.errors import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_UNREADABLE,
+    BoardKeyMismatch,
     FileUnreadable,
     RecordUnreadable,
     VerifierError,
@@ -75,8 +77,9 @@ def load_record(source: Source, board_key: str | None) -> Record:
     """Load the record; a pinned ``--board-key`` must be the record's."""
     record = Record.load(source)
     if board_key is not None and record.board_key.to_json() != board_key:
-        raise RecordUnreadable(
-            "the record is signed by another board key than --board-key",
+        raise BoardKeyMismatch(
+            f"the record is signed by another board key ({record.board_key.to_json()}) "
+            f"than the pinned --board-key ({board_key})",
             where=source.description,
         )
     return record
@@ -127,6 +130,8 @@ def _emit(report: Report, *, as_json: bool, html: Path | None, quiet: bool) -> N
         click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True))
     elif not quiet:
         render_table(report, Console())
+    elif report.abandoned and report.ok:
+        click.echo("VERIFIED (abandoned election)")
     else:
         click.echo("VERIFIED" if report.ok else "NOT VERIFIED: " + ", ".join(report.failed()))
 
@@ -197,7 +202,7 @@ def record_command(source: str, election: str | None, board_key: str | None,
                    workers: int | None, dask_scheduler: str | None, in_progress: bool,
                    as_json: bool, html: Path | None, quiet: bool) -> None:
     """Run every check (numbered as in docs/verifier.md) over an election record."""
-    from verifier.checks import verify_record
+    from verifier.abandoned import verify_record_or_abandoned
 
     def action() -> Report:
         src = open_source(source, election=election, board_key=board_key)
@@ -214,8 +219,8 @@ def record_command(source: str, election: str | None, board_key: str | None,
                     return parallel.ProcessRunner(ctx, n)
             show = not quiet and not as_json and Console(stderr=True).is_terminal
             with _Progress(record.latest_head.size, show) as bar:
-                return verify_record(record, runner_factory=factory, progress=bar.update,
-                                     in_progress=in_progress)
+                return verify_record_or_abandoned(record, runner_factory=factory,
+                                                  progress=bar.update, in_progress=in_progress)
         finally:
             src.close()
 
@@ -256,13 +261,20 @@ def receipt_command(receipt_file: Path, source: str, election: str | None,
 
 @cli.command("audit")
 @click.argument("audit_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--source", "source", required=True, help="The election's record or server URL.")
+@click.argument("source", required=False)
+@click.option("--source", "source_option", metavar="SOURCE",
+              help="Deprecated spelling of the SOURCE argument (still accepted).")
 @_options(_source_options)
 @_options(_output_options)
-def audit_command(audit_file: Path, source: str, election: str | None, board_key: str | None,
+def audit_command(audit_file: Path, source: str | None, source_option: str | None,
+                  election: str | None, board_key: str | None,
                   as_json: bool, html: Path | None, quiet: bool) -> None:
-    """Check an audited ballot (from the booth or `evote vote --audit`) against the election."""
+    """Check an audited ballot (from the booth or `evote vote --audit`) against the election.
+
+    SOURCE comes after the file, as for `evote-verify receipt RECEIPT SOURCE`."""
     from verifier.audit import verify_audit_file
+
+    source = _one_source(source, source_option, note=not (as_json or quiet))
 
     def action() -> Report:
         obj = _read_json_file(audit_file, "audited ballot")
@@ -273,6 +285,23 @@ def audit_command(audit_file: Path, source: str, election: str | None, board_key
             src.close()
 
     _run(action, as_json=as_json, html=html, quiet=quiet)
+
+
+def _one_source(argument: str | None, option: str | None, *, note: bool) -> str:
+    """SOURCE from the argument, or from the deprecated ``--source`` option (with a note,
+    on standard error, unless the output is for a machine: ``--json`` or ``--quiet``)."""
+    if option is not None:
+        if argument is not None and argument != option:
+            raise click.UsageError("give SOURCE once: as the argument (--source is its old "
+                                   "spelling)")
+        if note:
+            click.echo("note: `--source SOURCE` is deprecated; write SOURCE after the file "
+                       "(evote-verify audit FILE SOURCE)", err=True)
+        return option
+    if argument is None:
+        raise click.UsageError("Missing argument 'SOURCE' (the record directory, .zip or "
+                               "server URL).")
+    return argument
 
 
 def _terminated(signum: int, frame: Any) -> None:

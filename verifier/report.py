@@ -117,6 +117,9 @@ class Report:
     checks: tuple[CheckResult, ...]
     result: tuple[QuestionTotals, ...] = ()
     stats: dict[str, Any] = field(default_factory=dict)
+    #: The board ends with a valid ``election_abandoned`` (R-PHASE-07): the record of an
+    #: election given up in setup, so no tally is expected.
+    abandoned: bool = False
 
     def __post_init__(self) -> None:
         if not self.checks:
@@ -154,6 +157,7 @@ class Report:
             "source": self.source,
             "election": self.election,
             "verdict": self.verdict,
+            "abandoned": self.abandoned,
             "checks": [c.to_json() for c in self.checks],
             "result": [
                 {
@@ -186,11 +190,31 @@ def _detail_text(c: CheckResult) -> str:
     return c.note
 
 
+def report_title(report: Report) -> str:
+    """The report's heading: command and source, the election once (a server source's
+    description already names it), and whether the election was abandoned."""
+    title = f"evote-verify {report.command}: {report.source}"
+    if report.election and f"(election {report.election})" not in report.source:
+        title += f" (election {report.election})"
+    if report.abandoned:
+        title += " - ABANDONED in setup, no tally expected"
+    return title
+
+
+def verdict_line(report: Report) -> str:
+    """The one-line verdict (``--quiet`` prints it; the table ends with it)."""
+    if not report.ok:
+        return (f"NOT VERIFIED: {len(report.failed())} of {len(report.checks)} checks did "
+                f"not pass: {', '.join(report.failed())}")
+    if report.abandoned:
+        return ("VERIFIED as the record of an ABANDONED election (given up in setup by the "
+                "official, R-PHASE-07): no ballots, no tally")
+    return f"VERIFIED: all {len(report.checks)} checks passed"
+
+
 def render_table(report: Report, console: Console) -> None:
     """Print the report as a table (one row per check), the result, and the verdict."""
-    title = f"evote-verify {report.command}: {report.source}"
-    if report.election:
-        title += f" (election {report.election})"
+    title = report_title(report)
     table = Table(title=rich_escape(title), show_lines=False)
     table.add_column("#", justify="right")
     table.add_column("check")
@@ -218,7 +242,9 @@ def render_table(report: Report, console: Console) -> None:
         if ev:
             console.print(f"[bold]evidence for check {c.number} ({rich_escape(c.name)}):[/]")
             console.print_json(data=ev)
-    if report.ok:
+    if report.ok and report.abandoned:
+        console.print(f"[bold yellow]{rich_escape(verdict_line(report))}[/]")
+    elif report.ok:
         console.print(f"[bold green]VERIFIED[/]: all {len(report.checks)} checks passed.")
     else:
         console.print(
@@ -310,6 +336,9 @@ def render_html(report: Report) -> str:
         else f"NOT VERIFIED: {len(report.failed())} of {len(report.checks)} checks did not pass"
     )
     title = f"evote verification report — {report.election or report.source}"
+    if report.abandoned:
+        title += " (abandoned election)"
+        verdict = verdict_line(report)
     stats = "".join(
         f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in report.stats.items()
     )

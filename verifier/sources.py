@@ -30,6 +30,8 @@ import httpx
 from evote.board import SignedTreeHead, verify_heads
 from evote.encoding import b64decode, canonical_json, parse_json
 from evote.errors import EvoteError, SchemaError
+from evote.limits import MAX_LINE_BYTES as MAX_LINE_BYTES
+from evote.limits import MAX_SMALL_FILE_BYTES as MAX_SMALL_FILE_BYTES
 from evote.record import (
     BOARD_FILE,
     CHECKPOINT_FILE,
@@ -40,14 +42,7 @@ from evote.record import (
 )
 from evote.record import TREE_HEADS_FILE as HEADS_FILE
 from evote.signing import VerifyKey
-from verifier.errors import RecordUnreadable
-
-#: The longest board line the verifier reads (one entry).  The largest entry is
-#: the credential list, about 70 bytes per voter: this allows ~15 million voters
-#: while keeping a hostile record from making the verifier allocate without bound.
-MAX_LINE_BYTES = 1 << 30
-#: record.json and tree-heads.jsonl are small; anything larger is not a record.
-MAX_SMALL_FILE_BYTES = 256 << 20
+from verifier.errors import BoardKeyMismatch, RecordUnreadable
 
 
 class Source(Protocol):
@@ -284,6 +279,12 @@ class ServerSource:
             except EvoteError as exc:
                 raise RecordUnreadable(f"the server's board key: {exc.message}",
                                        where=url) from None
+            if board_key is not None and board_key.raw != served.raw:
+                raise BoardKeyMismatch(
+                    f"the server's board key ({served.to_json()}) is not the pinned "
+                    f"--board-key ({board_key.to_json()}): this server does not sign with "
+                    "the key published with the election (a wrong URL, a wrong key, or a "
+                    "server that is not the election's)", where=url)
             self.board_key = board_key or served
             self.target = self._head()
         except RecordUnreadable:

@@ -32,8 +32,7 @@ from collections.abc import Sequence
 
 from evote.errors import CountError
 from evote.hashing import TAG_TIE_BREAK, enc_int, tagged_hash
-
-MAX_CANDIDATES = 1024
+from evote.limits import MAX_CANDIDATES as MAX_CANDIDATES
 
 
 def check_rows(rows: Sequence[Sequence[int]], width: int, max_value: int) -> None:

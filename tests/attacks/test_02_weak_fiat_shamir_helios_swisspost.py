@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from evote import dkg
 from evote.ballot import EncryptedAnswer, encrypt_ballot, sign_ballot, verify_ballot
 from evote.credentials import CredentialList
+from evote.dkg import trustee as dkg_trustee
 from evote.drbg import SeededRng
 from evote.elgamal import Ciphertext, decrypt_to_point, discrete_log, encrypt
 from evote.errors import DecryptionError, InvalidProof, InvalidSignature, KeyCeremonyError
@@ -177,7 +178,7 @@ def test_helios_2012_weak_schnorr_proves_knowledge_of_a_key_nobody_knows() -> No
     strong check (statement and ctx in the hash) rejects it, and so does
     check_commitments, naming the trustee and step 5 (the Feldman reveal)."""
     eid = "weak-fs-dkg"
-    victim_state, _ = dkg.step1_announce(eid, 1, 2, 1, rng)
+    victim_state, _ = dkg_trustee.step1_announce(eid, 1, 2, 1, rng)
     unknown = Point.base_mul(victim_state.polynomial[0])  # log known only to trustee 1
     c = weak_schnorr_challenge(unknown)
     s = Scalar.random(rng)
@@ -190,10 +191,10 @@ def test_helios_2012_weak_schnorr_proves_knowledge_of_a_key_nobody_knows() -> No
         verify_schnorr(ctx, rogue, proof)
 
     key = SigningKey.generate(rng)
-    own, announcement = dkg.step1_announce(eid, 2, 2, 1, rng, signing_key=key)
+    own, announcement = dkg_trustee.step1_announce(eid, 2, 2, 1, rng, signing_key=key)
     # The blinding part is made to fit: B = E − rogue (its proof is the honest one,
     # for another B, as the cheater cannot know log_H of this one).
-    honest = dkg.step5_reveal(own, rng)
+    honest = dkg_trustee.step5_reveal(own, rng)
     comms = dkg.Commitments.create(
         eid, key, trustee=2, coefficients=(rogue,), proofs=(proof,),
         blindings=(announcement.pedersen[0] - rogue,), blinding_proofs=honest.blinding_proofs)
@@ -206,8 +207,8 @@ def test_helios_2012_schnorr_proof_copied_from_another_trustee_is_rejected() -> 
     trustee could copy another's coefficient and proof as its own.  The weak check
     accepts the copy; the strong check for the copier's index rejects it."""
     eid = "weak-fs-copy"
-    state, _ = dkg.step1_announce(eid, 1, 2, 1, rng)
-    reveal = dkg.step5_reveal(state, rng)
+    state, _ = dkg_trustee.step1_announce(eid, 1, 2, 1, rng)
+    reveal = dkg_trustee.step5_reveal(state, rng)
     coefficient, proof = reveal.coefficients[0], reveal.proofs[0]
     own_ctx = [b"dkg-coefficient", eid.encode(), (1).to_bytes(8, "big"), (0).to_bytes(8, "big")]
     verify_schnorr(own_ctx, coefficient, proof)

@@ -39,14 +39,8 @@ from evote.ballot import AuditedBallot, Ballot
 from evote.board import Entry, Receipt, SignedTreeHead
 from evote.commands import SignedCommand
 from evote.credentials import CredentialList
-from evote.dkg import (
-    Announcement,
-    Commitments,
-    ComplaintAnswer,
-    JointKey,
-    TrusteeState,
-    check_announcement,
-)
+from evote.dkg import Announcement, Commitments, ComplaintAnswer, JointKey, check_announcement
+from evote.dkg.trustee import TrusteeState
 from evote.encoding import b64decode, b64encode, canonical_json
 from evote.errors import (
     EncodingError,

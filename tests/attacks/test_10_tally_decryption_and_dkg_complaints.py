@@ -29,6 +29,7 @@ from flask import Flask
 from evote import dkg
 from evote.ballot import encrypt_ballot
 from evote.credentials import CredentialList, issue_credentials
+from evote.dkg import trustee as dkg_trustee
 from evote.encoding import b64encode
 from evote.errors import DecryptionError
 from evote.fingerprint import ElectionContext
@@ -180,18 +181,18 @@ def _bad_dealer_election(app: Flask, *, answer: str) -> tuple[ApiElection, dkg.J
     eid = e.election_id
     shares = []
     for s in e.states:
-        msg = dkg.step2_shares(s, e.announcements, e.rng)
+        msg = dkg_trustee.step2_shares(s, e.announcements, e.rng)
         if s.trustee == 3:
             bad = evaluate(s.polynomial, 1) + Scalar.from_int(1)
             blinding = evaluate(s.blinding, 1)
-            box = dkg.seal_share(eid, 3, 1, s.box_secret, e.announcements[0].box_key, bad,
+            box = dkg_trustee.seal_share(eid, 3, 1, s.box_secret, e.announcements[0].box_key, bad,
                                  blinding, e.rng(dkg.NONCE_BYTES))
             boxes = [(j, box if j == 1 else b) for j, b in msg.boxes]
             msg = dkg.EncryptedShares.create(eid, s.signing_key, dealer=3, boxes=boxes)
         shares.append(msg)
         e.ok("trustee_shares", e.trustee_keys[s.trustee - 1], msg.to_json())
     e.shares = shares
-    outcome = dkg.step3_receive(e.states[0], e.announcements, shares)
+    outcome = dkg_trustee.step3_receive(e.states[0], e.announcements, shares)
     assert isinstance(outcome, list) and [(c.accuser, c.accused, c.reason) for c in outcome] == [
         (1, 3, "bad-share")]
     complaint = outcome[0]
@@ -205,12 +206,12 @@ def _bad_dealer_election(app: Flask, *, answer: str) -> tuple[ApiElection, dkg.J
                         422, "key_ceremony")
         assert "trustee 3, step 4" in body["message"]
     elif answer == "the right share":
-        answers = dkg.step4_answer(e.states[2], e.announcements, [complaint])
+        answers = dkg_trustee.step4_answer(e.states[2], e.announcements, [complaint])
         e.ok("trustee_complaint_answer", e.trustee_keys[2], answers[0].to_json())
 
     qualified = dkg.qualified_set(eid, 3, 2, e.announcements, [complaint], answers)
     e.ok("ceremony_qualified", e.official, dkg.Qualified(qualified).to_json())
-    e.commitments = [dkg.step5_reveal(s, e.rng) for s in e.states]
+    e.commitments = [dkg_trustee.step5_reveal(s, e.rng) for s in e.states]
     for c in e.commitments:
         if c.trustee in qualified:
             e.ok("trustee_committed", e.trustee_keys[c.trustee - 1], c.to_json())
@@ -220,7 +221,7 @@ def _bad_dealer_election(app: Flask, *, answer: str) -> tuple[ApiElection, dkg.J
     reveals = [c for c in e.commitments if c.trustee in qualified]
     joint = dkg.verify_ceremony(eid, 3, 2, e.announcements, [complaint], answers, reveals)
     finished = {
-        s.trustee: dkg.finalize(s, e.announcements, shares, [complaint], answers, reveals)[1]
+        s.trustee: dkg_trustee.finalize(s, e.announcements, shares, [complaint], answers, reveals)[1]
         for s in e.states
         if s.trustee in joint.qualified
     }

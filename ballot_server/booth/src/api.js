@@ -76,6 +76,7 @@ export function makeApi(electionId) {
     receiptOf: (trackingCode) => request('GET', `${e}/ballots/${enc(trackingCode)}/receipt`),
     summary: () => request('GET', e),
     summaryUrl: () => e,
+    provider: () => request('GET', '/api/v1/oidc'), // the city's OpenID provider, 404 if none
     ballotUrl: (trackingCode) => `${e}/ballots/${enc(trackingCode)}`,
   };
 }

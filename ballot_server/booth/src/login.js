@@ -2,6 +2,10 @@
 // `.login` file the election office sent (pasted or loaded).  The file is the
 // one cli/voters.py writes (LOGIN_FILE_TYPE "evote-login", version 1):
 // {"type", "v", "election", "voter", "login_code"}.  Pure: no DOM.
+//
+// Or the session token the server's OpenID Connect callback hands back after
+// the city's provider login (ballot_server/oidc.py), in the URL fragment
+// `#oidc=<token>` so that it never reaches a server log or a Referer.
 
 export const LOGIN_FILE_TYPE = 'evote-login';
 export const LOGIN_FILE_VERSION = 1;
@@ -41,4 +45,18 @@ export function parseLoginText(text, electionId) {
   }
   if (obj.election !== electionId) throw new LoginTextError('login.error.election', { election: String(obj.election) });
   return obj.login_code;
+}
+
+const PROVIDER_TOKEN = /^oidc\.[A-Za-z0-9_-]{1,800}\.[A-Za-z0-9_-]{43}$/;
+
+/** The provider session token in a URL fragment (`#oidc=…`), or null if there is none. */
+export function takeProviderToken(hash) {
+  const params = new URLSearchParams(String(hash ?? '').replace(/^#/, ''));
+  const token = params.get('oidc');
+  return token !== null && PROVIDER_TOKEN.test(token) ? token : null;
+}
+
+/** Where the "Sign in with …" button sends the browser (the server redirects to the provider). */
+export function providerStartUrl(electionId) {
+  return `/api/v1/elections/${encodeURIComponent(electionId)}/oidc/start`;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import { CATALOGUES, format, LANGUAGES, preferredLanguage } from '../src/i18n.js';
@@ -36,10 +36,17 @@ test("plural messages have every form the language's rules select", () => {
 });
 
 test('every message the booth asks for exists', () => {
-  const source = readFileSync(new URL('../src/main.js', import.meta.url), 'utf8');
+  // The booth's UI modules: every screen, the shell, and the tables and checks that name keys.
+  const src = new URL('../src/', import.meta.url);
+  const files = [
+    ...readdirSync(src).filter((f) => f.endsWith('.js')),
+    ...readdirSync(new URL('screens/', src)).map((f) => `screens/${f}`),
+  ];
+  const source = files.map((f) => readFileSync(new URL(f, src), 'utf8')).join('\n');
   const literal = [...source.matchAll(/\b(?:t|heading|button|submitButton)\('([a-z_.]+)'/g)].map((m) => m[1]);
   const keyed = [...source.matchAll(/key: '([a-z_.]+)'/g)].map((m) => m[1]);
-  const failures = [...source.matchAll(/failure = '([a-z_.]+)'|: '(check\.reason\.[a-z_]+)'/g)].map((m) => m[1] ?? m[2]);
+  const failures = [...source.matchAll(/failure ?[:=] '([a-z_.]+)'|: '(check\.reason\.[a-z_]+)'|return '(check\.[a-z_.]+)'|= '(check\.reason\.[a-z_]+)'|: '(error\.[a-z_]+)'/g)]
+    .map((m) => m[1] ?? m[2] ?? m[3] ?? m[4] ?? m[5]);
   const dynamic = [
     ...['setup', 'open', 'closed', 'tallied'].map((p) => `phase.${p}`),
     ...LANGUAGES.map((l) => `lang.${l}`),

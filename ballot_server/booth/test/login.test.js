@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { parseLoginText } from '../src/login.js';
+import { parseLoginText, providerStartUrl, takeProviderToken } from '../src/login.js';
 
 const file = (over = {}) => JSON.stringify({ type: 'evote-login', v: 1, election: 'e1', voter: 'v1', login_code: 'abc-123', ...over });
 
@@ -34,4 +34,19 @@ test('each bad input has its own reason', () => {
   assert.equal(key(file({ login_code: '' })), 'login.error.file');
   assert.equal(key(file({ login_code: 'a b' })), 'login.error.file');
   assert.equal(key(file(), 'e2'), 'login.error.election');
+});
+
+test('takeProviderToken: the #oidc= session token, or null for anything else', () => {
+  const token = `oidc.${'a'.repeat(60)}.${'B'.repeat(43)}`;
+  assert.equal(takeProviderToken(`#oidc=${token}`), token);
+  assert.equal(takeProviderToken(`#check=x&oidc=${token}`), token);
+  assert.equal(takeProviderToken(''), null);
+  assert.equal(takeProviderToken('#check=abc'), null);
+  assert.equal(takeProviderToken(`#oidc=${token}x`), null); // a MAC is 43 characters
+  assert.equal(takeProviderToken('#oidc=oidc.<script>.x'), null);
+  assert.equal(takeProviderToken(`#oidc=${token.replace('oidc.', 'code.')}`), null);
+});
+
+test('providerStartUrl escapes the election id', () => {
+  assert.equal(providerStartUrl('poll 1/x'), '/api/v1/elections/poll%201%2Fx/oidc/start');
 });

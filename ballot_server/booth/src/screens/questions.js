@@ -1,0 +1,132 @@
+// One question of the ballot, by kind.  QUESTION_KINDS maps a manifest
+// question kind to how the booth shows it: its rule in words, its inputs, and
+// how a marked value reads on the review and audit screens.  A new kind (a
+// ranked question, say) plugs in with addQuestionKind; the ballot screen,
+// the review and the audit take it from here.
+
+import { breach, firstBreach } from '../checks.js';
+import { h } from '../dom.js';
+import { language, t } from '../i18n.js';
+import { frame, S } from '../shell.js';
+
+function choiceRule(q) {
+  const n = q.options.length;
+  if (q.min === q.max) return t('q.rule.choose_exactly', { n: q.max });
+  if (q.min === 0 && q.max === n) return t('q.rule.choose_any');
+  if (q.min === 0) return t('q.rule.choose_up_to', { n: q.max });
+  if (q.max === n) return t('q.rule.choose_at_least', { n: q.min });
+  return t('q.rule.choose_between', { min: q.min, max: q.max });
+}
+
+function scoreRule(q) {
+  const top = q.maxScore * q.options.length;
+  const parts = [t('q.rule.score', { n: q.maxScore })];
+  if (q.min > 0 && q.max < top) parts.push(t('q.rule.total_between', { min: q.min, max: q.max }));
+  else if (q.max < top) parts.push(t('q.rule.total_up_to', { n: q.max }));
+  else if (q.min > 0) parts.push(t('q.rule.total_at_least', { n: q.min }));
+  return parts.join(' ');
+}
+
+/** Radio buttons (exactly one) or checkboxes. */
+function choiceInputs(q, qi, { values, describedBy, invalid, lang }) {
+  const single = q.min === 1 && q.max === 1;
+  return q.options.map((_, o) => {
+    const id = `q${qi}-o${o}`;
+    return h('div', { class: 'option' },
+      h('input', {
+        id, type: single ? 'radio' : 'checkbox', name: single ? `q${qi}` : null,
+        checked: values[o] === 1, 'aria-describedby': describedBy, 'aria-invalid': String(invalid),
+        onchange: (ev) => {
+          if (single) S.selections[qi] = q.options.map((__, k) => (k === o ? 1 : 0));
+          else S.selections[qi][o] = ev.target.checked ? 1 : 0;
+          refreshQuestion(qi, id);
+        },
+      }),
+      h('label', { for: id, text: q.optionLabel(o, lang) }),
+    );
+  });
+}
+
+/** One select of 0..maxScore points per option. */
+function scoreInputs(q, qi, { values, describedBy, invalid, lang }) {
+  return q.options.map((_, o) => {
+    const id = `q${qi}-o${o}`;
+    const select = h('select', {
+      id, 'aria-describedby': describedBy, 'aria-invalid': String(invalid),
+      onchange: (ev) => {
+        S.selections[qi][o] = Number(ev.target.value);
+        refreshQuestion(qi, id);
+      },
+    }, Array.from({ length: q.maxScore + 1 }, (__, v) => h('option', { value: String(v), selected: values[o] === v }, String(v))));
+    return h('div', { class: 'option score' },
+      h('label', { for: id, text: q.optionLabel(o, lang) }),
+      select,
+    );
+  });
+}
+
+/**
+ * kind → {rule(q), inputs(q, qi, {values, describedBy, invalid, lang}),
+ * chosen(q, value, option, lang)}: the rule in words, the input elements
+ * (their handlers set S.selections[qi] and call refreshQuestion), and the
+ * text of one marked option (value ≠ 0) on the review and audit screens.
+ */
+export const QUESTION_KINDS = {
+  choice: { rule: choiceRule, inputs: choiceInputs, chosen: (q, v, o, lang) => q.optionLabel(o, lang) },
+  score: {
+    rule: scoreRule,
+    inputs: scoreInputs,
+    chosen: (q, v, o, lang) => `${q.optionLabel(o, lang)}: ${t('review.points', { n: v })}`,
+  },
+};
+
+/** Register the renderer of another question kind (see QUESTION_KINDS for its shape). */
+export function addQuestionKind(kind, renderer) {
+  if (kind in QUESTION_KINDS) throw new Error(`question kind ${kind} is registered twice`);
+  QUESTION_KINDS[kind] = renderer;
+}
+
+export function questionBlock(q, qi, count, lang) {
+  const ruleId = `rule-${qi}`;
+  const countId = `count-${qi}`;
+  const errId = `qerr-${qi}`;
+  const values = S.selections[qi];
+  const problem = breach(q, values, { final: S.attempted });
+  const total = values.reduce((a, b) => a + b, 0);
+  const kind = QUESTION_KINDS[q.kind];
+  const inputs = kind.inputs(q, qi, { values, describedBy: `${ruleId} ${errId}`, invalid: problem !== null, lang });
+  return h('fieldset', { class: problem ? 'question invalid' : 'question', id: `question-${qi}` },
+    h('legend', {},
+      h('span', { class: 'qnum', text: t('q.heading', { number: qi + 1, total: count }) }),
+      h('span', { class: 'qtitle', text: q.label(lang) }),
+    ),
+    h('p', { id: ruleId, class: 'rule', text: kind.rule(q) }),
+    h('div', { class: 'options' }, inputs),
+    h('p', { id: countId, class: 'count', 'aria-live': 'polite', text: t(`q.count.${q.kind}`, { n: total }) }),
+    h('p', { id: errId, class: 'error', role: 'alert', hidden: problem === null }, problem ? t(problem.key, problem.params) : ''),
+  );
+}
+
+/** Re-render one question in place after a change, keeping focus on the control. */
+export function refreshQuestion(qi, focusId) {
+  const { manifest } = S.election;
+  const old = document.getElementById(`question-${qi}`);
+  const fresh = questionBlock(manifest.questions[qi], qi, manifest.questions.length, language());
+  old.replaceWith(fresh);
+  document.getElementById(focusId)?.focus();
+  if (S.error?.field === 'ballot' && firstBreach(manifest, S.selections) === null) {
+    S.error = null;
+    const summary = frame.main.querySelector('[data-field="ballot"]');
+    if (summary) summary.hidden = true;
+  }
+}
+
+/** What `values` mark on question q, as a list (or "nothing chosen"). */
+export function chosenList(q, values, lang) {
+  const items = [];
+  values.forEach((v, o) => {
+    if (v === 0) return;
+    items.push(h('li', { text: QUESTION_KINDS[q.kind].chosen(q, v, o, lang) }));
+  });
+  return items.length ? h('ul', {}, items) : h('p', { text: t('review.none') });
+}

@@ -1,0 +1,98 @@
+"""The bulletin board's storage: serialised appends and lock-free reads.
+
+:class:`Store` is the only code that touches the board tables
+(:mod:`ballot_server.models`); the API layer calls it and holds no SQL.  It is
+assembled here from one part per job, each in its own module:
+
+- :mod:`.append` -- the locked transaction (:meth:`Store.locked`) and its
+  :class:`BoardHandle`: appends, batching, ballot indexing, the head signed in
+  the block;
+- :mod:`.frontier` -- the Merkle frontier and the per-process cache of each
+  board's head and state (:class:`ElectionStates`);
+- :mod:`.reads` -- lock-free reads of entries, ballots, roots and proofs;
+- :mod:`.heads` -- signing tree heads (one path for both moments) and reading them;
+- :mod:`.voters` -- the voter list, logins and the login-to-credential binding;
+- :mod:`.cosignatures` -- witness cosignatures of checkpoints;
+- :mod:`.connections` -- the read connection and write transactions they share;
+- :mod:`.sql` -- raw SQL and what differs between SQLite and PostgreSQL.
+
+Reading needs no lock: rows are never changed once committed, so any read
+sees a prefix of the board.  Writing goes through ``with
+store.locked(election_id) as board:`` (see :mod:`.append`).
+
+Every name other code imports from ``ballot_server.store`` is re-exported
+here, so callers need not know the layout.  The module-level functions at the
+end are the older spelling of methods (``command_entries(store, ...)`` is
+``store.command_entries(...)``), kept for the callers outside the package
+until they call the methods.
+"""
+
+from __future__ import annotations
+
+from ballot_server.store.append import Appends, BoardHandle
+from ballot_server.store.cosignatures import Cosignatures
+from ballot_server.store.frontier import ElectionStates
+from ballot_server.store.heads import SignedHeads
+from ballot_server.store.reads import MAX_PAGE, BoardReads
+from ballot_server.store.sql import READ_OPTION, WRITE_OPTION
+from ballot_server.store.voters import (
+    CREDENTIAL_BYTES,
+    LOGIN_HASH_BYTES,
+    Voter,
+    VoterRegistry,
+    binding_needed,
+    login_code_hash,
+)
+
+__all__ = [
+    "CREDENTIAL_BYTES",
+    "LOGIN_HASH_BYTES",
+    "MAX_PAGE",
+    "READ_OPTION",
+    "WRITE_OPTION",
+    "BoardHandle",
+    "ElectionStates",
+    "Store",
+    "Voter",
+    "add_cosignature",
+    "binding_needed",
+    "command_entries",
+    "cosignature_lines",
+    "entries_at",
+    "entry_locked",
+    "first_head_covering",
+    "first_head_covering_locked",
+    "iter_signed_head_bytes",
+    "kind_counts",
+    "largest_cosigned_size",
+    "login_code_hash",
+    "sign_head_locked",
+]
+
+
+class Store(Appends, BoardReads, SignedHeads, VoterRegistry, Cosignatures):
+    """The board database of one app context (one connection, opened lazily).
+
+    Not shared between threads: the Flask side makes one per app context
+    (:func:`ballot_server.db.get_store`); scripts use ``with Store(engine)``.
+    ``states`` is the process-wide lifecycle cache; pass the app's so that
+    appends from different requests share it.
+    """
+
+
+# --- the older module-level spelling of methods (callers outside the package) -------
+# Each is the method itself, taken from its class: ``command_entries(store, e, a, b)``
+# is ``store.command_entries(e, a, b)``, ``sign_head_locked(board, key, t)`` is
+# ``board.sign_head(key, t)``.
+
+command_entries = Store.command_entries
+kind_counts = Store.kind_counts
+entries_at = Store.entries_at
+iter_signed_head_bytes = Store.iter_signed_head_bytes
+first_head_covering = Store.first_head_covering
+add_cosignature = Store.add_cosignature
+cosignature_lines = Store.cosignature_lines
+largest_cosigned_size = Store.largest_cosigned_size
+sign_head_locked = BoardHandle.sign_head
+first_head_covering_locked = BoardHandle.first_head_covering
+entry_locked = BoardHandle.entry

@@ -1,0 +1,129 @@
+"""The booth's "Sign in with <city>" in Chromium, against a real OpenID provider.
+
+A real ballot server (gunicorn, ``evote serve``, two workers) configured with
+the city's provider (panva's ``oidc-provider`` on 127.0.0.1, see
+tests/oidc_provider.py); the official registers provider subjects with
+``evote voters register --oidc-subjects``'s function.  A voter clicks the
+button, signs in at the provider's page, comes back signed in, enters the
+credential, casts; the ballot is on the board and the credential is bound to
+that subject, so a second credential is refused.  A subject the provider
+knows but the voter list does not gets the server's JSON refusal.  The
+browser talks to no origin but the server's and the provider's, and never
+carries the private credential anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from cli.client import Client
+from cli.keyfiles import read_key_file
+from cli.voters import register_subjects
+from tests import booth_browser
+from tests.booth_browser import CHROMIUM, RequestLog, make_booth_election
+from tests.cli_server import Server, start_server
+from tests.oidc_provider import RunningProvider, free_port, start_provider
+from tests.test_booth_browser import cast, encrypt, enter_code, mark
+
+if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
+
+pytestmark = pytest.mark.slow
+browser = booth_browser.browser
+
+CLIENT_ID = "evote-booth"
+SECRET = "booth-test-client-secret-0123"
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory) -> Iterator[tuple[Server, RunningProvider]]:
+    """A ballot server with EVOTE_OIDC_* set, and the provider it names (started after the
+    server, once its callback URL is known: the server reads discovery on first use)."""
+    port = free_port()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("EVOTE_OIDC_ISSUER", f"http://127.0.0.1:{port}")
+        env.setenv("EVOTE_OIDC_CLIENT_ID", CLIENT_ID)
+        env.setenv("EVOTE_OIDC_CLIENT_SECRET", SECRET)
+        env.setenv("EVOTE_OIDC_NAME", "Testville")
+        servers = start_server(tmp_path_factory.mktemp("oidc-booth"))
+        server = next(servers)
+    try:
+        client = {"client_id": CLIENT_ID, "client_secret": SECRET,
+                  "redirect_uris": [f"{server.url}/api/v1/oidc/callback"]}
+        with start_provider([client], ["alice", "mallory"], port=port) as provider:
+            yield server, provider
+    finally:
+        servers.close()
+
+
+def new_page(browser: Any, log: RequestLog) -> Any:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    log.attach(context)
+    page = context.new_page()
+    page.js_errors = []
+    page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+    return page
+
+
+def entries(url: str, election_id: str) -> list[dict[str, Any]]:
+    with Client(url) as client:
+        return client.get(f"/elections/{election_id}/entries?start=0&limit=1000")["entries"]
+
+
+def sign_in_at_city(page: Any, booth_url: str, subject: str) -> None:
+    page.goto(booth_url)
+    page.get_by_role("button", name="Sign in with Testville").click()
+    page.get_by_role("heading", name="City login").wait_for()
+    page.get_by_label("Subject").fill(subject)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_sign_in_with_the_city_and_cast(city, browser, tmp_path) -> None:
+    server, provider = city
+    e = make_booth_election(server.url, server.keys / "official.key", tmp_path / "e", "oidc-booth", voters=2)
+    official = read_key_file(server.keys / "official.key", "official")
+    with Client(server.url) as client:
+        assert register_subjects(client, official, e.id, ["alice"]) == 1
+
+    # mallory has an account at the city but is not on this election's list
+    log = RequestLog()
+    page = new_page(browser, log)
+    sign_in_at_city(page, e.booth_url, "mallory")
+    page.wait_for_url(f"{server.url}/api/v1/oidc/callback?*")
+    assert json.loads(page.locator("body").inner_text())["code"] == "oidc_not_registered"
+
+    # alice signs in at the city, comes back signed in, and casts with her credential
+    log = RequestLog()
+    page = new_page(browser, log)
+    sign_in_at_city(page, e.booth_url, "alice")
+    page.get_by_role("heading", name="Your private credential").wait_for()
+    assert "#" not in page.url  # the session token was taken out of the address bar
+    voter = e.voters[0]
+    enter_code(page, voter.code)
+    mark(page, {"park": "Yes", "priorities": ["Lighting"], "budget": {"Tram": 1}})
+    sealed = encrypt(page)
+    assert cast(page) == sealed
+    assert [e["kind"] for e in entries(server.url, e.id)].count("ballot_cast") == 1
+    # the only other origin the browser went to is the provider (for the login page)
+    assert {u.split("/")[2] for u in log.foreign(server.url)} == {provider.issuer.split("/")[2]}
+    assert log.leaks(voter) == []
+    casts = [r for r in log.requests if r["method"] == "POST" and r["url"].endswith("/ballots")]
+    assert casts and all(r["headers"]["authorization"].startswith("Bearer oidc.") for r in casts)
+    assert page.js_errors == []
+
+    # the credential is now bound to alice: another credential is refused for her
+    page = new_page(browser, RequestLog())
+    sign_in_at_city(page, e.booth_url, "alice")
+    page.get_by_role("heading", name="Your private credential").wait_for()
+    enter_code(page, e.voters[1].code)
+    mark(page, {"park": "No", "priorities": ["Benches"], "budget": {}})
+    encrypt(page)
+    page.get_by_role("button", name="Cast this ballot").click()
+    page.get_by_role("alert").first.wait_for()
+    assert "credential" in page.get_by_role("alert").first.inner_text().lower()
+    assert [e["kind"] for e in entries(server.url, e.id)].count("ballot_cast") == 1

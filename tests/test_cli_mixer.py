@@ -181,3 +181,17 @@ def test_a_ranked_and_graded_election_through_the_command_line(server, tmp_path)
     rows = sorted(tuple(r) for r in view.board.ranked[1].decrypted.rows)
     assert rows == sorted([(2, 1, 0), (1, 3, 2), (0, 1, 0)])
     assert json.loads(json.dumps(view.board.ranked[1].count))["winners"] == [1]
+
+
+def test_a_voter_ranks_and_grades_at_the_prompt_and_reviews_in_words(server, tmp_path):
+    e, _ = _election(server, tmp_path, "mix-prompt", mixers=0)
+    voter = e.voters[0]
+    # park: 1; mayor: a repeat is refused and asked again, then 3 1; plans: 3 2; then cast.
+    answers = "1\n3 3\n3 1\n3 2\ny\n"
+    result = invoke(server, "vote", "--login", e.login(voter), "--credential",
+                    e.credential(voter), input=answers)
+    ok(result)
+    assert "enter the options in order of preference" in result.output
+    assert "option 3 is ranked twice" in result.output
+    assert "1st: Cid, 2nd: Ann" in result.output
+    assert "Tram: Great, Bridge: Good" in result.output

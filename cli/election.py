@@ -27,7 +27,7 @@ from cli.console import CliError, note, progress, say, warn
 from cli.keyfiles import new_directory, read_key_file, read_public_key, write_new_file
 from cli.manifest_file import load_manifest
 from cli.options import OrderedGroup, election_argument, official_key_option, server_option
-from cli.ranked_steps import ranked_round
+from cli.ranked_steps import mixnet_status, ranked_round
 from cli.ranked_view import print_sheets, ranked_sheets, sheet_totals
 from cli.results import print_result, question_totals
 from cli.waiting import DEFAULT_TIMEOUT, names, wait_until
@@ -710,6 +710,7 @@ def status_command(election_id: str, server: str) -> None:
         lines.append(
             ("tally", f"posted; {len(view.partials())}/{setup.threshold} partial decryptions")
         )
+    lines += mixnet_status(view)
     lines.append(("result", "published" if view.has(RESULT_PUBLISHED) else "not yet published"))
     if view.has(ELECTION_ABANDONED):
         abandoned = Command.from_entry(view.of_kind(ELECTION_ABANDONED)[0]).body

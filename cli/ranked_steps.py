@@ -22,6 +22,7 @@ import secrets
 from pathlib import Path
 
 from cli import api
+from cli.board_view import BoardView
 from cli.client import Client
 from cli.console import progress
 from cli.mixer import deliver_command
@@ -103,3 +104,21 @@ def ranked_round(client: Client, key: SigningKey, election_id: str) -> tuple[int
     if reasons:
         return None, "; ".join(reasons)
     return posted, ""
+
+
+def mixnet_status(view: BoardView) -> list[tuple[str, str]]:
+    """``evote election status`` lines for the ranked and graded questions (none without)."""
+    manifest = view.setup.manifest
+    if not manifest.mixed_questions:
+        return []
+    board = view.board
+    mixers = len(view.setup.mixers)
+    out = []
+    for q in manifest.mixed_questions:
+        question = manifest.questions[q]
+        mixed = len(board.mixes.get(q, ()))
+        decrypted = sum(1 for (qq, _) in board.mix_partials if qq == q)
+        state = "counted" if q in board.ranked else (
+            f"{mixed}/{mixers} mixes, {decrypted}/{view.setup.threshold} decryptions")
+        out.append((f"{question.id} ({question.method})", state))
+    return out

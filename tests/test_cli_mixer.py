@@ -166,6 +166,8 @@ def test_a_ranked_and_graded_election_through_the_command_line(server, tmp_path)
     for state in e.trustees[:2]:
         out = ok(invoke(server, "trustee", "decrypt", "--state", state, "--timeout", "0"))
         assert "2 mixed lists decrypted" in out.output
+    status = ok(invoke(server, "election", "status", e.id)).output
+    assert "mayor (irv)" in status and "2/2 mixes, 2/2 decryptions" in status
     chart = tmp_path / "tally.svg"
     tallied = ok(invoke(server, "election", "tally", e.id, *official, "--chart", chart))
     assert "Mayor (irv)" in tallied.output and "elected: Bob" in tallied.output

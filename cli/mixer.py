@@ -58,6 +58,7 @@ class MixStatus:
     done: bool
     posted: int = 0
     waiting: str = ""
+    empty: bool = False  # no ballot was counted: there is nothing to mix
 
 
 def mixer_index(view: BoardView, key: SigningKey) -> int:
@@ -110,7 +111,7 @@ def mix_round(
     if waiting:
         return MixStatus(False, posted, f"waiting for {names(sorted(set(waiting)), 'mixer')} "
                                         "to mix first")
-    return MixStatus(True, posted)
+    return MixStatus(True, posted, empty=not mixing.initial)
 
 
 def deliver_command(
@@ -155,23 +156,26 @@ def _on_board(client: Client, election_id: str, kind: str, payload: dict[str, An
     return any(e.kind == kind and canonical_json(e.payload) == want for e in entries)
 
 
-def run_mixer(client: Client, key: SigningKey, election_id: str, timeout: float) -> int:
-    """Wait for this mixer's turns and mix; the number of mixes posted by this run."""
+def run_mixer(client: Client, key: SigningKey, election_id: str, timeout: float) -> int | None:
+    """Wait for this mixer's turns and mix; the number of mixes posted by this run
+    (None: no ballot was counted, so there was nothing to mix)."""
     total = 0
 
-    def check() -> tuple[bool | None, str]:
+    def check() -> tuple[MixStatus | None, str]:
         nonlocal total
         status = mix_round(client, key, election_id)
         total += status.posted
-        return (True if status.done else None), status.waiting
+        return (status if status.done else None), status.waiting
 
-    wait_until(check, timeout=timeout, what="the mixing is not finished",
-               retry_hint="run the mix command again later (what is mixed is kept)")
-    return total
+    last = wait_until(check, timeout=timeout, what="the mixing is not finished",
+                      retry_hint="run the mix command again later (what is mixed is kept)")
+    return None if last.empty else total
 
 
-def _report(posted: int) -> None:
-    if posted:
+def _report(posted: int | None) -> None:
+    if posted is None:
+        say("no ballot was counted: there is nothing to mix")
+    elif posted:
         say(f"{posted} mix{'es' if posted > 1 else ''} posted with proofs of a shuffle")
     else:
         say("this mixer's mixes are already on the board")

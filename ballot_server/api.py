@@ -15,7 +15,6 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 from werkzeug.exceptions import BadRequest
 
 from ballot_server.bodies import LargeBody
-from ballot_server.commands import mix_large_body
 from ballot_server.context import (
     get_service,
     int_arg,
@@ -24,6 +23,7 @@ from ballot_server.context import (
     require_json,
     server_state,
 )
+from ballot_server.mix_bodies import mix_large_body
 from ballot_server.openapi import openapi_document
 from ballot_server.service import REGISTER_VOTERS, Posted
 from evote.encoding import MAX_SAFE_INTEGER

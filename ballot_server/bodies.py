@@ -63,31 +63,6 @@ class LargeBody:
     once the signer is allowed, so a stranger's header costs no look-up."""
 
 
-#: Bytes of a mix body (``mix_posted``) per ciphertext, per row (the shuffle proof's four
-#: commitment and response vectors), and fixed (envelope, the width-long responses):
-#: canonical JSON takes ~110, ~184 and a few KiB; the margins allow a client's own
-#: spacing.  :func:`mix_body_cap` is the route's cap (docs/api.md, "Request size caps").
-MIX_BYTES_PER_CIPHERTEXT = 160
-MIX_BYTES_PER_ROW = 256
-#: ``mix_decryption``: a factor and its DLEQ proof (~170 in canonical JSON);
-#: ``ranked_result``: a decrypted value (a small integer and a comma).
-DECRYPTION_BYTES_PER_CIPHERTEXT = 256
-RESULT_BYTES_PER_CIPHERTEXT = 8
-MIX_FIXED_BYTES = 64 * 1024
-
-
-def mix_body_cap(kind: str, rows: int, width: int, *, sheet: int = 0) -> int:
-    """The largest body a mixnet command of an election with ``rows`` counted ballots may
-    have for a question of ``width`` options: what an honest body of that size takes,
-    with a margin (constants above), so a 100,000-row mix fits and nothing larger does."""
-    per = {
-        "mix_posted": width * MIX_BYTES_PER_CIPHERTEXT + MIX_BYTES_PER_ROW,
-        "mix_decryption": width * DECRYPTION_BYTES_PER_CIPHERTEXT,
-        "ranked_result": width * RESULT_BYTES_PER_CIPHERTEXT,
-    }[kind]
-    return MIX_FIXED_BYTES + sheet + rows * per
-
-
 def read_body(*, small: int, large: int, timeout: float, large_body: LargeBody | None) -> bytes:
     """The raw request body, within the route's cap and the deadline (see module doc).
 

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ballot_server.auth import check_voter_id, issue_login_codes
-from ballot_server.bodies import LargeBody, mix_body_cap
 from ballot_server.facts import ElectionFacts
 from ballot_server.responses import Appended
 from ballot_server.trustee_keys import refuse_reused_trustee_keys
@@ -36,20 +35,8 @@ from evote.errors import (
     SchemaError,
     UnauthorisedSigner,
 )
-from evote.kinds import (
-    ELECTION_CREATED,
-    ELECTION_OPENED,
-    MIX_DECRYPTION,
-    MIX_KINDS,
-    MIX_POSTED,
-    MIXER,
-    OFFICIAL,
-    RANKED_RESULT,
-    TALLY_POSTED,
-    TRUSTEE,
-)
+from evote.kinds import ELECTION_CREATED, ELECTION_OPENED, TALLY_POSTED
 from evote.limits import MAX_VOTERS_PER_REQUEST as MAX_VOTERS_PER_REQUEST
-from evote.mix_payloads import MAX_SHEET_BYTES
 from evote.payloads import (
     COMMAND_KINDS,
     Command,
@@ -60,7 +47,6 @@ from evote.payloads import (
 )
 from evote.ranked import MixInputs, mix_inputs, tally_ciphertexts, tally_shape
 from evote.rules import ExpectedTally
-from evote.signing import VerifyKey
 from evote.tally import aggregate
 
 if TYPE_CHECKING:
@@ -194,36 +180,6 @@ def mixing_of(svc: ElectionService, facts: ElectionFacts) -> MixInputs | None:
     mixing = mix_inputs(manifest, rows, facts.closed)
     svc.cache.put_mixing(facts.election_id, mixing)
     return mixing
-
-
-def mix_large_body(svc: ElectionService, election_id: str, kind: str) -> LargeBody | None:
-    """A mixnet command may be larger than ``EVOTE_MAX_BODY``: a mix of 100,000 rows of
-    width 5 is some 100 MB.  Its cap is computed from the election
-    (:func:`ballot_server.bodies.mix_body_cap`: the counted ballots times the widest
-    mixed question) and it needs an ``Evote-Body-Signature`` from the party the kind
-    names (the mixers, the trustees, the official).  None for every other kind."""
-    if kind not in MIX_KINDS:
-        return None
-    role = {MIX_POSTED: MIXER, MIX_DECRYPTION: TRUSTEE, RANKED_RESULT: OFFICIAL}[kind]
-
-    def allowed(signer: VerifyKey) -> bool:
-        created = svc.facts(election_id).created
-        if role == OFFICIAL:
-            return signer.raw == created.official.raw
-        keys = [m.verify_key for m in created.mixers] if role == MIXER else created.trustees
-        return any(signer.raw == k.raw for k in keys)
-
-    def cap() -> int:
-        facts = svc.facts(election_id)
-        manifest = facts.created.manifest
-        widths = [len(manifest.questions[q].options) for q in manifest.mixed_questions]
-        if facts.closed is None or not widths:
-            return 0  # nothing to mix yet: the small cap
-        rows = svc.store.counted_ballot_indices(election_id)
-        sheet = MAX_SHEET_BYTES if kind == RANKED_RESULT else 0
-        return mix_body_cap(kind, len(rows), max(widths), sheet=sheet)
-
-    return LargeBody(election_id, kind, allowed, cap)
 
 
 def register_voters(

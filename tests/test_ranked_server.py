@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from ballot_server import create_app, db
-from ballot_server.bodies import mix_body_cap
+from ballot_server.mix_bodies import mix_body_cap
 from evote.body_signature import HEADER, sign_body
 from evote.commands import sign_command
 from evote.drbg import SeededRng

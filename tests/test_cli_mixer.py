@@ -56,6 +56,12 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             yield from start_server(work)
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`evote vote` writes its receipt to the working directory."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _mixers(work: Path, n: int = 2) -> tuple[list[Path], list[dict]]:
     keys, listed = [], []
     for i in range(1, n + 1):

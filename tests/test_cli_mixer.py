@@ -133,6 +133,7 @@ def test_a_mixer_killed_while_it_waits_is_simply_run_again(server, tmp_path):
         [sys.executable, "-m", "cli.main", "mixer", "mix", "--key", str(keys[0]),
          "--election", e.id, "--timeout", "120"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=Path(__file__).resolve().parents[1],  # this checkout's cli package
     )
     deadline = time.monotonic() + 60
     line = b""

@@ -32,6 +32,13 @@ ELECTION_PARAM = {
     "required": True,
     "schema": ELECTION_ID,
 }
+# the path parameter of the two by-tracking-code routes (entry, receipt)
+TRACKING_CODE_PARAM = {
+    "name": "tracking_code",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "maxLength": 200},
+}
 BEARER = [{"loginCode": []}]
 
 
@@ -176,15 +183,7 @@ PATHS: dict[str, Any] = {
         "get": _op(
             "The board entry of a cast or audited ballot, by tracking code",
             _json("Entry", "the entry"),
-            params=[
-                ELECTION_PARAM,
-                {
-                    "name": "tracking_code",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "maxLength": 200},
-                },
-            ],
+            params=[ELECTION_PARAM, TRACKING_CODE_PARAM],
         )
     },
     _election("/audits"): {
@@ -204,15 +203,7 @@ PATHS: dict[str, Any] = {
             "A cast or audited ballot's entry and original receipt, by tracking code "
             "(recovering a lost answer, docs/api.md §5.2)",
             _json("BallotReceipt", "the entry and its receipt"),
-            params=[
-                ELECTION_PARAM,
-                {
-                    "name": "tracking_code",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "maxLength": 200},
-                },
-            ],
+            params=[ELECTION_PARAM, TRACKING_CODE_PARAM],
         )
     },
     _election("/entries"): {

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ballot_server import store as queries
 from ballot_server.store import Store
 from evote.checkpoint import (
     Checkpoint,
@@ -44,7 +43,7 @@ def checkpoint_note(
     cp = Checkpoint(
         election_origin(board_key.verify_key, election_id), size, store.root(election_id, size)
     )
-    lines = queries.cosignature_lines(store, election_id, size, cp.root)
+    lines = store.cosignature_lines(election_id, size, cp.root)
     note = sign_checkpoint(cp, board_key).with_signatures(
         NoteSignature.parse_line(line) for line in lines
     )
@@ -67,7 +66,7 @@ def largest_cosigned(
     witnesses posted them (:func:`keep_cosignature`), so this only reassembles
     the note.
     """
-    size = queries.largest_cosigned_size(store, election_id, policy.threshold, max_size=max_size)
+    size = store.largest_cosigned_size(election_id, policy.threshold, max_size=max_size)
     if size is None:
         return None
     return checkpoint_note(store, board_key, election_id, size)
@@ -133,8 +132,7 @@ def keep_cosignature(
     sig = NoteSignature.parse_line(line)
     witness = witness_for(policy, sig)
     verify_cosignature(cp.body(), sig, witness.note_key)
-    queries.add_cosignature(
-        store,
+    store.add_cosignature(
         election_id,
         size=cp.size,
         root=cp.root,

@@ -71,6 +71,11 @@ Run (PostgreSQL needs the throw-away server of scripts/with-postgres.sh)::
 Exit status 0 when every cast was acknowledged and every board check passed;
 1 otherwise.  Missed speed targets are reported, not turned into failures:
 on a shared machine they measure the neighbours too.
+
+Why one module of ~840 lines: it is one benchmark run end to end (start the
+server, set up, cast, check, report, then the proof-serving part); the
+ballot making and the load process are apart (``bench/server_ballots.py``,
+``bench/server_load.py``) because they run in other processes.
 """
 
 from __future__ import annotations

@@ -6,6 +6,12 @@ what it is about to vouch for (the joint key from the trustees' messages, the
 fingerprint from its parts, the encrypted tally from the counted ballots, the
 result from the partial decryptions), so a lying server cannot get the
 official's signature on something the board does not support.
+
+Why one module of ~830 lines: the official's lifecycle is one click group
+whose steps each recompute from the board what the next one signs, and they
+share those board reads; the manifest file, the roster, the results view and
+the official's key are apart (:mod:`cli.manifest_file`, :mod:`cli.roster`,
+:mod:`cli.results`, :mod:`cli.official`).
 """
 
 from __future__ import annotations

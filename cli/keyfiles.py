@@ -43,16 +43,19 @@ SECRET_MODE = 0o600
 PUBLIC_MODE = 0o644
 
 
-def _write_temp(directory: Path, data: bytes, mode: int) -> str:
-    fd, tmp = tempfile.mkstemp(prefix=".evote-", dir=directory)  # created 0600
+def write_temp(directory: Path, data: bytes, mode: int, *, prefix: str = ".evote-") -> str:
+    """A new temporary file in ``directory`` (so a rename into place is atomic) holding
+    ``data``, fsynced, with ``mode``; its path.  Nothing is left behind if this fails."""
+    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=directory)  # created 0600
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-    except OSError:
-        os.unlink(tmp)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
     return tmp
 
@@ -68,7 +71,7 @@ def write_new_file(path: str | os.PathLike[str], data: bytes, *, secret: bool) -
     if target.exists():
         raise CliError(f"{target} already exists; refusing to overwrite it", code="already_exists")
     try:
-        tmp = _write_temp(directory, data, SECRET_MODE if secret else PUBLIC_MODE)
+        tmp = write_temp(directory, data, SECRET_MODE if secret else PUBLIC_MODE)
     except OSError as exc:
         raise CliError(f"cannot write {target}: {exc.strerror or exc}", code="io_error") from None
     try:
@@ -87,7 +90,7 @@ def replace_file(path: str | os.PathLike[str], data: bytes, *, secret: bool) -> 
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     try:
-        tmp = _write_temp(directory, data, SECRET_MODE if secret else PUBLIC_MODE)
+        tmp = write_temp(directory, data, SECRET_MODE if secret else PUBLIC_MODE)
         try:
             os.replace(tmp, target)
         except OSError:

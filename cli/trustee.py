@@ -24,6 +24,11 @@ network failed simply runs the command again:
 The polynomial is kept until ``decrypt`` (which computes the key share from
 the final board and wipes it), so a late complaint can still be answered by
 re-running ``shares`` before the election opens.
+
+Why one module of ~500 lines: the four rounds share the state file (load,
+atomic save, wipe) and the ceremony view, and a trustee's machine runs only
+this group; split by round, the handling of its secrets would be spread over
+several files to audit.
 """
 
 from __future__ import annotations

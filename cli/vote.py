@@ -34,6 +34,11 @@ QUESTION is a question id or its number (1-based), and OPTIONS lists option
 numbers (``park=1;priorities=1,3``) for choice questions, or
 ``option:points`` pairs (``budget=1:3,2:2``) for score questions.  An empty
 list (``priorities=``) selects nothing.
+
+Why one module of ~580 lines: it is one flow, in the order above, and each
+step's helpers serve this command only; what other commands share is apart
+(the sending with back-off in :mod:`cli.sending`, the receipt file in
+:mod:`cli.receipt`).
 """
 
 from __future__ import annotations

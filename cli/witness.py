@@ -31,7 +31,6 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,7 +40,14 @@ import click
 
 from cli.client import Client
 from cli.console import CliError, note, say, warn
-from cli.keyfiles import json_bytes, read_json, warn_if_exposed, write_new_file
+from cli.keyfiles import (
+    SECRET_MODE,
+    json_bytes,
+    read_json,
+    warn_if_exposed,
+    write_new_file,
+    write_temp,
+)
 from cli.options import server_option
 from evote.checkpoint import (
     SIG_COSIGNATURE_V1,
@@ -93,12 +99,8 @@ def write_durably(path: Path, data: bytes) -> None:
     Temporary file in the same directory, write, fsync, rename over ``path``,
     fsync the directory (the rename itself is only durable after that).
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = write_temp(path.parent, data, SECRET_MODE, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -300,3 +300,29 @@ def expect_list(value: Any, path: str, *, length: int | None = None) -> list:
     if length is not None and len(value) != length:
         raise SchemaError(f"{path}: expected {length} items, got {len(value)}")
     return value
+
+
+def expect_matrix(
+    value: Any,
+    path: str,
+    item: Callable[[Any, str], Any],
+    *,
+    rows: tuple[int, int, str],
+    cells: tuple[int, int, str],
+) -> tuple[tuple[Any, ...], ...]:
+    """A JSON list of lists, bounded at both levels, each cell decoded by ``item(cell,
+    its path)``.  ``rows`` and ``cells`` are (least, most, what they are called), so an
+    error reads ``tally.questions[2]: expected 1..64 options``.  The tally's and the
+    mixed rows' messages share this shape."""
+    lo, hi, what = rows
+    cell_lo, cell_hi, cell_what = cells
+    out = expect_list(value, path)
+    if not lo <= len(out) <= hi:
+        raise SchemaError(f"{path}: expected {lo}..{hi} {what}")
+    decoded = []
+    for i, row in enumerate(out):
+        items = expect_list(row, f"{path}[{i}]")
+        if not cell_lo <= len(items) <= cell_hi:
+            raise SchemaError(f"{path}[{i}]: expected {cell_lo}..{cell_hi} {cell_what}")
+        decoded.append(tuple(item(cell, f"{path}[{i}][{j}]") for j, cell in enumerate(items)))
+    return tuple(decoded)

@@ -59,8 +59,8 @@ MAX_TITLE = 500
 MAX_QUESTION_TITLE = 1000
 MAX_OPTION = 500
 MAX_DESCRIPTION = 20_000
-#: Most grades a majority-judgment question may have.
-MAX_GRADES = 64
+#: Most grades the majority-judgment count takes (a manifest allows fewer: MAX_GRADES).
+MAX_COUNTED_GRADES = 64
 #: Widest ranked ballot (candidates) a counting method takes.
 MAX_CANDIDATES = 1024
 
@@ -136,7 +136,7 @@ MAX_SMALL_FILE_BYTES = 256 << 20
 #: A ranked question's option proves a rank in 0..k (k+1 branches per option,
 #: k(k+1) per question): 32 options keep a ballot's question under 1056 branches.
 MAX_RANKED_OPTIONS = 32
-#: Most grade names a graded question may have (grades 0..G-1 per option).
+#: Most grade names a graded question of a manifest may have (grades 0..G-1 per option).
 MAX_GRADES = 20
 #: A count sheet larger than this (canonical bytes) is refused at parse time;
 #: an STV sheet of 32 candidates and every round is far below it.

@@ -37,6 +37,11 @@ fingerprint on its own.
 Titles, option labels and the description may be a plain string or a mapping
 from two-letter language tag to text (``{"en": "Yes", "ru": "Да"}``); they are
 stored as given and read with ``label(lang)``.
+
+Why one module of ~700 lines: the four question kinds, their translations and
+the manifest's cross-question checks are one schema, validated together
+(a question's rules depend on its kind, the manifest's on every question's),
+and the fingerprint hashes the result as one document.
 """
 
 from __future__ import annotations

@@ -16,18 +16,18 @@ or another position cannot be replayed here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from evote.dkg.messages import MAX_TRUSTEES, JointKey
-from evote.encoding import MAX_SAFE_INTEGER, Fields, b64encode, expect_list
+from evote.encoding import MAX_SAFE_INTEGER, Fields, b64encode, expect_matrix
 from evote.errors import DecryptionError, EncodingError, InvalidProof, SchemaError, TallyError
 from evote.group import Point, Rng, Scalar, small_multiple
 from evote.hashing import CTX_MIX_DECRYPTION, enc_int
 from evote.proofs import DleqProof, prove_dleq, verify_dleq
 from evote.shuffle import MAX_ROWS, MAX_WIDTH, RowList
-from evote.tally import combine_factors
+from evote.tally import choose_valid, combine_factors
 
 Factor = tuple[Point, DleqProof]
 
@@ -57,27 +57,29 @@ class RowsPartialDecryption:
         question = f.int("question", lo=0, hi=2**32)
         trustee = f.int("trustee", lo=1, hi=MAX_TRUSTEES)
         digest = f.bytes("list_digest", length=32)
-        rows = expect_list(f.raw("factors"), f.sub("factors"))
-        if not 1 <= len(rows) <= MAX_ROWS:
-            raise SchemaError(f"{f.sub('factors')}: expected 1..{MAX_ROWS} rows")
-        out = []
-        for i, row in enumerate(rows):
-            cells = expect_list(row, f"{f.sub('factors')}[{i}]")
-            if not 1 <= len(cells) <= MAX_WIDTH:
-                raise SchemaError(f"{f.sub('factors')}[{i}]: expected 1..{MAX_WIDTH} factors")
-            decoded = []
-            for col, cell in enumerate(cells):
-                p = f"{f.sub('factors')}[{i}][{col}]"
-                g = Fields(cell, p, required=("factor", "proof"))
-                try:
-                    # alpha of a mixed row is never the identity, so neither is x_j·alpha.
-                    decoded.append(
-                        (Point.from_json(g.raw("factor")), DleqProof.from_json(g.raw("proof"), g.sub("proof")))
-                    )
-                except EncodingError as exc:
-                    raise type(exc)(f"{p}: {exc.message}") from None
-            out.append(tuple(decoded))
+        out = _row_matrix(f.raw("factors"), f.sub("factors"), "factors", _factor)
         return cls(question, trustee, digest, tuple(out))
+
+
+def _row_matrix(value: Any, path: str, word: str, item: Callable[[Any, str], Any]) -> tuple:
+    """A JSON list of 1..MAX_ROWS rows of 1..MAX_WIDTH cells (``word`` names the cells),
+    each cell decoded by ``item(cell, its path)``: the one shape of both messages here."""
+    return expect_matrix(value, path, item, rows=(1, MAX_ROWS, "rows"), cells=(1, MAX_WIDTH, word))
+
+
+def _factor(cell: Any, path: str) -> Factor:
+    g = Fields(cell, path, required=("factor", "proof"))
+    try:
+        # alpha of a mixed row is never the identity, so neither is x_j·alpha.
+        return Point.from_json(g.raw("factor")), DleqProof.from_json(g.raw("proof"), g.sub("proof"))
+    except EncodingError as exc:
+        raise type(exc)(f"{path}: {exc.message}") from None
+
+
+def _small_value(cell: Any, path: str) -> int:
+    if not isinstance(cell, int) or isinstance(cell, bool) or not 0 <= cell <= MAX_SAFE_INTEGER:
+        raise SchemaError(f"{path}: expected a non-negative integer")
+    return cell
 
 
 def _context(fingerprint: bytes, question: int, digest: bytes, trustee: int, row: int, col: int) -> list[bytes]:
@@ -140,36 +142,11 @@ def verify_partial_rows(
 def _choose(
     fingerprint: bytes, question: int, rows: RowList, partials: Iterable[RowsPartialDecryption], joint_key: JointKey
 ) -> list[RowsPartialDecryption]:
-    """The t lowest-indexed valid partial decryptions, or a DecryptionError saying why not."""
-    by_trustee: dict[int, RowsPartialDecryption] = {}
-    for p in partials:
-        if p.trustee in by_trustee:
-            raise DecryptionError(
-                f"trustee {p.trustee}: more than one partial decryption", detail={"trustee": p.trustee}
-            )
-        by_trustee[p.trustee] = p
-    chosen: list[RowsPartialDecryption] = []
-    problems: list[str] = []
-    for j in sorted(by_trustee):
-        if len(chosen) == joint_key.threshold:
-            break
-        key = joint_key.verification_keys.get(j)
-        if key is None:
-            problems.append(f"trustee {j}: not a qualified trustee")
-            continue
-        try:
-            verify_partial_rows(fingerprint, question, key, rows, by_trustee[j])
-        except DecryptionError as exc:
-            problems.append(exc.message)
-            continue
-        chosen.append(by_trustee[j])
-    if len(chosen) < joint_key.threshold:
-        why = f" ({'; '.join(problems)})" if problems else ""
-        raise DecryptionError(
-            f"need {joint_key.threshold} valid partial decryptions, have {len(chosen)}{why}",
-            detail={"valid": [p.trustee for p in chosen], "problems": problems},
-        )
-    return chosen
+    """The t lowest-indexed valid partial decryptions, or a DecryptionError saying why not
+    (:func:`evote.tally.choose_valid`, the tally's rule)."""
+    return choose_valid(
+        partials, joint_key, lambda key, p: verify_partial_rows(fingerprint, question, key, rows, p)
+    )
 
 
 def _plaintext_points(rows: RowList, chosen: Sequence[RowsPartialDecryption]) -> list[list[Point]]:
@@ -196,18 +173,7 @@ class DecryptedRows:
         f = Fields(obj, path, required=("question", "list_digest", "rows"))
         question = f.int("question", lo=0, hi=2**32)
         digest = f.bytes("list_digest", length=32)
-        rows = expect_list(f.raw("rows"), f.sub("rows"))
-        if not 1 <= len(rows) <= MAX_ROWS:
-            raise SchemaError(f"{f.sub('rows')}: expected 1..{MAX_ROWS} rows")
-        out = []
-        for i, row in enumerate(rows):
-            cells = expect_list(row, f"{f.sub('rows')}[{i}]")
-            if not 1 <= len(cells) <= MAX_WIDTH:
-                raise SchemaError(f"{f.sub('rows')}[{i}]: expected 1..{MAX_WIDTH} values")
-            for col, v in enumerate(cells):
-                if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_SAFE_INTEGER:
-                    raise SchemaError(f"{f.sub('rows')}[{i}][{col}]: expected a non-negative integer")
-            out.append(tuple(cells))
+        out = _row_matrix(f.raw("rows"), f.sub("rows"), "values", _small_value)
         return cls(question, digest, tuple(out))
 
 

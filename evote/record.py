@@ -21,9 +21,9 @@ the only bytes there are.  Parsing errors are :class:`SchemaError` or
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from evote.board import Entry, SignedTreeHead
 from evote.checkpoint import Checkpoint, Note
@@ -31,6 +31,8 @@ from evote.commands import check_election_id
 from evote.encoding import Fields, canonical_json, parse_json
 from evote.errors import EncodingError, EvoteError, SchemaError
 from evote.signing import VerifyKey
+
+T = TypeVar("T")
 
 FORMAT = "evote-record"
 VERSION = 1
@@ -148,20 +150,19 @@ def iter_lines(data: bytes | Iterable[bytes], name: str) -> Iterator[tuple[int, 
 
 def parse_board_line(line: bytes, number: int) -> Entry:
     """The entry on line ``number`` (1-based) of ``board.jsonl``."""
-    where = f"{BOARD_FILE} line {number}"
-    try:
-        return Entry.from_json(_canonical_document(line.rstrip(b"\n"), where))
-    except EvoteError as exc:
-        if exc.message.startswith(where):
-            raise
-        raise _located(where, exc) from None
+    return _parse_line(Entry.from_json, BOARD_FILE, line, number)
 
 
 def parse_tree_head_line(line: bytes, number: int) -> SignedTreeHead:
     """The signed head on line ``number`` (1-based) of ``tree-heads.jsonl``."""
-    where = f"{TREE_HEADS_FILE} line {number}"
+    return _parse_line(SignedTreeHead.from_json, TREE_HEADS_FILE, line, number)
+
+
+def _parse_line(decode: Callable[[Any], T], name: str, line: bytes, number: int) -> T:
+    """One canonical JSON line of file ``name``, decoded; every error names the file and line."""
+    where = f"{name} line {number}"
     try:
-        return SignedTreeHead.from_json(_canonical_document(line.rstrip(b"\n"), where))
+        return decode(_canonical_document(line.rstrip(b"\n"), where))
     except EvoteError as exc:
         if exc.message.startswith(where):
             raise

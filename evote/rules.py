@@ -32,6 +32,11 @@ id (the DKG helper's extension point: see :meth:`BoardState._rule_for`).
 
 ``fold`` is ``apply`` without the checks, for replaying a board that was
 checked when it was written (the server's own database).
+
+Why one module of ~840 lines: :class:`BoardState` is one fold, and every
+command rule reads and extends the same state; the rule table is apart
+(:mod:`evote.rulebook`) and the mixnet rules are a mixin of their own
+(:class:`evote.mix_rules.MixnetRules`).
 """
 
 from __future__ import annotations

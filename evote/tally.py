@@ -22,13 +22,13 @@ option, trustee or election cannot be moved to another.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from evote.dkg.messages import MAX_TRUSTEES, JointKey
 from evote.elgamal import Ciphertext, discrete_log
-from evote.encoding import MAX_SAFE_INTEGER, Fields, expect_list
+from evote.encoding import MAX_SAFE_INTEGER, Fields, expect_matrix
 from evote.errors import DecryptionError, EncodingError, InvalidProof, SchemaError, TallyError
 from evote.group import IDENTITY, Point, Rng, Scalar, small_multiple
 from evote.hashing import CTX_DECRYPTION, enc_int
@@ -55,16 +55,10 @@ def _check_shape(shape: Sequence[int]) -> tuple[int, ...]:
 
 def _matrix(value: Any, path: str, item: Any) -> tuple[tuple[Any, ...], ...]:
     """A JSON list of non-empty lists (questions of options), decoded item by item."""
-    rows = expect_list(value, path)
-    if not 0 <= len(rows) <= MAX_QUESTIONS:  # 0: only mixed questions (see _check_shape)
-        raise SchemaError(f"{path}: expected 0..{MAX_QUESTIONS} questions")
-    out = []
-    for q, row in enumerate(rows):
-        cells = expect_list(row, f"{path}[{q}]")
-        if not 1 <= len(cells) <= MAX_OPTIONS:
-            raise SchemaError(f"{path}[{q}]: expected 1..{MAX_OPTIONS} options")
-        out.append(tuple(item(cell, f"{path}[{q}][{o}]") for o, cell in enumerate(cells)))
-    return tuple(out)
+    # 0 questions: only mixed questions (see _check_shape)
+    return expect_matrix(
+        value, path, item, rows=(0, MAX_QUESTIONS, "questions"), cells=(1, MAX_OPTIONS, "options")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +288,28 @@ def _choose_partials(
     joint_key: JointKey,
 ) -> list[PartialDecryption]:
     """The t lowest-indexed valid partial decryptions, or a DecryptionError naming why not."""
-    by_trustee: dict[int, PartialDecryption] = {}
+    return choose_valid(
+        partials, joint_key, lambda key, p: verify_partial(fingerprint, key, tally, p)
+    )
+
+
+class _ByTrustee(Protocol):
+    """A partial decryption of either kind: all :func:`choose_valid` reads of it."""
+
+    @property
+    def trustee(self) -> int: ...
+
+
+P = TypeVar("P", bound=_ByTrustee)
+
+
+def choose_valid(
+    partials: Iterable[P], joint_key: JointKey, verify: Callable[[Point, P], None]
+) -> list[P]:
+    """The t lowest-indexed partial decryptions that ``verify(trustee's key, partial)``
+    accepts, or a DecryptionError naming why not: one trustee posting twice, a trustee
+    outside QUAL, each proof that failed.  The tally's and the mixed rows' rule."""
+    by_trustee: dict[int, P] = {}
     for p in partials:
         if p.trustee in by_trustee:
             raise DecryptionError(
@@ -303,7 +318,7 @@ def _choose_partials(
             )
         by_trustee[p.trustee] = p
     t = joint_key.threshold
-    chosen: list[PartialDecryption] = []
+    chosen: list[P] = []
     problems: list[str] = []
     for j in sorted(by_trustee):
         if len(chosen) == t:
@@ -313,7 +328,7 @@ def _choose_partials(
             problems.append(f"trustee {j}: not a qualified trustee")
             continue
         try:
-            verify_partial(fingerprint, key, tally, by_trustee[j])
+            verify(key, by_trustee[j])
         except DecryptionError as exc:
             problems.append(exc.message)
             continue

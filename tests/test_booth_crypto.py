@@ -262,3 +262,59 @@ def test_credential_code_typos_are_judged_alike_by_js_and_python() -> None:
     assert len(typos) > 54 * 31
     assert all(o.get("reason") == "checksum" for o in outs[4:]), [
         (t, o) for t, o in zip(typos, outs[4:], strict=True) if o.get("reason") != "checksum"][:3]
+
+
+RANKED_MANIFEST = {
+    "election_id": "bridge-ranked",
+    "title": "Ranked bridge poll",
+    "questions": [
+        {"id": "council", "title": "Rank", "options": ["A", "B", "C", "D", "E"],
+         "kind": "ranked", "method": "stv", "seats": 2},
+        {"id": "mayor", "title": "Rank", "options": ["M", "N"], "kind": "ranked", "method": "borda"},
+        {"id": "plans", "title": "Grade", "options": ["P", "Q", "R"], "kind": "grades",
+         "grades": [{"en": "Bad", "ru": "Плохо"}, {"en": "Good", "ru": "Хорошо"}]},
+    ],
+}
+
+
+def test_js_ranked_and_graded_ballots_verify_in_python(election) -> None:
+    """A booth ballot for ranked and graded questions passes Python's verify_ballot and
+    verify_audit (ranges 0..k and 0..G-1, no sum proof); so does an ill-formed ranking,
+    which the proofs do not exclude (the booth's screen does; the counting rule decides)."""
+    _, voters = election
+    rng = SeededRng(b"test_booth_crypto/ranked")
+    coefficients = [[Scalar.random(rng) for _ in range(2)] for _ in range(2)]
+    commitments = [[Point.base_mul(a) for a in row] for row in coefficients]
+    joint = commitments[0][0] + commitments[1][0]
+    creds = CredentialList(tuple(PublicCredential(k.verify_key, 1) for k in voters))
+    manifest = Manifest.from_json(RANKED_MANIFEST)
+    ctx = ElectionContext.build(manifest, joint, commitments, creds)
+    base = {
+        "manifest": RANKED_MANIFEST,
+        "joint_key": joint.to_json(),
+        "trustee_commitments": [[c.to_json() for c in row] for row in commitments],
+        "credentials_digest_hex": creds.digest().hex(),
+    }
+    selections = [
+        [[3, 1, 2, 0, 0], [1, 2], [1, 0, 1]],
+        [[0, 0, 0, 0, 0], [0, 0], [0, 0, 0]],
+        [[5, 4, 3, 2, 1], [2, 1], [1, 1, 1]],
+        [[2, 2, 0, 5, 0], [0, 2], [0, 1, 0]],  # ill-formed: a repeat and a gap
+    ]
+    reqs = [{**base, "op": "ballot", "seed_hex": voters[i].seed.hex(), "selections": sel}
+            for i, sel in enumerate(selections)]
+    reqs.append({**base, "op": "manifest_digest"})
+    *outs, digest = bridge(reqs)
+    assert digest["hex"] == manifest.digest().hex()
+    for sel, out in zip(selections, outs, strict=True):
+        assert out["fingerprint_hex"] == ctx.fingerprint.hex()
+        ballot = Ballot.from_json(out["ballot"], manifest)
+        verify_ballot(ctx, ballot)
+        assert ballot.tracking_code == out["tracking_code"]
+        audited = AuditedBallot.from_json(out["audited"], manifest)
+        assert [list(row) for row in audited.selections] == sel
+        verify_audit(ctx, audited)
+    # A rank above k is refused by the booth before anything is encrypted.
+    bad = bridge([{**base, "op": "ballot", "seed_hex": voters[0].seed.hex(),
+                   "selections": [[6, 0, 0, 0, 0], [0, 0], [0, 0, 0]]}])[0]
+    assert (bad["error"], bad["reason"]) == ("invalid_ballot", "value")

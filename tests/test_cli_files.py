@@ -154,7 +154,7 @@ def test_yaml_manifest_keeps_yes_and_no_as_text():
         ),
         ((b"    min: 1\n", b""), "poll.yaml:4: manifest.questions[0]: missing field 'min'"),
         (
-            (b"kind: choice\n    min: 0", b"kind: ranked\n    min: 0"),
+            (b"kind: choice\n    min: 0", b"kind: approval\n    min: 0"),
             "poll.yaml:14: manifest.questions[1].kind",
         ),
         (

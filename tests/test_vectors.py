@@ -16,8 +16,10 @@ import pytest
 from evote.drbg import SeededRng
 from evote.elgamal import Ciphertext, encrypt
 from evote.errors import InvalidPoint, InvalidScalar
+from evote.fingerprint import ElectionContext
 from evote.group import Point, Scalar, small_multiple
 from evote.hashing import hash_to_scalar, tagged_hash, transcript
+from evote.manifest import Manifest
 from evote.proofs import (
     DleqProof,
     RangeProof,
@@ -93,3 +95,61 @@ def test_proof_vectors_verify() -> None:
     for case in v["range"]:
         ct = Ciphertext.from_json(case["ciphertext"])
         verify_range(ctx, key, ct, case["lo"], case["hi"], RangeProof.from_json(case["proof"]))
+
+
+def test_ranked_ballot_vector_verifies_and_its_tampered_forms_do_not() -> None:
+    """tests/vectors/ballot_ranked.json (ranked and graded questions, mixers in the
+    manifest): the booth reproduces it byte for byte (test/ranked.test.js); here
+    Python reads it back and checks the ballot, the audit, and what tampering does."""
+    from evote.ballot import AuditedBallot, Ballot, verify_audit, verify_ballot
+    from evote.errors import AuditMismatch, InvalidSignature, SchemaError
+    from tools.ballot_vectors import ranked_ballot_vectors
+
+    v = load("ballot_ranked.json")
+    manifest = Manifest.from_json(v["manifest"])
+    assert manifest.canonical().hex() == v["manifest_canonical_hex"]
+    assert [q.kind for q in manifest.questions] == ["ranked", "ranked", "grades", "choice"]
+    assert not any(q.needs_sum_proof for q in manifest.questions[:3])
+    # The vector's credential list is rebuilt by the generator; its digest is in the file.
+    assert ranked_ballot_vectors()["credentials_digest_hex"] == v["credentials_digest_hex"]
+    ballot = Ballot.from_json(v["ballot"], manifest)
+    assert ballot.tracking_code == v["tracking_code"]
+    assert all("sum_proof" not in a for a in v["ballot"]["answers"][:3])
+    assert len(v["ballot"]["answers"][0]["proofs"][0]) == 5  # one branch per rank 0..4
+    assert len(v["ballot"]["answers"][2]["proofs"][0]) == 4  # one branch per grade 0..3
+
+    swapped = json.loads(json.dumps(v["ballot"]))
+    row = swapped["answers"][0]["choices"]
+    row[0], row[1] = row[1], row[0]
+    lying = json.loads(json.dumps(v["audited"]))
+    lying["selections"][0] = [1, 2, 3, 0]
+    extra = json.loads(json.dumps(v["ballot"]))
+    extra["answers"][0]["sum_proof"] = extra["answers"][0]["proofs"][0]
+    with pytest.raises(SchemaError):
+        Ballot.from_json(extra, manifest)
+    ctx = _ranked_context(v, manifest)
+    assert ctx.fingerprint.hex() == v["fingerprint_hex"]
+    verify_ballot(ctx, ballot)
+    verify_audit(ctx, AuditedBallot.from_json(v["audited"], manifest))
+    with pytest.raises(InvalidSignature):
+        verify_ballot(ctx, Ballot.from_json(swapped, manifest))
+    with pytest.raises(AuditMismatch):
+        verify_audit(ctx, AuditedBallot.from_json(lying, manifest))
+
+
+def _ranked_context(v: dict, manifest: Manifest) -> ElectionContext:
+    """The vector's election context, rebuilt the way tools/ballot_vectors.py makes it."""
+    from evote.credentials import CredentialList, PublicCredential
+    from evote.signing import SigningKey
+    from tools.ballot_vectors import RANKED_SEED
+
+    rng = SeededRng(RANKED_SEED)
+    for _ in range(2):
+        SigningKey.generate(rng)  # the mixers
+    for _ in range(4):
+        Scalar.random(rng)  # the trustees' coefficients (their commitments are in the file)
+    voters = [SigningKey.generate(rng) for _ in range(2)]
+    credentials = CredentialList(tuple(PublicCredential(k.verify_key, 1) for k in voters))
+    assert credentials.digest().hex() == v["credentials_digest_hex"]
+    commitments = [[Point.from_json(c) for c in row] for row in v["trustee_commitments"]]
+    return ElectionContext.build(manifest, Point.from_json(v["joint_key"]), commitments, credentials)

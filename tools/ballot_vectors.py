@@ -111,3 +111,71 @@ def ballot_vectors() -> dict:
             for data in (b"", b"\x00", b"\xff", bytes(range(10)), b"\xff" * 7)
         ],
     }
+
+
+# --- ranked and graded questions (issue 16): tests/vectors/ballot_ranked.json ------------
+
+RANKED_SEED = b"vectors/ballot-ranked"
+
+RANKED_MANIFEST = {
+    "election_id": "vector-ranked",
+    "title": {"en": "Ranked vector poll", "ru": "Тестовое рейтинговое голосование"},
+    "questions": [
+        {"id": "council", "title": {"en": "Rank the council candidates", "ru": "Расставьте кандидатов"},
+         "options": ["Ada", "Boris", "Chen", "Dara"], "kind": "ranked", "method": "stv", "seats": 2},
+        {"id": "mayor", "title": "Rank for mayor", "options": ["Eve", "Farid", "Gleb"],
+         "kind": "ranked", "method": "irv"},
+        {"id": "plans", "title": {"en": "Grade each plan", "ru": "Оцените каждый план"},
+         "options": [{"en": "Tram", "ru": "Трамвай"}, {"en": "Parks", "ru": "Парки"}, "Library"],
+         "kind": "grades",
+         "grades": [{"en": "Reject", "ru": "Отвергнуть"}, {"en": "Fair", "ru": "Удовлетворительно"},
+                    {"en": "Good", "ru": "Хорошо"}, {"en": "Excellent", "ru": "Отлично"}]},
+        {"id": "park", "title": "Choose one", "options": ["Yes", "No"],
+         "kind": "choice", "min": 1, "max": 1},
+    ],
+}
+#: Rank 1..k per option (0 unranked); a grade 0..G-1 (worst first); then a choice.
+RANKED_SELECTIONS = [[2, 1, 3, 0], [0, 1, 0], [3, 0, 2], [1, 0]]
+
+
+def ranked_ballot_vectors() -> dict:
+    """A ballot with two ranked questions, a graded one and a choice, for manifests
+    that also name their mixers: the booth must write the same manifest
+    canonical form (method, seats, grades, mixers) and make the same ballot."""
+    rng = SeededRng(RANKED_SEED)
+    mixers = [SigningKey.generate(rng).verify_key for _ in range(2)]
+    doc = {**RANKED_MANIFEST,
+           "mixers": [{"index": i, "verify_key": k.to_json()} for i, k in enumerate(mixers, start=1)]}
+    manifest = Manifest.from_json(doc)
+    secrets = [[Scalar.random(rng) for _ in range(2)] for _ in range(2)]
+    commitments = [[Point.base_mul(a) for a in row] for row in secrets]
+    joint_key = commitments[0][0] + commitments[1][0]
+    voters = [SigningKey.generate(rng) for _ in range(2)]
+    credentials = CredentialList(tuple(PublicCredential(k.verify_key, 1) for k in voters))
+    ctx = ElectionContext.build(manifest, joint_key, commitments, credentials)
+    voter = voters[0]
+    ballot, ballot_secrets = encrypt_ballot(ctx, voter, RANKED_SELECTIONS, SeededRng(RANKED_SEED + b"/encrypt"))
+    audited = AuditedBallot.from_secrets(ballot, ballot_secrets)
+    return {
+        "description": (
+            "A ballot of ranked (rank 1..k, 0 unranked) and graded (grade 0..G-1) questions: "
+            "one range proof per option over 0..k or 0..G-1 and no sum proof. encrypt_seed_hex "
+            "seeds SeededRng for encrypt_ballot as in ballot.json."
+        ),
+        "manifest": doc,
+        "manifest_canonical_hex": _hex(manifest.canonical()),
+        "manifest_digest_hex": _hex(manifest.digest()),
+        "joint_key": joint_key.to_json(),
+        "trustee_commitments": [[c.to_json() for c in row] for row in commitments],
+        "credentials_digest_hex": _hex(credentials.digest()),
+        "fingerprint_hex": _hex(ctx.fingerprint),
+        "voter_seed_hex": _hex(voter.seed),
+        "selections": RANKED_SELECTIONS,
+        "encrypt_seed_hex": _hex(RANKED_SEED + b"/encrypt"),
+        "randomness": ballot_secrets.randomness.to_json(),
+        "ballot": ballot.to_json(),
+        "ballot_content_hex": _hex(ballot.content_for_signature()),
+        "ballot_hash_hex": _hex(ballot.ballot_hash()),
+        "tracking_code": ballot.tracking_code,
+        "audited": audited.to_json(),
+    }

@@ -23,6 +23,10 @@ Everything is deterministic: keys, ceremony and ballot randomness come from
 ``evote.drbg.SeededRng`` seeded per case, times are a fixed clock, and
 Ed25519 signatures are deterministic, so the same plan always gives the same
 bytes.  Never use any of this for a real election.
+
+Why one module of ~620 lines: the :class:`Builder` holds every party's keys
+and the :class:`Plan` renderer rebuilds what those keys sign (chain, tree,
+heads, checkpoint); a case is written against both, so they stay together.
 """
 
 from __future__ import annotations

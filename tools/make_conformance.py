@@ -12,6 +12,11 @@ credential, the server's board key): re-signed, re-chained, with the Merkle tree
 and every tree head rebuilt and re-signed, so that only the rule it is named
 after can catch it.  Its expected failures say which check fails, with which
 error code and rule id (docs/rules.md), at which entry.
+
+Why one module of ~1,460 lines: it is the suite's catalogue -- one short
+function per case, each naming the rule it breaks -- and reads best as one
+list in the order of ``docs/conformance.md``; the machinery is apart in
+``tools/conformance_kit.py``.
 """
 
 from __future__ import annotations

@@ -158,10 +158,11 @@ GENERATORS: dict[str, Callable[[], dict]] = {
 def _register_ballot_vectors() -> None:
     """Ballot vectors need the manifest/ballot layer; added when it is importable."""
     try:
-        from tools.ballot_vectors import ballot_vectors
+        from tools.ballot_vectors import ballot_vectors, ranked_ballot_vectors
     except ImportError:
         return
     GENERATORS["ballot.json"] = ballot_vectors
+    GENERATORS["ballot_ranked.json"] = ranked_ballot_vectors
 
 
 def render(gen: Callable[[], dict]) -> str:

@@ -248,14 +248,8 @@ def receipt_command(receipt_file: Path, source: str, election: str | None,
     """Check that a receipt's ballot is on the board, unchanged, and never rewritten since."""
     from verifier.receipt import verify_receipt
 
-    def action() -> Report:
-        obj = _read_json_file(receipt_file, "receipt")
-        src = open_source(source, election=election, board_key=board_key)
-        try:
-            return verify_receipt(load_record(src, board_key), obj)
-        finally:
-            src.close()
-
+    action = _file_against_record(receipt_file, "receipt", source, election, board_key,
+                                  verify_receipt)
     _run(action, as_json=as_json, html=html, quiet=quiet)
 
 
@@ -276,15 +270,26 @@ def audit_command(audit_file: Path, source: str | None, source_option: str | Non
 
     source = _one_source(source, source_option, note=not (as_json or quiet))
 
+    action = _file_against_record(audit_file, "audited ballot", source, election, board_key,
+                                  verify_audit_file)
+    _run(action, as_json=as_json, html=html, quiet=quiet)
+
+
+def _file_against_record(path: Path, what: str, source: str, election: str | None,
+                         board_key: str | None,
+                         verify: Callable[[Record, Any], Report]) -> Callable[[], Report]:
+    """The action of a one-file command (receipt, audit): read the JSON file, load the
+    record from SOURCE and check the file against it, closing the source after."""
+
     def action() -> Report:
-        obj = _read_json_file(audit_file, "audited ballot")
+        obj = _read_json_file(path, what)
         src = open_source(source, election=election, board_key=board_key)
         try:
-            return verify_audit_file(load_record(src, board_key), obj)
+            return verify(load_record(src, board_key), obj)
         finally:
             src.close()
 
-    _run(action, as_json=as_json, html=html, quiet=quiet)
+    return action
 
 
 def _one_source(argument: str | None, option: str | None, *, note: bool) -> str:

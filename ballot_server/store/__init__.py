@@ -21,10 +21,10 @@ sees a prefix of the board.  Writing goes through ``with
 store.locked(election_id) as board:`` (see :mod:`.append`).
 
 Every name other code imports from ``ballot_server.store`` is re-exported
-here, so callers need not know the layout.  The module-level functions at the
-end are the older spelling of methods (``command_entries(store, ...)`` is
-``store.command_entries(...)``), kept for the callers outside the package
-until they call the methods.
+here, so callers need not know the layout.  The three module-level functions
+at the end (``sign_head_locked``, ``add_cosignature``, ``iter_signed_head_bytes``)
+are the older spelling of methods, kept FOR THE TESTS ONLY (``tests/`` imports
+them); no code in ``ballot_server/`` calls them -- it calls the methods.
 """
 
 from __future__ import annotations
@@ -56,15 +56,7 @@ __all__ = [
     "Voter",
     "add_cosignature",
     "binding_needed",
-    "command_entries",
-    "cosignature_lines",
-    "entries_at",
-    "entry_locked",
-    "first_head_covering",
-    "first_head_covering_locked",
     "iter_signed_head_bytes",
-    "kind_counts",
-    "largest_cosigned_size",
     "login_code_hash",
     "sign_head_locked",
 ]
@@ -80,19 +72,12 @@ class Store(Appends, BoardReads, SignedHeads, VoterRegistry, Cosignatures):
     """
 
 
-# --- the older module-level spelling of methods (callers outside the package) -------
-# Each is the method itself, taken from its class: ``command_entries(store, e, a, b)``
-# is ``store.command_entries(e, a, b)``, ``sign_head_locked(board, key, t)`` is
-# ``board.sign_head(key, t)``.
+# --- the older module-level spelling of methods: for the tests only -----------------
+# Each is the method itself, taken from its class: ``add_cosignature(store, e, ...)`` is
+# ``store.add_cosignature(e, ...)``, ``sign_head_locked(board, key, t)`` is
+# ``board.sign_head(key, t)``.  The server calls the methods; drop a name here once no
+# test imports it.
 
-command_entries = Store.command_entries
-kind_counts = Store.kind_counts
-entries_at = Store.entries_at
-iter_signed_head_bytes = Store.iter_signed_head_bytes
-first_head_covering = Store.first_head_covering
 add_cosignature = Store.add_cosignature
-cosignature_lines = Store.cosignature_lines
-largest_cosigned_size = Store.largest_cosigned_size
+iter_signed_head_bytes = Store.iter_signed_head_bytes
 sign_head_locked = BoardHandle.sign_head
-first_head_covering_locked = BoardHandle.first_head_covering
-entry_locked = BoardHandle.entry

@@ -25,7 +25,7 @@ from functools import cmp_to_key
 from evote.counting.ballots import check_rows, tie_priority
 from evote.counting.sheet import CountResult
 from evote.errors import CountError
-from evote.limits import MAX_GRADES as MAX_GRADES
+from evote.limits import MAX_COUNTED_GRADES as MAX_GRADES
 
 
 def lower_median(counts: Sequence[int], n: int) -> int:

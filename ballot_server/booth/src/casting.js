@@ -6,7 +6,7 @@
 import { ApiError, NetworkError } from './api.js';
 import { encryptBallot } from './ballot.js';
 import { FINAL_REFUSALS, canAudit, step as castStep, validRecord } from './caststate.js';
-import { auditVerdict, ballotHashOf, castScreen, checkedReceipt, lookedUpReceipt } from './checks.js';
+import { auditVerdict, ballotHashOf, castScreen, checkedReceipt, firstBreach, lookedUpReceipt } from './checks.js';
 import { fromUtf8 } from './encoding.js';
 import { EvoteError } from './errors.js';
 import { systemRng } from './group.js';
@@ -162,6 +162,14 @@ export function resumeCast() {
 // --- the voter's actions -----------------------------------------------------------
 
 export async function seal() {
+  // The review is reached only through the ballot's rules, but a restored or
+  // altered state could skip them: a ranking with a repeat or a gap (or any
+  // other breach) goes back to the ballot, with its messages, not into a ballot.
+  if (firstBreach(S.election.manifest, S.selections) !== null) {
+    S.attempted = true;
+    go('ballot');
+    return;
+  }
   const sealed = await busy('review.encrypting', () => encryptBallot(S.election.ctx, S.seed, S.selections, systemRng));
   sealBallot(sealed);
 }

@@ -17,6 +17,7 @@ import {
   leafHash, receiptFromJson, signedTreeHeadFromJson, verifyInclusion, verifyReceipt, verifySignedTreeHead,
 } from './merkle.js';
 import { checkReason } from './messages.js';
+import { gradingProblem, rankingProblem } from './ranking.js';
 import { verifyCosignedInclusion } from './witness.js';
 
 // ---------------------------------------------------------------------------
@@ -244,12 +245,43 @@ export function auditVerdict(ctx, ballot, secrets, shown) {
 // The ballot's rules, and where the booth stands
 // ---------------------------------------------------------------------------
 
-/** The rule breach of question q for `values`, or null (`final`: also too few, once the voter pressed Review). */
-export function breach(q, values, { final }) {
+/** A choice or score question's rule: the total within [min, max]. */
+function totalBreach(q, values, { final }) {
   const total = values.reduce((a, b) => a + b, 0);
   if (total > q.max) return { key: `q.error.too_many.${q.kind}`, params: { total, max: q.max } };
   if (final && total < q.min) return { key: `q.error.too_few.${q.kind}`, params: { total, min: q.min } };
   return null;
+}
+
+/**
+ * A ranked question's rule (ranking.js): each rank once, no gap.  The params
+ * carry ranks as numbers and options as indices; the screen words them
+ * (ordinals and labels in the voter's language).
+ */
+function rankedBreach(q, values, { final }) {
+  const problem = rankingProblem(values, q.options.length, { final });
+  if (problem === null) return null;
+  return { key: `q.error.rank_${problem.reason}`, params: problem };
+}
+
+/** A graded question's rule: one grade of the question's own per option. */
+function gradesBreach(q, values) {
+  const problem = gradingProblem(values, q.options.length, q.grades.length);
+  return problem === null ? null : { key: 'q.error.grade_value', params: problem };
+}
+
+/**
+ * kind → breach(q, values, {final}): each question kind's own rule.  The
+ * screens' QUESTION_KINDS (screens/questions.js) shows what these return;
+ * addQuestionKind registers a new kind's rule here.
+ */
+export const QUESTION_RULES = { choice: totalBreach, score: totalBreach, ranked: rankedBreach, grades: gradesBreach };
+
+/** The rule breach of question q for `values`, or null (`final`: also too few or a gap, once the voter pressed Review). */
+export function breach(q, values, { final }) {
+  const rule = QUESTION_RULES[q.kind];
+  if (rule === undefined) throw new Error(`no rule for question kind ${q.kind}`);
+  return rule(q, values, { final });
 }
 
 /** The index of the first question whose selections break its rule, or null. */

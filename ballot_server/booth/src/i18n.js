@@ -40,3 +40,14 @@ export function format(catalogue, lang, key, params = {}) {
 }
 
 export const t = (key, params) => format(CATALOGUES[current], current, key, params);
+
+/**
+ * "1st", "2nd", "3rd" / "1-й", "2-й": a rank in the current language.  The
+ * ordinal form is chosen by Intl.PluralRules({type: 'ordinal'}), one
+ * catalogue key per form (rank.ordinal.one|two|few|other).
+ */
+export function ordinal(n) {
+  const form = new Intl.PluralRules(current, { type: 'ordinal' }).select(n);
+  const key = `rank.ordinal.${form}`;
+  return t(key in CATALOGUES[current] ? key : 'rank.ordinal.other', { n });
+}

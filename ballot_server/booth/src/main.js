@@ -20,7 +20,8 @@
 //   messages.js   error codes → catalogue keys
 //   casting.js    the driver of the cast state machine (caststate.js), seal and audit
 //   load.js       loading the election and the first screen
-//   screens/*.js  one module per view, each exporting SCREENS {name: () => node}
+//   screens/*.js  one module per view, each exporting SCREENS {name: () => node};
+//                 screens/ranked.js adds the ranked and graded question kinds
 
 import { registerScreens, stop } from './shell.js';
 import { load } from './load.js';
@@ -31,6 +32,7 @@ import { SCREENS as CREDENTIAL } from './screens/credential.js';
 import { SCREENS as FATAL } from './screens/fatal.js';
 import { SCREENS as LOGIN } from './screens/login.js';
 import { SCREENS as PHASE } from './screens/phase.js';
+import './screens/ranked.js'; // registers the ranked and graded question kinds
 import { SCREENS as RECEIPT } from './screens/receipt.js';
 import { SCREENS as REVIEW } from './screens/review.js';
 

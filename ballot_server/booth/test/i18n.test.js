@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { CATALOGUES, format, LANGUAGES, preferredLanguage } from '../src/i18n.js';
+import { CATALOGUES, format, LANGUAGES, ordinal, preferredLanguage, setLanguage } from '../src/i18n.js';
 
 const placeholders = (msg) => {
   const texts = typeof msg === 'string' ? [msg] : Object.values(msg);
@@ -51,6 +51,7 @@ test('every message the booth asks for exists', () => {
     ...['setup', 'open', 'closed', 'tallied'].map((p) => `phase.${p}`),
     ...LANGUAGES.map((l) => `lang.${l}`),
     ...['choice', 'score'].flatMap((k) => [`q.count.${k}`, `q.error.too_many.${k}`, `q.error.too_few.${k}`]),
+    ...['one', 'two', 'few', 'other'].map((form) => `rank.ordinal.${form}`),
   ];
   const wanted = new Set([...literal, ...keyed, ...failures, ...dynamic]);
   assert.ok(wanted.size > 60, `only ${wanted.size} keys found`);
@@ -77,4 +78,14 @@ test('review, audit and check are different words in every language', () => {
       assert.ok(!other.toLowerCase().includes(stem), `${lang}: "${other}" uses the word of check`);
     }
   }
+});
+
+test('ranks read as ordinals in each language', () => {
+  globalThis.document ??= { documentElement: {} };
+  setLanguage('en');
+  assert.deepEqual([1, 2, 3, 4, 11, 12, 13, 21, 22, 23].map(ordinal),
+    ['1st', '2nd', '3rd', '4th', '11th', '12th', '13th', '21st', '22nd', '23rd']);
+  setLanguage('ru');
+  assert.deepEqual([1, 2, 3].map(ordinal), ['1-е', '2-е', '3-е']);
+  setLanguage('en');
 });

@@ -1,10 +1,11 @@
 // One question of the ballot, by kind.  QUESTION_KINDS maps a manifest
 // question kind to how the booth shows it: its rule in words, its inputs, and
-// how a marked value reads on the review and audit screens.  A new kind (a
-// ranked question, say) plugs in with addQuestionKind; the ballot screen,
-// the review and the audit take it from here.
+// how a marked value reads on the review and audit screens.  A new kind
+// plugs in with addQuestionKind; the ballot screen, the review and the audit
+// take it from here.  Ranked and graded questions (issue 16) live in
+// screens/ranked.js and register themselves there.
 
-import { breach, firstBreach } from '../checks.js';
+import { breach, firstBreach, QUESTION_RULES } from '../checks.js';
 import { h } from '../dom.js';
 import { language, t } from '../i18n.js';
 import { frame, S } from '../shell.js';
@@ -70,6 +71,10 @@ function scoreInputs(q, qi, { values, describedBy, invalid, lang }) {
  * chosen(q, value, option, lang)}: the rule in words, the input elements
  * (their handlers set S.selections[qi] and call refreshQuestion), and the
  * text of one marked option (value ≠ 0) on the review and audit screens.
+ * Optional: count(q, values, lang) (the live line under the options; default
+ * q.count.<kind> of the total), message(q, problem, lang) (a breach in words;
+ * default t(problem.key, problem.params)), and review(q, values, lang) (the
+ * whole review list instead of one `chosen` line per marked option).
  */
 export const QUESTION_KINDS = {
   choice: { rule: choiceRule, inputs: choiceInputs, chosen: (q, v, o, lang) => q.optionLabel(o, lang) },
@@ -81,10 +86,19 @@ export const QUESTION_KINDS = {
 };
 
 /** Register the renderer of another question kind (see QUESTION_KINDS for its shape). */
-export function addQuestionKind(kind, renderer) {
+export function addQuestionKind(kind, renderer, rule = undefined) {
   if (kind in QUESTION_KINDS) throw new Error(`question kind ${kind} is registered twice`);
   QUESTION_KINDS[kind] = renderer;
+  if (rule !== undefined) QUESTION_RULES[kind] = rule;
 }
+
+const countText = (kind, q, values, lang) => (kind.count
+  ? kind.count(q, values, lang)
+  : t(`q.count.${q.kind}`, { n: values.reduce((a, b) => a + b, 0) }));
+
+const problemText = (kind, q, problem, lang) => (kind.message
+  ? kind.message(q, problem, lang)
+  : t(problem.key, problem.params));
 
 export function questionBlock(q, qi, count, lang) {
   const ruleId = `rule-${qi}`;
@@ -92,7 +106,6 @@ export function questionBlock(q, qi, count, lang) {
   const errId = `qerr-${qi}`;
   const values = S.selections[qi];
   const problem = breach(q, values, { final: S.attempted });
-  const total = values.reduce((a, b) => a + b, 0);
   const kind = QUESTION_KINDS[q.kind];
   const inputs = kind.inputs(q, qi, { values, describedBy: `${ruleId} ${errId}`, invalid: problem !== null, lang });
   return h('fieldset', { class: problem ? 'question invalid' : 'question', id: `question-${qi}` },
@@ -102,8 +115,8 @@ export function questionBlock(q, qi, count, lang) {
     ),
     h('p', { id: ruleId, class: 'rule', text: kind.rule(q) }),
     h('div', { class: 'options' }, inputs),
-    h('p', { id: countId, class: 'count', 'aria-live': 'polite', text: t(`q.count.${q.kind}`, { n: total }) }),
-    h('p', { id: errId, class: 'error', role: 'alert', hidden: problem === null }, problem ? t(problem.key, problem.params) : ''),
+    h('p', { id: countId, class: 'count', 'aria-live': 'polite', text: countText(kind, q, values, lang) }),
+    h('p', { id: errId, class: 'error', role: 'alert', hidden: problem === null }, problem ? problemText(kind, q, problem, lang) : ''),
   );
 }
 
@@ -112,6 +125,14 @@ export function refreshQuestion(qi, focusId) {
   const { manifest } = S.election;
   const old = document.getElementById(`question-${qi}`);
   const fresh = questionBlock(manifest.questions[qi], qi, manifest.questions.length, language());
+  // Keep the live region's node (with the new text): a screen reader announces
+  // a change to a live region it already knows, not a freshly inserted one.
+  const liveOld = old.querySelector(`#count-${qi}`);
+  const liveNew = fresh.querySelector(`#count-${qi}`);
+  if (liveOld && liveNew) {
+    if (liveOld.textContent !== liveNew.textContent) liveOld.textContent = liveNew.textContent;
+    liveNew.replaceWith(liveOld);
+  }
   old.replaceWith(fresh);
   document.getElementById(focusId)?.focus();
   if (S.error?.field === 'ballot' && firstBreach(manifest, S.selections) === null) {
@@ -123,6 +144,8 @@ export function refreshQuestion(qi, focusId) {
 
 /** What `values` mark on question q, as a list (or "nothing chosen"). */
 export function chosenList(q, values, lang) {
+  const kind = QUESTION_KINDS[q.kind];
+  if (kind.review) return kind.review(q, values, lang);
   const items = [];
   values.forEach((v, o) => {
     if (v === 0) return;

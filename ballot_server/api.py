@@ -23,6 +23,7 @@ from ballot_server.context import (
     require_json,
     server_state,
 )
+from ballot_server.mix_bodies import mix_large_body
 from ballot_server.openapi import openapi_document
 from ballot_server.service import REGISTER_VOTERS, Posted
 from evote.encoding import MAX_SAFE_INTEGER
@@ -150,8 +151,9 @@ def fingerprint(election_id: str) -> Response:
 @bp.post("/elections/<election:election_id>/commands/<kind>")
 @rate_limited("command")
 def command(election_id: str, kind: str) -> Response:
-    # Only a credential list may be large (a command is a few KiB at most).
+    # Only a credential list and the mixnet's commands may be large (others are a few KiB).
     large = LargeBody(election_id, kind, _party_of(election_id)) if kind in LARGE_KINDS else None
+    large = large or mix_large_body(get_service(), election_id, kind)
     appended = get_service().command(election_id, kind, json_body(large))
     return created(appended.to_json())
 

@@ -58,6 +58,9 @@ class LargeBody:
     election: str
     route: str
     allowed: Callable[[VerifyKey], bool]
+    cap: Callable[[], int] | None = None
+    """The route's own large cap (default ``EVOTE_MAX_COMMAND_BODY``): asked only
+    once the signer is allowed, so a stranger's header costs no look-up."""
 
 
 def read_body(*, small: int, large: int, timeout: float, large_body: LargeBody | None) -> bytes:
@@ -69,7 +72,9 @@ def read_body(*, small: int, large: int, timeout: float, large_body: LargeBody |
     bytes of memory; only a body whose signature verifies is read back."""
     deadline = time.monotonic() + timeout
     signature = _large_body_signature(large_body)
-    cap = large if signature is not None else small
+    cap = small
+    if signature is not None and large_body is not None:
+        cap = large if large_body.cap is None else max(small, large_body.cap())
     length = request.content_length
     if length is not None and length > cap:
         raise RequestEntityTooLarge(_too_large(cap, small, large_body))
@@ -99,8 +104,8 @@ def _too_large(cap: int, small: int, large_body: LargeBody | None) -> str:
     message = f"the request body is larger than {cap} bytes"
     if large_body is not None and cap == small:
         message += (
-            f"; larger bodies (credential lists, voter registrations) need an {HEADER} "
-            "header from the official or credential authority (docs/api.md)"
+            f"; larger bodies (credential lists, voter registrations, mixes) need an "
+            f"{HEADER} header from the party that sends them (docs/api.md)"
         )
     return message
 

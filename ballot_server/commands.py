@@ -45,6 +45,7 @@ from evote.payloads import (
     TallyPosted,
     parse_ballot_cast,
 )
+from evote.ranked import MixInputs, mix_inputs, tally_ciphertexts, tally_shape
 from evote.rules import ExpectedTally
 from evote.tally import aggregate
 
@@ -95,10 +96,11 @@ def command(svc: ElectionService, election_id: str, kind: str, command_json: Any
     facts = svc.facts(election_id)
     facts.board.check_signer(parsed)  # R-SIG-*: refused before taking the lock
     expected = ExpectedTally(expected_tally(svc, facts)) if kind == TALLY_POSTED else None
+    mixing_of(svc, facts)  # warms the cache outside the lock once the election is closed
     with svc.store.locked(election_id) as board:
         board.state.apply(kind)  # R-PHASE-*: 409 before any (costly) check
         facts = svc.facts(election_id)  # as of the lock
-        facts.board.check(parsed, tally=expected)
+        facts.board.check(parsed, tally=expected, mixing=mixing_of(svc, facts))
         if kind == ELECTION_OPENED:
             check_booth(parsed.body, svc.booth_sha256)
         entry = board.append(kind, parsed.signed.to_json(), svc.clock())
@@ -144,9 +146,40 @@ def expected_tally(svc: ElectionService, facts: ElectionFacts) -> TallyPosted:
             weights.append(weight)
             yield weight, [list(a.choices) for a in ballot.answers]
 
-    shape = [len(q.options) for q in manifest.questions]
-    tally = aggregate(shape, counted())
+    def tallied() -> Iterator[tuple[int, list[Any]]]:
+        for weight, answers in counted():
+            yield weight, tally_ciphertexts(manifest, answers)
+
+    tally = aggregate(tally_shape(manifest), tallied())  # R-MIX-11: choice and score only
     return TallyPosted(tally, len(indices), sum(weights))
+
+
+def mixing_of(svc: ElectionService, facts: ElectionFacts) -> MixInputs | None:
+    """The mixnet's inputs (:func:`evote.ranked.mix_inputs`) once the election is closed.
+
+    The counted set and ``election_closed`` never change after the close, so
+    they are computed once per process and cached like the other facts; None
+    before the close, when no mixnet command passes the phase table anyway.
+    :func:`command` asks before taking the lock, so the one read of the
+    counted ballots happens outside it.
+    """
+    if facts.closed is None:
+        return None
+    cached = svc.cache.mixing(facts.election_id)
+    if cached is not None:
+        return cached
+    manifest = facts.created.manifest
+    indices = svc.store.counted_ballot_indices(facts.election_id)
+    if manifest.mixed_questions:
+        rows = [
+            (entry.index, [list(a.choices) for a in parse_ballot_cast(entry, manifest).answers])
+            for entry in svc.store.entries_at(facts.election_id, indices)
+        ]
+    else:
+        rows = []
+    mixing = mix_inputs(manifest, rows, facts.closed)
+    svc.cache.put_mixing(facts.election_id, mixing)
+    return mixing
 
 
 def register_voters(

@@ -1,10 +1,11 @@
 """What the board says about an election, and the per-process cache of it.
 
 :class:`ElectionFacts` is the board projection (:class:`evote.rules.BoardState`)
-over an election's command entries, kept with the count of every kind;
+over an election's command entries, kept with the count of every kind
+(and its ``election_closed`` entry);
 :class:`BoardCache` keeps one per election (and the ballot context of open
-elections) so that a request reads only the entries appended since the last
-one.  Separate from :mod:`ballot_server.service` because these are values and
+elections, and the mixnet inputs of closed ones) so that a request reads only
+the entries appended since the last one.  Separate from :mod:`ballot_server.service` because these are values and
 a cache -- no rule, no store write -- and the app factory builds the cache
 once per process, before any service exists.
 """
@@ -20,8 +21,9 @@ from evote.board import Entry
 from evote.election import Phase
 from evote.errors import NotFound
 from evote.fingerprint import ElectionContext
-from evote.kinds import ELECTION_CREATED
+from evote.kinds import ELECTION_CLOSED, ELECTION_CREATED
 from evote.payloads import Command
+from evote.ranked import MixInputs
 from evote.rules import BoardState
 
 
@@ -42,6 +44,10 @@ class ElectionFacts:
     board: BoardState
     size: int = 0
     counts: Mapping[str, int] = field(default_factory=dict)
+    closed: Entry | None = None
+    """The ``election_closed`` entry once on the board: its leaf hash seeds the
+    count's ties (:func:`evote.ranked.tie_seed`), which the projection cannot
+    know (it holds no entry hashes)."""
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -67,13 +73,15 @@ class ElectionFacts:
         self, entries: Iterable[Entry], counts: Mapping[str, int], size: int
     ) -> ElectionFacts:
         """A copy that also covers ``entries`` (the command entries up to ``size``)."""
-        board = self.board
+        board, closed = self.board, self.closed
         for entry in entries:
             board = board.fold(Command.from_entry(entry))
+            if entry.kind == ELECTION_CLOSED:
+                closed = entry
         merged = dict(self.counts)
         for kind, n in counts.items():
             merged[kind] = merged.get(kind, 0) + n
-        return ElectionFacts(board, size, merged)
+        return ElectionFacts(board, size, merged, closed)
 
     @property
     def phase(self) -> Phase:
@@ -93,6 +101,7 @@ class BoardCache:
         self._lock = threading.Lock()
         self._facts: dict[str, ElectionFacts] = {}
         self._contexts: dict[str, ElectionContext] = {}
+        self._mixing: dict[str, MixInputs] = {}
 
     def facts(self, election_id: str) -> ElectionFacts | None:
         with self._lock:
@@ -111,3 +120,13 @@ class BoardCache:
     def put_context(self, election_id: str, ctx: ElectionContext) -> None:
         with self._lock:
             self._contexts[election_id] = ctx
+
+    def mixing(self, election_id: str) -> MixInputs | None:
+        """The mixnet's inputs of a closed election (:func:`evote.ranked.mix_inputs`):
+        final once ``election_closed`` is on the board, so computed once per process."""
+        with self._lock:
+            return self._mixing.get(election_id)
+
+    def put_mixing(self, election_id: str, mixing: MixInputs) -> None:
+        with self._lock:
+            self._mixing[election_id] = mixing

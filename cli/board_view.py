@@ -28,7 +28,7 @@ from evote.credentials import CredentialList
 from evote.election import ElectionState, Phase
 from evote.errors import BoardError, EvoteError, RuleViolation, SchemaError, UnauthorisedSigner
 from evote.fingerprint import ElectionContext
-from evote.kinds import BALLOT_AUDITED, BALLOT_CAST, BALLOT_KINDS
+from evote.kinds import BALLOT_AUDITED, BALLOT_CAST, BALLOT_KINDS, ELECTION_CLOSED
 from evote.manifest import Manifest
 from evote.payloads import (
     Command,
@@ -36,6 +36,7 @@ from evote.payloads import (
     parse_ballot_audited,
     parse_ballot_cast,
 )
+from evote.ranked import MixInputs, mix_inputs, tally_bounds, tally_ciphertexts
 from evote.rules import BoardState, CountedSet
 from evote.signing import VerifyKey
 from evote.tally import EncryptedTally, PartialDecryption, Result
@@ -105,12 +106,15 @@ class BoardView:
 
         def compute() -> BoardState:
             state = BoardState()
+            mixing = None  # known from election_closed on (no ballot may follow it)
             for entry in self.entries:
                 try:
                     if entry.kind in BALLOT_KINDS:
                         state = state.apply_kind(entry.kind)
                     else:
-                        state = state.apply(Command.from_entry(entry))
+                        state = state.apply(Command.from_entry(entry), mixing=mixing)
+                    if entry.kind == ELECTION_CLOSED:
+                        mixing = self.mixing()
                 except RuleViolation as exc:
                     raise BoardError(
                         f"entry {entry.index} ({entry.kind}) breaks {exc.rule}: {exc.message}",
@@ -123,6 +127,25 @@ class BoardView:
             return state
 
         return self._memo("board", compute)
+
+    def mixing(self) -> MixInputs | None:
+        """The mixnet's inputs (:func:`evote.ranked.mix_inputs`) once the board holds
+        ``election_closed``: the counted ballots' rows and the tie seed, so that the
+        projection checks the first mix of each question and every recount too."""
+        closed = self.of_kind(ELECTION_CLOSED)
+        if not closed:
+            return None
+
+        def compute() -> MixInputs:
+            manifest = self.entries_manifest()
+            pairs = [(i, [list(a.choices) for a in b.answers]) for i, b in self.counted()]
+            return mix_inputs(manifest, pairs if manifest.mixed_questions else [], closed[0])
+
+        return self._memo("mixing", compute)
+
+    def entries_manifest(self) -> Manifest:
+        """Entry 0's manifest, read without the projection (which asks :meth:`mixing`)."""
+        return Command.from_entry(self.entries[0]).body.manifest
 
     # --- generic -------------------------------------------------------------
 
@@ -243,7 +266,7 @@ class BoardView:
         """Every cast ballot as (entry index, ballot), in board order."""
 
         def compute() -> list[tuple[int, Ballot]]:
-            manifest = self.setup.manifest
+            manifest = self.entries_manifest()  # not the projection's: it asks for ballots
             out = []
             for entry in self.of_kind(BALLOT_CAST):
                 try:
@@ -287,16 +310,17 @@ class BoardView:
 def counted_weights(
     ctx: ElectionContext, counted: Sequence[tuple[int, Ballot]]
 ) -> Iterable[tuple[int, Sequence[Sequence[Any]]]]:
-    """(weight, ciphertexts per question and option) for :func:`evote.tally.aggregate`."""
+    """(weight, ciphertexts of the tallied questions) for :func:`evote.tally.aggregate`:
+    ranked and grades questions are mixed, never summed (R-MIX-11)."""
     for _, ballot in counted:
         yield (
             ctx.credentials.weight_of(ballot.credential),
-            [answer.choices for answer in ballot.answers],
+            tally_ciphertexts(ctx.manifest, [answer.choices for answer in ballot.answers]),
         )
 
 
 def result_bounds(manifest: Manifest, total_weight: int) -> list[list[int]]:
-    """The largest count each option can reach: total counted weight × max score."""
+    """The largest count each tallied option can reach: total counted weight × max score."""
     if total_weight < 0:
         raise SchemaError("total weight must not be negative")
-    return [[total_weight * q.max_score] * len(q.options) for q in manifest.questions]
+    return tally_bounds(manifest, total_weight)

@@ -10,9 +10,12 @@ uses the same functions as the ``evote`` commands, over HTTP:
    list; the official registers N voter logins; the official opens;
 4. N voters cast encrypted ballots over HTTP, a few of them vote twice (the
    last ballot counts) and a few audit a ballot before casting;
-5. the official closes and tallies; t of the n trustees each check the tally
-   and post a partial decryption (one trustee stays away, to show that t
-   suffice); the official publishes the result;
+5. the official closes; every trustee mixes the ranked and graded ballots
+   (the mayor by instant runoff, the city plans by majority judgment) in turn,
+   with proofs of a shuffle; the official tallies; t of the n trustees each
+   check the tally and post a partial decryption of it and of the mixed lists
+   (one trustee stays away, to show that t suffice); the official counts the
+   ranked questions and publishes the result;
 6. the record is exported to ``--out`` and checked by the verifier
    (``evote-verify``, a separate process), and the result is compared with
    the choices the demo's voters made.
@@ -45,7 +48,10 @@ from cli.client import Client, ServerUnreachable
 from cli.console import CliError, note, progress, say
 from cli.credentials import issue_to_directory, numbered_labels, publish_credentials
 from cli.keyfiles import read_key_file
+from cli.mixer import mix_round
 from cli.official import create_signing_key
+from cli.ranked_steps import mix_decrypt_round, ranked_round
+from cli.ranked_view import print_sheets, sheet_totals
 from cli.results import print_result, question_totals
 from cli.vote import cast_or_audit, election_context
 from cli.voters import register_voters
@@ -88,6 +94,26 @@ DEMO_MANIFEST = {
             "max_score": 3,
             "options": ["Library", "Swimming pool", "Tram line"],
         },
+        {
+            "id": "mayor",
+            "title": {"en": "Mayor (rank the candidates)", "ru": "Мэр (расставьте кандидатов)"},
+            "kind": "ranked",
+            "method": "irv",
+            "options": ["Anna Petrova", "Boris Ivanov", "Chen Wei", "Dara Okafor"],
+        },
+        {
+            "id": "plans",
+            "title": {"en": "Grade the city plans", "ru": "Оцените планы города"},
+            "kind": "grades",
+            "grades": [
+                {"en": "Reject", "ru": "Отклонить"},
+                {"en": "Poor", "ru": "Плохо"},
+                {"en": "Fair", "ru": "Удовлетворительно"},
+                {"en": "Good", "ru": "Хорошо"},
+                {"en": "Excellent", "ru": "Отлично"},
+            ],
+            "options": ["Riverside housing", "Night buses", "Market hall"],
+        },
     ],
 }
 
@@ -107,6 +133,17 @@ def _below(rng: SeededRng, n: int) -> int:
 def random_selection(question: Question, rng: SeededRng) -> tuple[int, ...]:
     """A valid answer to ``question``, drawn from the seeded generator."""
     k = len(question.options)
+    if question.kind == "ranked":  # rank a random number of candidates, in random order
+        order = list(range(k))
+        for i in range(k - 1, 0, -1):
+            j = _below(rng, i + 1)
+            order[i], order[j] = order[j], order[i]
+        ranks = [0] * k
+        for rank, o in enumerate(order[: 1 + _below(rng, k)], start=1):
+            ranks[o] = rank
+        return tuple(ranks)
+    if question.kind == "grades":
+        return tuple(_below(rng, len(question.grades)) for _ in range(k))
     while True:
         if question.kind == "choice":
             marks = question.min + _below(rng, question.max - question.min + 1)
@@ -125,13 +162,20 @@ def random_ballot(manifest: Manifest, rng: SeededRng) -> list[tuple[int, ...]]:
 
 
 def expected_counts(manifest: Manifest, final: list[list[tuple[int, ...]]]) -> list[list[int]]:
-    """What the tally must say: the sum of every voter's last ballot (all weights are 1)."""
-    counts = [[0] * len(q.options) for q in manifest.questions]
+    """What the tally must say: the sum of every voter's last ballot (all weights are 1),
+    for the choice and score questions (the ranked and graded ones are mixed)."""
+    tallied = manifest.tallied_questions
+    counts = [[0] * len(manifest.questions[q].options) for q in tallied]
     for ballot in final:
-        for q, row in enumerate(ballot):
-            for o, v in enumerate(row):
-                counts[q][o] += v
+        for i, q in enumerate(tallied):
+            for o, v in enumerate(ballot[q]):
+                counts[i][o] += v
     return counts
+
+
+def expected_rows(final: list[list[tuple[int, ...]]], question: int) -> list[tuple[int, ...]]:
+    """What the decrypted mixed list must hold, in some order: every voter's last row."""
+    return sorted(ballot[question] for ballot in final)
 
 
 # --- the server subprocess ---------------------------------------------------------------
@@ -298,12 +342,19 @@ def run_demo(
             )
 
             election.close_election(client, official, eid)
+            _mix(client, states, eid)
             election.post_tally(client, official, eid, quiet=True)
             present = [s for i, s in enumerate(states, start=1) if i != 2 or threshold == trustees][
                 :threshold
             ]
             for path in present:
                 trustee.decrypt_round(client, path, quiet=True)
+                mix_decrypt_round(client, path, quiet=True)
+            posted, waiting = ranked_round(client, official, eid)
+            if posted is None:
+                raise CliError(f"demo: the ranked questions could not be counted: {waiting}")
+            ranked = api.fetch_board(client, eid).board.ranked
+            sheets = {q: r.count for q, r in ranked.items()}
             tallied, waiting = election.finish_tally(client, official, eid)
             if tallied is None:
                 raise CliError(f"demo: the result could not be computed: {waiting}",
@@ -314,7 +365,8 @@ def run_demo(
             )
 
             size, heads = election.export_record(client, eid, out)
-        write_chart(out / "result.svg", manifest.label(), question_totals(manifest, tallied.result))
+        write_chart(out / "result.svg", manifest.label(),
+                    question_totals(manifest, tallied.result) + sheet_totals(manifest, sheets))
     note(
         f"[6/6] record exported to {out} ({size} entries, {heads} signed tree heads); verifying it"
     )
@@ -329,13 +381,29 @@ def run_demo(
             f"the published result {tallied.result.counts} does not match the "
             f"voters' choices {expected}", code="result_mismatch"
         )
-    say("result matches the voters' choices")
+    print_sheets(manifest, sheets)
+    for q in manifest.mixed_questions:
+        rows = sorted(tuple(r) for r in ranked[q].decrypted.rows)
+        if rows != expected_rows(done.final, q):
+            raise CliError(f"the decrypted mixed list of {manifest.questions[q].id!r} is not "
+                           "the voters' rankings")
+    say("result matches the voters' choices (the mixed lists hold every voter's last ranking)")
     status = _verify(out)
     elapsed = time.monotonic() - started
     if status != 0:
         raise CliError(f"the verifier rejected the record (exit status {status})",
                        code="not_verified")
     say(f"demo finished in {elapsed:.1f} s; chart: {out / 'result.svg'}")
+
+
+def _mix(client: Client, states: list[Path], eid: str) -> None:
+    """Every trustee mixes in turn (the demo's manifest names no mixers: trustee i is
+    mixer i), as `evote trustee mix` does on each trustee's machine."""
+    for path in states:
+        status = mix_round(client, trustee.load_state(path).signing_key, eid)
+        if not status.done:
+            raise CliError(f"demo: {path.stem} could not mix: {status.waiting}")
+    note(f"      ranked and graded ballots mixed by {len(states)} trustees, with proofs")
 
 
 def _login_code(path: Path) -> str:

@@ -33,6 +33,8 @@ from cli.console import CliError, note, progress, say, warn
 from cli.keyfiles import new_directory, read_key_file, read_public_key, write_new_file
 from cli.manifest_file import load_manifest
 from cli.options import OrderedGroup, election_argument, official_key_option, server_option
+from cli.ranked_steps import mixnet_status, ranked_round
+from cli.ranked_view import print_sheets, ranked_sheets, sheet_totals
 from cli.results import print_result, question_totals
 from cli.waiting import DEFAULT_TIMEOUT, names, wait_until
 from evote import dkg
@@ -62,6 +64,7 @@ from evote.kinds import (
 )
 from evote.manifest import Manifest
 from evote.payloads import Command, ElectionAbandoned, ElectionCreated, ElectionOpened
+from evote.ranked import tally_shape
 from evote.record import (
     BOARD_FILE,
     CHECKPOINT_FILE,
@@ -302,7 +305,7 @@ def post_tally(
         return view
     ctx = view.context()
     counted = view.counted()
-    shape = [len(q.options) for q in ctx.manifest.questions]
+    shape = tally_shape(ctx.manifest)  # choice and score questions only (R-MIX-11)
     with progress("aggregating counted ballots", len(counted), quiet=quiet) as advance:
 
         def stream() -> Iterator[tuple[int, Sequence[Sequence[Any]]]]:
@@ -646,15 +649,25 @@ def tally_command(
     with Client(server) as client:
         post_tally(client, key, election_id)
         note("encrypted tally posted; trustees can now run `evote trustee decrypt`")
+        wait_until(  # ranked and graded questions: the mixes, their decryptions, the counts
+            lambda: ranked_round(client, key, election_id),
+            timeout=timeout,
+            what="the ranked and graded questions cannot be counted yet",
+            retry_hint="run `evote election tally` again when the mixers and trustees are done",
+        )
         done = wait_until(
             lambda: finish_tally(client, key, election_id),
             timeout=timeout,
             what="the result cannot be computed yet",
             retry_hint="run `evote election tally` again when more trustees have decrypted",
         )
+        sheets = ranked_sheets(api.fetch_board(client, election_id))
     print_result(done.manifest, done.result, counted=done.counted, total_weight=done.total_weight)
+    print_sheets(done.manifest, sheets)
     if chart_path:
-        write_chart(chart_path, done.manifest.label(), question_totals(done.manifest, done.result))
+        write_chart(chart_path, done.manifest.label(),
+                    question_totals(done.manifest, done.result)
+                    + sheet_totals(done.manifest, sheets))
         note(f"chart written to {chart_path}")
 
 
@@ -703,6 +716,7 @@ def status_command(election_id: str, server: str) -> None:
         lines.append(
             ("tally", f"posted; {len(view.partials())}/{setup.threshold} partial decryptions")
         )
+    lines += mixnet_status(view)
     lines.append(("result", "published" if view.has(RESULT_PUBLISHED) else "not yet published"))
     if view.has(ELECTION_ABANDONED):
         abandoned = Command.from_entry(view.of_kind(ELECTION_ABANDONED)[0]).body
@@ -735,12 +749,16 @@ def result_command(election_id: str, server: str, chart_path: str | None, lang: 
     against the tally and the trustees' proofs), and optionally draw it."""
     with Client(server) as client:
         done = published_result(client, election_id)
+        sheets = ranked_sheets(api.fetch_board(client, election_id))
     print_result(
         done.manifest, done.result, counted=done.counted, total_weight=done.total_weight, lang=lang
     )
+    print_sheets(done.manifest, sheets, lang)
     if chart_path:
         write_chart(
-            chart_path, done.manifest.label(lang), question_totals(done.manifest, done.result, lang)
+            chart_path, done.manifest.label(lang),
+            question_totals(done.manifest, done.result, lang)
+            + sheet_totals(done.manifest, sheets, lang),
         )
         note(f"chart written to {chart_path}")
 

@@ -37,7 +37,7 @@ from evote.signing import SigningKey, VerifyKey
 
 KEY_FILE_TYPE = "evote-signing-key"
 KEY_FILE_VERSION = 1
-ROLES = ("official", "credential-authority")
+ROLES = ("official", "credential-authority", "mixer")
 
 SECRET_MODE = 0o600
 PUBLIC_MODE = 0o644

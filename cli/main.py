@@ -32,6 +32,7 @@ from cli import (
     credentials,
     demo,
     election,
+    mixer,
     official,
     receipt,
     serve,
@@ -122,6 +123,7 @@ for group in (
     credentials.credentials,
     voters.voters,
     trustee.trustee,
+    mixer.mixer,
     vote.vote,
     receipt.receipt,
     serve.serve,
@@ -129,6 +131,7 @@ for group in (
     witness.witness,
 ):
     cli.add_command(group)
+mixer.register_trustee_mix(trustee.trustee)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from cli.chart import QuestionTotals
 from cli.console import stdout
-from evote.manifest import Manifest
+from evote.manifest import Manifest, Question
 from evote.tally import Result
 
 
@@ -25,8 +25,14 @@ def question_totals(
                 (q.option_label(o, lang), result.counts[i][o]) for o in range(len(q.options))
             ),
         )
-        for i, q in enumerate(manifest.questions)
+        for i, q in _tallied(manifest)
     ]
+
+
+def _tallied(manifest: Manifest) -> list[tuple[int, Question]]:
+    """(row of the result, question) of the choice and score questions: the result
+    holds no row for a ranked or grades question (R-MIX-11; cli/ranked_view.py)."""
+    return [(i, manifest.questions[q]) for i, q in enumerate(manifest.tallied_questions)]
 
 
 def print_result(
@@ -35,7 +41,7 @@ def print_result(
     """Print one table per question, then the number of counted ballots."""
     console = stdout()
     console.print(f"[bold]{manifest.label(lang)}[/bold]  ({manifest.election_id})")
-    for i, q in enumerate(manifest.questions):
+    for i, q in _tallied(manifest):
         table = Table(title=q.label(lang), title_justify="left", show_edge=False)
         table.add_column("option")
         unit = "points" if q.kind == "score" else "votes"

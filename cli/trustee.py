@@ -54,6 +54,7 @@ from cli.keyfiles import (
     write_new_file,
 )
 from cli.options import OrderedGroup, server_option, trustee_state_option
+from cli.ranked_steps import mix_decrypt_round
 from cli.waiting import DEFAULT_TIMEOUT, names, wait_until
 from evote import dkg
 from evote.commands import check_election_id, sign_command
@@ -67,6 +68,7 @@ from evote.kinds import (
     TRUSTEE_ANNOUNCED,
     TRUSTEE_SHARES,
 )
+from evote.ranked import tally_shape
 from evote.rules import AggregateExpectation, check_cast, check_tally
 from evote.signing import SigningKey, VerifyKey
 from evote.tally import partial_decrypt
@@ -375,7 +377,7 @@ def decrypt_round(
                 check_cast(ctx, ballot)  # R-BAL-01/02
                 advance(1)
     tally = posted[0]
-    shape = tuple(len(q.options) for q in ctx.manifest.questions)
+    shape = tally_shape(ctx.manifest)  # choice and score questions only (R-MIX-11)
     weights = sum(ctx.credentials.weight_of(b.credential) for _, b in counted)
     # R-TAL-01/02: the tally is the aggregate of the counted set, before decrypting it
     assert view.board.tally is not None
@@ -494,6 +496,14 @@ def decrypt_command(state_path: str, server: str, timeout: float, skip_ballot_pr
             retry_hint="run `evote trustee decrypt` again once the official has run "
             "`evote election tally`",
         )
+        mixed = wait_until(  # ranked and graded questions: the final mixed lists
+            lambda: mix_decrypt_round(client, state_path),
+            timeout=timeout,
+            what="the mixed lists cannot be decrypted yet",
+            retry_hint="run `evote trustee decrypt` again once every mixer has mixed",
+        )
+    if mixed:
+        say(f"{mixed} mixed list{'s' if mixed > 1 else ''} decrypted (with proofs) and posted")
     if detail == "already posted":
         say("this trustee's partial decryption is already on the board")
     elif detail == "not needed":

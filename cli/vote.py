@@ -55,6 +55,7 @@ from cli.client import Client
 from cli.console import CliError, note, say, warn
 from cli.keyfiles import json_bytes, read_json, write_new_file
 from cli.options import server_option
+from cli.ranked_input import describe_mixed, mixed_hint, mixed_rule, parse_mixed
 from cli.sending import OutcomeUnknown, RetryPolicy, deliver
 from cli.voters import read_login_file
 from evote.ballot import AuditedBallot, Ballot, encrypt_ballot
@@ -171,6 +172,8 @@ def _option_number(question: Question, text: str) -> int:
 
 def parse_row(question: Question, text: str) -> tuple[int, ...]:
     """One question's values from ``"1,3"`` (choice) or ``"1:3,2:2"`` (score)."""
+    if question.is_mixed:  # ranked or grades: cli/ranked_input.py
+        return parse_mixed(question, text)
     row = [0] * len(question.options)
     for item in (part.strip() for part in text.split(",")):
         if not item:
@@ -213,6 +216,8 @@ def parse_choices(manifest: Manifest, text: str) -> list[tuple[int, ...]]:
 
 def check_row(question: Question, row: Sequence[int]) -> None:
     """The question's rules for one answer (the whole ballot is checked again by evote.ballot)."""
+    if question.is_mixed:
+        return  # parse_mixed checked the ranking or the grades
     total = sum(row)
     if any(v > question.max_score for v in row):
         raise InvalidBallot(f"at most {question.max_score} points per option")
@@ -222,6 +227,8 @@ def check_row(question: Question, row: Sequence[int]) -> None:
 
 
 def _rule(question: Question) -> str:
+    if question.is_mixed:
+        return mixed_rule(question)
     if question.kind == "score":
         return (
             f"give each option 0 to {question.max_score} points, "
@@ -237,6 +244,8 @@ def answer_hint(question: Question) -> str:
 
     "empty for none" only where no answer is allowed (min 0): offering it on a
     choose-exactly-1 question invites an answer the next line refuses."""
+    if question.is_mixed:  # ranked or grades: cli/ranked_input.py
+        return mixed_hint(question)
     if question.kind == "score":
         left, parts = max(question.min, min(question.max, 2 * question.max_score)), []
         for o in range(len(question.options)):
@@ -286,7 +295,9 @@ def describe(
 ) -> list[str]:
     lines = []
     for question, row in zip(manifest.questions, selections, strict=True):
-        if question.kind == "score":
+        if question.is_mixed:
+            picked = describe_mixed(question, row, lang)
+        elif question.kind == "score":
             picked = [f"{question.option_label(o, lang)}: {v}" for o, v in enumerate(row) if v]
         else:
             picked = [question.option_label(o, lang) for o, v in enumerate(row) if v]

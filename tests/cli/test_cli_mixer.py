@@ -24,9 +24,9 @@ from cli import api
 from cli.client import Client
 from cli.keyfiles import read_key_file
 from evote.mixnet import MixerKey
-from tests.api_election import fresh_database
-from tests.cli_server import Server, fails, invoke, make_election, ok, start_server, vote
-from tests.faulty_proxy import FaultyProxy, first_post_to
+from tests.support.api_election import fresh_database
+from tests.support.cli_server import Server, fails, invoke, make_election, ok, start_server, vote
+from tests.support.faulty_proxy import FaultyProxy, first_post_to
 
 QUESTIONS = [
     {"id": "park", "title": "Park?", "kind": "choice", "min": 0, "max": 1,

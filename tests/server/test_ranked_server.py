@@ -30,9 +30,9 @@ from evote.ranked import mix_inputs, ranked_result, tally_bounds, tally_cipherte
 from evote.rules import BoardState
 from evote.shuffle import RowList
 from evote.tally import aggregate, combine, partial_decrypt
-from tests import api_election
-from tests.api_election import ApiElection, build_election, server_config
-from tests.rankedgen import RANKED_MANIFEST, SELECTIONS
+from tests.support import api_election
+from tests.support.api_election import ApiElection, build_election, server_config
+from tests.support.rankedgen import RANKED_MANIFEST, SELECTIONS
 
 api_db = api_election.api_db
 api_app = api_election.api_app

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ballot_server import api, booth, db, oidc, site, witness_api
+from ballot_server import api, booth, db, oidc, scheduler, site, witness_api
 from ballot_server.auth import Authenticator, LoginCodeAuthenticator
 from ballot_server.casting import CastQueue
 from ballot_server.config import (
@@ -106,4 +106,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(witness_api.bp)  # docs/witness.md
     app.register_blueprint(booth.bp)  # the web voting booth (issue 6)
     app.register_blueprint(site.bp)  # the HTML list of elections at / and /booth/
+    scheduler.init_app(app, config)  # scheduled opens and closes (ballot_server/scheduler.py)
     return app

@@ -227,3 +227,27 @@ def clock_violations(
                 detail={"index": index, "witness": b.witness, "size": b.size,
                         "cosigned_at": format_time(b.at_ms), "time": format_time(time_ms)})
     return None
+
+
+def cosignature_bounds(note: Any, policy: Any, board_key: Any, election: str) -> list[ClockBound]:
+    """The :class:`ClockBound` of every valid cosignature of ``note`` (a board-signed
+    checkpoint of ``election``) by a witness of ``policy``.
+
+    Only signatures that verify count: a forged timestamp proves nothing, and
+    whether enough witnesses cosigned is check 19's verdict, not this one's.
+    Raises the checkpoint's own errors (EncodingError, InvalidSignature) when
+    the note is not the board's checkpoint of this election."""
+    from evote.checkpoint import open_checkpoint, verify_cosignature
+    from evote.errors import EvoteError
+
+    cp, opened = open_checkpoint(note, board_key, election=election)
+    out = []
+    for witness in policy.keys:
+        nk = witness.note_key
+        for sig in opened.signatures_by(nk):
+            try:
+                ts = verify_cosignature(opened.text, sig, nk)
+            except EvoteError:
+                continue
+            out.append(ClockBound(witness.name, cp.size, ts * 1000))
+    return out

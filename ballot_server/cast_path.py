@@ -53,7 +53,6 @@ from evote.errors import AuthenticationError, EvoteError, LifecycleError, RuleVi
 from evote.fingerprint import ElectionContext
 from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
 from evote.payloads import ballot_audited_payload, ballot_cast_payload
-from evote.schedule import Schedule, check_entry_time
 from evote.rules import (
     ballot_alphas,
     check_audit,
@@ -62,6 +61,7 @@ from evote.rules import (
     is_resend,
     resend_of,
 )
+from evote.schedule import Schedule, check_entry_time
 
 if TYPE_CHECKING:
     from ballot_server.service import ElectionService

@@ -17,7 +17,6 @@ from tests.cli_server import (
     ok,
     start_server,
     vote,
-    write_manifest,
 )
 
 

@@ -8,6 +8,7 @@ import { ManifestError, SchemaError } from './errors.js';
 import { taggedHash, TAG_MANIFEST } from './hashing.js';
 import { MAX_RANGE_WIDTH } from './proofs.js';
 import { witnessPolicyFromJson, witnessPolicyToJson } from './witness.js';
+import { checkWindow } from './when.js';
 
 export const MANIFEST_VERSION = 1;
 const MIN_OPTIONS = 2;
@@ -144,8 +145,8 @@ export class Question {
 
 export class Manifest {
   /** `witnesses`: the optional k-of-n witness policy (witness.js), or null. */
-  constructor({ electionId, title, questions, description, version, witnesses = null }) {
-    Object.assign(this, { electionId, title, questions, description, version, witnesses });
+  constructor({ electionId, title, questions, description, version, witnesses = null, opensAt = null, closesAt = null }) {
+    Object.assign(this, { electionId, title, questions, description, version, witnesses, opensAt, closesAt });
     Object.freeze(this);
   }
 
@@ -155,7 +156,7 @@ export class Manifest {
     try {
       f = new Fields(obj, path, {
         required: ['election_id', 'title', 'questions'],
-        optional: ['description', 'version', 'witnesses'],
+        optional: ['description', 'version', 'witnesses', 'opens_at', 'closes_at'],
       });
     } catch (exc) {
       if (exc instanceof SchemaError) throw new ManifestError(exc.message);
@@ -184,7 +185,10 @@ export class Manifest {
       throw new ManifestError(`${path}.questions: a ballot would carry ${branches} proof branches`);
     }
     const witnesses = f.has('witnesses') ? witnessPolicyFromJson(f.raw('witnesses'), `${path}.witnesses`) : null;
-    return new Manifest({ electionId, title, questions, description, version, witnesses });
+    const opensAt = f.raw('opens_at', null);
+    const closesAt = f.raw('closes_at', null);
+    checkWindow(opensAt, closesAt, path); // a scheduled election (when.js)
+    return new Manifest({ electionId, title, questions, description, version, witnesses, opensAt, closesAt });
   }
 
   /** As evote.manifest.Manifest.to_json: `witnesses` only when there is a policy (old digests stay). */
@@ -197,6 +201,8 @@ export class Manifest {
       questions: this.questions.map((q) => q.toJson()),
     };
     if (this.witnesses !== null) out.witnesses = witnessPolicyToJson(this.witnesses);
+    if (this.opensAt !== null) out.opens_at = this.opensAt;
+    if (this.closesAt !== null) out.closes_at = this.closesAt;
     return out;
   }
 

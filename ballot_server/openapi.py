@@ -199,6 +199,18 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "Fingerprint": _obj({"fingerprint": HASH, "opened": {"type": "boolean"}}),
+    # scheduled opening and closing (ballot_server/scheduler.py, docs/api.md §4.0)
+    "ScheduleRequest": _obj({}, {"election_opened": _ref("SignedCommand"),
+                                 "election_closed": _ref("SignedCommand")}),
+    "Scheduled": _obj({"scheduled": {"type": "array", "items": _obj(
+        {"kind": {"type": "string"}, "due": {"type": "string"}})}}),
+    "Schedule": _obj({
+        "opens_at": _nullable({"type": "string"}),
+        "closes_at": _nullable({"type": "string"}),
+        "scheduled": {"type": "array", "items": _obj(
+            {"kind": {"type": "string"}, "due": {"type": "string"},
+             "on_board": {"type": "boolean"}})},
+    }),
     "Logins": _obj(
         {
             "logins": {
@@ -385,6 +397,18 @@ PATHS: dict[str, Any] = {
                 },
             ],
         )
+    },
+    _election("/schedule"): {
+        "post": _op(
+            "Keep the official's pre-signed election_opened / election_closed for the "
+            "manifest's opens_at / closes_at",
+            _json("Scheduled", "what is scheduled, and when"),
+            status="201",
+            body="ScheduleRequest",
+            params=[ELECTION_PARAM],
+        ),
+        "get": _op("The voting window and the scheduled commands",
+                   _json("Schedule", "the schedule"), params=[ELECTION_PARAM]),
     },
     _election("/voters"): {
         "post": _op(

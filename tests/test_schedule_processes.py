@@ -99,7 +99,7 @@ def test_two_servers_racing_append_exactly_one_open_and_one_close(
 def test_killed_scheduler_closes_on_restart_after_closes_at(
     api_db: str, tmp_path: Path, servers: list[ScheduledServer]
 ) -> None:
-    e, closes = schedule_soon(api_db, tmp_path, close_in=3)
+    e, closes = schedule_soon(api_db, tmp_path, close_in=10)  # time to start and kill it
     server = ScheduledServer(api_db, tmp_path)
     servers.append(server)
     server.start()

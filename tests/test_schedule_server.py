@@ -220,3 +220,60 @@ def test_unscheduled_election_is_unchanged(client: FlaskClient, clock: Clock) ->
     e.cast_ok(0)
     e.close()
     assert kinds(e)[-1] == "election_closed"
+
+
+def test_the_record_of_a_scheduled_election_verifies_and_a_backdated_head_fails(
+    app: Flask, client: FlaskClient, clock: Clock, tmp_path
+) -> None:
+    """The whole record, as exported, passes check 23; the same record with the head
+    after the ballots re-signed after closes_at (a late ballot backdated) fails it."""
+    import json
+    import zipfile
+
+    from evote.board import SignedTreeHead, TreeHead
+    from evote.encoding import canonical_json
+    from evote.record import TREE_HEADS_FILE
+    from verifier.checks import verify_record
+    from verifier.record import Record
+    from verifier.sources import ZipSource
+
+    e = scheduled_election(client, clock)
+    clock.now = T_OPEN
+    tick(app, e)
+    clock.now = T_OPEN + 1000
+    e.cast_ok(0)
+    clock.now = T_CLOSE - 1
+    e.cast_ok(1)
+    clock.now = T_CLOSE
+    assert tick(app, e) == ["election_closed"]
+    e.tally()
+    archive = tmp_path / "record.zip"
+    archive.write_bytes(client.get(f"{e.url}/record").data)
+    report = verify_record(Record.load(ZipSource(archive)))
+    assert report.ok, [(c.name, c.first_failure) for c in report.checks if c.status != "pass"]
+    assert report.check("time-window").counts["ballots"] == 2
+
+    # The server's board key re-signs the head of the last ballot at closes_at.
+    with app.app_context():
+        board_key = app.extensions["evote"].board_key
+    entries = e.entries()
+    last_ballot = max(x.index for x in entries if x.kind == "ballot_cast")
+    with zipfile.ZipFile(archive) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    lines = []
+    for line in files[TREE_HEADS_FILE].splitlines():
+        head = SignedTreeHead.from_json(json.loads(line))
+        if head.size == last_ballot + 1:
+            late = TreeHead(head.head.election, head.size, head.root, T_CLOSE)
+            head = late.sign(board_key)
+        lines.append(canonical_json(head.to_json()))
+    files[TREE_HEADS_FILE] = b"\n".join(lines) + b"\n"
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(tampered, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    report = verify_record(Record.load(ZipSource(tampered)))
+    check = report.check("time-window")
+    assert check.status == "fail"
+    assert (check.first_failure.rule, check.first_failure.code, check.first_failure.index) == (
+        "R-TIME-05", "head_outside_window", last_ballot)

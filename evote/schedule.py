@@ -45,7 +45,7 @@ from evote.rulebook import violation
 
 #: The one accepted spelling: seconds, optional milliseconds, and ``Z``.
 _RFC3339_UTC = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?Z")
-_OFFSET = re.compile(r".*T.*([+-]\d{2}:?\d{2}|[a-y])$")
+_OFFSET = re.compile(r".*T.*[+-]\d{2}:?\d{2}$")
 
 #: How far the board's clock and a witness's may disagree before it is a verdict
 #: (milliseconds); the witness poll itself adds no delay because a witness signs
@@ -63,6 +63,9 @@ def parse_time(value: Any, path: str) -> int:
                             "\"2026-12-14T08:00:00Z\"")
     m = _RFC3339_UTC.fullmatch(value)
     if m is None:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?", value):
+            raise ManifestError(f"{path}: {value!r} has no time zone: write it in UTC ending "
+                                "in Z, such as \"2026-12-14T08:00:00Z\"")
         if _OFFSET.fullmatch(value) or value.endswith("z"):
             raise ManifestError(f"{path}: {value!r} is not in UTC: write the time in UTC "
                                 "ending in Z, such as \"2026-12-14T08:00:00Z\"")

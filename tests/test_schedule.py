@@ -39,7 +39,7 @@ def manifest(**extra: Any) -> Manifest:
     ("2026-12-14T09:00:00+01:00", "not in UTC"),
     ("2026-12-14T08:00:00-00:00", "not in UTC"),
     ("2026-12-14T08:00:00z", "not in UTC"),
-    ("2026-12-14T08:00:00", "not an RFC 3339 UTC time"),
+    ("2026-12-14T08:00:00", "has no time zone"),
     ("2026-12-14 08:00:00Z", "not an RFC 3339 UTC time"),
     ("2026-12-14", "not an RFC 3339 UTC time"),
     ("2026-12-14T08:00:00.1234Z", "not an RFC 3339 UTC time"),

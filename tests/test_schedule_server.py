@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from ballot_server import create_app, db
 from ballot_server.scheduler import EXTENSION
+from evote.ballot import AuditedBallot
 from evote.commands import sign_command
 from evote.encoding import b64encode
 from evote.schedule import parse_time
@@ -126,6 +127,8 @@ def test_cast_at_closes_at_is_refused_before_the_scheduler_closes(
     size = e.size()
     ballot, _ = e.ballot(1)
     refused(e.cast(ballot, login=e.login(1)), 409, "closed", "R-TIME-03")
+    audited = AuditedBallot.from_secrets(*e.ballot(2))
+    refused(e.audit(audited, login=e.login(2)), 409, "closed", "R-TIME-03")
     assert e.size() == size
     assert tick(app, e) == ["election_closed"]
     entries = e.entries()

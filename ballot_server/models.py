@@ -44,6 +44,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -160,13 +161,15 @@ witness_cosignatures = Table(
 
 # --- scheduled commands (ballot_server/scheduler.py, docs/guide.md "weekly polls") --
 # The official's election_opened / election_closed, signed in advance; the
-# scheduler appends each when its time comes.  Append-only: whether one is still
-# to do is read from the board (its kind is there or not), never from this table.
+# scheduler appends each when its time comes.  Append-only: scheduling again adds
+# a row with the next ``seq`` (the newest counts), and whether one is still to do
+# is read from the board (its kind is there or not), never from this table.
 scheduled_commands = Table(
     "scheduled_commands",
     metadata,
     Column("election_id", ELECTION_ID, ForeignKey("elections.id"), primary_key=True),
     Column("kind", String(32), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("due_ms", BigInteger, nullable=False),
     Column("command", Text, nullable=False),  # the SignedCommand's canonical JSON
 )

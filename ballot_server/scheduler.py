@@ -52,7 +52,8 @@ SCHEDULED_KINDS = (ELECTION_OPENED, ELECTION_CLOSED)
 
 
 def schedule(svc: ElectionService, election_id: str, body: Any) -> list[dict[str, Any]]:
-    """Keep the official's pre-signed ``election_opened`` / ``election_closed``.
+    """Keep the official's pre-signed ``election_opened`` / ``election_closed`` (a new
+    one of a kind replaces the earlier one, until that kind is on the board).
 
     Checked now as far as the board allows, so a mistake shows at the
     official's keyboard and not at 08:00 on polling day: the signer (R-SIG-*),
@@ -121,8 +122,10 @@ def run_due(svc: ElectionService, now_ms: int) -> list[tuple[str, str]]:
     for row in svc.store.scheduled(due_by=now_ms):
         try:
             facts = svc.facts(row.election_id)
-            if facts.board.count(row.kind):
-                continue  # already on the board: appended by us, another process, or the official
+            if facts.board.count(row.kind) or row.kind not in facts.board.allowed_kinds():
+                # on the board (appended by us, another process, the official), or no
+                # longer possible (an early close came first, the election was abandoned)
+                continue
             svc.command(row.election_id, row.kind, _load(row.command))
         except EvoteError as exc:
             log.info("scheduled %s of %s not appended: [%s] %s",

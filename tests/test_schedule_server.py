@@ -184,7 +184,7 @@ def test_a_restarted_server_past_closes_at_opens_and_closes_on_its_first_tick(
     assert kinds(e)[-2:] == ["election_opened", "election_closed"]
 
 
-def test_schedule_refuses_bad_commands(client: FlaskClient, clock: Clock) -> None:
+def test_schedule_refuses_bad_commands(app: Flask, client: FlaskClient, clock: Clock) -> None:
     clock.now = T_OPEN - 3_600_000
     e = build_election(client, manifest=SCHEDULED, stop_before="election_opened")
     url = f"{e.url}/schedule"
@@ -209,11 +209,16 @@ def test_schedule_refuses_bad_commands(client: FlaskClient, clock: Clock) -> Non
     r = client.post(url, json={})
     assert r.status_code == 422
     assert client.get(url).get_json()["scheduled"] == []
-    # scheduling twice is a conflict
+    # scheduling again replaces the earlier command (the newest counts) ...
     ok = {"election_opened": sign_command(e.official, e.election_id, "election_opened",
                                           {"fingerprint": fp}).to_json()}
     assert client.post(url, json=ok).status_code == 201
-    assert client.post(url, json=ok).status_code == 409
+    assert client.post(url, json=ok).status_code == 201
+    assert [s["kind"] for s in client.get(url).get_json()["scheduled"]] == ["election_opened"]
+    # ... until that kind is on the board
+    clock.now = T_OPEN
+    assert tick(app, e) == ["election_opened"]
+    refused(client.post(url, json=ok), 409, "wrong_phase", None)
 
 
 def test_unscheduled_election_is_unchanged(client: FlaskClient, clock: Clock) -> None:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, jsonify
 
+from ballot_server.commands import check_booth
 from evote.encoding import Fields, canonical_json
 from evote.errors import EvoteError, LifecycleError, SchemaError
 from evote.kinds import ELECTION_CLOSED, ELECTION_OPENED
@@ -78,6 +79,7 @@ def schedule(svc: ElectionService, election_id: str, body: Any) -> list[dict[str
                 raise LifecycleError("the manifest has no opens_at: open the election with "
                                      "`evote election open`")
             facts.board.check(parsed)  # R-PHASE-04, R-OPEN-01: set-up must be complete
+            check_booth(parsed.body, svc.booth_sha256)  # the bundle served now (422)
             due = window.opens_at
         else:
             if window.closes_at is None:

@@ -65,7 +65,8 @@ def test_vote_before_opens_at_is_refused_with_its_code(server, tmp_path):
     fails(invoke(server, "election", "open", e.id, "--key", e.official), "[not_open_yet]")
 
 
-def test_server_opens_by_itself_and_the_official_closes_early(server, tmp_path):
+def test_server_opens_by_itself_and_the_official_closes_early(server, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # `evote vote` writes its receipt here
     now = int(time.time())
     e = make_election(server, tmp_path, "sched-now", open_it=False, extra_manifest={
         "opens_at": format_time(now * 1000), "closes_at": format_time((now + 3600) * 1000)})

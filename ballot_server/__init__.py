@@ -38,6 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         db,
         oidc,
         public_pages,
+        scheduler,
         site,
         witness_api,
     )
@@ -106,6 +107,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(site.bp)  # the HTML list of elections at / and /booth/
     app.register_blueprint(public_pages.bp)  # an election's public page (issue 17)
     app.register_blueprint(board_explorer.bp)  # the board explorer (issue 17)
+    scheduler.init_app(app, config)  # scheduled opens and closes (ballot_server/scheduler.py)
     return app
 
 

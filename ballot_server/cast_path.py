@@ -42,13 +42,14 @@ from typing import TYPE_CHECKING, Any
 
 from ballot_server.auth import VoterLogin
 from ballot_server.casting import CastWritten, PendingCast
+from ballot_server.commands import next_time
 from ballot_server.responses import Posted
 from ballot_server.store import BoardHandle, binding_needed
 from evote.ballot import AuditedBallot, Ballot
 from evote.board import Entry, Receipt, SignedTreeHead
 from evote.checkpoint import Note
 from evote.commands import check_election_id
-from evote.errors import AuthenticationError, EvoteError, LifecycleError
+from evote.errors import AuthenticationError, EvoteError, LifecycleError, RuleViolation
 from evote.fingerprint import ElectionContext
 from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
 from evote.payloads import ballot_audited_payload, ballot_cast_payload
@@ -60,6 +61,7 @@ from evote.rules import (
     is_resend,
     resend_of,
 )
+from evote.schedule import Schedule, check_entry_time
 
 if TYPE_CHECKING:
     from ballot_server.service import ElectionService
@@ -109,6 +111,7 @@ def write_casts(svc: ElectionService, election_id: str, casts: list[PendingCast]
     inclusion proof in that head -- handed over only after the commit.
     """
     time_ms = svc.clock()
+    window = Schedule.from_manifest(svc.facts(election_id).created.manifest)
     appended: list[tuple[PendingCast, Entry]] = []
     # Casts of a ballot already on the board (or earlier in this batch): answered
     # from that entry, appending nothing (docs/api.md §5.1).
@@ -117,8 +120,13 @@ def write_casts(svc: ElectionService, election_id: str, casts: list[PendingCast]
     head: SignedTreeHead | None = None
     with svc.store.locked(election_id, batched=True) as board:
         try:
+            check_entry_time(window, BALLOT_CAST, None, next_time(board, time_ms))  # R-TIME-02/03
             board.state.apply(BALLOT_CAST)
         except LifecycleError as exc:
+            for one in casts:
+                one.refused(exc)
+            return
+        except RuleViolation as exc:
             for one in casts:
                 one.refused(exc)
             return
@@ -181,6 +189,9 @@ def audit(svc: ElectionService, election_id: str, login: VoterLogin, audited_jso
     cosigned = receipt_checkpoint(svc, ctx, election_id)
     payload = ballot_audited_payload(audited)
     with svc.store.locked(election_id, batched=True) as board:
+        now = svc.clock()
+        check_entry_time(Schedule.from_manifest(ctx.manifest), BALLOT_AUDITED, None,
+                         next_time(board, now))  # R-TIME-02/03: nothing written
         board.state.apply(BALLOT_AUDITED)
         original = resend_of(alphas, board.ciphertext_entries(alphas))
         if original is not None:
@@ -188,7 +199,7 @@ def audit(svc: ElectionService, election_id: str, login: VoterLogin, audited_jso
             head = first_head_locked(svc, board, entry)
             proof = board.inclusion_proof(entry.index, head.size)
         else:
-            entry = board.append(BALLOT_AUDITED, payload, svc.clock())
+            entry = board.append(BALLOT_AUDITED, payload, now)
             board.index_ballot(entry.index, ballot.tracking_code, None, alphas)
             head = board.sign_head(svc.board_key, entry.time)
             # Stored in the same transaction as the entry, so the receipt's head is
@@ -205,6 +216,10 @@ def audit(svc: ElectionService, election_id: str, login: VoterLogin, audited_jso
 def open_context(svc: ElectionService, election_id: str) -> ElectionContext:
     """The context, after a cheap early refusal when the election is known to be past open."""
     check_election_id(election_id)
+    # R-TIME-02/03 first: outside a scheduled window the answer is "not open yet" or
+    # "closed" (with the times), not the phase; re-checked under the lock.
+    manifest = svc.facts(election_id).created.manifest
+    check_entry_time(Schedule.from_manifest(manifest), BALLOT_CAST, None, svc.clock())
     ctx = svc.context(election_id)
     cached = svc.cache.facts(election_id)
     if cached is not None:

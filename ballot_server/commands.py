@@ -103,9 +103,18 @@ def command(svc: ElectionService, election_id: str, kind: str, command_json: Any
         facts.board.check(parsed, tally=expected, mixing=mixing_of(svc, facts))
         if kind == ELECTION_OPENED:
             check_booth(parsed.body, svc.booth_sha256)
-        entry = board.append(kind, parsed.signed.to_json(), svc.clock())
+        now = svc.clock()
+        facts.board.check_time(kind, parsed.body, next_time(board, now))  # R-TIME-01/04
+        entry = board.append(kind, parsed.signed.to_json(), now)
         head = board.sign_head(svc.board_key, entry.time)
     return Appended(entry, head)
+
+
+def next_time(board: Any, now_ms: int) -> int:
+    """The time the next entry will have: ``now_ms``, raised to the last entry's
+    (the store never lets times go back), so a time rule judges the real time."""
+    last = board.head()
+    return now_ms if last is None else max(now_ms, last.time)
 
 
 def check_booth(body: ElectionOpened, served: bytes | None) -> None:

@@ -44,12 +44,14 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -157,6 +159,21 @@ witness_cosignatures = Table(
     Column("line", String(512), nullable=False),  # "— <name> <base64>" without newline
 )
 
+# --- scheduled commands (ballot_server/scheduler.py, docs/guide.md "weekly polls") --
+# The official's election_opened / election_closed, signed in advance; the
+# scheduler appends each when its time comes.  Append-only: scheduling again adds
+# a row with the next ``seq`` (the newest counts), and whether one is still to do
+# is read from the board (its kind is there or not), never from this table.
+scheduled_commands = Table(
+    "scheduled_commands",
+    metadata,
+    Column("election_id", ELECTION_ID, ForeignKey("elections.id"), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("due_ms", BigInteger, nullable=False),
+    Column("command", Text, nullable=False),  # the SignedCommand's canonical JSON
+)
+
 # --- shared rate limit (ballot_server/ratelimit.py) ------------------------------
 # One token bucket per (scope, keyed hash of the client address), shared by every
 # worker and host on this database.  Not append-only: rows are updated on each
@@ -179,6 +196,7 @@ APPEND_ONLY: tuple[str, ...] = (
     "ballots",
     "ballot_ciphertexts",
     "witness_cosignatures",
+    "scheduled_commands",
 )
 """Tables whose rows are never updated or deleted."""
 

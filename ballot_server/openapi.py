@@ -158,6 +158,18 @@ PATHS: dict[str, Any] = {
             ],
         )
     },
+    _election("/schedule"): {
+        "post": _op(
+            "Keep the official's pre-signed election_opened / election_closed for the "
+            "manifest's opens_at / closes_at",
+            _json("Scheduled", "what is scheduled, and when"),
+            status="201",
+            body="ScheduleRequest",
+            params=[ELECTION_PARAM],
+        ),
+        "get": _op("The voting window and the scheduled commands",
+                   _json("Schedule", "the schedule"), params=[ELECTION_PARAM]),
+    },
     _election("/voters"): {
         "post": _op(
             "Register voter logins (signed register_voters command); codes are shown once",

@@ -201,6 +201,18 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "Fingerprint": closed({"fingerprint": HASH, "opened": {"type": "boolean"}}),
+    # scheduled opening and closing (ballot_server/scheduler.py, docs/api.md §4.0)
+    "ScheduleRequest": closed({}, {"election_opened": ref("SignedCommand"),
+                                   "election_closed": ref("SignedCommand")}),
+    "Scheduled": closed({"scheduled": {"type": "array", "items": closed(
+        {"kind": {"type": "string"}, "due": {"type": "string"}})}}),
+    "Schedule": closed({
+        "opens_at": nullable({"type": "string"}),
+        "closes_at": nullable({"type": "string"}),
+        "scheduled": {"type": "array", "items": closed(
+            {"kind": {"type": "string"}, "due": {"type": "string"},
+             "on_board": {"type": "boolean"}})},
+    }),
     "Logins": closed(
         {
             "logins": {

@@ -198,7 +198,8 @@ def reconstruct_ceremony(client: Client, key: SigningKey, election_id: str) -> t
 
 
 def open_election(
-    client: Client, key: SigningKey, election_id: str, *, booth_sha256: bytes | None = None
+    client: Client, key: SigningKey, election_id: str, *, booth_sha256: bytes | None = None,
+    scheduled: bool = False,
 ) -> tuple[bytes, bytes | None]:
     """Publish the joint key (if not yet) and open the election; returns the fingerprint
     and the booth digest published with it (None: the server serves no booth).
@@ -240,10 +241,26 @@ def open_election(
         )
     fingerprint = view.context().fingerprint
     body = ElectionOpened(fingerprint, booth).to_json()
-    api.post_command(
-        client, election_id, ELECTION_OPENED, sign_command(key, election_id, ELECTION_OPENED, body)
-    )
+    opened = sign_command(key, election_id, ELECTION_OPENED, body)
+    if scheduled:  # signed now, appended by the server at opens_at (ballot_server/scheduler.py)
+        schedule_commands(client, key, election_id, view.setup.manifest, opened)
+        return fingerprint, booth
+    api.post_command(client, election_id, ELECTION_OPENED, opened)
     return fingerprint, booth
+
+
+def schedule_commands(
+    client: Client, key: SigningKey, election_id: str, manifest: Manifest, opened: Any
+) -> None:
+    """Post the pre-signed election_opened and, with closes_at, the scheduled close
+    (``{"at": closes_at}``, which the server may not append earlier: R-TIME-04)."""
+    if manifest.opens_at is None:
+        raise LifecycleError("the manifest has no opens_at: open with `evote election open`")
+    body: dict[str, Any] = {ELECTION_OPENED: opened.to_json()}
+    if manifest.closes_at is not None:
+        body[ELECTION_CLOSED] = sign_command(
+            key, election_id, ELECTION_CLOSED, {"at": manifest.closes_at}).to_json()
+    client.post(f"/elections/{election_id}/schedule", body)
 
 
 def close_election(client: Client, key: SigningKey, election_id: str) -> int:
@@ -557,8 +574,12 @@ def reconstruct_command(election_id: str, server: str, key_path: str) -> None:
     help="The SHA-256 of the booth bundle you built yourself (node build.mjs prints it); "
     "refuse to open unless the server serves exactly that bundle.",
 )
+@click.option("--at", "scheduled", is_flag=True,
+              help="Sign the opening (and the close) now for the manifest's opens_at and "
+              "closes_at: the server appends each when its time comes.")
 def open_command(
-    election_id: str, server: str, key_path: str, booth_sha256: bytes | None
+    election_id: str, server: str, key_path: str, booth_sha256: bytes | None,
+    scheduled: bool = False,
 ) -> None:
     """Publish the joint key and open ELECTION_ID for voting.
 
@@ -570,12 +591,37 @@ def open_command(
     """
     key = read_key_file(key_path, "official")
     with Client(server) as client:
-        fingerprint, booth = open_election(client, key, election_id, booth_sha256=booth_sha256)
-    say(f"election {election_id} is open; fingerprint {b64encode(fingerprint)}")
+        fingerprint, booth = open_election(client, key, election_id, booth_sha256=booth_sha256,
+                                           scheduled=scheduled)
+        if scheduled:
+            times = client.get(f"/elections/{election_id}/schedule")
+    if scheduled:
+        closes = times["closes_at"] or "when you run `evote election close`"
+        say(f"election {election_id} is scheduled: the server opens it at "
+            f"{times['opens_at']} and closes it at {closes}; fingerprint "
+            f"{b64encode(fingerprint)}")
+    else:
+        say(f"election {election_id} is open; fingerprint {b64encode(fingerprint)}")
     if booth is None:
         note("the server serves no web booth: no booth digest was published")
     else:
         note(f"booth bundle SHA-256 {booth.hex()} published on the board")
+
+
+@election.command("schedule")
+@election_argument
+@server_option
+@official_key_option
+@click.pass_context
+def schedule_command(ctx: click.Context, election_id: str, server: str, key_path: str) -> None:
+    """Sign ELECTION_ID's opening and close now for the manifest's opens_at / closes_at.
+
+    The same as `evote election open --at`: after set-up, the server holds the
+    signed commands and appends each when its time comes.  `evote election
+    close` still closes early (the first close on the board wins).
+    """
+    ctx.invoke(open_command, election_id=election_id, server=server, key_path=key_path,
+               booth_sha256=None, scheduled=True)
 
 
 @election.command("close")
@@ -700,6 +746,14 @@ def status_command(election_id: str, server: str) -> None:
         ("election key", "published" if view.has(KEY_PUBLISHED) else "not yet published"),
         ("witnesses", witness_summary(setup.manifest.witnesses)),
     ]
+    if setup.manifest.opens_at or setup.manifest.closes_at:
+        with Client(server) as client:
+            times = client.get(f"/elections/{election_id}/schedule")
+        pending = [f"{s['kind']} {'done' if s['on_board'] else 'due ' + s['due']}"
+                   for s in times["scheduled"]] or ["nothing signed in advance yet "
+                                                    "(`evote election schedule`)"]
+        lines.append(("schedule", f"opens {setup.manifest.opens_at or '-'}, closes "
+                                  f"{setup.manifest.closes_at or '-'}; " + ", ".join(pending)))
     creds = view.credentials()
     lines.append(("credentials", f"{len(creds)} published" if creds else "not yet published"))
     if view.has(ELECTION_OPENED):

@@ -44,6 +44,7 @@ step's helpers serve this command only; what other commands share is apart
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,7 @@ from evote.fingerprint import ElectionContext
 from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
 from evote.manifest import Manifest, Question
 from evote.rules import check_audit
+from evote.schedule import Schedule, check_entry_time
 from evote.signing import SigningKey
 
 
@@ -317,6 +319,9 @@ def election_context(client: Client, election_id: str) -> ElectionContext:
     if view.allows(BALLOT_CAST):
         phase = str(api.election_info(client, election_id).get("phase"))
     if phase != Phase.OPEN.value:
+        # a scheduled election says when it opens or that it closed (R-TIME-02/03)
+        window = Schedule.from_manifest(view.setup.manifest)
+        check_entry_time(window, BALLOT_CAST, None, time.time_ns() // 1_000_000)
         raise LifecycleError(f"election {election_id!r} is not open (phase {phase})")
     return view.context()
 

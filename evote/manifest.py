@@ -69,6 +69,7 @@ from evote.limits import MAX_SCORE as MAX_SCORE
 from evote.limits import MAX_TITLE as MAX_TITLE
 from evote.mixnet import MixerKey, check_mixers
 from evote.proofs import MAX_RANGE_WIDTH
+from evote.schedule import check_window
 from evote.signing import VerifyKey
 from evote.witness import WitnessPolicy
 
@@ -558,6 +559,11 @@ class Manifest:
     #: the trustees mix (:meth:`mixers_or`).  Omitted from the JSON when None,
     #: so manifests without it keep their digest.
     mixers: tuple[MixerKey, ...] | None = None
+    #: The voting window (RFC 3339 UTC strings, :mod:`evote.schedule`); None =
+    #: opened and closed by the official only.  Omitted from the JSON when None,
+    #: so manifests without them keep their digest.
+    opens_at: str | None = None
+    closes_at: str | None = None
 
     def __post_init__(self) -> None:
         fields = _check_manifest(
@@ -583,6 +589,7 @@ class Manifest:
                 object.__setattr__(self, "mixers", check_mixers(self.mixers))
             except SchemaError as exc:
                 raise ManifestError(f"manifest.mixers: {exc.message}") from None
+        check_window(self.opens_at, self.closes_at)
 
     @classmethod
     def from_json(cls, obj: Any) -> Manifest:
@@ -598,7 +605,7 @@ class Manifest:
                 obj,
                 path,
                 required=("election_id", "title", "questions"),
-                optional=("description", "version", "witnesses", "mixers"),
+                optional=("description", "version", "witnesses", "mixers", "opens_at", "closes_at"),
             )
         except SchemaError as exc:
             _suggest_field(obj, exc, cls)
@@ -641,7 +648,8 @@ class Manifest:
                 raise ManifestError(exc.message) from None
             except EncodingError as exc:
                 raise ManifestError(exc.message) from None
-        return cls(**fields, witnesses=witnesses, mixers=mixers)
+        return cls(**fields, witnesses=witnesses, mixers=mixers,
+                   opens_at=f.raw("opens_at", None), closes_at=f.raw("closes_at", None))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -652,7 +660,8 @@ class Manifest:
             "questions": [q.to_json() for q in self.questions],
         } | ({} if self.witnesses is None else {"witnesses": self.witnesses.to_json()}) | (
             {} if self.mixers is None else {"mixers": [m.to_json() for m in self.mixers]}
-        )
+        ) | {k: v for k, v in (("opens_at", self.opens_at), ("closes_at", self.closes_at))
+             if v is not None}
 
     @property
     def mixed_questions(self) -> tuple[int, ...]:

@@ -221,13 +221,32 @@ class ElectionOpened:
 
 @dataclass(frozen=True)
 class ElectionClosed:
+    """The official closes the election.
+
+    ``at`` (optional, RFC 3339 UTC): a close signed in advance for the
+    manifest's ``closes_at``, which the server appends when that time comes
+    and never earlier (R-TIME-04).  Absent (``{}``, the old form): the
+    official's own close, valid at any time in the open phase (an early close).
+    """
+
+    at: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.at is not None:
+            from evote.schedule import parse_time  # evote.schedule imports the rulebook
+
+            try:
+                parse_time(self.at, "election_closed.at")
+            except SchemaError as exc:
+                raise SchemaError(exc.message) from None
+
     def to_json(self) -> dict[str, Any]:
-        return {}
+        return {} if self.at is None else {"at": self.at}
 
     @classmethod
     def from_json(cls, obj: Any, path: str = "election_closed") -> ElectionClosed:
-        Fields(obj, path, required=())
-        return cls()
+        f = Fields(obj, path, required=(), optional=("at",))
+        return cls(f.str("at", max_len=40) if f.has("at") else None)
 
 
 @dataclass(frozen=True)

@@ -205,6 +205,29 @@ _RULES: tuple[Rule, ...] = (
     Rule("R-MIX-11", "aggregation", "tally", 422,
          "tally_posted's tally has one row per choice or score question, in manifest order; "
          "ranked and grades questions are never in the homomorphic tally."),
+    # --- scheduled elections: the manifest's opens_at / closes_at (evote.schedule) ---
+    Rule("R-TIME-01", "time-window", "not_open_yet", 409,
+         "With opens_at in the manifest, election_opened's time is at or after opens_at."),
+    Rule("R-TIME-02", "time-window", "not_open_yet", 409,
+         "With opens_at in the manifest, no ballot_cast or ballot_audited entry's time is "
+         "before opens_at."),
+    Rule("R-TIME-03", "time-window", "closed", 409,
+         "With closes_at in the manifest, no ballot_cast or ballot_audited entry's time is at "
+         "or after closes_at."),
+    Rule("R-TIME-04", "time-window", "too_early", 409,
+         "An election_closed whose body names a time (at, signed in advance) names the "
+         "manifest's closes_at and its time is at or after it; one without is the official's "
+         "early close, valid at any time in the open phase.  The first election_closed on "
+         "the board wins (R-PHASE-03 refuses a second), so a scheduled close after an early "
+         "close is never appended."),
+    Rule("R-TIME-05", "time-window", "head_outside_window", 0,
+         "With a window in the manifest, the first signed tree head covering each cast or "
+         "audited ballot was signed inside the window (at or after opens_at, before "
+         "closes_at)."),
+    Rule("R-TIME-06", "time-window", "clock_contradiction", 0,
+         "No witness cosignature contradicts the board's clock: with a cosignature at time T "
+         "on the checkpoint of size N, no entry before N has a time after T plus the skew "
+         "(evote.schedule.WITNESS_SKEW_MS) and no entry from N on a time before T minus it."),
     # --- witnesses ---
     Rule("R-WIT-01", "witnesses", "witness_policy", 0,
          "With a witness policy in the manifest, the record's checkpoint.txt is the "

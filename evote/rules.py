@@ -70,6 +70,7 @@ from evote.payloads import (
 )
 from evote.ranked import MixInputs
 from evote.rulebook import RULES, violation
+from evote.schedule import Schedule, check_entry_time
 from evote.signing import VerifyKey
 from evote.tally import (
     EncryptedTally,
@@ -366,6 +367,15 @@ class BoardState(MixnetRules):
         for command in commands:
             state = state.apply(command)
         return state
+
+    def check_time(self, kind: str, body: Any, time_ms: int) -> None:
+        """R-TIME-01..04: ``kind`` (``body``: its typed body, None for a ballot) may
+        stand at board time ``time_ms`` under the manifest's window (evote.schedule)."""
+        if self.created is None:
+            return
+        schedule = Schedule.from_manifest(self.created.manifest)
+        if schedule.scheduled or kind == "election_closed":
+            check_entry_time(schedule, kind, body, time_ms)
 
     # --- R-SIG ---------------------------------------------------------------------
 

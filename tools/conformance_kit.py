@@ -265,6 +265,7 @@ def make_election(
     manifest: dict[str, Any] | None = None,
     joint_secret: Scalar | None = None,
     withhold: Sequence[int] = (),
+    schedule: dict[str, str] | None = None,
 ) -> Election:
     """Keys for every party, the ceremony and the credential batches.
 
@@ -273,6 +274,7 @@ def make_election(
     ``witnesses`` policy into the manifest.  ``joint_secret``: the trustees collude so
     that the election's secret key is this scalar (for forgeries that need it).
     ``withhold``: QUAL dealers that never reveal and are reconstructed in public.
+    ``schedule``: ``opens_at`` / ``closes_at`` added to the manifest.
     """
     rng = SeededRng(b"evote/conformance/" + seed)
     official, authority, board_key = (SigningKey.generate(rng) for _ in range(3))
@@ -281,8 +283,8 @@ def make_election(
     if witnesses:
         policy = {"keys": [{"name": name, "key": k.verify_key.to_json()} for name, k in wkeys],
                   "threshold": witness_threshold}
-    m = Manifest.from_json(manifest if manifest is not None
-                           else small_manifest(eid, witnesses=policy))
+    m = Manifest.from_json({**(manifest if manifest is not None
+                               else small_manifest(eid, witnesses=policy)), **(schedule or {})})
     keys, states, finished, joint, messages, bad, owed, feldman = _ceremony(
         eid, n, t, rng, fault, joint_secret, withhold)
     voter_keys = [SigningKey.generate(rng) for _ in range(voters)]
@@ -324,6 +326,9 @@ class Step:
     edit: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     raw: Callable[[dict[str, Any]], bytes] | None = None
     head: Any = None
+    #: the entry's time is at least this (ms), and every later entry's moves with it
+    #: (a scheduled election's clock: the board waits for opens_at, closes_at)
+    at: int | None = None
 
 
 class Builder:
@@ -582,6 +587,7 @@ def render(plan: Plan) -> dict[str, bytes]:
     prev = bytes(32)
     time = START_TIME
     head_time = 0
+    shift = 0  # how far Step.at moved the clock on
     for step in plan.steps:
         if step.head is not None:
             size = len(lines)
@@ -593,7 +599,10 @@ def render(plan: Plan) -> dict[str, bytes]:
             heads.append(tree_head_line(signed))
             continue
         index = len(lines)
-        time = START_TIME + 1000 * index
+        time = START_TIME + 1000 * index + shift
+        if step.at is not None and step.at > time:
+            shift += step.at - time
+            time = step.at
         obj = entry_object(eid, index, step.kind, prev, time, step.payload)
         if step.edit is not None:
             obj = step.edit(obj)

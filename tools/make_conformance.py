@@ -56,9 +56,11 @@ from evote.kinds import SPECS  # noqa: E402
 from evote.merkle import MemoryTree, leaf_hash  # noqa: E402
 from evote.proofs import RangeProof  # noqa: E402
 from evote.rulebook import RULES  # noqa: E402
+from evote.schedule import format_time  # noqa: E402
 from evote.signing import SigningKey  # noqa: E402
 from evote.tally import Result  # noqa: E402
 from tools.conformance_kit import (  # noqa: E402
+    START_TIME,
     Builder,
     Fault,
     Plan,
@@ -1346,6 +1348,129 @@ def _wit01() -> Builder:
       by=SERVER, expect=(Expect("R-WIT-01", "missing_checkpoint"),))
 def _wit01b() -> Builder:
     return standard("R-WIT-01-missing-checkpoint", witnesses=3, witness_threshold=2)
+
+
+# ==========================================================================
+# Scheduled elections (R-TIME-*): the manifest's opens_at / closes_at
+# ==========================================================================
+
+#: The window of the scheduled cases: it opens 20 s after the first entry (after
+#: set-up) and closes an hour later; the witnesses cosign a day after START_TIME.
+T_OPENS = START_TIME + 20_000
+T_CLOSES = T_OPENS + 3_600_000
+WINDOW = {"opens_at": format_time(T_OPENS), "closes_at": format_time(T_CLOSES)}
+
+
+def scheduled(name: str, *, window: dict[str, str] | None = None, open_at: int | None = T_OPENS,
+              close_at: int = T_CLOSES, votes=((0, 0), (1, 1), (2, 0)),
+              **kw: Any) -> Builder:
+    """A scheduled election run on time: the pre-signed election_opened appended at
+    ``open_at``, the votes, the pre-signed close ``{"at": closes_at}`` at ``close_at``."""
+    kw.setdefault("witnesses", 3)
+    kw.setdefault("witness_threshold", 2)
+    b = Builder(election(name, schedule=window or WINDOW, **kw))
+    b.setup()
+    b.steps[b.find("open")].at = open_at
+    b.vote(votes)
+    b.head()
+    close = b.command("election_closed", b.e.official, {"at": (window or WINDOW)["closes_at"]},
+                      "close")
+    close.at = close_at
+    b.tally()
+    for j in sorted(b.e.finished)[: b.e.t]:
+        b.partial(j)
+    b.result()
+    b.head()
+    b.cosigners = (0, 2)
+    return b
+
+
+@case("honest-scheduled",
+      "A scheduled election (opens_at, closes_at in the manifest) with a 2-of-3 witness "
+      "policy: the official's pre-signed election_opened is appended at opens_at, three "
+      "ballots inside the window, the pre-signed election_closed {at: closes_at} at "
+      "closes_at; the witnesses cosign the final board a day later.")
+def _honest_scheduled() -> Builder:
+    return scheduled("honest-scheduled")
+
+
+@case("honest-scheduled-early-close",
+      "A scheduled election that the official closes early with a plain election_closed "
+      "({}): valid at any time in the open phase (R-TIME-04); the scheduled close is "
+      "then never appended.")
+def _honest_early_close() -> Builder:
+    b = Builder(election("honest-scheduled-early-close", schedule=WINDOW))
+    b.setup()
+    b.steps[b.find("open")].at = T_OPENS
+    b.vote(((0, 0), (1, 1)))
+    b.finish()
+    return b
+
+
+@case("R-TIME-01-opened-early",
+      "The election is opened 7 seconds before the manifest's opens_at.",
+      by=SERVER, expect=(Expect("R-TIME-01", "not_open_yet", "open"),))
+def _time01() -> Builder:
+    return scheduled("R-TIME-01-opened-early", open_at=None)
+
+
+@case("R-TIME-02-ballot-before-opening",
+      "Voter 0's ballot entry is backdated to before opens_at (and so before the entry "
+      "before it).",
+      by=SERVER, expect=(Expect("R-TIME-02", "not_open_yet", "cast:0"),
+                         Expect("R-REC-02", "time_goes_back", "cast:0")))
+def _time02() -> Builder:
+    b = scheduled("R-TIME-02-ballot-before-opening")
+    b.steps[b.find("cast:0")].edit = lambda o: {**o, "time": T_OPENS - 1}
+    return b
+
+
+@case("R-TIME-03-ballot-after-closing",
+      "The server lets voter 2's ballot in 1 ms after closes_at, before it appends the "
+      "scheduled close.",
+      by=SERVER, expect=(Expect("R-TIME-03", "closed", "cast:2"),))
+def _time03() -> Builder:
+    b = scheduled("R-TIME-03-ballot-after-closing", close_at=T_CLOSES + 5_000)
+    b.steps[b.find("cast:2")].at = T_CLOSES + 1
+    b.steps.insert(b.find("cast:2"), Step(tag="head", head=True))  # ballots 0, 1 on time
+    return b
+
+
+@case("R-TIME-04-scheduled-close-early",
+      "The server appends the official's pre-signed close ({at: closes_at}) ten minutes "
+      "before closes_at, cutting the election short.",
+      by=SERVER, expect=(Expect("R-TIME-04", "too_early", "close"),))
+def _time04() -> Builder:
+    return scheduled("R-TIME-04-scheduled-close-early", close_at=T_CLOSES - 600_000)
+
+
+def _late_head(e, size, tree, time):
+    """A head over the ballots signed after closes_at: their acknowledgement was late."""
+    return TreeHead(e.eid, size, tree.root(size), T_CLOSES + 1_000).sign(e.board_key)
+
+
+@case("R-TIME-05-late-ballot-backdated",
+      "Voter 2's ballot is dated inside the window, but the first signed tree head that "
+      "covers it (the one its receipt carries) was signed after closes_at: a late ballot "
+      "whose entry was backdated.",
+      by=SERVER, expect=(Expect("R-TIME-05", "head_outside_window", "cast:2"),))
+def _time05() -> Builder:
+    b = scheduled("R-TIME-05-late-ballot-backdated", close_at=T_CLOSES + 2_000)
+    b.steps.insert(b.find("cast:2"), Step(tag="head", head=True))  # ballots 0, 1 on time
+    heads = [i for i, st in enumerate(b.steps) if st.head is not None]
+    b.steps[heads[-2]].head = _late_head  # the head right after voter 2's ballot
+    return b
+
+
+@case("R-TIME-06-clock-after-cosignature",
+      "The board's clock runs ahead: the election closes two days after the first entry, "
+      "but the witnesses cosigned the whole board (close included) one day after it.",
+      by=SERVER, expect=(Expect("R-TIME-06", "clock_contradiction", "close"),))
+def _time06() -> Builder:
+    late = T_OPENS + 2 * 86_400_000
+    return scheduled("R-TIME-06-clock-after-cosignature",
+                     window={"opens_at": format_time(T_OPENS), "closes_at": format_time(late)},
+                     close_at=late)
 
 
 # ==========================================================================

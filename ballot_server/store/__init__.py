@@ -34,6 +34,7 @@ from ballot_server.store.cosignatures import Cosignatures
 from ballot_server.store.frontier import ElectionStates
 from ballot_server.store.heads import SignedHeads
 from ballot_server.store.reads import MAX_PAGE, BoardReads
+from ballot_server.store.scheduled import ScheduledCommand, ScheduledCommands
 from ballot_server.store.sql import READ_OPTION, WRITE_OPTION
 from ballot_server.store.voters import (
     CREDENTIAL_BYTES,
@@ -52,6 +53,7 @@ __all__ = [
     "WRITE_OPTION",
     "BoardHandle",
     "ElectionStates",
+    "ScheduledCommand",
     "Store",
     "Voter",
     "add_cosignature",
@@ -62,7 +64,7 @@ __all__ = [
 ]
 
 
-class Store(Appends, BoardReads, SignedHeads, VoterRegistry, Cosignatures):
+class Store(Appends, BoardReads, SignedHeads, VoterRegistry, Cosignatures, ScheduledCommands):
     """The board database of one app context (one connection, opened lazily).
 
     Not shared between threads: the Flask side makes one per app context

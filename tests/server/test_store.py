@@ -579,6 +579,7 @@ def _fill_every_table(store: Store) -> None:
         cosigned_at=1_700_000_000,
         line="\u2014 witness.example AAAA",
     )
+    store.add_scheduled(E, "election_closed", 9_500, '{"body":{"at":"x"}}')
 
 
 MUTATIONS = {
@@ -590,6 +591,7 @@ MUTATIONS = {
     "ballot_ciphertexts": ("idx = idx", "idx = 4"),
     "voters": ("login_hash = credential", "voter_id = 'v1'"),
     "witness_cosignatures": ("line = 'forged'", "size = 8"),
+    "scheduled_commands": ("due_ms = 0", "kind = kind"),
 }
 """Per table: an UPDATE's SET clause and the WHERE clause picking rows to touch."""
 

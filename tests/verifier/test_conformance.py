@@ -46,7 +46,10 @@ REFERENCE_DEFECTS: dict[str, str] = {}
 #: R-DKG-12 (an answer after its dealer's announcement) follows from R-DKG-08 (an answer
 #: needs a complaint) and R-DKG-10 (a complaint needs both trustees announced); it is
 #: reached only after the complaint broke a rule that stops its own ceremony checks.
-INSEPARABLE = {"R-REC-04": {"R-REC-03"}, "R-REC-05": {"R-REC-03"}, "R-DKG-12": {"R-SIG-02"}}
+INSEPARABLE = {"R-REC-04": {"R-REC-03"}, "R-REC-05": {"R-REC-03"}, "R-DKG-12": {"R-SIG-02"},
+               # a ballot before opens_at follows election_opened, which is at or after
+               # opens_at, so its time goes back (R-TIME-01 holds, R-REC-02 cannot)
+               "R-TIME-02": {"R-REC-02"}}
 
 #: Rules no record can break (docs/conformance.md): R-DKG-13 holds whenever R-DKG-15
 #: does (a dealer without a shares message is never in the recomputed QUAL).

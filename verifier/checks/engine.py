@@ -75,20 +75,21 @@ from evote.payloads import ElectionCreated
 from evote.rules import BoardState, CountedSet
 from evote.tally import EncryptedTally, PartialDecryption, Result
 from verifier import parallel
-from verifier.checks import ballots, log, record, setup, tally, witnesses
+from verifier.checks import ballots, log, record, setup, tally, timing, witnesses
 from verifier.checks.ballots import BallotChecks
 from verifier.checks.log import LogChecks
 from verifier.checks.record import RecordChecks
 from verifier.checks.registry import LATE_CHECKS, CheckSpec, CheckState
 from verifier.checks.setup import SetupChecks
 from verifier.checks.tally import TallyChecks
+from verifier.checks.timing import TimeChecks
 from verifier.checks.witnesses import WitnessChecks
 from verifier.record import Record
 from verifier.report import FAIL, QuestionTotals, Report
 
 #: The groups of checks, in report order; each gives ``CHECKS`` and a mixin of
 #: :class:`RecordVerifier`.  A new group is a module here and a base class below.
-GROUPS = (record, setup, log, ballots, tally, witnesses)
+GROUPS = (record, setup, log, ballots, tally, witnesses, timing)
 
 CHECKS: tuple[CheckSpec, ...] = tuple(
     sorted((spec for group in GROUPS for spec in group.CHECKS), key=lambda s: s.number))
@@ -101,7 +102,7 @@ ProgressFn = Callable[[int, int], None]
 
 
 class RecordVerifier(RecordChecks, SetupChecks, LogChecks, BallotChecks, TallyChecks,
-                     WitnessChecks):
+                     WitnessChecks, TimeChecks):
     """Runs every check over one record.
 
     ``runner_factory(ctx)`` makes the :class:`~verifier.parallel.Runner` that

@@ -102,6 +102,7 @@ class RecordChecks:
         if time >= self.last_time:
             self.last_time = time
         self.prev_leaf = r.leaf
+        self._on_time(pos, kind, time, r.line)  # (23) the voting window and the witnesses' clock
         # (10) the phase table, for ballots; commands go through the whole projection
         in_phase = True
         if kind in BALLOT_KINDS:

@@ -9,6 +9,7 @@ import { taggedHash, TAG_MANIFEST } from './hashing.js';
 import { MAX_RANGE_WIDTH } from './proofs.js';
 import { verifyKeyFromJson } from './signing.js';
 import { witnessPolicyFromJson, witnessPolicyToJson } from './witness.js';
+import { checkWindow } from './when.js';
 
 export const MANIFEST_VERSION = 1;
 const MIN_OPTIONS = 2;
@@ -287,10 +288,11 @@ export class Manifest {
   /**
    * `witnesses`: the optional k-of-n witness policy (witness.js), or null;
    * `mixers`: the manifest's mixers of the ranked and graded questions
-   * ([{index, verifyKey}] in mixing order), or null (the trustees mix).
+   * ([{index, verifyKey}] in mixing order), or null (the trustees mix);
+   * `opensAt`/`closesAt`: the voting window of a scheduled election (when.js), or null.
    */
-  constructor({ electionId, title, questions, description, version, witnesses = null, mixers = null }) {
-    Object.assign(this, { electionId, title, questions, description, version, witnesses, mixers });
+  constructor({ electionId, title, questions, description, version, witnesses = null, mixers = null, opensAt = null, closesAt = null }) {
+    Object.assign(this, { electionId, title, questions, description, version, witnesses, mixers, opensAt, closesAt });
     Object.freeze(this);
   }
 
@@ -300,7 +302,7 @@ export class Manifest {
     try {
       f = new Fields(obj, path, {
         required: ['election_id', 'title', 'questions'],
-        optional: ['description', 'version', 'witnesses', 'mixers'],
+        optional: ['description', 'version', 'witnesses', 'mixers', 'opens_at', 'closes_at'],
       });
     } catch (exc) {
       if (exc instanceof SchemaError) throw new ManifestError(exc.message);
@@ -330,7 +332,10 @@ export class Manifest {
     }
     const witnesses = f.has('witnesses') ? witnessPolicyFromJson(f.raw('witnesses'), `${path}.witnesses`) : null;
     const mixers = f.has('mixers') ? mixersFromJson(f.raw('mixers'), `${path}.mixers`, questions) : null;
-    return new Manifest({ electionId, title, questions, description, version, witnesses, mixers });
+    const opensAt = f.raw('opens_at', null);
+    const closesAt = f.raw('closes_at', null);
+    checkWindow(opensAt, closesAt, path); // a scheduled election (when.js)
+    return new Manifest({ electionId, title, questions, description, version, witnesses, mixers, opensAt, closesAt });
   }
 
   /** As evote.manifest.Manifest.to_json: `witnesses` only when there is a policy (old digests stay). */
@@ -344,6 +349,8 @@ export class Manifest {
     };
     if (this.witnesses !== null) out.witnesses = witnessPolicyToJson(this.witnesses);
     if (this.mixers !== null) out.mixers = this.mixers.map((m) => ({ index: m.index, verify_key: m.verifyKeyJson }));
+    if (this.opensAt !== null) out.opens_at = this.opensAt;
+    if (this.closesAt !== null) out.closes_at = this.closesAt;
     return out;
   }
 

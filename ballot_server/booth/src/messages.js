@@ -12,6 +12,8 @@ export const API_ERRORS = Object.freeze({
   binding: 'error.binding',
   bad_credential: 'error.bad_credential',
   not_found: 'error.not_found',
+  not_open_yet: 'error.not_open_yet', // a scheduled election's window (R-TIME-02/03)
+  closed: 'error.closed',
 });
 
 /** Why a check failed, by the code of the error one of its verifications raised. */

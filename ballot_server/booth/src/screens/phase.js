@@ -4,7 +4,18 @@
 import { h } from '../dom.js';
 import { language, t } from '../i18n.js';
 import { S } from '../shell.js';
+import { localTime } from '../when.js';
 import { checkLinkButton, heading } from './ui.js';
+
+/** A scheduled election's window in the voter's language and time zone (null: none). */
+function schedule(manifest) {
+  if (!manifest?.opensAt && !manifest?.closesAt) return null;
+  const lang = language();
+  return h('dl', { class: 'review', 'data-testid': 'schedule' }, [
+    manifest.opensAt ? [h('dt', { text: t('schedule.opens') }), h('dd', { text: localTime(manifest.opensAt, lang) })] : [],
+    manifest.closesAt ? [h('dt', { text: t('schedule.closes') }), h('dd', { text: localTime(manifest.closesAt, lang) })] : [],
+  ]);
+}
 
 export const SCREENS = {
   loading: () => h('section', {}, h('p', { class: 'status', text: t('status.loading') })),
@@ -15,13 +26,14 @@ export const SCREENS = {
       heading('notopen.heading'),
       manifest ? h('p', { class: 'description', text: manifest.label(language()) }) : null,
       h('p', { role: 'status', 'data-testid': 'phase-message', text: t('notopen.intro') }),
-      h('p', { text: t('notopen.when') }),
+      schedule(manifest) ?? h('p', { text: t('notopen.when') }),
     );
   },
 
   closed: () => h('section', {},
     heading('closed.heading'),
     h('p', { role: 'status', 'data-testid': 'phase-message', text: t('closed.intro') }),
+    schedule(S.election?.manifest),
     h('div', { class: 'actions' }, checkLinkButton()),
   ),
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from ballot_server.context import get_service, rate_limited, require_assets, server_state
 from evote.dkg import trustee_commitments
@@ -56,6 +56,8 @@ def page(election_id: str) -> str:
         js_integrity=a.js_integrity,
         css_integrity=a.css_integrity,
         booth_sha256=a.js_sha256,
+        # the OIDC blueprint is registered only when a provider is configured
+        oidc="oidc" in current_app.blueprints,
     )
 
 

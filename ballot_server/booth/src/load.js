@@ -65,7 +65,8 @@ export async function load() {
       ev.returnValue = '';
     }
   });
-  S.provider = S.election.phase === 'open' ? await S.api.provider().catch(() => null) : null;
+  // Asked only when the page says there is one: a 404 would be a console error for every voter.
+  S.provider = S.election.phase === 'open' && S.providerConfigured ? await S.api.provider().catch(() => null) : null;
   S.screen = homeScreen(S.election.phase);
   if (resumeCast()) return;
   if (await providerLogin()) return;

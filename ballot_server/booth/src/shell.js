@@ -19,6 +19,7 @@ export const S = createState({
   electionId: root.dataset.election,
   boothSha256: root.dataset.boothSha256 || '',
   api: makeApi(root.dataset.election),
+  providerConfigured: root.dataset.oidc === 'yes',
 });
 
 export const frame = {

@@ -10,7 +10,7 @@ import { initial as castInitial } from './caststate.js';
  * the page was served with (the footer shows it until the booth has hashed
  * its own bytes); `api` is the booth's only network access (api.js).
  */
-export function createState({ electionId, boothSha256 = '', api = null }) {
+export function createState({ electionId, boothSha256 = '', api = null, providerConfigured = false }) {
   return Object.seal({
     // --- the election ---------------------------------------------------------
     electionId, // the election id from the page (data-election)
@@ -18,6 +18,7 @@ export function createState({ electionId, boothSha256 = '', api = null }) {
     boothOnBoard: null, // 'match' | 'mismatch' (this bundle's digest vs the board's) | 'unpublished'; null: not checked
     api, // makeApi(electionId): the booth's only network access
     election: null, // {ctx, manifest, boardKey, fingerprint, phase} once the fingerprint gate passed
+    providerConfigured, // the page says this server has a city OpenID provider (data-oidc): only then is it asked
     provider: null, // {name} of the city's OpenID provider when the server has one (GET /api/v1/oidc), else null
     phaseInfo: null, // {phase, manifest} (not open yet) or {phase, result} (tallied) for the not-open screens
 

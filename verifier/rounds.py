@@ -65,7 +65,7 @@ def _rounds_chart(item: dict[str, Any], table_id: str) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{_WIDTH}" height="{height}" '
         f'viewBox="0 0 {_WIDTH} {height}" aria-describedby="{table_id}">',
         f"<title>{e(item['title'])}: votes per candidate in each of {len(rounds)} rounds</title>",
-        f"<desc>The same figures are in the table that follows the chart.</desc>",
+        "<desc>The same figures are in the table that follows the chart.</desc>",
     ]
     for c, name in enumerate(options):
         y0 = _GAP + c * group

@@ -141,12 +141,14 @@ class TallyChecks:
                               "result_mismatch", self.result_index,
                               {"published": self.result.to_json(),
                                "decrypted": decrypted.to_json()}, rule="R-TAL-05")
-        if result_check.first is None:
+        tallied = [manifest.questions[i] for i in manifest.tallied_questions]
+        # shown only when confirmed by the decryption (and so of the tally's shape)
+        if result_check.first is None and decrypted is not None and len(
+                self.result.counts) == len(tallied):
             self.totals = tuple(
                 QuestionTotals(
                     q.label(),
                     tuple(OptionTotal(q.option_label(o), n) for o, n in enumerate(row)),
                 )
-                for q, row in zip([manifest.questions[i] for i in manifest.tallied_questions],
-                                  self.result.counts, strict=True)
+                for q, row in zip(tallied, self.result.counts, strict=True)
             )

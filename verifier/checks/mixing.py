@@ -145,7 +145,13 @@ class MixingChecks:
                 continue
             code, message, detail = verdict
             kind = MIX_POSTED if name == "mixes" else MIX_DECRYPTION
-            self.c[name].fail(f"{kind}: {message}", code, pos, detail or None, rule=rule)
+            check = self.c[name]
+            # the first failure in board order, as an in-process replay would report it:
+            # a later entry's failure found in the stream meanwhile gives way
+            prior = check.first
+            if prior is not None and (prior.index is None or prior.index > pos):
+                check.first = None  # (still counted in failures)
+            check.fail(f"{kind}: {message}", code, pos, detail or None, rule=rule)
         self.proof_tasks = []
 
     def _on_mix_posted(self, pos: int, body: Mix, valid: bool) -> None:

@@ -156,9 +156,8 @@ def test_a_dropped_row_fails_check_20_with_r_mix_02(board, tmp_path) -> None:
             return None
         m = mix_of(b, i)
         from evote.mixnet import mix
-
-        from tests.rankedgen import _pairs
         from evote.ranked import mix_input
+        from tests.rankedgen import _pairs
 
         first = mix_input(e.manifest, _pairs(b))[3]
         shorter = RowList(first.width, first.rows[1:])

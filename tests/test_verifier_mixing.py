@@ -292,3 +292,21 @@ def test_the_html_report_draws_the_rounds_as_a_table_and_an_accessible_chart(
         assert f'<th scope="row">{name}</th>' in page
     # self-contained: nothing loaded from anywhere (the SVG namespace is not a request)
     assert "src=" not in page and "<link" not in page and "<script" not in page
+
+
+def test_the_one_step_counts_get_a_chart_and_a_table_too() -> None:
+    suite = Path(__file__).resolve().parent.parent / "conformance"
+    report = verify(suite / "honest-ranked-stv-schulze-borda")
+    assert report.ok
+    page = render_html(report)
+    by_method = {s["method"]: s for s in report.ranked}
+    for method, series in (("schulze", "candidates beaten"), ("borda", "points")):
+        item = by_method[method]
+        table_id = f'rounds-q{item["question"]}'
+        assert f'aria-describedby="{table_id}"' in page
+        start = page.index(f'<table id="{table_id}">')
+        table = page[start : page.index("</table>", start)]
+        assert f'<th scope="col">{series}</th>' in table
+        figures = item["sheet"]["details"]["beats" if method == "schulze" else "points"]
+        for name, value in zip(item["options"], figures, strict=True):
+            assert f'<th scope="row">{name}</th><td>{value}</td>' in table

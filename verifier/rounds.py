@@ -8,6 +8,10 @@ Schulze's pairwise matrix, Majority Judgment's grade profiles).  Both views
 are drawn from the sheet exactly as posted in ``ranked_result`` and recounted
 by check 22, so nothing here computes a result.
 
+The one-step methods get a chart too: Borda's points, Schulze's number of
+candidates each one beats, Majority Judgment's grade profile per candidate
+(stacked, worst grade first); their other figures follow as text.
+
 Accessibility: every chart is inline SVG with ``role="img"``, a ``<title>``
 and a ``<desc>`` that points at the table right after it, which holds the
 same numbers (the table is the chart's text equivalent, in a ``<figure>``
@@ -107,6 +111,69 @@ def _rounds_table(item: dict[str, Any], table_id: str) -> str:
             f"{''.join(body)}</table>")
 
 
+def _one_step(item: dict[str, Any]) -> tuple[list[str], list[list[int]]] | None:
+    """The per-candidate figures of a count without rounds, as (series names, values per
+    candidate): Borda's points, Schulze's number of candidates beaten, Majority
+    Judgment's number of each grade (worst first).  None for anything else."""
+    details, n = item["sheet"].get("details", {}), len(item["options"])
+
+    def ints(v: Any) -> bool:
+        return isinstance(v, list) and len(v) == n
+
+    method = item["sheet"].get("method")
+    if method == "borda" and ints(details.get("points")):
+        return ["points"], [[int(x)] for x in details["points"]]
+    if method == "schulze" and ints(details.get("beats")):
+        return ["candidates beaten"], [[int(x)] for x in details["beats"]]
+    if method == "majority_judgment" and ints(details.get("grades")):
+        grades = item.get("grades") or [f"grade {g}" for g in range(len(details["grades"][0]))]
+        return list(grades), [[int(x) for x in row] for row in details["grades"]]
+    return None
+
+
+def _bars_chart(item: dict[str, Any], table_id: str, names: list[str],
+                values: list[list[int]]) -> str:
+    """One bar per candidate, stacked by series (a grade profile), as inline SVG."""
+    e = html.escape
+    top = max((sum(v) for v in values), default=0) or 1
+    room = _WIDTH - _LABEL - 90
+    height = len(values) * (_ROW + _GAP) + _GAP
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{_WIDTH}" height="{height}" '
+        f'viewBox="0 0 {_WIDTH} {height}" aria-describedby="{table_id}">',
+        f"<title>{e(item['title'])}: {e(', '.join(names))} per candidate</title>",
+        "<desc>The same figures are in the table that follows the chart.</desc>",
+    ]
+    for c, row in enumerate(values):
+        y = _GAP + c * (_ROW + _GAP)
+        name = item["options"][c]
+        parts.append(f'<text x="{_LABEL - 6}" y="{y + _ROW * 0.75:.1f}" text-anchor="end" '
+                     f'font-size="13">{e(name[:24])}</text>')
+        x = _LABEL
+        for s, v in enumerate(row):
+            w = round(room * v / top)
+            shade = _SHADES[min(s * 2, len(_SHADES) - 1)]
+            parts.append(f'<rect x="{x}" y="{y}" width="{w}" height="{_ROW}" fill="{shade}">'
+                         f"<title>{e(name)}, {e(names[s])}: {v}</title></rect>")
+            x += w
+        parts.append(f'<text x="{x + 4}" y="{y + _ROW * 0.75:.1f}" font-size="11">'
+                     f"{e(' / '.join(str(v) for v in row))}</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _bars_table(item: dict[str, Any], table_id: str, names: list[str],
+                values: list[list[int]]) -> str:
+    e = html.escape
+    head = "".join(f'<th scope="col">{e(n)}</th>' for n in names)
+    body = "".join(
+        f'<tr><th scope="row">{e(item["options"][c])}</th>'
+        + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
+        for c, row in enumerate(values))
+    return (f'<table id="{table_id}"><tr><th scope="col">candidate</th>{head}</tr>'
+            f"{body}</table>")
+
+
 def _summary(item: dict[str, Any]) -> str:
     e = html.escape
     options, sheet = item["options"], item["sheet"]
@@ -139,6 +206,15 @@ def rounds_html(ranked: tuple[dict[str, Any], ...]) -> str:
                 "(table below)</figcaption></figure>"
                 + _rounds_table(item, table_id))
         elif sheet.get("details"):
-            out.append("<p>Figures of the count (as posted and recounted):</p>"
-                       f"<pre>{e(json.dumps(sheet['details'], indent=1, sort_keys=True))}</pre>")
+            series = _one_step(item)
+            if series is not None:
+                names, values = series
+                out.append(f"<figure>{_bars_chart(item, table_id, names, values)}"
+                           f"<figcaption>{e(item['title'])}: the count in one step "
+                           "(table below)</figcaption></figure>"
+                           + _bars_table(item, table_id, names, values))
+            out.append("<details><summary>All figures of the count (as posted and "
+                       "recounted)</summary>"
+                       f"<pre>{e(json.dumps(sheet['details'], indent=1, sort_keys=True))}</pre>"
+                       "</details>")
     return "".join(out)

@@ -181,6 +181,8 @@ class MixingChecks:
             "title": q.label(),
             "method": sheet.get("method"),
             "options": [q.option_label(o) for o in range(len(q.options))],
+            "grades": [g["en"] if "en" in g else next(iter(g.to_json().values()))
+                       for g in q.grades],
             "sheet": sheet,
         }
 

@@ -148,10 +148,8 @@ class MixnetRules:
                             detail={"question": q})
         fingerprint, joint = self._mixing_keys()
         partials = [p for (qq, _j), p in sorted(self.mix_partials.items()) if qq == q]
-        try:
-            verify_decrypted_rows(fingerprint, q, rows, partials, joint, r.decrypted)
-        except EvoteError as exc:
-            raise violation("R-MIX-07", exc.message, cause=exc) from None
+        _proof_check(mixing, "R-MIX-07", verify_decrypted_rows,
+                     fingerprint, q, rows, partials, joint, r.decrypted)
         if mixing is None:
             return  # the caller recounts (docstring of check)
         try:

@@ -12,8 +12,10 @@ recounts each question by its method with the documented seed.
 Why the proofs are offloaded: a shuffle proof of n rows of width k costs
 about 2n(k+2) exponentiations to verify, and each trustee's decryption of
 the final list 4nk; on a 100,000-ballot election that is minutes of one core.
-The projection hands those two checks to ``MixInputs.offload``, which submits
-each (one task per mix and question, one per trustee's decryption) to the
+The projection hands those checks (and the check that the posted rows are
+the decryption, another t DLEQ sets per question) to ``MixInputs.offload``, which submits
+each (one task per mix and question, one per trustee's decryption, one per
+posted count's decryption) to the
 verifier's runner: the same local processes or Dask cluster that check the
 ballots.  The stream goes on meanwhile (nothing after a mix depends on its
 proof verifying: the projection folds a mix in either way), and the verdicts
@@ -55,7 +57,8 @@ CHECKS: tuple[CheckSpec, ...] = (
 MIX_CHECKS = tuple(c.name for c in CHECKS)
 
 #: Which check reports an offloaded proof's failure.
-_CHECK_OF = {"R-MIX-03": "mixes", "R-MIX-06": "mixed-decryptions"}
+_CHECK_OF = {"R-MIX-03": "mixes", "R-MIX-06": "mixed-decryptions", "R-MIX-07": "ranked-count"}
+_KIND_OF = {"R-MIX-03": MIX_POSTED, "R-MIX-06": MIX_DECRYPTION, "R-MIX-07": RANKED_RESULT}
 
 NO_MIXING = "no ranked or graded questions: nothing to mix"
 
@@ -144,12 +147,14 @@ class MixingChecks:
                 self.c[name].count("proofs verified")
                 continue
             code, message, detail = verdict
-            kind = MIX_POSTED if name == "mixes" else MIX_DECRYPTION
+            kind = _KIND_OF[rule]
             check = self.c[name]
             # the first failure in board order, as an in-process replay would report it:
-            # a later entry's failure found in the stream meanwhile gives way
+            # a failure found in the stream meanwhile at a later entry gives way, and so
+            # does one at the same entry (the projection checks the offloaded proof first
+            # there: R-MIX-07 before the recount, R-MIX-09)
             prior = check.first
-            if prior is not None and (prior.index is None or prior.index > pos):
+            if prior is not None and (prior.index is None or prior.index >= pos):
                 check.first = None  # (still counted in failures)
             check.fail(f"{kind}: {message}", code, pos, detail or None, rule=rule)
         self.proof_tasks = []

@@ -12,6 +12,7 @@ know); :meth:`BoardState.fold` calls ``_fold_<kind>``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from evote.encoding import canonical_json
@@ -26,6 +27,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from evote import dkg
     from evote.payloads import ResultPublished, TallyPosted
     from evote.rules import BoardState
+
+
+def _proof_check(mixing: MixInputs | None, rule: str, check: Callable[..., None], *args: Any) -> None:
+    """``check(*args)`` here, a failure raised as ``rule``; or handed to the caller's
+    ``mixing.offload`` (:class:`evote.ranked.MixInputs` says what it promises)."""
+    if mixing is not None and mixing.offload is not None:
+        mixing.offload(rule, check, *args)
+        return
+    try:
+        check(*args)
+    except EvoteError as exc:
+        raise violation(rule, exc.message, cause=exc) from None
 
 
 class MixnetRules:
@@ -87,10 +100,8 @@ class MixnetRules:
             )
         fingerprint, joint = self._mixing_keys()
         mixer = self._created().mixers[m.mixer - 1]
-        try:
-            verify_mix(fingerprint, joint.joint_key, m.question, mixer, inputs, m)
-        except EvoteError as exc:
-            raise violation("R-MIX-03", exc.message, cause=exc) from None
+        _proof_check(mixing, "R-MIX-03", verify_mix,
+                     fingerprint, joint.joint_key, m.question, mixer, inputs, m)
 
     def _mixing_keys(self: BoardState) -> tuple[bytes, dkg.JointKey]:
         if self.fingerprint is None or self.joint_key is None:
@@ -106,7 +117,7 @@ class MixnetRules:
             )
         return self.mixes[q][-1].rows
 
-    def _mixing_mix_decryption(self: BoardState, p: RowsPartialDecryption, _m: MixInputs | None) -> None:
+    def _mixing_mix_decryption(self: BoardState, p: RowsPartialDecryption, mixing: MixInputs | None) -> None:
         rows = self._final_list(p.question, "R-MIX-04", "a mix_decryption")
         if (p.question, p.trustee) in self.mix_partials:
             raise violation(
@@ -127,10 +138,7 @@ class MixnetRules:
                 f"trustee {p.trustee}'s factors are not for question {p.question}'s final list",
                 detail={"question": p.question, "trustee": p.trustee},
             )
-        try:
-            verify_partial_rows(fingerprint, p.question, key, rows, p)
-        except EvoteError as exc:
-            raise violation("R-MIX-06", exc.message, cause=exc) from None
+        _proof_check(mixing, "R-MIX-06", verify_partial_rows, fingerprint, p.question, key, rows, p)
 
     def _mixing_ranked_result(self: BoardState, r: RankedResult, mixing: MixInputs | None) -> None:
         q = r.question
@@ -140,10 +148,8 @@ class MixnetRules:
                             detail={"question": q})
         fingerprint, joint = self._mixing_keys()
         partials = [p for (qq, _j), p in sorted(self.mix_partials.items()) if qq == q]
-        try:
-            verify_decrypted_rows(fingerprint, q, rows, partials, joint, r.decrypted)
-        except EvoteError as exc:
-            raise violation("R-MIX-07", exc.message, cause=exc) from None
+        _proof_check(mixing, "R-MIX-07", verify_decrypted_rows,
+                     fingerprint, q, rows, partials, joint, r.decrypted)
         if mixing is None:
             return  # the caller recounts (docstring of check)
         try:

@@ -34,7 +34,7 @@ the board's last entry before any counting input exists:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +109,15 @@ class MixInputs:
 
     initial: Mapping[int, RowList]
     tie_seed: bytes
+    #: Who runs the expensive proof checks: R-MIX-03's shuffle proof
+    #: (:func:`evote.mixnet.verify_mix`), R-MIX-06's DLEQ proofs
+    #: (:func:`evote.mixdecryption.verify_partial_rows`) and R-MIX-07's decryption
+    #: (:func:`evote.mixdecryption.verify_decrypted_rows`).  None: the projection, in
+    #: line.  Else ``offload(rule, check, *args)`` is called instead, and the caller
+    #: promises to run ``check(*args)`` and report its failure as ``rule``'s violation
+    #: at this entry: the verifier spreads these checks over its workers, so a long
+    #: mixed list is not verified on one core (docs/verifier.md checks 20-22).
+    offload: Callable[..., None] | None = None
 
 
 def expected_count(

@@ -651,6 +651,9 @@ class BoardState(MixnetRules):
     # --- R-TAL: tally, partials, result --------------------------------------------------
 
     def _check_tally_posted(self, body: TallyPosted, expected: TallyExpectation | None) -> None:
+        # The shape first (R-MIX-11): a tally that sums the ranked questions too is
+        # that rule's violation, not "not the sum" of the tallied ones (R-TAL-02).
+        self._mixing_tally_posted(body, None)
         found = self.tally_violations(body, expected)
         if found:
             raise found[0]

@@ -50,6 +50,7 @@ from evote.fingerprint import ElectionContext
 from evote.group import Point, Scalar
 from evote.manifest import Manifest
 from evote.merkle import MemoryTree, leaf_hash
+from evote.ranked import tally_bounds, tally_ciphertexts, tally_shape
 from evote.record import (
     BOARD_FILE,
     CHECKPOINT_FILE,
@@ -345,6 +346,8 @@ class Builder:
         self.tally_value: EncryptedTally | None = None
         self.partials: list[PartialDecryption] = []
         self.cosigners: tuple[int, ...] | None = None
+        #: credential -> the step of its counted ballot (the board order of the mixed rows)
+        self.cast_steps: dict[bytes, Step] = {}
 
     # -- primitives ------------------------------------------------------
     def add(self, kind: str, payload: dict[str, Any], tag: str = "") -> Step:
@@ -460,9 +463,11 @@ class Builder:
              ballot: Ballot | None = None, tag: str = "") -> Step:
         if ballot is None:
             ballot, _ = self.ballot(voter, choice)
+        step = self.add("ballot_cast", {"ballot": ballot.to_json()}, tag or f"cast:{voter}")
         if counts:
             self.counted[ballot.credential.raw] = ballot
-        return self.add("ballot_cast", {"ballot": ballot.to_json()}, tag or f"cast:{voter}")
+            self.cast_steps[ballot.credential.raw] = step
+        return step
 
     def audit(self, voter: int, choice: int, tag: str = "") -> Step:
         ballot, secrets = self.ballot(voter, choice)
@@ -477,12 +482,14 @@ class Builder:
         return sum(self.e.credentials.weight_of(VerifyKey(c)) for c in self.counted)
 
     def honest_tally(self, leave_out: int = 0) -> EncryptedTally:
-        shape = [len(q.options) for q in self.e.manifest.questions]
+        """The sum of the counted ballots' choice and score questions (the ranked and
+        graded ones are mixed instead: evote.ranked.tally_shape, R-MIX-11)."""
+        m = self.e.manifest
         rows = []
         for cred, ballot in list(self.counted.items())[leave_out:]:
             w = self.e.credentials.weight_of(VerifyKey(cred))
-            rows.append((w, [list(a.choices) for a in ballot.answers]))
-        return aggregate(shape, rows)
+            rows.append((w, tally_ciphertexts(m, [list(a.choices) for a in ballot.answers])))
+        return aggregate(tally_shape(m), rows)
 
     def tally(self, *, tally: EncryptedTally | None = None, counted: int | None = None,
               total_weight: int | None = None) -> Step:
@@ -506,8 +513,7 @@ class Builder:
         """The honest decryption of the posted tally by the valid partials."""
         assert self.tally_value is not None
         e = self.e
-        w = self.total_weight()
-        bounds = [[w * q.max_score] * len(q.options) for q in e.manifest.questions]
+        bounds = tally_bounds(e.manifest, self.total_weight())
         # combine skips a partial whose proofs fail (robust decryption, R-TAL-06)
         valid = {p.trustee: p for p in self.partials if p.trustee in e.finished}
         return combine(e.ctx.fingerprint, self.tally_value, list(valid.values()), e.joint,
@@ -543,7 +549,12 @@ def _selection(manifest: Manifest, choice: int) -> list[list[int]]:
     for q in manifest.questions:
         n = len(q.options)
         row = [0] * n
-        if q.kind == "choice":
+        if q.kind == "ranked":  # a rotation, ranking all but the last when choice is odd
+            for i in range(n - choice % 2):
+                row[(choice + i) % n] = i + 1
+        elif q.kind == "grades":
+            row = [(choice + o) % len(q.grades) for o in range(n)]
+        elif q.kind == "choice":
             row[choice % n] = 1
         else:
             budget = min(q.max, q.max_score * n)

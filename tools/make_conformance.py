@@ -22,6 +22,7 @@ list in the order of ``docs/conformance.md``; the machinery is apart in
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -51,14 +52,24 @@ from evote.elgamal import encrypt  # noqa: E402
 from evote.encoding import canonical_json  # noqa: E402
 from evote.fingerprint import ElectionContext  # noqa: E402
 from evote.group import Point, Scalar, small_multiple  # noqa: E402
-from evote.hashing import TAG_RANGE, hash_to_scalar  # noqa: E402
+from evote.hashing import (  # noqa: E402
+    TAG_MIX_SIGNATURE,  # noqa: E402
+    TAG_RANGE,
+    hash_to_scalar,
+)
 from evote.kinds import SPECS  # noqa: E402
 from evote.merkle import MemoryTree, leaf_hash  # noqa: E402
+from evote.mix_payloads import RankedResult  # noqa: E402
+from evote.mixdecryption import DecryptedRows, partial_decrypt_rows  # noqa: E402
+from evote.mixnet import Mix  # noqa: E402
+from evote.mixnet import _signed_fields as mixnet_signed_fields  # noqa: E402
 from evote.proofs import RangeProof  # noqa: E402
+from evote.ranked import expected_count  # noqa: E402
 from evote.rulebook import RULES  # noqa: E402
 from evote.schedule import format_time  # noqa: E402
+from evote.shuffle import RowList  # noqa: E402
 from evote.signing import SigningKey  # noqa: E402
-from evote.tally import Result  # noqa: E402
+from evote.tally import Result, aggregate, combine  # noqa: E402
 from tools.conformance_kit import (  # noqa: E402
     START_TIME,
     Builder,
@@ -69,6 +80,15 @@ from tools.conformance_kit import (  # noqa: E402
     render,
     rich_manifest,
     write_record,
+)
+from tools.conformance_mixnet import (  # noqa: E402
+    MixnetRun,
+    finish_ranked,
+    honest_decryption,
+    honest_mix,
+    initial_lists,
+    post_mixnet,
+    ranked_manifest,
 )
 
 OUT = ROOT / "conformance"
@@ -1326,6 +1346,284 @@ def _tal05() -> Builder:
     i = b.find("result")
     b.steps[i] = b.result(Result(tuple(tuple(reversed(row)) for row in honest.counts)))
     b.steps.pop()
+    return b
+
+
+# ==========================================================================
+# Ranked and graded elections: the mixnet (R-MIX-*, docs/protocol-mixnet.md)
+# ==========================================================================
+
+
+def ranked(name: str, *, methods: str = "irv", voters: int = 4) -> Builder:
+    """Setup and ``voters`` ballots of a ranked election (tools/conformance_mixnet.py)."""
+    b = Builder(election(name, voters=voters, manifest=ranked_manifest(eid(name), methods=methods)))
+    b.setup()
+    b.vote([(v, v) for v in range(voters)])
+    return b
+
+
+def _resigned_mix(b: Builder, q: int, mixer: int, inputs: Any, rows: Any, proof: Any) -> Mix:
+    """A mix of ``rows`` with ``proof``, signed by the mixer (its trustee key)."""
+    e = b.e
+    digest = inputs.digest()
+    sig = e.trustee_keys[mixer].sign(TAG_MIX_SIGNATURE, mixnet_signed_fields(
+        e.ctx.fingerprint, q, mixer, digest, rows, proof))
+    return Mix(q, mixer, digest, rows, proof, sig)
+
+
+def _replace_last(b: Builder, kind: str, key: SigningKey, body: dict[str, Any]) -> None:
+    tag = b.steps.pop().tag
+    b.command(kind, key, body, tag)
+
+
+def _mix_input_of(run: MixnetRun, b: Builder, q: int, m: int) -> Any:
+    return run.mixes[q][m - 2].rows if m > 1 else initial_lists(b)[q]
+
+
+@case("honest-ranked-irv-grades",
+      "A choice question (homomorphic tally), a mayor by instant-runoff voting (4 "
+      "candidates) and three projects graded Poor/Fair/Good (Majority Judgment); four "
+      "voters, one with a ranking that leaves the last candidate out. Three mixers (the "
+      "trustees) shuffle each list in turn, trustees 1 and 2 decrypt the final lists, the "
+      "official posts each count sheet.")
+def _honest_ranked() -> Builder:
+    b = ranked("honest-ranked-irv-grades")
+    finish_ranked(b)
+    return b
+
+
+@case("honest-ranked-stv-schulze-borda",
+      "A council of two seats by STV (Droop quota, 4 candidates), a logo by Schulze and a "
+      "motto by Borda (3 candidates each); four voters; three mixers; trustees 2 and 3 "
+      "decrypt the final lists.")
+def _honest_ranked_stv() -> Builder:
+    b = ranked("honest-ranked-stv-schulze-borda", methods="stv")
+    finish_ranked(b, decryptors=(2, 3))
+    return b
+
+
+@case("R-MIX-01-second-mix",
+      "Mixer 2 posts a second mix of the mayor's list after its first (mixer 3 is next).",
+      by="mixer 2 (trustee 2)", expect=(Expect("R-MIX-01", "mix_order", "mix-again:1:2"),))
+def _mix01() -> Builder:
+    b = ranked("R-MIX-01-second-mix")
+
+    def hook(b: Builder, run: MixnetRun, tag: str) -> None:
+        if tag == "mix:1:2":
+            again = honest_mix(b, 1, 2, run.mixes[1][0].rows)
+            b.command("mix_posted", b.e.trustee_keys[2], again.to_json(), "mix-again:1:2")
+    finish_ranked(b, hook=hook)
+    return b
+
+
+@case("R-MIX-02-dropped-row",
+      "Mixer 2 drops one row of mixer 1's output and shuffles the rest, with a valid proof "
+      "and signature for that shorter list; mixer 3 and the trustees carry on from it.",
+      by="mixer 2 (trustee 2)", expect=(Expect("R-MIX-02", "mix_input", "mix:1:2"),))
+def _mix02() -> Builder:
+    b = ranked("R-MIX-02-dropped-row")
+
+    def hook(b: Builder, run: MixnetRun, tag: str) -> None:
+        if tag == "mix:1:2":
+            prev = run.mixes[1][0].rows
+            shorter = RowList(prev.width, prev.rows[:-1])
+            m = honest_mix(b, 1, 2, shorter)
+            _replace_last(b, "mix_posted", b.e.trustee_keys[2], m.to_json())
+            run.mixes[1][-1] = m
+    finish_ranked(b, hook=hook)
+    return b
+
+
+@case("R-MIX-02-dropped-ballot",
+      "Mixer 1 leaves voter 0's row out of the counted ballots' rows of the graded question "
+      "and shuffles the rest (a valid proof for that list).",
+      by="mixer 1 (trustee 1)", expect=(Expect("R-MIX-02", "mix_input", "mix:2:1"),))
+def _mix02b() -> Builder:
+    b = ranked("R-MIX-02-dropped-ballot")
+
+    def hook(b: Builder, run: MixnetRun, tag: str) -> None:
+        if tag == "mix:2:1":
+            first = initial_lists(b)[2]
+            m = honest_mix(b, 2, 1, RowList(first.width, first.rows[1:]))
+            _replace_last(b, "mix_posted", b.e.trustee_keys[1], m.to_json())
+            run.mixes[2][-1] = m
+    finish_ranked(b, hook=hook)
+    return b
+
+
+@case("R-MIX-03-bad-proof",
+      "Mixer 2's shuffle proof of the mayor's list has one response scalar (s1) changed; "
+      "the mix is re-signed, so only the proof fails.",
+      by="mixer 2 (trustee 2)", expect=(Expect("R-MIX-03", "invalid_shuffle", "mix:1:2"),))
+def _mix03() -> Builder:
+    b = ranked("R-MIX-03-bad-proof")
+
+    def hook(b: Builder, run: MixnetRun, tag: str) -> None:
+        if tag == "mix:1:2":
+            honest = run.mixes[1][-1]
+            proof = dataclasses.replace(honest.proof, s1=honest.proof.s1 + Scalar.from_int(1))
+            m = _resigned_mix(b, 1, 2, run.mixes[1][0].rows, honest.rows, proof)
+            _replace_last(b, "mix_posted", b.e.trustee_keys[2], m.to_json())
+            run.mixes[1][-1] = m
+    finish_ranked(b, hook=hook)
+    return b
+
+
+@case("R-MIX-03-substituted-row",
+      "After proving its shuffle, mixer 3 replaces one output row of the mayor's list by a "
+      "fresh encryption of the ranking Dee, Cid, Bob, Ann and re-signs: the signature holds, "
+      "the proof does not. The trustees decrypt the substituted list.",
+      by="mixer 3 (trustee 3)", expect=(Expect("R-MIX-03", "invalid_shuffle", "mix:1:3"),))
+def _mix03b() -> Builder:
+    b = ranked("R-MIX-03-substituted-row")
+
+    def hook(b: Builder, run: MixnetRun, tag: str) -> None:
+        if tag == "mix:1:3":
+            honest = run.mixes[1][-1]
+            key = b.e.joint.joint_key
+            row = tuple(encrypt(key, v, Scalar.random(b.e.rng)) for v in (4, 3, 2, 1))
+            rows = RowList(honest.rows.width, (row, *honest.rows.rows[1:]))
+            m = _resigned_mix(b, 1, 3, run.mixes[1][1].rows, rows, honest.proof)
+            _replace_last(b, "mix_posted", b.e.trustee_keys[3], m.to_json())
+            run.mixes[1][-1] = m
+    finish_ranked(b, hook=hook)
+    return b
+
+
+@case("R-MIX-04-early-decryption",
+      "Trustee 3 decrypts the mayor's list as mixer 2 left it, before mixer 3 has mixed "
+      "(valid proofs for that list); trustees 1 and 2 decrypt the final list.",
+      by="trustee 3", expect=(Expect("R-MIX-04", "wrong_phase", "mixdec-early:1:3"),))
+def _mix04() -> Builder:
+    b = ranked("R-MIX-04-early-decryption")
+
+    def hook(b: Builder, run: MixnetRun, tag: str) -> None:
+        if tag == "mix:1:2":
+            p = honest_decryption(b, 1, 3, run.mixes[1][-1].rows)
+            b.command("mix_decryption", b.e.trustee_keys[3], p.to_json(), "mixdec-early:1:3")
+    finish_ranked(b, hook=hook)
+    return b
+
+
+@case("R-MIX-05-second-decryption",
+      "Trustee 1 posts its decryption of the graded question's final list twice.",
+      by="trustee 1", expect=(Expect("R-MIX-05", "already_exists", "mixdec-again:2:1"),))
+def _mix05() -> Builder:
+    b = ranked("R-MIX-05-second-decryption")
+
+    def hook(b: Builder, run: MixnetRun, tag: str) -> None:
+        if tag == "mixdec:2:1":
+            b.command("mix_decryption", b.e.trustee_keys[1], run.partials[2][-1].to_json(),
+                      "mixdec-again:2:1")
+    finish_ranked(b, hook=hook)
+    return b
+
+
+@case("R-MIX-06-wrong-decryption",
+      "Trustee 1 decrypts the mayor's final list with a wrong share: its DLEQ proofs do not "
+      "verify. Trustees 2 and 3 decrypt it correctly and the result is theirs.",
+      by="trustee 1", expect=(Expect("R-MIX-06", "decryption", "mixdec:1:1"),))
+def _mix06() -> Builder:
+    b = ranked("R-MIX-06-wrong-decryption")
+
+    def hook(b: Builder, run: MixnetRun, tag: str) -> None:
+        if tag == "mixdec:1:1":
+            e = b.e
+            p = partial_decrypt_rows(e.ctx.fingerprint, 1, 1, Scalar.from_int(12345),
+                                     run.mixes[1][-1].rows, e.rng)
+            _replace_last(b, "mix_decryption", e.trustee_keys[1], p.to_json())
+            run.partials[1][-1] = p
+    finish_ranked(b, hook=hook, decryptors=(1, 2, 3))
+    return b
+
+
+@case("R-MIX-07-wrong-rows",
+      "The official's ranked_result for the mayor changes one decrypted ranking (row 0 "
+      "reversed) and posts the count of those rows, so only the decryption is wrong.",
+      by="the official", expect=(Expect("R-MIX-07", "tally", "ranked:1"),))
+def _mix07() -> Builder:
+    b = ranked("R-MIX-07-wrong-rows")
+
+    def hook(b: Builder, run: MixnetRun, tag: str) -> None:
+        if tag == "ranked:1":
+            honest = run.results[1].decrypted
+            rows = (tuple(reversed(honest.rows[0])), *honest.rows[1:])
+            forged = DecryptedRows(1, honest.list_digest, rows)
+            sheet = expected_count(b.e.manifest, 1, forged, run.seed)
+            _replace_last(b, "ranked_result", b.e.official,
+                          RankedResult(forged, sheet.to_json()).to_json())
+    finish_ranked(b, hook=hook)
+    return b
+
+
+@case("R-MIX-08-second-result", "The official posts the mayor's ranked_result twice.",
+      by="the official", expect=(Expect("R-MIX-08", "already_exists", "ranked-again:1"),))
+def _mix08() -> Builder:
+    b = ranked("R-MIX-08-second-result")
+
+    def hook(b: Builder, run: MixnetRun, tag: str) -> None:
+        if tag == "ranked:1":
+            b.command("ranked_result", b.e.official, run.results[1].to_json(), "ranked-again:1")
+    finish_ranked(b, hook=hook)
+    return b
+
+
+@case("R-MIX-09-wrong-count",
+      "The official's count sheet for the mayor names another winner than the recount of "
+      "the (correctly decrypted) rows by instant-runoff voting.",
+      by="the official", expect=(Expect("R-MIX-09", "count_mismatch", "ranked:1"),))
+def _mix09() -> Builder:
+    b = ranked("R-MIX-09-wrong-count")
+
+    def hook(b: Builder, run: MixnetRun, tag: str) -> None:
+        if tag == "ranked:1":
+            honest = run.results[1]
+            sheet = dict(honest.count)
+            winner = sheet["winners"][0]
+            sheet["winners"] = [(winner + 1) % 4]
+            _replace_last(b, "ranked_result", b.e.official,
+                          RankedResult(honest.decrypted, sheet).to_json())
+    finish_ranked(b, hook=hook)
+    return b
+
+
+@case("R-MIX-10-result-before-count",
+      "The graded question is mixed and decrypted but the official never posts its "
+      "ranked_result, and publishes the result anyway.",
+      by="the official", expect=(Expect("R-MIX-10", "wrong_phase", "result"),
+                                 Expect(None, "not_reached", check="ranked-count")))
+def _mix10() -> Builder:
+    b = ranked("R-MIX-10-result-before-count")
+
+    def hook(b: Builder, run: MixnetRun, tag: str) -> None:
+        if tag == "ranked:2":
+            b.steps.pop()
+    finish_ranked(b, hook=hook)
+    return b
+
+
+@case("R-MIX-11-tally-sums-ranked",
+      "The official's encrypted tally adds up every question, the ranked and graded ones "
+      "too (their ranks summed as if they were scores); the trustees decrypt it and the "
+      "result is its decryption. The mixnet runs as it should.",
+      by="the official", expect=(Expect("R-MIX-11", "tally", "tally"),
+                                 Expect(None, "tally", check="combination")))
+def _mix11() -> Builder:
+    b = ranked("R-MIX-11-tally-sums-ranked")
+    e = b.e
+    b.head()
+    b.closed()
+    shape = [len(q.options) for q in e.manifest.questions]
+    rows = [(1, [list(a.choices) for a in ballot.answers]) for ballot in b.counted.values()]
+    b.tally(tally=aggregate(shape, rows))
+    for j in (1, 2):
+        b.partial(j)
+    post_mixnet(b)
+    bounds = [[len(b.counted) * max(q.max_score, 1)] * len(q.options)
+              for q in e.manifest.questions]
+    assert b.tally_value is not None
+    b.result(combine(e.ctx.fingerprint, b.tally_value, b.partials, e.joint, bounds))
+    b.head()
     return b
 
 

@@ -27,8 +27,7 @@ from evote.encoding import b64encode, parse_json
 from evote.errors import EvoteError
 from evote.kinds import BALLOT_AUDITED, BALLOT_CAST
 from evote.rules import check_audit
-from verifier.abandoned import AbandonAwareVerifier
-from verifier.checks import CheckSpec, CheckState
+from verifier.checks import CheckSpec, CheckState, RecordVerifier
 from verifier.errors import FileUnreadable
 from verifier.record import Record
 from verifier.report import Report
@@ -63,7 +62,7 @@ def verify_audit_file(record: Record, obj: Any) -> Report:
         raise FileUnreadable("not an audited ballot: expected a JSON object")
     c = {spec.name: CheckState(spec) for spec in AUDIT_CHECKS}
     context, fmt, reenc, never = (c[s.name] for s in AUDIT_CHECKS)
-    verifier = AbandonAwareVerifier(record)  # (RecordVerifier, once it knows the kind)
+    verifier = RecordVerifier(record)
     rest = verifier.setup()
     ctx = verifier.ctx
     for name in SETUP_CHECKS:

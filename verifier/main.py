@@ -202,7 +202,7 @@ def record_command(source: str, election: str | None, board_key: str | None,
                    workers: int | None, dask_scheduler: str | None, in_progress: bool,
                    as_json: bool, html: Path | None, quiet: bool) -> None:
     """Run every check (numbered as in docs/verifier.md) over an election record."""
-    from verifier.abandoned import verify_record_or_abandoned
+    from verifier.checks import verify_record
 
     def action() -> Report:
         src = open_source(source, election=election, board_key=board_key)
@@ -219,8 +219,8 @@ def record_command(source: str, election: str | None, board_key: str | None,
                     return parallel.ProcessRunner(ctx, n)
             show = not quiet and not as_json and Console(stderr=True).is_terminal
             with _Progress(record.latest_head.size, show) as bar:
-                return verify_record_or_abandoned(record, runner_factory=factory,
-                                                  progress=bar.update, in_progress=in_progress)
+                return verify_record(record, runner_factory=factory,
+                                     progress=bar.update, in_progress=in_progress)
         finally:
             src.close()
 

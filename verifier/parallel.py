@@ -230,6 +230,34 @@ def check_chunk(ctx: ElectionContext | None, chunk: Chunk) -> ChunkResult:
     return ChunkResult(chunk.start, tuple(results), sums)
 
 
+ProofVerdict = tuple[str, str, dict[str, Any]] | None
+"""What :func:`run_proof` returns: None when the proof verifies, else the error's
+(code, message, detail)."""
+
+
+def run_proof(check: Callable[..., None], args: tuple[Any, ...]) -> ProofVerdict:
+    """Run one of the mixnet's proof checks (``evote.mixnet.verify_mix``,
+    ``evote.mixdecryption.verify_partial_rows``: checks 20, 21) in a worker; never
+    raises EvoteError, so the verdict crosses the process boundary as a tuple."""
+    try:
+        check(*args)
+    except EvoteError as exc:
+        return (exc.code, exc.message, dict(exc.detail or {}))
+    return None
+
+
+class _Done:
+    """A finished task, for :meth:`InlineRunner.submit` (the same ``result()`` as a future)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any) -> None:
+        self._value = value
+
+    def result(self) -> Any:
+        return self._value
+
+
 # --------------------------------------------------------------------------
 # Runners: the same ordered, bounded map on three kinds of executor
 # --------------------------------------------------------------------------
@@ -242,6 +270,10 @@ class Runner(Protocol):
     description: str
 
     def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]: ...
+
+    def submit(self, check: Callable[..., None], args: tuple[Any, ...]) -> Any:
+        """:func:`run_proof` of one proof check on a worker: a future (``result()``)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -258,6 +290,9 @@ class InlineRunner:
     def map(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
         for chunk in chunks:
             yield check_chunk(self.ctx, chunk)
+
+    def submit(self, check: Callable[..., None], args: tuple[Any, ...]) -> Any:
+        return _Done(run_proof(check, args))
 
     def close(self) -> None:
         pass
@@ -339,6 +374,9 @@ class ProcessRunner:
             lambda c: self._pool.submit(_check_chunk_in_worker, c), result, 3 * self.workers, chunks
         )
 
+    def submit(self, check: Callable[..., None], args: tuple[Any, ...]) -> Any:
+        return self._pool.submit(run_proof, check, args)
+
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
@@ -375,6 +413,9 @@ class DaskRunner:
             return fut.result()
 
         return _ordered_window(submit, result, 3 * self.workers, chunks)
+
+    def submit(self, check: Callable[..., None], args: tuple[Any, ...]) -> Any:
+        return self._client.submit(run_proof, check, args, pure=False)
 
     def close(self) -> None:
         if self._own_client:

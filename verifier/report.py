@@ -25,6 +25,8 @@ from rich.console import Console
 from rich.markup import escape as rich_escape
 from rich.table import Table
 
+from verifier.rounds import rounds_html
+
 REPORT_FORMAT = "evote-verification-report"
 REPORT_VERSION = 1
 
@@ -120,6 +122,10 @@ class Report:
     #: The board ends with a valid ``election_abandoned`` (R-PHASE-07): the record of an
     #: election given up in setup, so no tally is expected.
     abandoned: bool = False
+    #: Each ranked or graded question's count sheet (checks 20-22), only when the record
+    #: verified: ``{"question", "title", "method", "options", "sheet"}``, the sheet as
+    #: posted in ``ranked_result`` (docs/protocol-mixnet.md), rounds and all.
+    ranked: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.checks:
@@ -166,6 +172,7 @@ class Report:
                 }
                 for q in self.result
             ],
+            "ranked": [dict(r) for r in self.ranked],
             "stats": dict(self.stats),
         }
 
@@ -353,6 +360,7 @@ def render_html(report: Report) -> str:
         "<h2>Checks</h2><table><tr><th>#</th><th>check</th><th>status</th>"
         f"<th>counts</th><th>first failure / note</th></tr>{''.join(rows)}</table>"
         + ("<h2>Result</h2>" + "".join(charts) if charts else "")
+        + rounds_html(report.ranked)
         + "".join(evidence)
         + (f"<h2>Run</h2><table>{stats}</table>" if stats else "")
         + "</body></html>\n"

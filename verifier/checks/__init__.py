@@ -1,7 +1,8 @@
 """The record checks, numbered exactly as in ``docs/verifier.md``, and the engine.
 
 One module per group of checks (``record``: 1, 6, 10; ``setup``: 2–5;
-``log``: 7–9; ``ballots``: 11, 12, 18; ``tally``: 13–17; ``witnesses``: 19),
+``log``: 7–9; ``ballots``: 11, 12, 18; ``tally``: 13–17; ``witnesses``: 19;
+``mixing``: 20–22),
 :mod:`~verifier.checks.registry` for what a check is, and
 :mod:`~verifier.checks.engine` for the verifier that streams the board through
 them.  ``engine.GROUPS`` is where a new group of checks is added.

@@ -57,6 +57,7 @@ class BallotChecks:
             self._subtract(r.weight, r.ciphertexts)
             return
         previous = self.last.cast(r.credential, r.ciphertexts)
+        self._counted_ballot(r.credential, r.position)  # (20) the board order of the rows
         if previous is not None:
             ballots.count("re-votes")
             self._subtract(r.weight, previous)

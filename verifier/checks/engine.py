@@ -47,6 +47,14 @@ The checks (``CHECKS``; the numbers are part of the interface)::
     19  witnesses            with a witness policy in the manifest: the record's
                              checkpoint.txt is the board-signed checkpoint of the whole
                              board, cosigned by at least k of the listed witnesses
+    20  mixes                every mixer's shuffle proof and signature, in mixer order:
+                             the first input is the counted ballots' rows, each next
+                             input the previous output (proofs checked on the workers)
+    21  mixed-decryptions    every trustee's decryption factors of the final lists and
+                             their DLEQ proofs (on the workers)
+    22  ranked-count         each ranked_result is the decryption of its final list and
+                             its count sheet the recount by the method, tie seed from
+                             election_closed
 
 How the aggregate is kept (memory does not grow with the number of ballots):
 workers return, per run of consecutive ``ballot_cast`` lines, the sum of the
@@ -70,26 +78,28 @@ from evote.credentials import CredentialList
 from evote.dkg import messages as dkg
 from evote.fingerprint import ElectionContext
 from evote.group import Point
+from evote.kinds import Phase
 from evote.merkle import MerkleAccumulator
 from evote.payloads import ElectionCreated
 from evote.rules import BoardState, CountedSet
 from evote.tally import EncryptedTally, PartialDecryption, Result
 from verifier import parallel
-from verifier.checks import ballots, log, record, setup, tally, timing, witnesses
+from verifier.checks import ballots, log, mixing, record, setup, tally, timing, witnesses
 from verifier.checks.ballots import BallotChecks
 from verifier.checks.log import LogChecks
+from verifier.checks.mixing import MixingChecks
 from verifier.checks.record import RecordChecks
-from verifier.checks.registry import LATE_CHECKS, CheckSpec, CheckState
+from verifier.checks.registry import LATE_CHECKS, NOT_A_VERDICT, CheckSpec, CheckState
 from verifier.checks.setup import SetupChecks
 from verifier.checks.tally import TallyChecks
 from verifier.checks.timing import TimeChecks
 from verifier.checks.witnesses import WitnessChecks
 from verifier.record import Record
-from verifier.report import FAIL, QuestionTotals, Report
+from verifier.report import FAIL, SKIPPED, CheckResult, QuestionTotals, Report
 
 #: The groups of checks, in report order; each gives ``CHECKS`` and a mixin of
 #: :class:`RecordVerifier`.  A new group is a module here and a base class below.
-GROUPS = (record, setup, log, ballots, tally, witnesses, timing)
+GROUPS = (record, setup, log, ballots, tally, witnesses, mixing, timing)
 
 CHECKS: tuple[CheckSpec, ...] = tuple(
     sorted((spec for group in GROUPS for spec in group.CHECKS), key=lambda s: s.number))
@@ -101,8 +111,12 @@ ProgressFn = Callable[[int, int], None]
 """``progress(entries_done, ballots_done)``, called after each chunk."""
 
 
+#: The note of a check an abandoned election (R-PHASE-07) never reached.
+ABANDONED_NOTE = "election abandoned in setup (R-PHASE-07): nothing to check"
+
+
 class RecordVerifier(RecordChecks, SetupChecks, LogChecks, BallotChecks, TallyChecks,
-                     WitnessChecks, TimeChecks):
+                     WitnessChecks, MixingChecks, TimeChecks):
     """Runs every check over one record.
 
     ``runner_factory(ctx)`` makes the :class:`~verifier.parallel.Runner` that
@@ -166,6 +180,8 @@ class RecordVerifier(RecordChecks, SetupChecks, LogChecks, BallotChecks, TallyCh
         self.totals: tuple[QuestionTotals, ...] = ()
         self.runner_description = "in-process"
         self.workers = 1
+        self.abandoned_reason: str | None = None
+        self._init_mixing()
 
     def run(self) -> Report:
         started = _time.perf_counter()
@@ -175,13 +191,16 @@ class RecordVerifier(RecordChecks, SetupChecks, LogChecks, BallotChecks, TallyCh
             runner = self.runner_factory(self.ctx)
             self.runner_description = runner.description
             self.workers = runner.workers
+            self._proof_runner = runner  # (20, 21) the mixnet's proofs go to it too
             try:
                 for chunk_result in runner.map(self._chunks(lines)):
                     self._consume_chunk(chunk_result)
                     if self.progress:
                         last = chunk_result.results[-1].position
                         self.progress(last + 1, self.ballots)
+                self._collect_proofs()
             finally:
+                self._proof_runner = None
                 runner.close()
         self._finish()
         elapsed = _time.perf_counter() - started
@@ -215,6 +234,13 @@ class RecordVerifier(RecordChecks, SetupChecks, LogChecks, BallotChecks, TallyCh
             audited.notes.append("no audited ballots on the board (auditing is optional)")
         self.c["counted-set"].count("credentials", len(self.credentials or ()))
         self._finish_witnesses()
+        self._collect_proofs()  # any left (a record whose context came only at its end)
+        self._finish_mixing()
+
+    @property
+    def abandoned(self) -> bool:
+        """The board's replay ended in the abandoned phase (a valid ``election_abandoned``)."""
+        return self.board.phase is Phase.ABANDONED
 
     def _report(self, elapsed: float) -> Report:
         results = []
@@ -229,7 +255,18 @@ class RecordVerifier(RecordChecks, SetupChecks, LogChecks, BallotChecks, TallyCh
             if (self.in_progress and spec.name == "witnesses" and self.record.checkpoint is None
                     and self.created is not None and self.created.manifest.witnesses is not None):
                 skip = "no cosigned checkpoint yet (--in-progress)"
-            results.append(check.result(skip=skip))
+            skip = skip or self._mixing_skip(spec.name)
+            result = check.result(skip=skip)
+            # An abandoned election (R-PHASE-07) never reached the checks that find
+            # nothing on its board: exactly those empty verdicts become skips that say
+            # why; every real failure stays one.  The projection alone decides whether
+            # the abandonment was valid (only then does the replay end ABANDONED).
+            f = result.first_failure
+            if (self.abandoned and f is not None and f.code in NOT_A_VERDICT
+                    and result.failures == 1):
+                result = CheckResult(result.number, result.name, result.title, SKIPPED,
+                                     result.counts, 0, None, ABANDONED_NOTE)
+            results.append(result)
         stats = {
             "entries": self.acc.size,
             "ballots": self.ballots,
@@ -248,6 +285,8 @@ class RecordVerifier(RecordChecks, SetupChecks, LogChecks, BallotChecks, TallyCh
             checks=tuple(results),
             result=self.totals if verified else (),
             stats=stats,
+            abandoned=self.abandoned,
+            ranked=self._ranked_report() if verified else (),
         )
 
 

@@ -6,7 +6,7 @@ checks' numbers and names, as ``docs/verifier.md`` numbers them) and a mixin
 class with its handlers, so a group's code sits in its own module while sharing
 the state of that one pass (set up in ``RecordVerifier.__init__``).
 
-Adding a group (the mix-net checks, say): a new module with ``CHECKS``,
+Adding a group (as ``mixing`` was): a new module with ``CHECKS``,
 numbered after the last check, and a mixin; add the module to
 ``engine.GROUPS`` and the mixin to ``RecordVerifier``'s bases; call its
 handlers from the stream (``_on_<kind>`` for a command kind is found by name)

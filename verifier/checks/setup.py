@@ -17,6 +17,7 @@ from evote.kinds import ELECTION_CREATED, SPECS, TALLY_POSTED
 from evote.payloads import (
     Command,
     CredentialsPublished,
+    ElectionAbandoned,
     ElectionClosed,
     ElectionCreated,
     ElectionOpened,
@@ -76,10 +77,11 @@ class SetupChecks:
             return
         command = Command(kind, signed, body)
         tally = self._tally_expectation() if kind == TALLY_POSTED else None
+        mixing = self._mix_inputs(pos, kind, entry)  # (20-22) the first mixes' inputs, tie seed
         valid = signature_ok
         if signature_ok:
             try:
-                self.board.check(command, tally=tally)
+                self.board.check(command, tally=tally, mixing=mixing)
             except RuleViolation as exc:
                 found = [exc]
                 if exc.rule.startswith("R-TAL-0") and kind == TALLY_POSTED:
@@ -173,3 +175,9 @@ class SetupChecks:
 
     def _on_election_closed(self, pos: int, body: ElectionClosed, valid: bool) -> None:
         pass
+
+    def _on_election_abandoned(self, pos: int, body: ElectionAbandoned, valid: bool) -> None:
+        # The projection has checked it (phase, signer); the report says the election was
+        # abandoned when the replay ends in that phase (RecordVerifier.abandoned).
+        if valid:
+            self.abandoned_reason = body.reason

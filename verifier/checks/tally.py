@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from evote.elgamal import Ciphertext
 from evote.errors import EvoteError
 from evote.payloads import ResultPublished, TallyPosted
+from evote.ranked import tally_bounds, tally_ciphertexts, tally_shape
 from evote.rules import AggregateExpectation
 from evote.tally import PartialDecryption, combine, verify_partial
 from verifier.checks.registry import LATE_CHECKS, CheckSpec
@@ -34,10 +36,16 @@ class TallyChecks:
 
     def _tally_expectation(self) -> AggregateExpectation | None:
         """What the counted ballots add up to (R-TAL-01/02 compare tally_posted with it)."""
-        if not self.shape:
+        if not self.shape or self.created is None:
             return None
         counted, weight = self._counted()
-        return AggregateExpectation(counted, weight, self.shape, list(self._weighted_sums()))
+        return AggregateExpectation(counted, weight, tally_shape(self.created.manifest),
+                                    list(self._weighted_sums()))
+
+    def _tally_options(self) -> int:
+        """The number of options the homomorphic tally holds: those of the choice and
+        score questions only (ranked and graded ones are mixed, R-MIX-11)."""
+        return sum(tally_shape(self.created.manifest)) if self.created is not None else 0
 
     def _on_tally_posted(self, pos: int, body: TallyPosted, valid: bool) -> None:
         counted_check, agg = self.c["counted-set"], self.c["aggregation"]
@@ -50,14 +58,17 @@ class TallyChecks:
         if not self.shape:
             agg.fail("no manifest to give the tally its shape", "no_context", pos)
             return
-        agg.count("options", self.n_options)
+        agg.count("options", self._tally_options())
         agg.count("ballots", counted)
 
     def _counted(self) -> tuple[int, int]:
         return len(self.last), self.last.weight(self.credentials)
 
-    def _weighted_sums(self) -> Iterator[tuple[int, list[list[Ciphertext]]]]:
-        """Each weight's sum of counted ballots, shaped like one ballot (for aggregate)."""
+    def _weighted_sums(self) -> Iterator[tuple[int, list[Any]]]:
+        """Each weight's sum of counted ballots, shaped like the tallied part of one
+        ballot (``evote.ranked.tally_ciphertexts``, for aggregate)."""
+        assert self.created is not None
+        manifest = self.created.manifest
         for weight in sorted(self.sums):
             pts = self.sums[weight]
             cts = [Ciphertext(pts[2 * i], pts[2 * i + 1]) for i in range(len(pts) // 2)]
@@ -65,7 +76,7 @@ class TallyChecks:
             for n in self.shape:
                 rows.append(cts[k : k + n])
                 k += n
-            yield weight, rows
+            yield weight, tally_ciphertexts(manifest, rows)
 
     def _on_partial_decryption(self, pos: int, body: PartialDecryption, valid: bool) -> None:
         check = self.c["partial-decryptions"]
@@ -89,7 +100,7 @@ class TallyChecks:
                                f"is invalid and not used: {exc.message} (R-TAL-06)")
             return
         check.count("valid")
-        check.count("proofs", sum(self.shape))
+        check.count("proofs", self._tally_options())
 
     def _on_result_published(self, pos: int, body: ResultPublished, valid: bool) -> None:
         if self.result is None:
@@ -110,31 +121,34 @@ class TallyChecks:
             return
         manifest = ctx.manifest
         _, total_weight = self._counted()
-        bounds = [[total_weight * q.max_score] * len(q.options) for q in manifest.questions]
+        bounds = tally_bounds(manifest, total_weight)
         try:
             decrypted = combine(ctx.fingerprint, self.tally, self.partials.values(), joint, bounds)
         except EvoteError as exc:
             comb.fail_exc(exc, None)
             decrypted = None
         else:
-            comb.count("options", self.n_options)
+            comb.count("options", self._tally_options())
             comb.count("partials used", joint.threshold)
         if self.result is None:
             if not self.in_progress:
                 result_check.fail("the board has no result_published entry", "not_reached")
             return
-        result_check.count("options", self.n_options)
+        result_check.count("options", self._tally_options())
         # R-TAL-05 itself was checked by the projection at the result's entry.
         if decrypted is not None and decrypted != self.result:
             result_check.fail("the published result is not the decryption of the tally",
                               "result_mismatch", self.result_index,
                               {"published": self.result.to_json(),
                                "decrypted": decrypted.to_json()}, rule="R-TAL-05")
-        if result_check.first is None:
+        tallied = [manifest.questions[i] for i in manifest.tallied_questions]
+        # shown only when confirmed by the decryption (and so of the tally's shape)
+        if result_check.first is None and decrypted is not None and len(
+                self.result.counts) == len(tallied):
             self.totals = tuple(
                 QuestionTotals(
                     q.label(),
                     tuple(OptionTotal(q.option_label(o), n) for o, n in enumerate(row)),
                 )
-                for q, row in zip(manifest.questions, self.result.counts, strict=True)
+                for q, row in zip(tallied, self.result.counts, strict=True)
             )

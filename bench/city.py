@@ -212,13 +212,14 @@ def _init_maker(ctx: Any, credentials: str, width: int) -> None:
 def _make_chunk(args: tuple[int, int, int, str]) -> int:
     """Encrypt voters ``[start, stop)``'s ballots into ``target`` (one JSON line each, with
     what the batched write needs: login, credential, tracking code, alphas, payload)."""
+    import secrets
+
     from bench.crypto import selections_for
     from cli.keyfiles import read_json
     from evote.ballot import encrypt_ballot
     from evote.credentials import CredentialFile
     from evote.payloads import ballot_cast_payload
     from evote.rules import ballot_alphas
-    import secrets
 
     start, stop, _, target = args
     ctx, width = _WORKER["ctx"], _WORKER["width"]
@@ -398,15 +399,15 @@ def verify_step(name: str, record: Path, args: list[str], ballots: int,
 
 
 def run(args: argparse.Namespace) -> list[Step]:
+    from bench.crypto import selections_for
     from cli import election, trustee
     from cli.client import Client
+    from cli.keyfiles import read_json
     from cli.official import create_signing_key
     from cli.vote import cast_or_audit, election_context
     from cli.voters import read_login_file
     from evote.credentials import CredentialFile
     from evote.manifest import Manifest
-    from cli.keyfiles import read_json
-    from bench.crypto import selections_for
 
     n = args.voters
     width = max(6, len(str(n)))

@@ -326,6 +326,85 @@ def write_board(work: Path, count: int, batch: int) -> Step:
     return step
 
 
+# --- the tally without the CLI's whole-board downloads (--tally bench) ---------------------
+
+
+def _cached_ciphertexts(work: Path) -> Iterator[list[list[Any]]]:
+    """The pre-made ballots' ciphertexts, from the cache (points not re-validated: the bench
+    made them, and the server and the verifier check every one)."""
+    from evote.elgamal import Ciphertext
+    from evote.encoding import b64decode
+    from evote.group import Point
+
+    for path in sorted((work / "ballots").glob("chunk-*.jsonl")):
+        with open(path, "rb") as fh:
+            for line in fh:
+                answers = json.loads(line)["payload"]["ballot"]["answers"]
+                yield [[Ciphertext(Point(b64decode(c["alpha"], length=32)),
+                                   Point(b64decode(c["beta"], length=32))) for c in a["choices"]]
+                       for a in answers]
+
+
+def bench_tally(client: Any, work: Path, official: Any, states: Sequence[Path], ctx: Any,
+                http_ballots: Sequence[Any], voters: int, also: Sequence[int]) -> Step:
+    """Close, post the tally, 2 partial decryptions and the result, each a signed command
+    over the API as the CLI posts it -- but the aggregate is summed from the bench's own
+    ballots instead of from the board downloaded by each command (``evote election tally``
+    and ``evote trustee decrypt`` each fetch and parse the whole board: see the output).
+    The server still recomputes the aggregate before accepting the tally."""
+    import secrets
+
+    from bench.proc_memory import descendants
+    from cli import api
+    from cli.board_view import result_bounds
+    from cli.trustee import _post, load_state
+    from evote.commands import sign_command
+    from evote.kinds import ELECTION_CLOSED, PARTIAL_DECRYPTION, RESULT_PUBLISHED, TALLY_POSTED
+    from evote.tally import aggregate, combine, partial_decrypt
+
+    say("--- tally (--tally bench: the aggregate summed by the bench, commands over the API)")
+    reset_peak([os.getpid(), *descendants(also)])
+    started = time.perf_counter()
+    with PeakSampler(lambda: [os.getpid(), *also]) as sampler:
+        eid = ELECTION_ID
+        api.post_command(client, eid, ELECTION_CLOSED, sign_command(official, eid,
+                                                                    ELECTION_CLOSED, {}))
+        shape = [len(q.options) for q in ctx.manifest.questions]
+
+        def counted() -> Iterator[tuple[int, list[list[Any]]]]:
+            for ballot in http_ballots:
+                yield 1, [list(a.choices) for a in ballot.answers]
+            for cts in _cached_ciphertexts(work):
+                yield 1, cts
+
+        tally = aggregate(shape, counted())
+        body = {"tally": tally.to_json(), "counted": voters, "total_weight": voters}
+        t_post = time.perf_counter()
+        api.post_command(client, eid, TALLY_POSTED, sign_command(official, eid, TALLY_POSTED,
+                                                                 body))
+        say(f"    aggregate summed in {t_post - started:.1f} s; the server checked and "
+            f"appended the tally in {time.perf_counter() - t_post:.1f} s")
+        partials = []
+        for path in states[:THRESHOLD]:
+            state = load_state(path)
+            ceremony = state.ceremony
+            assert ceremony is not None and ceremony.share is not None
+            partial = partial_decrypt(ctx.fingerprint, ceremony.trustee, ceremony.share, tally,
+                                      secrets.token_bytes)
+            _post(client, state, PARTIAL_DECRYPTION, partial.to_json())
+            partials.append(partial)
+        joint = api.fetch_setup(client, eid).joint_key()
+        result = combine(ctx.fingerprint, tally, partials, joint,
+                         result_bounds(ctx.manifest, voters))
+        api.post_command(client, eid, RESULT_PUBLISHED, sign_command(
+            official, eid, RESULT_PUBLISHED, {"result": result.to_json()}))
+        say(f"    result: {result.to_json()}")
+    step = Step("tally", time.perf_counter() - started, voters, "ballots", STEP_TARGET_S,
+                sampler.peaks, note="--tally bench")
+    report(step)
+    return step
+
+
 # --- the election ---------------------------------------------------------------------------
 
 
@@ -400,10 +479,11 @@ def verify_step(name: str, record: Path, args: list[str], ballots: int,
 
 def run(args: argparse.Namespace) -> list[Step]:
     from bench.crypto import selections_for
-    from cli import election, trustee
+    from cli import api, election, trustee
     from cli.client import Client
     from cli.keyfiles import read_json
     from cli.official import create_signing_key
+    from cli.trustee import _finalized, load_state
     from cli.vote import cast_or_audit, election_context
     from cli.voters import read_login_file
     from evote.credentials import CredentialFile
@@ -463,15 +543,22 @@ def run(args: argparse.Namespace) -> list[Step]:
             steps.append(step)
 
             election.open_election(client, official, ELECTION_ID)
+            setup_view = api.fetch_setup(client, ELECTION_ID)
+            for path in states:  # each trustee's share, computed from the ceremony and saved
+                state = load_state(path)
+                assert state.ceremony is not None
+                _finalized(state, state.ceremony, setup_view)
             ctx = election_context(client, ELECTION_ID)
             http = min(HTTP_CASTS, n)
             t1 = time.perf_counter()
+            http_ballots = []
             for i in range(http):
                 voter = f"voter-{i + 1:0{width}d}"
                 cred = CredentialFile.from_json(read_json(
                     work / "credentials" / "credentials" / f"{voter}.json", "credential"))
                 login = read_login_file(work / "logins" / f"{voter}.login")[1]
-                cast_or_audit(client, ctx, cred.key, login, selections_for(ctx, i))
+                http_ballots.append(
+                    cast_or_audit(client, ctx, cred.key, login, selections_for(ctx, i)).ballot)
             say(f"--- opened; {http} voters cast through the API with their login and "
                 f"credential ({time.perf_counter() - t1:.1f} s)")
 
@@ -479,6 +566,9 @@ def run(args: argparse.Namespace) -> list[Step]:
                 steps.append(make_ballots(ctx, work, http, n, width, args.procs))
                 steps.append(write_board(work, n - http, args.batch))
 
+            if args.tally == "bench":
+                steps.append(bench_tally(client, work, official, states, ctx, http_ballots, n,
+                                         srv))
             tally_cmds = [
                 [*cli, "election", "close", ELECTION_ID, *common[2:], "--key", str(keys / "official.key")],
                 [*cli, "election", "tally", ELECTION_ID, *common[2:], "--key",
@@ -488,8 +578,10 @@ def run(args: argparse.Namespace) -> list[Step]:
                 [*cli, "election", "tally", ELECTION_ID, *common[2:], "--key",
                  str(keys / "official.key"), "--timeout", "0"],
             ]
-            step, _ = run_step("tally", tally_cmds, items=n, unit="ballots", also=srv, waits=[1])
-            steps.append(step)
+            if args.tally == "cli":
+                step, _ = run_step("tally", tally_cmds, items=n, unit="ballots", also=srv,
+                                   waits=[1])
+                steps.append(step)
 
             record = work / "record"
             step, _ = run_step("export", [[*cli, "election", "export", ELECTION_ID, *common[2:],
@@ -551,6 +643,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=1000, help="ballots per board transaction")
     ap.add_argument("--work", type=Path, help="work directory (replaced)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--tally", choices=("cli", "bench"), default="cli",
+                    help="cli: the evote commands (each downloads the whole board); bench: "
+                    "the aggregate summed by the bench, the commands posted over the API")
     args = ap.parse_args(argv)
     if args.voters < 1:
         ap.error("--voters must be at least 1")

@@ -63,7 +63,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,10 @@ class Step:
     @property
     def rate(self) -> float:
         return self.items / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(p.cpu_s for p in self.peaks)
 
     @property
     def worst_mb(self) -> float:
@@ -196,8 +200,12 @@ def report(step: Step) -> None:
         flag = " (over 300 MB)" if p.peak_mb > MEMORY_TARGET_MB else ""
         say(
             f"      pid {p.pid:>7} {'  ' * p.depth}{p.role[:50]:<{52 - 2 * p.depth}} "
-            f"peak {p.peak_mb:7.1f} MB = {p.peak_mb / MEMORY_TARGET_MB:.2f}x 300 MB{flag}"
+            f"peak {p.peak_mb:7.1f} MB = {p.peak_mb / MEMORY_TARGET_MB:.2f}x 300 MB{flag}; "
+            f"CPU {p.cpu_s:,.1f} s"
         )
+    if step.peaks:
+        say(f"      CPU of all these processes: {step.cpu_s:,.1f} s = {step.cpu_s / step.items * 1e3:.3f}"
+            f" ms per {step.unit.rstrip('s')}")
 
 
 # --- ballots made beforehand ------------------------------------------------------------------
@@ -614,20 +622,32 @@ def run(args: argparse.Namespace) -> list[Step]:
     return steps
 
 
-def summary(steps: Iterable[Step], voters: int) -> bool:
+def summary(steps: Sequence[Step], voters: int, extrapolate: int = 0) -> bool:
     say("")
     say(f"=== summary: {voters:,} voters, {os.cpu_count()} cores, load average now "
         f"{os.getloadavg()[0]:.1f}")
-    say(f"{'step':<44} {'seconds':>9} {'rate/s':>9} {'x target':>9} {'worst MB':>9} {'x 300MB':>8}")
+    say(f"{'step':<44} {'seconds':>9} {'CPU s':>9} {'rate/s':>9} {'x target':>9} {'worst MB':>9} "
+        f"{'x 300MB':>8}")
     ok = True
     for s in steps:
         made = s.name == "ballots made"
         ratio = "-" if made else f"{s.seconds / s.target_s:.2f}"
         mem = f"{s.worst_mb / MEMORY_TARGET_MB:.2f}" if s.memory_target else "-"
-        say(f"{s.name:<44} {s.seconds:>9.1f} {s.rate:>9,.0f} {ratio:>9} {s.worst_mb:>9.1f} "
+        say(f"{s.name:<44} {s.seconds:>9.1f} {s.cpu_s:>9.1f} {s.rate:>9,.0f} {ratio:>9} "
+            f"{s.worst_mb:>9.1f} "
             f"{mem:>8}" + ("" if made or s.met else "  MISSED"))
         if s.note.startswith("FAILED"):
             ok = False
+    if extrapolate and extrapolate != voters:
+        k = extrapolate / voters
+        say(f"\nLINEAR EXTRAPOLATION to {extrapolate:,} voters (x{k:,.1f}; not measured): "
+            "wall seconds x k as measured here (at this load average), and CPU seconds x k "
+            "spread over 2 idle cores (what the machine would take alone, if the step "
+            "used both cores; memory does not scale this way: see the report)")
+        for s in steps:
+            say(f"  {s.name:<44} {s.seconds * k:>9,.0f} s wall   {s.cpu_s * k / 2:>9,.0f} s "
+                f"on 2 idle cores" + ("" if s.name == "ballots made" else
+                                     f"   target {s.target_s:,.0f} s"))
     return ok
 
 
@@ -643,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=1000, help="ballots per board transaction")
     ap.add_argument("--work", type=Path, help="work directory (replaced)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--extrapolate", type=int, default=1_000_000,
+                    help="also print the figures scaled linearly to this many voters (labelled)")
     ap.add_argument("--tally", choices=("cli", "bench"), default="cli",
                     help="cli: the evote commands (each downloads the whole board); bench: "
                     "the aggregate summed by the bench, the commands posted over the API")
@@ -650,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.voters < 1:
         ap.error("--voters must be at least 1")
     steps = run(args)
-    return 0 if summary(steps, args.voters) else 1
+    return 0 if summary(steps, args.voters, args.extrapolate) else 1
 
 
 if __name__ == "__main__":

@@ -16,12 +16,14 @@ here are reached during the work, not in the last fraction of a second.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 PROC = Path("/proc")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -30,6 +32,7 @@ class ProcessPeak:
     role: str
     depth: int
     peak_kb: int
+    cpu_s: float = 0.0  # user + system CPU seconds, as last seen
 
     @property
     def peak_mb(self) -> float:
@@ -47,12 +50,19 @@ def _status_kb(pid: int, field: str) -> int | None:
     return None
 
 
-def _parent(pid: int) -> int | None:
+def _stat(pid: int) -> tuple[int, float] | None:
+    """``(parent pid, user + system CPU seconds)``, or None if the process is gone."""
     try:
         text = (PROC / str(pid) / "stat").read_text()
     except OSError:
         return None
-    return int(text[text.rindex(")") + 2 :].split()[1])
+    fields = text[text.rindex(")") + 2 :].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _parent(pid: int) -> int | None:
+    st = _stat(pid)
+    return None if st is None else st[0]
 
 
 def role_of(pid: int) -> str:
@@ -118,25 +128,33 @@ class PeakSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._peaks: dict[int, ProcessPeak] = {}
+        self._cpu0: dict[int, float] = {}
 
     def _poll(self) -> None:
         roots = list(self._roots())
         found = descendants(roots) if self._descend else dict.fromkeys(roots, 0)
         for pid, depth in found.items():
             hwm = _status_kb(pid, "VmHWM")
-            if hwm is None:
+            st = _stat(pid)
+            if hwm is None or st is None:
                 continue
             seen = self._peaks.get(pid)
             if seen is None:
-                self._peaks[pid] = ProcessPeak(pid, role_of(pid), depth, hwm)
-            elif hwm > seen.peak_kb:
-                seen.peak_kb = hwm
+                seen = self._peaks[pid] = ProcessPeak(pid, role_of(pid), depth, hwm)
+                self._cpu0.setdefault(pid, 0.0)
+            seen.peak_kb = max(seen.peak_kb, hwm)
+            seen.cpu_s = st[1] - self._cpu0[pid]
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             self._poll()
 
     def __enter__(self) -> PeakSampler:
+        # Processes alive now (the server, the bench) count CPU from here on; the ones that
+        # start later count from zero.
+        for pid in descendants(self._roots()):
+            if (st := _stat(pid)) is not None:
+                self._cpu0[pid] = st[1]
         self._poll()
         self._thread.start()
         return self

@@ -47,6 +47,16 @@ with each operation at its minimum CPU cost (``bench/verifier.py``'s
 (keep-alive; casts that arrive together share one transaction, see
 ``ballot_server/casting.py``); the default is the sync workers.
 
+Then (unless ``--append-ballots 0``) the serialised part of casting alone
+(``bench/server_append.py``): ``--append-ballots`` more voters (registered
+with the others; they have not cast) get ballots made and verified
+beforehand, which are handed to the server's own batch writer
+(``ballot_server/cast_path.py:write_casts``) in batches of 1, 8 and 64 casts,
+from the bench process on the same database: casts per second, and the CPU
+per cast of the writer and of the database.  With the server CPU per verified
+cast of the HTTP run, that gives the capacity model of ``docs/capacity.md``
+(N verifying hosts on one database), printed last.
+
 Then (unless ``--skip-proofs``) the time to serve proofs: the real server
 (gunicorn, 2 workers) is pointed at the 1,000,000-entry board that
 ``bench/merkle_proofs.py`` builds and caches in ``bench/.cache`` (built here
@@ -711,7 +721,8 @@ def print_capacity(runs: list[EngineRun]) -> None:
     )
     for r in runs:
         s = r.server_cpu_s / r.acknowledged
-        a = max(x.per_s for x in r.appends if x.batch == max(y.batch for y in r.appends))
+        largest = max(r.appends, key=lambda x: x.batch)
+        a = largest.per_s
         per_host = CORES / s
         hosts = [1, 2, 4, 8, 16, 32]
         model = ", ".join(f"N={n}: {min(n * per_host, a):,.0f}" for n in hosts)
@@ -719,6 +730,14 @@ def print_capacity(runs: list[EngineRun]) -> None:
             f"{r.engine}: s = {s * 1e3:.2f} ms CPU, one {CORES}-core host {per_host:,.0f}/s; "
             f"A = {a:,.0f}/s; saturates at N = {a / per_host:.1f} hosts; {model}"
         )
+        if largest.database_ms is not None:
+            bound = 1e3 / (largest.writer_ms + largest.database_ms)
+            say(
+                f"  (the lock holder's CPU alone, writer {largest.writer_ms:.2f} + database "
+                f"{largest.database_ms:.2f} ms per cast in batches of {largest.batch}, would "
+                f"allow at most {bound:,.0f} casts/s: A measured = {a / bound:.2f} of that; "
+                "the rest is waiting: round trips, the commit's fsync, the neighbours)"
+            )
 
 
 # --- proofs on a million entries ------------------------------------------------------------

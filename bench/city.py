@@ -610,8 +610,16 @@ def run(args: argparse.Namespace) -> list[Step]:
     finally:
         stop_server(server)
 
-    steps.append(verify_step(f"verify (--workers {args.workers})", record,
-                             ["--workers", str(args.workers)], n))
+    steps.extend(verify_steps(args, record, n))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return steps
+
+
+def verify_steps(args: argparse.Namespace, record: Path, n: int) -> list[Step]:
+    """``evote-verify --workers``, then (unless ``--skip-dask``) on a Dask LocalCluster."""
+    steps = [verify_step(f"verify (--workers {args.workers})", record,
+                         ["--workers", str(args.workers)], n)]
     if not args.skip_dask:
         cluster, address = start_dask(args.dask_workers)
         try:
@@ -625,8 +633,6 @@ def run(args: argparse.Namespace) -> list[Step]:
                 cluster.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 cluster.kill()
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
     return steps
 
 
@@ -671,6 +677,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=1000, help="ballots per board transaction")
     ap.add_argument("--work", type=Path, help="work directory (replaced)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--verify-only", type=Path, metavar="RECORD",
+                    help="only the verification steps, on the record of an earlier --keep run "
+                    "(give its --voters too)")
     ap.add_argument("--until", choices=("registration",),
                     help="stop after this step (to measure the first steps alone)")
     ap.add_argument("--extrapolate", type=int, default=1_000_000,
@@ -681,7 +690,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.voters < 1:
         ap.error("--voters must be at least 1")
-    steps = run(args)
+    if args.verify_only:
+        say(f"city bench: verifying the record {_short(str(args.verify_only))} of "
+            f"{args.voters:,} voters again; load average {os.getloadavg()[0]:.1f}")
+        steps = verify_steps(args, args.verify_only, args.voters)
+    else:
+        steps = run(args)
     return 0 if summary(steps, args.voters, args.extrapolate) else 1
 
 

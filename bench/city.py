@@ -206,7 +206,8 @@ def report(step: Step) -> None:
         flag = " (over 300 MB)" if p.peak_mb > MEMORY_TARGET_MB else ""
         say(
             f"      pid {p.pid:>7} {'  ' * p.depth}{p.role[:50]:<{52 - 2 * p.depth}} "
-            f"peak {p.peak_mb:7.1f} MB = {p.peak_mb / MEMORY_TARGET_MB:.2f}x 300 MB{flag}; "
+            f"peak {p.peak_mb:7.1f} MB = {p.peak_mb / MEMORY_TARGET_MB:.2f}x 300 MB{flag} "
+            f"(anon {p.anon_mb:.0f} MB); "
             f"CPU {p.cpu_s:,.1f} s"
         )
     if step.peaks:

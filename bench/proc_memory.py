@@ -4,7 +4,9 @@
 descendant, and a forked child starts with its parent's peak counted in; neither
 says what one worker process needed.  ``VmHWM`` in ``/proc/<pid>/status`` is the
 high-water mark of that process's resident set since it started (``exec`` resets
-it, so a ``spawn``-ed worker counts only itself), and writing ``5`` to
+it, so a ``spawn``-ed worker counts only itself; it includes the pages of mapped
+files, such as SQLite's memory-mapped database, so the largest ``RssAnon`` seen
+-- the process's own heap -- is kept beside it), and writing ``5`` to
 ``/proc/<pid>/clear_refs`` resets it to the current RSS -- which lets a long-lived
 process (the ballot server's workers, the bench itself) be measured step by step.
 
@@ -33,21 +35,29 @@ class ProcessPeak:
     depth: int
     peak_kb: int
     cpu_s: float = 0.0  # user + system CPU seconds, as last seen
+    anon_kb: int = 0  # the largest RssAnon seen (sampled): VmHWM also counts mapped files
 
     @property
     def peak_mb(self) -> float:
         return self.peak_kb / 1024
 
+    @property
+    def anon_mb(self) -> float:
+        return self.anon_kb / 1024
 
-def _status_kb(pid: int, field: str) -> int | None:
+
+def _status_kb(pid: int, *fields: str) -> list[int] | None:
+    """The ``fields`` of ``/proc/<pid>/status`` in kB (None if the process is gone)."""
     try:
         text = (PROC / str(pid) / "status").read_text()
     except OSError:
         return None
+    values = dict.fromkeys(fields, 0)
     for line in text.splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return None
+        name, _, rest = line.partition(":")
+        if name in values:
+            values[name] = int(rest.split()[0])
+    return [values[f] for f in fields]
 
 
 def _stat(pid: int) -> tuple[int, float] | None:
@@ -134,15 +144,17 @@ class PeakSampler:
         roots = list(self._roots())
         found = descendants(roots) if self._descend else dict.fromkeys(roots, 0)
         for pid, depth in found.items():
-            hwm = _status_kb(pid, "VmHWM")
+            status = _status_kb(pid, "VmHWM", "RssAnon")
             st = _stat(pid)
-            if hwm is None or st is None:
+            if status is None or st is None:
                 continue
+            hwm, anon = status
             seen = self._peaks.get(pid)
             if seen is None:
                 seen = self._peaks[pid] = ProcessPeak(pid, role_of(pid), depth, hwm)
                 self._cpu0.setdefault(pid, 0.0)
             seen.peak_kb = max(seen.peak_kb, hwm)
+            seen.anon_kb = max(seen.anon_kb, anon)
             seen.cpu_s = st[1] - self._cpu0[pid]
 
     def _run(self) -> None:

@@ -36,6 +36,7 @@ def test_a_child_s_peak_is_its_own_and_outlives_the_memory():
         assert child.pid in descendants([os.getpid()])
         assert peaks[child.pid].depth == 1
         assert peaks[child.pid].peak_mb >= 80  # VmHWM keeps the high-water mark
+        assert peaks[child.pid].anon_mb >= 80  # sampled while it was held: its own heap
         me = peaks[os.getpid()]
         assert me.depth == 0
         assert me.peak_mb < peaks[child.pid].peak_mb  # not the parent's peak, nor the sum

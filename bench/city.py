@@ -98,6 +98,9 @@ STEP_TARGET_S = 600.0
 VERIFY_TARGET_S = 45 * 60.0
 MEMORY_TARGET_MB = 300.0
 PY = sys.executable
+#: The tally command's request makes the server recompute the aggregate of every
+#: counted ballot before it answers: minutes for a city (the CLI's 60 s is too short).
+CLIENT_TIMEOUT_S = 3600.0
 
 
 def say(message: str = "") -> None:
@@ -361,7 +364,8 @@ def _cached_ciphertexts(work: Path) -> Iterator[list[list[Any]]]:
 
 
 def bench_tally(client: Any, work: Path, official: Any, states: Sequence[Path], ctx: Any,
-                http_ballots: Sequence[Any], voters: int, also: Sequence[int]) -> Step:
+                http_ballots: Sequence[Any], voters: int, also: Sequence[int],
+                close: bool = True) -> Step:
     """Close, post the tally, 2 partial decryptions and the result, each a signed command
     over the API as the CLI posts it -- but the aggregate is summed from the bench's own
     ballots instead of from the board downloaded by each command (``evote election tally``
@@ -382,8 +386,9 @@ def bench_tally(client: Any, work: Path, official: Any, states: Sequence[Path], 
     started = time.perf_counter()
     with PeakSampler(lambda: [os.getpid(), *also]) as sampler:
         eid = ELECTION_ID
-        api.post_command(client, eid, ELECTION_CLOSED, sign_command(official, eid,
-                                                                    ELECTION_CLOSED, {}))
+        if close:
+            api.post_command(client, eid, ELECTION_CLOSED, sign_command(official, eid,
+                                                                        ELECTION_CLOSED, {}))
         shape = [len(q.options) for q in ctx.manifest.questions]
 
         def counted() -> Iterator[tuple[int, list[list[Any]]]]:
@@ -522,7 +527,7 @@ def run(args: argparse.Namespace) -> list[Step]:
     server, url = start_server(work, keys / "official.pub")
     steps: list[Step] = []
     try:
-        with Client(url) as client:
+        with Client(url, timeout=CLIENT_TIMEOUT_S) as client:
             manifest = Manifest.from_json(MANIFEST)
             setup = election.created_body(manifest, official.verify_key, authority.verify_key,
                                           trustee_keys, THRESHOLD)
@@ -617,6 +622,54 @@ def run(args: argparse.Namespace) -> list[Step]:
     return steps
 
 
+def resume(args: argparse.Namespace) -> list[Step]:
+    """After a run that stopped once the board was built and the election closed (kept
+    work directory): restart the server on its data, then tally (bench), export, verify."""
+    from ballot_server.db import make_engine, sqlite_url
+    from ballot_server.store import Store
+    from cli.client import Client
+    from cli.keyfiles import read_key_file
+    from cli.vote import election_context
+    from evote.kinds import BALLOT_CAST
+    from evote.payloads import parse_ballot_cast
+
+    n, work = args.voters, args.work or CACHE / f"city-{args.voters}"
+    keys = work / "keys"
+    official = read_key_file(keys / "official.key", "official")
+    states = [keys / f"trustee{i}.state" for i in range(1, TRUSTEES + 1)]
+    say(f"city bench: resuming {_short(str(work))} ({n:,} voters) at the tally; "
+        f"load average {os.getloadavg()[0]:.1f}")
+    engine = make_engine(sqlite_url(str(work / "server" / "evote.sqlite")))
+    http_ballots = []
+    with Store(engine) as store:
+        for entry in store.iter_entries(ELECTION_ID):
+            if entry.kind == BALLOT_CAST:
+                http_ballots.append(entry)
+                if len(http_ballots) == min(HTTP_CASTS, n):
+                    break
+    engine.dispose()
+    server, url = start_server(work, keys / "official.pub")
+    steps: list[Step] = []
+    try:
+        with Client(url, timeout=CLIENT_TIMEOUT_S) as client:
+            ctx = election_context(client, ELECTION_ID)
+            ballots = [parse_ballot_cast(e, ctx.manifest) for e in http_ballots]
+            steps.append(bench_tally(client, work, official, states, ctx, ballots, n,
+                                     _server_pids(server), close=False))
+            record = work / "record"
+            step, _ = run_step("export", [[PY, "-m", "cli.main", "election", "export",
+                                           ELECTION_ID, "--server", url, "--out", str(record)]],
+                               items=n, unit="ballots", also=_server_pids(server))
+            files, size = dir_size(record)
+            step.note = f"{files} files, {size / 2**20:,.1f} MB"
+            say(f"    {step.note}")
+            steps.append(step)
+    finally:
+        stop_server(server)
+    steps.extend(verify_steps(args, record, n))
+    return steps
+
+
 def verify_steps(args: argparse.Namespace, record: Path, n: int) -> list[Step]:
     """``evote-verify --workers``, then (unless ``--skip-dask``) on a Dask LocalCluster."""
     steps = [verify_step(f"verify (--workers {args.workers})", record,
@@ -678,6 +731,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=1000, help="ballots per board transaction")
     ap.add_argument("--work", type=Path, help="work directory (replaced)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue a kept run (--work, --voters) that stopped after the board, "
+                    "its election closed: tally (bench), export, verify")
     ap.add_argument("--verify-only", type=Path, metavar="RECORD",
                     help="only the verification steps, on the record of an earlier --keep run "
                     "(give its --voters too)")
@@ -691,7 +747,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.voters < 1:
         ap.error("--voters must be at least 1")
-    if args.verify_only:
+    if args.resume:
+        steps = resume(args)
+    elif args.verify_only:
         say(f"city bench: verifying the record {_short(str(args.verify_only))} of "
             f"{args.voters:,} voters again; load average {os.getloadavg()[0]:.1f}")
         steps = verify_steps(args, args.verify_only, args.voters)

@@ -627,9 +627,9 @@ def resume(args: argparse.Namespace) -> list[Step]:
     work directory): restart the server on its data, then tally (bench), export, verify."""
     from ballot_server.db import make_engine, sqlite_url
     from ballot_server.store import Store
+    from cli import api
     from cli.client import Client
     from cli.keyfiles import read_key_file
-    from cli.vote import election_context
     from evote.kinds import BALLOT_CAST
     from evote.payloads import parse_ballot_cast
 
@@ -652,7 +652,7 @@ def resume(args: argparse.Namespace) -> list[Step]:
     steps: list[Step] = []
     try:
         with Client(url, timeout=CLIENT_TIMEOUT_S) as client:
-            ctx = election_context(client, ELECTION_ID)
+            ctx = api.fetch_setup(client, ELECTION_ID).context()  # closed: not the voters' call
             ballots = [parse_ballot_cast(e, ctx.manifest) for e in http_ballots]
             steps.append(bench_tally(client, work, official, states, ctx, ballots, n,
                                      _server_pids(server), close=False))

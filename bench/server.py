@@ -47,6 +47,16 @@ with each operation at its minimum CPU cost (``bench/verifier.py``'s
 (keep-alive; casts that arrive together share one transaction, see
 ``ballot_server/casting.py``); the default is the sync workers.
 
+Then (unless ``--append-ballots 0``) the serialised part of casting alone
+(``bench/server_append.py``): ``--append-ballots`` more voters (registered
+with the others; they have not cast) get ballots made and verified
+beforehand, which are handed to the server's own batch writer
+(``ballot_server/cast_path.py:write_casts``) in batches of 1, 8 and 64 casts,
+from the bench process on the same database: casts per second, and the CPU
+per cast of the writer and of the database.  With the server CPU per verified
+cast of the HTTP run, that gives the capacity model of ``docs/capacity.md``
+(N verifying hosts on one database), printed last.
+
 Then (unless ``--skip-proofs``) the time to serve proofs: the real server
 (gunicorn, 2 workers) is pointed at the 1,000,000-entry board that
 ``bench/merkle_proofs.py`` builds and caches in ``bench/.cache`` (built here
@@ -109,7 +119,13 @@ from sqlalchemy.pool import NullPool  # noqa: E402
 from ballot_server.db import init_db, make_engine, setup_server_role, sqlite_url  # noqa: E402
 from ballot_server.store import Store  # noqa: E402
 from bench import crypto as bench_crypto  # noqa: E402
-from bench import merkle_proofs, server_ballots, server_cpu, server_load  # noqa: E402
+from bench import (  # noqa: E402
+    merkle_proofs,
+    server_append,
+    server_ballots,
+    server_cpu,
+    server_load,
+)
 from bench.verifier import cpu_floor  # noqa: E402
 from cli import api, election, trustee  # noqa: E402
 from cli.client import Client  # noqa: E402
@@ -438,6 +454,7 @@ class EngineRun:
     generate_s: float = 0.0
     board: str = ""
     board_ok: bool = False
+    appends: list[server_append.AppendRun] = field(default_factory=list)
 
     @property
     def acknowledged(self) -> int:
@@ -511,7 +528,13 @@ class EngineRun:
 
 
 def run_engine(
-    engine: str, ballots: int, threads: int, processes: int, server_threads: int, workers: int
+    engine: str,
+    ballots: int,
+    threads: int,
+    processes: int,
+    server_threads: int,
+    workers: int,
+    append_ballots: int = 0,
 ) -> EngineRun:
     run = EngineRun(engine, ballots, workers)
     say(
@@ -530,7 +553,7 @@ def run_engine(
             Client(url, timeout=300) as client,
         ):
             t0 = time.monotonic()
-            opened = open_election(client, parties, work, ballots)
+            opened = open_election(client, parties, work, ballots + append_ballots)
             run.setup_s = time.monotonic() - t0
             say(
                 f"  election open in {run.setup_s:.1f} s (fingerprint "
@@ -538,9 +561,11 @@ def run_engine(
                 f"{processes} processes ..."
             )
             t0 = time.monotonic()
-            bodies = server_ballots.make_ballots(opened.ctx, opened.credentials, processes)
+            bodies = server_ballots.make_ballots(
+                opened.ctx, opened.credentials[:ballots], processes
+            )
             run.generate_s = time.monotonic() - t0
-            jobs = list(zip(opened.logins, bodies, strict=True))
+            jobs = list(zip(opened.logins[:ballots], bodies, strict=True))
             run.before = measure_costs()
             say(f"  ballots made in {run.generate_s:.1f} s; before: {describe(run.before)}")
             say("  casting ...")
@@ -577,7 +602,44 @@ def run_engine(
             except EvoteError as exc:
                 run.board = f"FAILED: {type(exc).__name__}: {exc.message}"
             say(f"  board: {run.board}")
+            if append_ballots:
+                run.appends = append_only(
+                    opened, ballots, processes, work, database_url, os.environ.get(PGDATA_ENV)
+                    if engine == "postgres" else None
+                )
     return run
+
+
+#: Batch sizes of the append-only measurement: an idle server's (1) up to the
+#: cast queue's largest batch (ballot_server.casting.MAX_BATCH).
+APPEND_BATCHES = (1, 8, 64)
+
+
+def append_only(
+    opened: OpenElection,
+    first: int,
+    processes: int,
+    work: Path,
+    database_url: str | None,
+    pgdata: str | None,
+) -> list[server_append.AppendRun]:
+    """The serialised board append alone (``bench/server_append.py``), with the voters
+    after the first ``first`` (they have not cast yet): their ballots made and verified
+    beforehand, then written through the server's batch writer."""
+    say(f"  append only: encrypting and verifying {len(opened.credentials) - first:,} more "
+        "ballots beforehand ...")
+    bodies = server_ballots.make_ballots(opened.ctx, opened.credentials[first:], processes)
+    voter_ids = [v.voter_id for v in numbered_labels(len(opened.credentials))][first:]
+    casts = server_append.verified_casts(opened.ctx, list(zip(voter_ids, bodies, strict=True)))
+    url = database_url or sqlite_url(str(work / "server" / "evote.sqlite"))
+    runs = server_append.measure_append(
+        url, str(work / "server" / "board-key"), ELECTION_ID, casts, APPEND_BATCHES, pgdata
+    )
+    for r in runs:
+        db = "" if r.database_ms is None else f", database {r.database_ms:.2f} ms CPU/cast"
+        say(f"  append only, batches of {r.batch:>2}: {r.casts:,} casts in {r.seconds:.1f} s = "
+            f"{r.per_s:,.0f} casts/s; writer {r.writer_ms:.2f} ms CPU/cast{db}")
+    return runs
 
 
 def describe(c: Costs) -> str:
@@ -641,6 +703,46 @@ def print_runs(runs: list[EngineRun]) -> None:
     for r in runs:
         met = "met" if r.ratio >= RATIO_TARGET else "NOT met"
         say(f"{r.engine}: ratio {r.ratio:.2f} (target {RATIO_TARGET}: {met}); board: {r.board}")
+
+
+def print_capacity(runs: list[EngineRun]) -> None:
+    """The append-only rates, and the capacity model of docs/capacity.md that follows."""
+    runs = [r for r in runs if r.appends and r.acknowledged]
+    if not runs:
+        return
+    say("\n=== the serialised append alone (casts verified beforehand; bench/server_append.py) ===")
+    header = f"{'engine':<9}{'batch':>6}{'casts':>7}{'casts/s':>9}{'writer ms/c':>12}{'db ms/c':>9}"
+    say(header)
+    say("-" * len(header))
+    for r in runs:
+        for a in r.appends:
+            db = "-" if a.database_ms is None else f"{a.database_ms:.2f}"
+            say(f"{r.engine:<9}{a.batch:>6}{a.casts:>7,}{a.per_s:>9,.0f}{a.writer_ms:>12.2f}{db:>9}")
+    say(
+        "\ncapacity model (docs/capacity.md): N verifying hosts of C cores on one database cast "
+        "min(N x C / s, A) ballots/s, s = server CPU per verified cast (the HTTP run above: "
+        "gunicorn processes only, the database's CPU excluded), A = the append-alone rate "
+        "at the cast queue's largest batch"
+    )
+    for r in runs:
+        s = r.server_cpu_s / r.acknowledged
+        largest = max(r.appends, key=lambda x: x.batch)
+        a = largest.per_s
+        per_host = CORES / s
+        hosts = [1, 2, 4, 8, 16, 32]
+        model = ", ".join(f"N={n}: {min(n * per_host, a):,.0f}" for n in hosts)
+        say(
+            f"{r.engine}: s = {s * 1e3:.2f} ms CPU, one {CORES}-core host {per_host:,.0f}/s; "
+            f"A = {a:,.0f}/s; saturates at N = {a / per_host:.1f} hosts; {model}"
+        )
+        if largest.database_ms is not None:
+            bound = 1e3 / (largest.writer_ms + largest.database_ms)
+            say(
+                f"  (the lock holder's CPU alone, writer {largest.writer_ms:.2f} + database "
+                f"{largest.database_ms:.2f} ms per cast in batches of {largest.batch}, would "
+                f"allow at most {bound:,.0f} casts/s: A measured = {a / bound:.2f} of that; "
+                "the rest is waiting: round trips, the commit's fsync, the neighbours)"
+            )
 
 
 # --- proofs on a million entries ------------------------------------------------------------
@@ -813,7 +915,17 @@ def main(argv: list[str] | None = None) -> int:
         "--proof-requests", type=int, default=200, help="proofs of each kind (default 200)"
     )
     parser.add_argument("--seed", type=int, default=2024, help="seed of the proof requests")
+    parser.add_argument(
+        "--append-ballots",
+        type=int,
+        default=3000,
+        help="more voters whose ballots, verified beforehand, are written through the server's "
+        f"batch writer alone, in batches of {'/'.join(map(str, APPEND_BATCHES))} (default 3000; "
+        "0: skip)",
+    )
     args = parser.parse_args(argv)
+    if args.append_ballots < 0:
+        parser.error("--append-ballots must not be negative")
     if min(args.ballots, args.threads, args.processes, args.proof_requests, args.workers) < 1:
         parser.error(
             "--ballots, --threads, --processes, --proof-requests and --workers must be positive"
@@ -831,11 +943,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     runs = [
         run_engine(
-            e, args.ballots, args.threads, args.processes, args.server_threads, args.workers
+            e,
+            args.ballots,
+            args.threads,
+            args.processes,
+            args.server_threads,
+            args.workers,
+            args.append_ballots,
         )
         for e in engines
     ]
     print_runs(runs)
+    print_capacity(runs)
     if not args.skip_proofs:
         print_proofs(proof_benchmark(args.proof_requests, args.seed), args.proof_requests)
     ok = all(r.ok for r in runs)

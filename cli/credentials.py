@@ -55,11 +55,14 @@ from evote.signing import SigningKey
 PUBLIC_LIST_FILE = "public-credentials.json"
 #: From this many sheets on, they are drawn by a pool of processes.
 PARALLEL_SHEETS = 1000
+#: Credentials made and written at a time (only their public keys are kept).
+ISSUE_BATCH = 10_000
 
 
 @dataclass(frozen=True)
 class Issued:
-    """What ``issue`` produced: the public list and, per label, the private key."""
+    """What ``issue`` produced: the public list and, per label, the private key (none
+    when issued with ``keep_private=False``)."""
 
     credentials: CredentialList
     private: dict[str, SigningKey]
@@ -78,43 +81,56 @@ def issue_to_directory(
     *,
     sheets: bool = True,
     quiet: bool = False,
+    keep_private: bool = True,
 ) -> Issued:
-    """Generate one credential per voter and write DIR (see the module docstring)."""
+    """Generate one credential per voter and write DIR (see the module docstring).
+
+    Keys are made and written :data:`ISSUE_BATCH` at a time, so that only the
+    public keys stay in memory: a million private keys held at once (with
+    their derived libsodium key pairs) took about 0.5 kB each.
+    ``keep_private=False`` (the ``issue`` command) returns no private keys;
+    callers that vote with them (the demo, the benchmarks) keep the default.
+    """
     check_election_id(election_id)
-    keys = issue_credentials(len(voters), secrets.token_bytes)
-    public = CredentialList(
-        tuple(PublicCredential(k.verify_key, v.weight) for k, v in zip(keys, voters, strict=True))
-    )
     private: dict[str, SigningKey] = {}
-    jobs = (
-        [
-            (election_id, title, format_credential_code(key), v.voter_id if v.line else None)
-            for v, key in zip(voters, keys, strict=True)
-        ]
-        if sheets
-        else []
-    )
+    public: list[PublicCredential] = []
     with (
         new_directory(out, private=True) as put,
         progress("writing credentials", len(voters), quiet=quiet) as advance,
-        _sheet_renderer(len(jobs)) as render,
+        _sheet_renderer(len(voters) if sheets else 0) as render,
     ):
-        rendered = render(jobs)
-        for voter, key in zip(voters, keys, strict=True):
-            label = voter.voter_id
-            put(
-                f"credentials/{label}.json",
-                json_bytes(CredentialFile(election_id, key).to_json()),
-                True,
+        for start in range(0, len(voters), ISSUE_BATCH):
+            batch = voters[start : start + ISSUE_BATCH]
+            keys = issue_credentials(len(batch), secrets.token_bytes)
+            jobs = (
+                [
+                    (election_id, title, format_credential_code(key), v.voter_id if v.line else None)
+                    for v, key in zip(batch, keys, strict=True)
+                ]
+                if sheets
+                else []
             )
-            if sheets:
-                text, svg = next(rendered)
-                put(f"sheets/{label}.txt", text, True)
-                put(f"sheets/{label}.svg", svg, True)
-            private[label] = key
-            advance(1)
-        put(PUBLIC_LIST_FILE, json_bytes(public.to_json()), False)
-    return Issued(public, private)
+            rendered = render(jobs)
+            for voter, key in zip(batch, keys, strict=True):
+                label = voter.voter_id
+                put(
+                    f"credentials/{label}.json",
+                    json_bytes(CredentialFile(election_id, key).to_json()),
+                    True,
+                )
+                if sheets:
+                    text, svg = next(rendered)
+                    put(f"sheets/{label}.txt", text, True)
+                    put(f"sheets/{label}.svg", svg, True)
+                public.append(PublicCredential(key.verify_key, voter.weight))
+                if keep_private:
+                    private[label] = key
+                advance(1)
+        # Sorted, and checked for a key made twice (in any batch), before DIR is kept.
+        credentials = CredentialList(tuple(public))
+        del public
+        put(PUBLIC_LIST_FILE, json_bytes(credentials.to_json()), False)
+    return Issued(credentials, private)
 
 
 def _render_sheet(job: tuple[str, str, str, str | None]) -> tuple[bytes, bytes]:
@@ -238,7 +254,9 @@ def issue_command(
     key = read_key_file(key_path, "credential-authority")
     with Client(server) as client:
         title = _check_authority(client, key, election_id)
-        issued = issue_to_directory(election_id, title, voters, Path(out_dir), sheets=sheets)
+        issued = issue_to_directory(
+            election_id, title, voters, Path(out_dir), sheets=sheets, keep_private=False
+        )
         note(f"wrote {len(voters)} credentials to {out_dir}")
         try:
             publish_credentials(client, key, election_id, issued.credentials)

@@ -10,7 +10,7 @@ import pytest
 from evote.credentials import CredentialList, PublicCredential
 from evote.errors import CredentialError
 from evote.signing import SigningKey
-from tests import recordgen
+from tests.support import recordgen
 from verifier.parallel import WorkerCredentials, worker_context
 
 

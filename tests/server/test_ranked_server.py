@@ -178,9 +178,9 @@ def test_a_tally_that_sums_a_ranked_question_is_refused(ranked: ApiElection) -> 
     response = ranked.post("tally_posted", ranked.official,
                            {"tally": every.to_json(), "counted": len(rows),
                             "total_weight": len(rows)})
-    # The kind's own rule runs first (BoardState.check): the server's expected aggregate,
-    # over the choice question only (evote.ranked.tally_shape), is not this one.
-    _refused(response, 422, "R-TAL-02")
+    # The tally's shape is checked before its sums (docs/rules.md R-MIX-11): a tally
+    # that includes the ranked question is refused as such, not as a wrong aggregate.
+    _refused(response, 422, "R-MIX-11")
     assert ranked.size() == size
     _post_tally(ranked)  # the choice-only tally the server computed too
     assert ranked.size() == size + 1

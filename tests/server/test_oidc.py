@@ -338,3 +338,46 @@ def test_a_half_configured_provider_stops_the_server(tmp_path, settings, message
 
     with pytest.raises(ConfigError, match=message):
         create_app({"EVOTE_INSTANCE_PATH": str(tmp_path), **settings})
+
+
+def test_a_callback_replayed_to_another_server_process_is_a_replay(
+    api_db, tmp_path, provider, monkeypatch
+) -> None:
+    """Two gunicorn servers (two workers each) on one database: the state used at one
+    is refused as ``oidc_replayed`` at the other, not redeemed again at the provider."""
+    import shutil
+
+    import httpx
+
+    from tests.support.served import Server
+
+    for name, value in {"EVOTE_OIDC_ISSUER": provider.issuer, "EVOTE_OIDC_CLIENT_ID": "evote",
+                        "EVOTE_OIDC_CLIENT_SECRET": SECRET}.items():
+        monkeypatch.setenv(name, value)
+    first, second = Server(api_db, tmp_path / "a"), Server(api_db, tmp_path / "b")
+    for server in (first, second):
+        server.directory.mkdir()
+    app = create_app(server_config(api_db, str(tmp_path / "a" / "instance"),
+                                   EVOTE_BOARD_KEY=str(tmp_path / "a" / "board-key")))
+    _, e = oidc_election(app)
+    with app.app_context():
+        db.get_engine().dispose()
+    shutil.copy(tmp_path / "a" / "board-key", tmp_path / "b" / "board-key")
+    # the provider knows the callback as http://localhost/...: say so in the Host header
+    host = {"Host": "localhost"}
+    try:
+        first.start()
+        second.start()
+        answer = httpx.get(f"{first.base}/elections/{e.election_id}/oidc/start", headers=host)
+        assert answer.status_code == 303, answer.text[:300]
+        cookie = {COOKIE: answer.cookies[COOKIE]}
+        back = callback_path(login_at_provider(answer.headers["Location"], provider.issuer, "bob"))
+        origin = f"http://127.0.0.1:{first.port}"
+        answer = httpx.get(origin + back, headers=host, cookies=cookie)
+        assert answer.status_code == 303, answer.text[:300]
+        assert "#oidc=" in answer.headers["Location"]
+        replay = httpx.get(f"http://127.0.0.1:{second.port}" + back, headers=host, cookies=cookie)
+        assert (replay.status_code, replay.json()["code"]) == (409, "oidc_replayed"), replay.text
+    finally:
+        first.stop()
+        second.stop()

@@ -50,9 +50,9 @@ export async function providerLogin(field = 'login') {
   if (token === null && refusal === null) return false;
   history.replaceState(null, '', location.pathname + location.search);
   if (refusal !== null) {
+    if (field === 'login') go('login'); // go() clears the error: set it after
     S.error = { field, key: refusal };
-    if (field === 'login') go('login');
-    else render();
+    render();
     return true;
   }
   if (field === 'relogin') {

@@ -177,7 +177,7 @@ def _create_pg_triggers(conn: Connection) -> None:
                 "JOIN pg_class c ON c.oid = t.tgrelid "
                 "WHERE c.oid = ANY(CAST(:tables AS regclass[]))"
             ),
-            {"tables": [*models.APPEND_ONLY, "voters"]},
+            {"tables": [*models.APPEND_ONLY, *models.INSERT_ONCE, "voters"]},
         )
     }
     missing = [(t, n, ddl) for t, n, ddl in models.postgres_triggers() if (t, n) not in present]
@@ -237,6 +237,9 @@ def setup_server_role(admin_url: str, role_name: str, password: str) -> str:
                 ),
                 # The shared rate limit's buckets (ballot_server/ratelimit.py): no board data.
                 sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON rate_buckets TO {}").format(role),
+                # Used provider-login states: inserted once, deleted when expired, never updated.
+                sql.SQL("REVOKE ALL ON oidc_states FROM {}").format(role),
+                sql.SQL("GRANT SELECT, INSERT, DELETE ON oidc_states TO {}").format(role),
             ]
             cursor = conn.connection.cursor()
             try:

@@ -188,6 +188,21 @@ rate_buckets = Table(
     Column("updated_ms", BigInteger, nullable=False),
 )
 
+# --- used provider-login states (ballot_server/oidc.py, store/oidc_states.py) -------
+# A keyed hash of each ``state`` whose callback was accepted, shared by every worker
+# so a replay to another worker is refused as a replay.  Rows are inserted once and
+# never updated (a trigger and the PostgreSQL role refuse UPDATE); they are deleted
+# once expired (the pending-login window), lazily, by the next insert.
+oidc_states = Table(
+    "oidc_states",
+    metadata,
+    Column("state_hash", HASH, primary_key=True),
+    Column("expires_ms", BigInteger, nullable=False),
+)
+
+INSERT_ONCE: tuple[str, ...] = ("oidc_states",)
+"""Tables whose rows are never updated, but deleted once expired."""
+
 APPEND_ONLY: tuple[str, ...] = (
     "elections",
     "board_entries",
@@ -256,6 +271,14 @@ def sqlite_triggers() -> list[tuple[str, str]]:
                     f"BEGIN SELECT RAISE(ABORT, '{msg}'); END",
                 )
             )
+    for name in INSERT_ONCE:
+        out.append(
+            (
+                f"{name}_no_update",
+                f"CREATE TRIGGER IF NOT EXISTS {name}_no_update BEFORE UPDATE ON {name} "
+                f"BEGIN SELECT RAISE(ABORT, '{name}: UPDATE refused'); END",
+            )
+        )
     out.append(
         (
             "voters_bind_once",
@@ -329,6 +352,15 @@ def postgres_triggers() -> list[tuple[str, str, str]]:
                 f"{table}_no_truncate",
                 f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
                 "FOR EACH STATEMENT EXECUTE FUNCTION evote_append_only()",
+            )
+        )
+    for table in INSERT_ONCE:
+        out.append(
+            (
+                table,
+                f"{table}_no_update",
+                f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION evote_append_only()",
             )
         )
     out.append(

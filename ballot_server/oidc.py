@@ -4,8 +4,10 @@ Authorization code flow with PKCE (RFC 7636, S256), through Authlib for the
 client side and joserfc (Authlib's JOSE library) for the ID token signature:
 
 1. ``GET /api/v1/elections/<id>/oidc/start`` makes a fresh ``state``,
-   ``nonce`` and PKCE verifier, keeps them in a cookie MACed under a key
-   derived from the board key (so any worker or host can check it), and sends
+   ``nonce`` and PKCE verifier, keeps them in a cookie encrypted and
+   authenticated (XSalsa20-Poly1305, PyNaCl's SecretBox) under a key derived
+   from the board key (so any worker or host can open it, and the browser, a
+   proxy log or a cookie leak never shows the verifier), and sends
    the browser to the provider's authorization endpoint (found by discovery,
    ``<issuer>/.well-known/openid-configuration``).
 2. ``GET /api/v1/oidc/callback`` checks the returned ``state`` against the
@@ -23,9 +25,14 @@ client side and joserfc (Authlib's JOSE library) for the ID token signature:
 Nothing of the login is stored next to a ballot: the token, the subject and the
 provider's answer are never written; the only row is the voter list's keyed
 hash, and the binding table links it to a credential exactly as a login code's
-voter id is.  Used ``state`` values are remembered in this process only (see
-docs/threat-model.md): the provider itself refuses a second use of a code,
-which covers a replay sent to another worker.
+voter id is.  Used ``state`` values are remembered, as a keyed hash, in the
+``oidc_states`` table every worker shares (:mod:`ballot_server.store.oidc_states`),
+so a replay is ``oidc_replayed`` whichever worker it reaches.
+
+Both routes spend the client address's ``cast`` rate-limit bucket (the voter's
+scope, docs/api.md §4.3).  A refused callback sends a browser back to the booth
+with ``#oidc-error=<code>`` (the booth shows it in the voter's language); a
+client that asks for ``application/json`` gets the JSON error.
 """
 
 from __future__ import annotations
@@ -34,7 +41,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -48,11 +54,13 @@ from flask import Blueprint, Flask, Response, jsonify, redirect, request
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from nacl.exceptions import CryptoError
+from nacl.secret import SecretBox
 
 from ballot_server.auth import LoginCodeAuthenticator, VoterLogin, bearer_token
 from ballot_server.commands import OIDC_SUBJECT as OIDC_SUBJECT
 from ballot_server.config import OidcSettings, load_oidc_settings
-from ballot_server.context import server_state
+from ballot_server.context import rate_limited, server_state
 from ballot_server.db import get_store
 from ballot_server.store import Store, login_code_hash
 from evote.encoding import b64decode, b64encode
@@ -72,6 +80,7 @@ HTTP_TIMEOUT = 10
 _SUBJECT_TAG = b"evote/oidc-subject/v1"
 _COOKIE_TAG = b"evote/oidc-pending/v1"
 _SESSION_TAG = b"evote/oidc-session/v1"
+_STATE_TAG = b"evote/oidc-used-state/v1"
 _KEY_TAG = b"evote/oidc-key/v1"
 
 
@@ -95,6 +104,23 @@ def subject_voter_id(key: bytes, issuer: str, subject: str) -> str:
     issuer is hashed in, so two providers' equal subjects are different voters."""
     msg = _SUBJECT_TAG + b"\x00" + issuer.encode() + b"\x00" + subject.encode()
     return VOTER_ID_PREFIX + b64encode(hmac.new(key, msg, hashlib.sha256).digest())
+
+
+def _encrypt(key: bytes, payload: dict[str, Any]) -> str:
+    """``payload`` encrypted and authenticated under ``key`` (a random 24-byte nonce each time)."""
+    plain = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return b64encode(bytes(SecretBox(key).encrypt(plain)))
+
+
+def _decrypt(key: bytes, sealed: str) -> dict[str, Any] | None:
+    """The payload of an :func:`_encrypt` value, or None if it was not made with ``key``
+    or was changed at all (Poly1305 refuses any flipped bit)."""
+    try:
+        box = b64decode(sealed, what="cookie")
+        payload = json.loads(SecretBox(key).decrypt(box).decode())
+    except (EncodingError, CryptoError, ValueError, TypeError):
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 def _seal(key: bytes, tag: bytes, payload: dict[str, Any]) -> str:
@@ -169,8 +195,7 @@ class OidcAuthenticator:
         self.session_key = _key(board_seed, _SESSION_TAG)
         self.clock = clock
         self.codes = LoginCodeAuthenticator()
-        self._used: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self.state_key = _key(board_seed, _STATE_TAG)
 
     def now(self) -> float:
         return self.clock() / 1000.0
@@ -198,15 +223,12 @@ class OidcAuthenticator:
             self.session_key, _SESSION_TAG, {"e": election_id, "v": voter_id, "x": exp}
         )
 
-    def use_state(self, state: str, until: float) -> None:
-        """Refuse a ``state`` seen before (a replayed callback), remembering it until it expires."""
-        now = self.now()
-        with self._lock:
-            for old in [s for s, t in self._used.items() if t < now]:
-                del self._used[old]
-            if state in self._used:
-                raise OidcError("oidc_replayed", "this provider login was already used", 409)
-            self._used[state] = until
+    def use_state(self, store: Store, state: str, until: int) -> None:
+        """Refuse a ``state`` seen before by any worker (a replayed callback), remembering
+        its keyed hash in the shared database until it expires (``until``, seconds)."""
+        digest = hmac.new(self.state_key, state.encode(), hashlib.sha256).digest()
+        if not store.use_oidc_state(digest, until * 1000, int(self.now() * 1000)):
+            raise OidcError("oidc_replayed", "this provider login was already used", 409)
 
 
 def registered_voter_ids(authenticator: Any, subjects: list[str]) -> list[tuple[str, bytes]]:
@@ -242,6 +264,7 @@ def about() -> Response:
 
 
 @bp.get("/elections/<election:election_id>/oidc/start")
+@rate_limited("cast")
 def start(election_id: str) -> Response:
     auth = _auth()
     get_store().entry_count(election_id)  # 404 for an unknown election
@@ -253,9 +276,8 @@ def start(election_id: str) -> Response:
         secrets.token_urlsafe(48),
     )
     exp = int(auth.now()) + PENDING_SECONDS
-    pending = _seal(
+    pending = _encrypt(
         auth.cookie_key,
-        _COOKIE_TAG,
         {"e": election_id, "s": state, "n": nonce, "c": verifier, "x": exp},
     )
     query = {
@@ -281,14 +303,44 @@ def start(election_id: str) -> Response:
     return response
 
 
+def _wants_json() -> bool:
+    """True unless the request prefers HTML (a browser navigating): API clients and
+    tools that send no Accept, or ``Accept: application/json``, get the JSON error."""
+    accept = request.accept_mimetypes
+    return not accept.accept_html or accept["application/json"] >= accept["text/html"]
+
+
 @bp.get("/oidc/callback")
+@rate_limited("cast")
 def callback() -> Response:
     auth = _auth()
-    pending = _open(auth.cookie_key, _COOKIE_TAG, request.cookies.get(COOKIE, ""))
-    if pending is None or not isinstance(pending.get("x"), int) or pending["x"] < auth.now():
+    raw = request.cookies.get(COOKIE)
+    if not raw:
         raise OidcError(
             "oidc_no_pending_login", "no provider login was started here (or it expired)"
         )
+    pending = _decrypt(auth.cookie_key, raw)
+    if pending is None or not isinstance(pending.get("e"), str):
+        raise OidcError(
+            "oidc_bad_pending_login", "the pending-login cookie was not made here or was changed"
+        )
+    if not isinstance(pending.get("x"), int) or pending["x"] < auth.now():
+        raise OidcError(
+            "oidc_no_pending_login", "no provider login was started here (or it expired)"
+        )
+    try:
+        return _finish(auth, pending)
+    except OidcError as exc:
+        if _wants_json():
+            raise
+        # A browser: back to the booth, which says what went wrong in the voter's language.
+        response = redirect(f"/booth/{pending['e']}/#oidc-error={exc.code}", 303)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+
+def _finish(auth: OidcAuthenticator, pending: dict[str, Any]) -> Response:
     state = request.args.get("state", "")
     if not hmac.compare_digest(state.encode(), str(pending["s"]).encode()):
         raise OidcError(
@@ -298,7 +350,7 @@ def callback() -> Response:
         raise OidcError(
             "oidc_refused", f"the identity provider refused: {request.args['error'][:100]}", 401
         )
-    auth.use_state(state, pending["x"])
+    auth.use_state(get_store(), state, pending["x"])
     election_id = str(pending["e"])
     claims = _redeem(auth, request.args.get("code", ""), str(pending["c"]))
     _check_claims(auth, claims, str(pending["n"]))

@@ -80,6 +80,13 @@ def _resendable(op: dict[str, Any]) -> dict[str, Any]:
     return op
 
 
+def _redirect(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": {"Location": {"required": True, "schema": {"type": "string"}}},
+    }
+
+
 def _election(path: str = "") -> str:
     return "/elections/{election_id}" + path
 
@@ -323,7 +330,39 @@ PATHS: dict[str, Any] = {
             params=[ELECTION_PARAM],
         )
     },
+    # --- login through the city's identity provider (ballot_server/oidc.py, docs/api.md
+    # §4.3): routed only when EVOTE_OIDC_ISSUER is set (a 404 otherwise) ---
+    "/oidc": {
+        "get": _op(
+            "The configured identity provider (404 when there is none)",
+            _json("OidcProvider", "its display name and issuer"),
+        )
+    },
+    _election("/oidc/start"): {
+        "get": _op(
+            "Start a provider login: a pending-login cookie and a redirect to the provider",
+            _redirect("to the provider's authorization endpoint (state, nonce, PKCE S256)"),
+            status="303",
+            params=[ELECTION_PARAM],
+        )
+    },
+    "/oidc/callback": {
+        "get": _op(
+            "The provider's answer: a redirect to the booth with a session token "
+            "(#oidc=...) or, for a browser, the refusal (#oidc-error=<code>); a client "
+            "that asks for application/json gets the JSON error",
+            _redirect("to /booth/<election>/ with #oidc=<token> or #oidc-error=<code>"),
+            status="303",
+            params=[
+                {"name": "state", "in": "query", "required": False, "schema": {"type": "string"}},
+                {"name": "code", "in": "query", "required": False, "schema": {"type": "string"}},
+            ],
+        )
+    },
 }
+
+OIDC_PATHS = ("/oidc", _election("/oidc/start"), "/oidc/callback")
+"""Documented always, routed only on a server with a provider configured."""
 
 
 def openapi_document() -> dict[str, Any]:

@@ -126,6 +126,10 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "BoardKey": closed({"board_key": KEY}),
+    # GET /oidc (ballot_server/oidc.py): the city's identity provider, for the booth's button
+    "OidcProvider": closed(
+        {"name": {"type": "string"}, "issuer": {"type": "string", "format": "uri"}}
+    ),
     "ElectionList": closed(
         {
             "elections": {

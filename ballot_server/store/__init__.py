@@ -13,6 +13,7 @@ assembled here from one part per job, each in its own module:
 - :mod:`.heads` -- signing tree heads (one path for both moments) and reading them;
 - :mod:`.voters` -- the voter list, logins and the login-to-credential binding;
 - :mod:`.cosignatures` -- witness cosignatures of checkpoints;
+- :mod:`.oidc_states` -- used provider-login states (replays across workers);
 - :mod:`.connections` -- the read connection and write transactions they share;
 - :mod:`.sql` -- raw SQL and what differs between SQLite and PostgreSQL.
 
@@ -33,6 +34,7 @@ from ballot_server.store.append import Appends, BoardHandle
 from ballot_server.store.cosignatures import Cosignatures
 from ballot_server.store.frontier import ElectionStates
 from ballot_server.store.heads import SignedHeads
+from ballot_server.store.oidc_states import OidcStates
 from ballot_server.store.reads import MAX_PAGE, BoardReads
 from ballot_server.store.scheduled import ScheduledCommand, ScheduledCommands
 from ballot_server.store.sql import READ_OPTION, WRITE_OPTION
@@ -64,7 +66,9 @@ __all__ = [
 ]
 
 
-class Store(Appends, BoardReads, SignedHeads, VoterRegistry, Cosignatures, ScheduledCommands):
+class Store(
+    Appends, BoardReads, SignedHeads, VoterRegistry, Cosignatures, ScheduledCommands, OidcStates
+):
     """The board database of one app context (one connection, opened lazily).
 
     Not shared between threads: the Flask side makes one per app context

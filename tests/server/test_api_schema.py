@@ -58,7 +58,20 @@ api_db = api_election.api_db
 
 @pytest.fixture(scope="module")
 def schema_app(api_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    app = create_app(server_config(api_db, str(tmp_path_factory.mktemp("instance"))))
+    # With a provider configured, so the login routes answer too.  Its discovery
+    # document is given here (no provider runs in this module; test_oidc.py has one):
+    # the start route then redirects to it, as with a real one.
+    app = create_app(server_config(
+        api_db, str(tmp_path_factory.mktemp("instance")),
+        EVOTE_OIDC_ISSUER="https://127.0.0.1:9", EVOTE_OIDC_CLIENT_ID="evote",
+        EVOTE_OIDC_CLIENT_SECRET="s" * 32,
+    ))
+    app.extensions["evote"].authenticator.provider._meta = {
+        "issuer": "https://127.0.0.1:9",
+        "authorization_endpoint": "https://127.0.0.1:9/auth",
+        "token_endpoint": "https://127.0.0.1:9/token",
+        "jwks_uri": "https://127.0.0.1:9/jwks",
+    }
     client = app.test_client()
     e = build_election(client, election_id="city-poll")
     e.cast_ok(0)

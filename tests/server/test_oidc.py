@@ -143,7 +143,74 @@ def test_a_callback_without_a_started_login_is_refused(apps, provider) -> None:
     stranger = app.test_client()  # another browser: no pending-login cookie
     refused(stranger.get(callback_path(back)), 400, "oidc_no_pending_login")
     stranger.set_cookie(COOKIE, "forged.cookie", domain="localhost", path="/api/v1/oidc/")
-    refused(stranger.get(callback_path(back)), 400, "oidc_no_pending_login")
+    refused(stranger.get(callback_path(back)), 400, "oidc_bad_pending_login")
+
+
+def test_the_pending_cookie_is_encrypted_and_a_flipped_byte_is_refused(apps, provider) -> None:
+    from nacl.secret import SecretBox
+
+    from evote.encoding import b64decode, b64encode
+
+    app = apps["evote"]
+    client, e = oidc_election(app)
+    authorize = start(client, e)
+    value = client.get_cookie(COOKIE, domain="localhost", path="/api/v1/oidc/").value
+    state = parse_qs(urlsplit(authorize).query)["state"][0]
+    raw = b64decode(value, what="cookie")
+    # the server's own key opens it, and only then is the verifier seen
+    verifier = __import__("json").loads(
+        SecretBox(app.extensions["evote"].authenticator.cookie_key).decrypt(raw))["c"]
+    for secret in (verifier, state):
+        assert secret not in value and secret.encode() not in raw
+    back = login_at_provider(authorize, provider.issuer, "alice")
+    for at in (0, 30, len(raw) - 1):  # the nonce, the ciphertext, the tag
+        flipped = raw[:at] + bytes([raw[at] ^ 1]) + raw[at + 1:]
+        client.set_cookie(COOKIE, b64encode(flipped), domain="localhost", path="/api/v1/oidc/")
+        refused(client.get(callback_path(back)), 400, "oidc_bad_pending_login")
+    assert bindings(app, e, ["alice"]) == [None]
+    client.set_cookie(COOKIE, value, domain="localhost", path="/api/v1/oidc/")
+    session_token(client.get(callback_path(back)), e)  # the untouched cookie still works
+
+
+def test_a_browser_is_sent_back_to_the_booth_with_the_refusal(apps, provider) -> None:
+    app = apps["evote"]
+    client, e = oidc_election(app)
+    back = callback_path(login_at_provider(start(client, e), provider.issuer, "mallory"))
+    html = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"  # Chromium's
+    answer = client.get(back, headers={"Accept": html})
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == f"/booth/{e.election_id}/#oidc-error=oidc_not_registered"
+    assert answer.headers["Referrer-Policy"] == "no-referrer"
+    # an API client asking for JSON gets the error itself (the state is spent: a replay now)
+    refused(client.get(back, headers={"Accept": "application/json"}), 409, "oidc_replayed")
+
+
+def test_a_burst_on_the_login_routes_is_rate_limited(api_db, tmp_path_factory, provider) -> None:
+    app = create_app(server_config(
+        api_db, str(tmp_path_factory.mktemp("instance")),
+        EVOTE_OIDC_ISSUER=provider.issuer, EVOTE_OIDC_CLIENT_ID="evote",
+        EVOTE_OIDC_CLIENT_SECRET=SECRET, EVOTE_CAST_BURST=2, EVOTE_CAST_RATE=1,
+    ))
+    try:
+        client, e = oidc_election(app)
+        # an address of its own: the buckets are shared by every app on this database
+        client.environ_base["REMOTE_ADDR"] = "192.0.2.77"
+        first = start(client, e)
+        cookie = client.get_cookie(COOKIE, domain="localhost", path="/api/v1/oidc/").value
+        back = callback_path(login_at_provider(first, provider.issuer, "alice"))
+        start(client, e)
+        client.set_cookie(COOKIE, cookie, domain="localhost", path="/api/v1/oidc/")
+        for path in (f"/api/v1/elections/{e.election_id}/oidc/start", back):
+            answer = client.get(path)
+            refused(answer, 429, "rate_limited")
+            assert int(answer.headers["Retry-After"]) >= 1
+            assert "Set-Cookie" not in answer.headers  # no new pending login, none spent
+        assert bindings(app, e, ["alice"]) == [None]
+        client.environ_base["REMOTE_ADDR"] = "192.0.2.78"  # another address is not limited
+        session_token(client.get(back), e)  # and the login was not spent by the refusal
+    finally:
+        with app.app_context():
+            db.get_engine().dispose()
 
 
 def test_a_replayed_callback_and_a_replayed_code_are_refused(apps, provider) -> None:
@@ -271,3 +338,46 @@ def test_a_half_configured_provider_stops_the_server(tmp_path, settings, message
 
     with pytest.raises(ConfigError, match=message):
         create_app({"EVOTE_INSTANCE_PATH": str(tmp_path), **settings})
+
+
+def test_a_callback_replayed_to_another_server_process_is_a_replay(
+    api_db, tmp_path, provider, monkeypatch
+) -> None:
+    """Two gunicorn servers (two workers each) on one database: the state used at one
+    is refused as ``oidc_replayed`` at the other, not redeemed again at the provider."""
+    import shutil
+
+    import httpx
+
+    from tests.support.served import Server
+
+    for name, value in {"EVOTE_OIDC_ISSUER": provider.issuer, "EVOTE_OIDC_CLIENT_ID": "evote",
+                        "EVOTE_OIDC_CLIENT_SECRET": SECRET}.items():
+        monkeypatch.setenv(name, value)
+    first, second = Server(api_db, tmp_path / "a"), Server(api_db, tmp_path / "b")
+    for server in (first, second):
+        server.directory.mkdir()
+    app = create_app(server_config(api_db, str(tmp_path / "a" / "instance"),
+                                   EVOTE_BOARD_KEY=str(tmp_path / "a" / "board-key")))
+    _, e = oidc_election(app)
+    with app.app_context():
+        db.get_engine().dispose()
+    shutil.copy(tmp_path / "a" / "board-key", tmp_path / "b" / "board-key")
+    # the provider knows the callback as http://localhost/...: say so in the Host header
+    host = {"Host": "localhost"}
+    try:
+        first.start()
+        second.start()
+        answer = httpx.get(f"{first.base}/elections/{e.election_id}/oidc/start", headers=host)
+        assert answer.status_code == 303, answer.text[:300]
+        cookie = {COOKIE: answer.cookies[COOKIE]}
+        back = callback_path(login_at_provider(answer.headers["Location"], provider.issuer, "bob"))
+        origin = f"http://127.0.0.1:{first.port}"
+        answer = httpx.get(origin + back, headers=host, cookies=cookie)
+        assert answer.status_code == 303, answer.text[:300]
+        assert "#oidc=" in answer.headers["Location"]
+        replay = httpx.get(f"http://127.0.0.1:{second.port}" + back, headers=host, cookies=cookie)
+        assert (replay.status_code, replay.json()["code"]) == (409, "oidc_replayed"), replay.text
+    finally:
+        first.stop()
+        second.stop()

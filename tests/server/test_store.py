@@ -653,6 +653,30 @@ def test_update_and_delete_are_refused(board_db, store):
     assert store.voter(E, "v2").credential == h("c2")
 
 
+def test_used_login_states_are_kept_once_never_updated_and_expire(board_db, store):
+    """``oidc_states`` (ballot_server/store/oidc_states.py): a second use is refused,
+    an UPDATE is refused by trigger (and role), expired rows go with the next insert."""
+    assert models.INSERT_ONCE == ("oidc_states",)  # a new insert-once table needs a case here
+    assert store.use_oidc_state(h("s1"), 2_000, 1_000)
+    assert store.use_oidc_state(h("s2"), 9_000, 1_000)
+    assert not store.use_oidc_state(h("s1"), 2_000, 1_500)  # a replay, still in its window
+    urls = [board_db.url] if board_db.kind == "sqlite" else [board_db.url, board_db.admin_url]
+    for url in urls:
+        _refused(url, "UPDATE oidc_states SET expires_ms = 99999", match="UPDATE refused|refused|"
+                 "permission denied")
+    engine = raw_engine(board_db.admin_url)
+    try:
+        def kept() -> list[bytes]:
+            with engine.connect() as conn:
+                return sorted(conn.execute(text("SELECT state_hash FROM oidc_states")).scalars())
+
+        assert kept() == sorted([h("s1"), h("s2")])
+        assert store.use_oidc_state(h("s3"), 12_000, 5_000)  # s1 expired at 2 000: gone now
+        assert kept() == sorted([h("s2"), h("s3")])
+    finally:
+        engine.dispose()
+
+
 def test_a_second_entry_at_one_index_is_refused(board_db, store):
     """The primary key is the backstop against a fork, even for the owner."""
     open_election(store)

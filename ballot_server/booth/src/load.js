@@ -68,7 +68,10 @@ export async function load() {
   // Asked only when the page says there is one: a 404 would be a console error for every voter.
   S.provider = S.election.phase === 'open' && S.providerConfigured ? await S.api.provider().catch(() => null) : null;
   S.screen = homeScreen(S.election.phase);
-  if (resumeCast()) return;
+  if (resumeCast()) {
+    await providerLogin('relogin'); // back from the provider while a cast waits for a login
+    return;
+  }
   if (await providerLogin()) return;
   if (routeHash()) return;
   if (S.election.phase === 'tallied') S.phaseInfo = { phase: 'tallied', result: await resultCounts() };

@@ -56,6 +56,23 @@ export function takeProviderToken(hash) {
   return token !== null && PROVIDER_TOKEN.test(token) ? token : null;
 }
 
+// The refusal codes the server's callback sends a browser back with (`#oidc-error=<code>`,
+// ballot_server/oidc.py), each with its own message; any other code gets the general one.
+const PROVIDER_ERRORS = {
+  oidc_not_registered: 'login.error.oidc_not_registered',
+  oidc_refused: 'login.error.oidc_refused',
+  oidc_replayed: 'login.error.oidc_expired',
+  oidc_token_expired: 'login.error.oidc_expired',
+};
+
+/** The catalogue key of a provider refusal in a URL fragment (`#oidc-error=…`), or null. */
+export function takeProviderError(hash) {
+  const params = new URLSearchParams(String(hash ?? '').replace(/^#/, ''));
+  const code = params.get('oidc-error');
+  if (code === null || !/^[a-z_]{1,64}$/.test(code)) return null;
+  return Object.hasOwn(PROVIDER_ERRORS, code) ? PROVIDER_ERRORS[code] : 'login.error.oidc';
+}
+
 /** Where the "Sign in with …" button sends the browser (the server redirects to the provider). */
 export function providerStartUrl(electionId) {
   return `/api/v1/elections/${encodeURIComponent(electionId)}/oidc/start`;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { parseLoginText, providerStartUrl, takeProviderToken } from '../src/login.js';
+import { parseLoginText, providerStartUrl, takeProviderError, takeProviderToken } from '../src/login.js';
 
 const file = (over = {}) => JSON.stringify({ type: 'evote-login', v: 1, election: 'e1', voter: 'v1', login_code: 'abc-123', ...over });
 
@@ -34,6 +34,16 @@ test('each bad input has its own reason', () => {
   assert.equal(key(file({ login_code: '' })), 'login.error.file');
   assert.equal(key(file({ login_code: 'a b' })), 'login.error.file');
   assert.equal(key(file(), 'e2'), 'login.error.election');
+});
+
+test('takeProviderError: a refusal code from #oidc-error=, as a catalogue key', () => {
+  assert.equal(takeProviderError('#oidc-error=oidc_not_registered'), 'login.error.oidc_not_registered');
+  assert.equal(takeProviderError('#oidc-error=oidc_replayed'), 'login.error.oidc_expired');
+  assert.equal(takeProviderError('#oidc-error=oidc_bad_signature'), 'login.error.oidc'); // any other code
+  assert.equal(takeProviderError('#oidc-error=constructor'), 'login.error.oidc'); // not a prototype key
+  assert.equal(takeProviderError('#oidc-error=<img>'), null);
+  assert.equal(takeProviderError('#oidc=x'), null);
+  assert.equal(takeProviderError(''), null);
 });
 
 test('takeProviderToken: the #oidc= session token, or null for anything else', () => {

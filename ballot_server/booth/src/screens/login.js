@@ -4,7 +4,7 @@
 import { ApiError } from '../api.js';
 import { dispatch } from '../casting.js';
 import { h, uid } from '../dom.js';
-import { LoginTextError, parseLoginText, providerStartUrl, takeProviderToken } from '../login.js';
+import { LoginTextError, parseLoginText, providerStartUrl, takeProviderError, takeProviderToken } from '../login.js';
 import { t } from '../i18n.js';
 import { busy, failure, go, render, S } from '../shell.js';
 import { button, errorBox, heading, submitButton, trackingBlock } from './ui.js';
@@ -38,15 +38,37 @@ async function signIn(field = 'login') {
   go(S.seed ? 'ballot' : 'credential');
 }
 
-/** Back from the city's OpenID provider: sign in with the session token in the fragment. */
-export async function providerLogin() {
+/**
+ * Back from the city's OpenID provider: sign in with the session token in the
+ * fragment, or show the refusal the server sent back (`#oidc-error=<code>`).
+ * `field` is 'relogin' when a cast in doubt was resumed (need_login): the
+ * token then lets the cast machine send the same sealed bytes again.
+ */
+export async function providerLogin(field = 'login') {
   const token = takeProviderToken(location.hash);
-  if (token === null) return false;
+  const refusal = token === null ? takeProviderError(location.hash) : null;
+  if (token === null && refusal === null) return false;
   history.replaceState(null, '', location.pathname + location.search);
-  S.drafts.login = token;
-  go('login');
-  await signIn();
+  if (refusal !== null) {
+    if (field === 'login') go('login'); // go() clears the error: set it after
+    S.error = { field, key: refusal };
+    render();
+    return true;
+  }
+  if (field === 'relogin') {
+    S.drafts.relogin = token;
+  } else {
+    S.drafts.login = token;
+    go('login');
+  }
+  await signIn(field);
   return true;
+}
+
+/** The "Sign in with …" button, when the server has a provider. */
+function providerButton() {
+  return S.provider ? button('login.provider', () => location.assign(providerStartUrl(S.electionId)),
+    { primary: true, params: { name: S.provider.name } }) : null;
 }
 
 async function useLoginFile(file, field) {
@@ -87,8 +109,7 @@ export const SCREENS = {
         submitButton('login.submit'),
         loginFileInput('login'),
       ),
-      S.provider ? button('login.provider', () => location.assign(providerStartUrl(S.electionId)),
-        { primary: true, params: { name: S.provider.name } }) : null,
+      providerButton(),
     );
   },
 
@@ -111,6 +132,8 @@ export const SCREENS = {
         submitButton('need_login.submit'),
         loginFileInput('relogin'),
       ),
+      // Leaves the page: the sealed ballot waits in sessionStorage and is resent on return.
+      providerButton(),
     );
   },
 };

@@ -18,14 +18,13 @@ here are reached during the work, not in the last fraction of a second.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-PROC = Path("/proc")
-TICKS = os.sysconf("SC_CLK_TCK")
+from bench.server_cpu import PROC  # one /proc/PID/stat reader
+from bench.server_cpu import proc_stat as _stat
 
 
 @dataclass
@@ -58,16 +57,6 @@ def _status_kb(pid: int, *fields: str) -> list[int] | None:
         if name in values:
             values[name] = int(rest.split()[0])
     return [values[f] for f in fields]
-
-
-def _stat(pid: int) -> tuple[int, float] | None:
-    """``(parent pid, user + system CPU seconds)``, or None if the process is gone."""
-    try:
-        text = (PROC / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def _parent(pid: int) -> int | None:

@@ -22,7 +22,7 @@ PROC = Path("/proc")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _stat(pid: int) -> tuple[int, float] | None:
+def proc_stat(pid: int) -> tuple[int, float] | None:
     """``(parent pid, user + system CPU seconds)`` of ``pid``, or None if it is gone."""
     try:
         text = (PROC / str(pid) / "stat").read_text()
@@ -46,7 +46,7 @@ def _pids() -> list[int]:
 
 
 def _with_descendants(roots: Iterable[int]) -> list[int]:
-    parents = {pid: st[0] for pid in _pids() if (st := _stat(pid)) is not None}
+    parents = {pid: st[0] for pid in _pids() if (st := proc_stat(pid)) is not None}
     found = list(roots)
     frontier = set(found)
     while frontier:
@@ -87,7 +87,7 @@ def postgres_processes(pgdata: str | None) -> list[int]:
 
 def cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
     """CPU seconds so far of each process still alive."""
-    return {pid: st[1] for pid in pids if (st := _stat(pid)) is not None}
+    return {pid: st[1] for pid in pids if (st := proc_stat(pid)) is not None}
 
 
 def spent(before: dict[int, float], after: dict[int, float]) -> float:

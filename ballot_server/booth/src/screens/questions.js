@@ -9,6 +9,7 @@ import { breach, firstBreach, QUESTION_RULES } from '../checks.js';
 import { h } from '../dom.js';
 import { language, t } from '../i18n.js';
 import { frame, S } from '../shell.js';
+import { optionSelects } from './ui.js';
 
 function choiceRule(q) {
   const n = q.options.length;
@@ -49,21 +50,8 @@ function choiceInputs(q, qi, { values, describedBy, invalid, lang }) {
 }
 
 /** One select of 0..maxScore points per option. */
-function scoreInputs(q, qi, { values, describedBy, invalid, lang }) {
-  return q.options.map((_, o) => {
-    const id = `q${qi}-o${o}`;
-    const select = h('select', {
-      id, 'aria-describedby': describedBy, 'aria-invalid': String(invalid),
-      onchange: (ev) => {
-        S.selections[qi][o] = Number(ev.target.value);
-        refreshQuestion(qi, id);
-      },
-    }, Array.from({ length: q.maxScore + 1 }, (__, v) => h('option', { value: String(v), selected: values[o] === v }, String(v))));
-    return h('div', { class: 'option score' },
-      h('label', { for: id, text: q.optionLabel(o, lang) }),
-      select,
-    );
-  });
+function scoreInputs(q, qi, shown) {
+  return optionSelects(q, qi, shown, { cls: 'score', top: q.maxScore, name: String, refresh: refreshQuestion });
 }
 
 /**

@@ -15,28 +15,16 @@ import { language, ordinal, t } from '../i18n.js';
 import { rankedOrder } from '../ranking.js';
 import { S } from '../shell.js';
 import { addQuestionKind, refreshQuestion } from './questions.js';
+import { optionSelects } from './ui.js';
 
 function rankedRule(q) {
   const rule = t('q.rule.ranked');
   return q.method === 'stv' ? `${rule} ${t('q.rule.ranked_seats', { n: q.seats })}` : rule;
 }
 
-function rankedInputs(q, qi, { values, describedBy, invalid, lang }) {
-  const k = q.options.length;
-  return q.options.map((_, o) => {
-    const id = `q${qi}-o${o}`;
-    const select = h('select', {
-      id, 'aria-describedby': describedBy, 'aria-invalid': String(invalid),
-      onchange: (ev) => {
-        S.selections[qi][o] = Number(ev.target.value);
-        refreshQuestion(qi, id);
-      },
-    }, Array.from({ length: k + 1 }, (__, r) =>
-      h('option', { value: String(r), selected: values[o] === r }, r === 0 ? t('rank.none') : ordinal(r))));
-    return h('div', { class: 'option rank' },
-      h('label', { for: id, text: q.optionLabel(o, lang) }),
-      select,
-    );
+function rankedInputs(q, qi, shown) {
+  return optionSelects(q, qi, shown, {
+    cls: 'rank', top: q.options.length, name: (r) => (r === 0 ? t('rank.none') : ordinal(r)), refresh: refreshQuestion,
   });
 }
 

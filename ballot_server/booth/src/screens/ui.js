@@ -54,3 +54,25 @@ export function qrFigure(text, altKey, captionKey) {
     h('figcaption', { id: captionId }, t(captionKey), h('br'), h('code', { class: 'link', text })),
   );
 }
+
+/**
+ * One labelled <select> per option of q, choices 0..top named by name(v): the
+ * score and ranked questions share it so both stay native keyboard controls.
+ * A change stores the number in S.selections[qi][o], then refresh(qi, id).
+ */
+export function optionSelects(q, qi, { values, describedBy, invalid, lang }, { cls, top, name, refresh }) {
+  return q.options.map((_, o) => {
+    const id = `q${qi}-o${o}`;
+    const select = h('select', {
+      id, 'aria-describedby': describedBy, 'aria-invalid': String(invalid),
+      onchange: (ev) => {
+        S.selections[qi][o] = Number(ev.target.value);
+        refresh(qi, id);
+      },
+    }, Array.from({ length: top + 1 }, (__, v) => h('option', { value: String(v), selected: values[o] === v }, name(v))));
+    return h('div', { class: `option ${cls}` },
+      h('label', { for: id, text: q.optionLabel(o, lang) }),
+      select,
+    );
+  });
+}

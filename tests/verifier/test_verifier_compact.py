@@ -9,8 +9,7 @@ import secrets
 import pytest
 
 from tests.support import recordgen
-from tests.verifier.test_verifier_checks import (
-    Pairs, assert_caught, dishonest, index_of, verify)
+from tests.verifier.test_verifier_checks import Pairs, assert_caught, dishonest, index_of, verify
 from verifier.checks.compact import AlphaTable, find_duplicates, reread_ciphertexts
 from verifier.report import PASS
 

@@ -317,8 +317,12 @@ def build_record(
     weights: Sequence[int] | None = None,
     manifest: dict[str, Any] | None = None,
     seed: bytes = b"recordgen",
+    again: Sequence[int] = (),
 ) -> GeneratedRecord:
-    """A complete valid record directory with re-votes, audited ballots and receipts."""
+    """A complete valid record directory with re-votes, audited ballots and receipts.
+
+    ``again``: voters who cast one more ballot each after the re-votes, with a
+    choice different from their earlier ones (so the counted one is visible)."""
     e = make_election(manifest=manifest, voters=voters, trustees=trustees, threshold=threshold,
                       weights=weights, seed=seed)
     b = BoardBuilder(e)
@@ -329,12 +333,15 @@ def build_record(
     receipts: list[Receipt] = []
     audited: list[dict[str, Any]] = []
     plan = list(range(voters)) + list(range(min(revotes, voters)))
+    changed = {len(plan) + k: (v + 1 + k) % len(choices) for k, v in enumerate(again)}
+    plan += list(again)
     for n, v in enumerate(plan):
         if n < audits:
             payload = audited_payload(e, v, choices[(v + 1) % len(choices)], rng(32))
             b.append("ballot_audited", payload)
             audited.append(payload["audited"])
-        ballot, _ = encrypt_ballot(e.ctx, e.voters[v], choices[v % len(choices)], rng)
+        pick = changed.get(n, v % len(choices))
+        ballot, _ = encrypt_ballot(e.ctx, e.voters[v], choices[pick], rng)
         entry = b.append("ballot_cast", {"ballot": ballot.to_json()})
         last[e.voters[v].verify_key.raw] = ballot
         if n == voters // 2:

@@ -61,10 +61,13 @@ workers return, per run of consecutive ``ballot_cast`` lines, the sum of the
 valid ballots' ciphertexts grouped by credential weight; the main process adds
 those sums and, when a credential votes again, *subtracts* its previous
 ballot's ciphertexts (Point subtraction).  For that it keeps, per credential,
-only the raw ciphertexts (64 bytes per option) of its latest ballot.  The weights are applied once per distinct weight at the end
-(:func:`evote.tally.verify_aggregate` over the per-weight sums), not once per
-ballot.  The one structure that grows with the ballots is the set of alphas of
-check 12 (32 bytes each), which that check cannot do without.
+only the board position of its latest ballot; the ballots a re-vote replaced
+are read again from the record after the stream and subtracted then
+(:mod:`verifier.checks.compact`).  The weights are applied once per distinct
+weight at the end (:func:`evote.tally.verify_aggregate` over the per-weight
+sums), not once per ballot.  Check 12 keeps an 8-byte prefix and a position
+per alpha; the few alphas whose prefixes collide are compared in full, read
+again from the record, at the end.
 """
 
 from __future__ import annotations
@@ -81,11 +84,12 @@ from evote.group import Point
 from evote.kinds import Phase
 from evote.merkle import MerkleAccumulator
 from evote.payloads import ElectionCreated
-from evote.rules import BoardState, CountedSet
+from evote.rules import BoardState
 from evote.tally import EncryptedTally, PartialDecryption, Result
 from verifier import parallel
 from verifier.checks import ballots, log, mixing, record, setup, tally, timing, witnesses
 from verifier.checks.ballots import BallotChecks
+from verifier.checks.compact import AlphaTable, CountedPositions
 from verifier.checks.log import LogChecks
 from verifier.checks.mixing import MixingChecks
 from verifier.checks.record import RecordChecks
@@ -168,9 +172,12 @@ class RecordVerifier(RecordChecks, SetupChecks, LogChecks, BallotChecks, TallyCh
         self.shape: tuple[int, ...] = ()
         self.sums: dict[int, list[Point]] = {}
         self.segment_sums: dict[int, dict[int, bytes]] = {}
-        # credential -> ciphertexts of its last valid ballot (the counting rule)
-        self.last: CountedSet[bytes] = CountedSet()
-        self.alphas: set[bytes] = set()
+        # credential -> board position of its last valid ballot (the counting rule);
+        # the ballots a re-vote replaced, (weight, position), subtracted at the end
+        self.last = CountedPositions()
+        self.replaced: list[tuple[int, int]] = []
+        # (12) every alpha's 8-byte prefix and position (verifier.checks.compact)
+        self.alphas = AlphaTable()
         self.ballots = 0
         self.tally: EncryptedTally | None = None
         self.tally_index: int | None = None
@@ -225,6 +232,7 @@ class RecordVerifier(RecordChecks, SetupChecks, LogChecks, BallotChecks, TallyCh
 
     def _finish(self) -> None:
         self._finish_heads()
+        self._finish_ballots()
         self._finish_tally()
         if self.ctx is None:
             self.c["ballots"].fail("the board never reached a valid election_opened: no "

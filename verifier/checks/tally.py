@@ -38,6 +38,7 @@ class TallyChecks:
         """What the counted ballots add up to (R-TAL-01/02 compare tally_posted with it)."""
         if not self.shape or self.created is None:
             return None
+        self._flush_replaced()  # the sums must be exact now, in the stream
         counted, weight = self._counted()
         return AggregateExpectation(counted, weight, tally_shape(self.created.manifest),
                                     list(self._weighted_sums()))

@@ -30,7 +30,14 @@ from typing import Any
 import pytest
 
 from tests.support import booth_browser
-from tests.support.booth_browser import CHROMIUM, RequestLog, Voter, make_booth_election, tally
+from tests.support.booth_browser import (
+    CHROMIUM,
+    RequestLog,
+    Voter,
+    make_booth_election,
+    sign_in_by_keyboard,
+    tally,
+)
 from tests.support.cli_server import Server, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -273,14 +280,7 @@ def test_keyboard_only_vote(server, browser, tmp_path) -> None:
     v = e.voters[0]
     page = new_page(browser)
     page.goto(e.booth_url)
-    page.get_by_role("heading", name="Sign in").wait_for()
-    # The login field has the focus: type, Enter.
-    page.keyboard.type(v.login)
-    page.keyboard.press("Enter")
-    page.get_by_role("heading", name="Your private credential").wait_for()
-    page.keyboard.type(v.code)
-    page.keyboard.press("Enter")
-    page.get_by_role("heading", name="Your ballot").wait_for()
+    sign_in_by_keyboard(page, v.login, v.code)
     tab_to(page, "Yes")
     page.keyboard.press("Space")
     tab_to(page, "Lighting")

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.support import booth_browser
-from tests.support.booth_browser import CHROMIUM, make_booth_election
+from tests.support.booth_browser import CHROMIUM, make_booth_election, sign_in_by_keyboard
 from tests.support.cli_server import Server, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,13 +142,7 @@ def test_keyboard_only_ranked_and_graded_vote(server, browser, tmp_path) -> None
     v = e.voters[0]
     page = new_page(browser)
     page.goto(e.booth_url)
-    page.get_by_role("heading", name="Sign in").wait_for()
-    page.keyboard.type(v.login)
-    page.keyboard.press("Enter")
-    page.get_by_role("heading", name="Your private credential").wait_for()
-    page.keyboard.type(v.code)
-    page.keyboard.press("Enter")
-    page.get_by_role("heading", name="Your ballot").wait_for()
+    sign_in_by_keyboard(page, v.login, v.code)
     # Chen 1st, Ada 2nd, Boris unranked: arrow keys on each rank select.
     tab_to(page, "Ada")
     page.keyboard.press("ArrowDown")

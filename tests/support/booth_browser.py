@@ -191,3 +191,15 @@ def browser() -> Iterator[Any]:
     """One browser per test module (pages get their own contexts)."""
     with chromium() as b:
         yield b
+
+
+def sign_in_by_keyboard(page: Any, login: str, code: str) -> None:
+    """From the booth's sign-in screen to the ballot with the keyboard only: the login
+    field has the focus (type, Enter), then the credential field (type, Enter)."""
+    page.get_by_role("heading", name="Sign in").wait_for()
+    page.keyboard.type(login)
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Your private credential").wait_for()
+    page.keyboard.type(code)
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Your ballot").wait_for()

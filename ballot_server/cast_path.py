@@ -61,7 +61,6 @@ from evote.rules import (
     is_resend,
     resend_of,
 )
-from evote.schedule import Schedule, check_entry_time
 
 if TYPE_CHECKING:
     from ballot_server.service import ElectionService
@@ -111,7 +110,7 @@ def write_casts(svc: ElectionService, election_id: str, casts: list[PendingCast]
     inclusion proof in that head -- handed over only after the commit.
     """
     time_ms = svc.clock()
-    window = Schedule.from_manifest(svc.facts(election_id).created.manifest)
+    facts = svc.facts(election_id)  # the window is the manifest's: fixed at entry 0
     appended: list[tuple[PendingCast, Entry]] = []
     # Casts of a ballot already on the board (or earlier in this batch): answered
     # from that entry, appending nothing (docs/api.md §5.1).
@@ -120,7 +119,7 @@ def write_casts(svc: ElectionService, election_id: str, casts: list[PendingCast]
     head: SignedTreeHead | None = None
     with svc.store.locked(election_id, batched=True) as board:
         try:
-            check_entry_time(window, BALLOT_CAST, None, next_time(board, time_ms))  # R-TIME-02/03
+            facts.check_time(BALLOT_CAST, None, next_time(board, time_ms))  # R-TIME-02/03
             board.state.apply(BALLOT_CAST)
         except LifecycleError as exc:
             for one in casts:
@@ -188,10 +187,10 @@ def audit(svc: ElectionService, election_id: str, login: VoterLogin, audited_jso
     alphas = _alphas(ballot)
     cosigned = receipt_checkpoint(svc, ctx, election_id)
     payload = ballot_audited_payload(audited)
+    facts = svc.facts(election_id)  # the window is the manifest's: fixed at entry 0
     with svc.store.locked(election_id, batched=True) as board:
         now = svc.clock()
-        check_entry_time(Schedule.from_manifest(ctx.manifest), BALLOT_AUDITED, None,
-                         next_time(board, now))  # R-TIME-02/03: nothing written
+        facts.check_time(BALLOT_AUDITED, None, next_time(board, now))  # R-TIME-02/03
         board.state.apply(BALLOT_AUDITED)
         original = resend_of(alphas, board.ciphertext_entries(alphas))
         if original is not None:
@@ -218,8 +217,7 @@ def open_context(svc: ElectionService, election_id: str) -> ElectionContext:
     check_election_id(election_id)
     # R-TIME-02/03 first: outside a scheduled window the answer is "not open yet" or
     # "closed" (with the times), not the phase; re-checked under the lock.
-    manifest = svc.facts(election_id).created.manifest
-    check_entry_time(Schedule.from_manifest(manifest), BALLOT_CAST, None, svc.clock())
+    svc.facts(election_id).check_time(BALLOT_CAST, None, svc.clock())
     ctx = svc.context(election_id)
     cached = svc.cache.facts(election_id)
     if cached is not None:

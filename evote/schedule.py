@@ -33,6 +33,7 @@ the close time and before the ballot was added.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -102,12 +103,9 @@ class Schedule:
 
     @classmethod
     def from_manifest(cls, manifest: Any) -> Schedule:
-        opens = getattr(manifest, "opens_at", None)
-        closes = getattr(manifest, "closes_at", None)
-        return cls(
-            None if opens is None else parse_time(opens, "manifest.opens_at"),
-            None if closes is None else parse_time(closes, "manifest.closes_at"),
-        )
+        """The manifest's window.  Parsed once per distinct pair of times: the rule is
+        asked on every cast (R-TIME-02/03), and the manifest's times never change."""
+        return _window(getattr(manifest, "opens_at", None), getattr(manifest, "closes_at", None))
 
     @property
     def scheduled(self) -> bool:
@@ -254,3 +252,11 @@ def cosignature_bounds(note: Any, policy: Any, board_key: Any, election: str) ->
                 continue
             out.append(ClockBound(witness.name, cp.size, ts * 1000))
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _window(opens: str | None, closes: str | None) -> Schedule:
+    return Schedule(
+        None if opens is None else parse_time(opens, "manifest.opens_at"),
+        None if closes is None else parse_time(closes, "manifest.closes_at"),
+    )
